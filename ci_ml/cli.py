@@ -1,0 +1,134 @@
+"""The `ci-ml` command line.
+
+`main()` is the only place that reads the process environment and exits;
+each subcommand's handler lives in the module that owns the work and is
+imported only when that subcommand runs, so `ci-ml --help` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ci_ml import __version__
+from ci_ml.errors import EXIT_UNEXPECTED, EXIT_USAGE, CiMlError
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  success
+  1  unexpected error (a bug: please report it with the traceback)
+  2  usage or config error, missing file, baseline that fails its checksums
+  3  the data broke its schema (see validation.json)
+  4  a quality gate failed (see comparison.json)
+  5  GitHub refused a request or could not be reached
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="ci-ml.yaml", help="path to the config (default: %(default)s)")
+    p.add_argument("--out", default=".ci-ml", help="artifact directory (default: %(default)s)")
+
+
+def _baseline_arg(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    p.add_argument(
+        "--baseline",
+        required=required,
+        default=None if required else "none",
+        metavar="DIR|release|none",
+        help="an earlier build's artifact directory, 'release' (the latest model release on "
+        "GitHub), or 'none' (default: %(default)s)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ci-ml",
+        description="A build system for ML pull requests: validate data, train, compare with "
+        "the baseline, export to ONNX, report.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ci-ml {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, target: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, epilog=EXIT_CODES_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(handler=target)
+        return p
+
+    p = add("run", "ci_ml.pipeline:cmd_run", "run every stage: validate, train, evaluate, export, compare, report")
+    _common(p)
+    _baseline_arg(p)
+    p.add_argument("--no-fail-on-regression", dest="fail_on_regression", action="store_false",
+                   help="report failed gates but exit 0")
+
+    for name, help_ in [
+        ("validate", "test the train and test data against the pandera schema"),
+        ("train", "fit the model and write the manifest"),
+        ("evaluate", "compute metrics on the holdout set"),
+        ("export", "export to ONNX and check parity with scikit-learn"),
+        ("report", "render report.md, model-card.md and SHA256SUMS"),
+    ]:
+        _common(add(name, f"ci_ml.pipeline:cmd_{name}", help_))
+
+    p = add("compare", "ci_ml.pipeline:cmd_compare", "score the baseline on the holdout set, compare, apply gates")
+    _common(p)
+    _baseline_arg(p)
+    p.add_argument("--no-fail-on-regression", dest="fail_on_regression", action="store_false",
+                   help="report failed gates but exit 0")
+
+    p = add("schema", "", "schema tools")
+    ssub = p.add_subparsers(dest="schema_command", metavar="SUBCOMMAND", required=True)
+    pi = ssub.add_parser("infer", help="print a pandera YAML schema inferred from a data file")
+    pi.set_defaults(handler="ci_ml.schema:cmd_infer")
+    pi.add_argument("--data", required=True, help="CSV or Parquet file")
+    pi.add_argument("--target", help="target column (gets no missing values and, if few, its allowed values)")
+    pi.add_argument("--categories-max", type=int, default=20,
+                    help="string columns with at most this many values get an isin check (default: %(default)s)")
+
+    return parser
+
+
+def main_inner(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if not handler:
+        parser.print_help()
+        return EXIT_USAGE
+    module, _, func = handler.partition(":")
+    return int(getattr(importlib.import_module(module), func)(args) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ci_ml import actions
+
+    try:
+        return main_inner(argv)
+    except CiMlError as e:
+        actions.error(str(e), file=e.file)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print(
+            "\nci-ml hit an unexpected error (exit 1). This is a bug in ci-ml: please report it "
+            "with the traceback above.",
+            file=sys.stderr,
+        )
+        return EXIT_UNEXPECTED
+    finally:
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+__all__ = ["main", "main_inner", "build_parser"]

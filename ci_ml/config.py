@@ -1,0 +1,251 @@
+"""The `ci-ml.yaml` config: pydantic models and a loader whose errors name the key.
+
+Paths in the config are relative to the config file's folder, so
+`ci-ml run --config examples/x/ci-ml.yaml` works from anywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ci_ml.errors import ConfigError
+
+CLASSIFICATION_METRICS = [
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "precision_macro",
+    "recall_macro",
+    "roc_auc",
+    "log_loss",
+]
+REGRESSION_METRICS = ["rmse", "mae", "r2"]
+
+# An example of a valid value for every key, shown in error messages.
+EXAMPLES: dict[str, str] = {
+    "data": "data: {train: data/train.csv, test: data/test.csv, target: label}",
+    "data.train": "train: data/train.csv",
+    "data.test": "test: data/test.csv",
+    "data.path": "path: data/all.csv  (with split: {test_size: 0.2, seed: 0})",
+    "data.target": "target: label",
+    "data.drop": "drop: [id, timestamp]",
+    "data.split": "split: {test_size: 0.2, seed: 0, stratify: true}",
+    "data.split.test_size": "test_size: 0.2",
+    "schema": "schema: schema.yaml  (or schema: my_pkg.schemas:train_schema)",
+    "model": "model: {estimator: sklearn.linear_model.LogisticRegression, params: {C: 1.0}}",
+    "model.estimator": "estimator: sklearn.ensemble.RandomForestClassifier",
+    "model.factory": "factory: model.py:build_model",
+    "model.params": "params: {n_estimators: 200, max_depth: 8}",
+    "model.seed": "seed: 42",
+    "task": "task: classification  (or regression, auto)",
+    "metrics": "metrics: {list: [accuracy, roc_auc], primary: roc_auc}",
+    "metrics.primary": "primary: roc_auc",
+    "metrics.list": "list: [accuracy, f1_macro, roc_auc]",
+    "export": "export: {target_opset: 17, tolerance: 1.0e-4}",
+    "export.tolerance": "tolerance: 1.0e-4",
+    "gates": "gates: [{metric: roc_auc, min: 0.9}, {metric: roc_auc, max_regression: 0.005}]",
+    "statistics": "statistics: {resamples: 1000, confidence: 0.95, seed: 0}",
+    "release": "release: {tag_prefix: model-v}",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Split(_Strict):
+    test_size: float = Field(0.2, gt=0, lt=1)
+    seed: int = 0
+    stratify: bool | None = None  # None: stratify for classification
+
+
+class DataConfig(_Strict):
+    train: Path | None = None
+    test: Path | None = None
+    path: Path | None = None
+    split: Split | None = None
+    target: str
+    drop: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if self.path is not None:
+            if self.train is not None or self.test is not None:
+                raise ValueError("give either `path` (with `split`) or `train` and `test`, not both")
+            if self.split is None:
+                self.split = Split()
+        elif self.train is None or self.test is None:
+            raise ValueError("give both `train` and `test`, or one `path` with `split`")
+        return self
+
+
+class ModelConfig(_Strict):
+    estimator: str | None = None
+    factory: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ModelConfig:
+        if (self.estimator is None) == (self.factory is None):
+            raise ValueError("give exactly one of `estimator` (an import path) or `factory` (file.py:function)")
+        if self.factory is not None and ":" not in self.factory:
+            raise ValueError(f"factory {self.factory!r} must look like path/to/file.py:function")
+        if self.estimator is not None and "." not in self.estimator:
+            raise ValueError(f"estimator {self.estimator!r} must be a full import path")
+        return self
+
+
+class MetricsConfig(_Strict):
+    names: list[str] | None = Field(None, alias="list")
+    primary: str | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ExportConfig(_Strict):
+    target_opset: int | None = Field(None, ge=9)
+    tolerance: float = Field(1e-4, gt=0)
+
+
+class Gate(_Strict):
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    max_regression: float | None = Field(None, ge=0)
+    max_regression_pct: float | None = Field(None, ge=0)
+    only_if_significant: bool = False
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Gate:
+        rules = [r for r in ("min", "max", "max_regression", "max_regression_pct") if getattr(self, r) is not None]
+        if len(rules) != 1:
+            raise ValueError(
+                f"a gate needs exactly one of min, max, max_regression, max_regression_pct (got {rules or 'none'}); "
+                "write one list item per rule"
+            )
+        return self
+
+    @property
+    def rule(self) -> str:
+        for r in ("min", "max", "max_regression", "max_regression_pct"):
+            if getattr(self, r) is not None:
+                return r
+        raise AssertionError("unreachable")
+
+
+class StatisticsConfig(_Strict):
+    resamples: int = Field(1000, ge=100, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    seed: int = 0
+
+
+class ReleaseConfig(_Strict):
+    tag_prefix: str = "model-v"
+
+    @field_validator("tag_prefix")
+    @classmethod
+    def _tag_ok(cls, v: str) -> str:
+        if not v or any(c.isspace() or c in "~^:?*[\\" for c in v):
+            raise ValueError("tag_prefix must be a non-empty git tag fragment without spaces or ~^:?*[\\")
+        return v
+
+
+class Config(_Strict):
+    name: str | None = None
+    data: DataConfig
+    schema_: str | None = Field(None, alias="schema")
+    model: ModelConfig
+    task: Literal["classification", "regression", "auto"] = "auto"
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    gates: list[Gate] = Field(default_factory=list)
+    statistics: StatisticsConfig = Field(default_factory=StatisticsConfig)
+    release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+
+    # Set by the loader, not by the user.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source: Path = Field(default=Path("ci-ml.yaml"), exclude=True)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def resolve(self, p: Path | str) -> Path:
+        """A config-relative path made absolute."""
+        p = Path(p)
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.base_dir.resolve().name
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts) or "(top level)"
+
+
+def _example_for(key: str) -> str | None:
+    key = key.split("[")[0]
+    while key:
+        if key in EXAMPLES:
+            return EXAMPLES[key]
+        key = key.rpartition(".")[0]
+    return None
+
+
+def format_validation_error(err: ValidationError, source: Path) -> str:
+    lines = [f"{source}: invalid config"]
+    for e in err.errors():
+        key = _location(e["loc"])
+        if key.endswith(("function-after[_one_source()]", "function-after[_one_way()]")):
+            key = key.rsplit(".", 1)[0]
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the README's config reference)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        given = e.get("input")
+        given_txt = "" if e["type"] in ("missing",) or isinstance(given, dict) else f" (got {given!r})"
+        lines.append(f"  - {key}: {msg}{given_txt}")
+        example = _example_for(key)
+        if example:
+            lines.append(f"      example: {example}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate a ci-ml.yaml; every problem raises ConfigError naming the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"config file {path} not found",
+            hint="run from your project's root or pass --config path/to/ci-ml.yaml",
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}", file=str(path)) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: the config must be a mapping of keys (data, model, ...), got {type(raw).__name__}",
+            file=str(path),
+            hint=EXAMPLES["data"],
+        )
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, path), file=str(path)) from None
+    cfg.base_dir = path.resolve().parent
+    cfg.source = path
+    return cfg
