@@ -1,0 +1,199 @@
+"""What should this run do? The action's branching, as one pure function.
+
+`plan()` takes the event and the action's inputs and returns which stages to
+run; it does no I/O, so every case is a row in tests/unit/test_plan.py.
+`cmd_plan()` (`ci-ml plan`) reads the event from the environment, calls it and
+writes each field to $GITHUB_OUTPUT for the `if:` of the action's steps.
+
+    mode=auto   pull_request                 -> pr
+                push to the default branch   -> release
+                workflow_dispatch / schedule -> build (publishes only with publish=true
+                                                on the default branch)
+                anything else                -> build
+    pr          validate, train, evaluate, export, compare, report, comment
+    release     validate, train, evaluate, export, compare, report, publish
+    build       validate, train, evaluate, export, compare, report
+    validate    validate only
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ci_ml.errors import UsageError
+
+MODES = ("auto", "pr", "release", "validate")
+PUBLISH_CHOICES = ("auto", "true", "false")
+PR_EVENTS = frozenset({"pull_request"})
+MANUAL_EVENTS = frozenset({"workflow_dispatch", "schedule"})
+
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which steps to run. `mode` is the resolved one: pr, release, build or validate."""
+
+    mode: str
+    validate: bool
+    train: bool
+    evaluate: bool
+    export: bool
+    fetch_baseline: bool
+    compare: bool
+    report: bool
+    comment: bool
+    publish: bool
+    baseline: str
+    fail_on_regression: bool
+    reason: str
+
+    def outputs(self) -> dict[str, str]:
+        """Step outputs: kebab-case keys, booleans as 'true'/'false' (what `if:` compares)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            out[f.name.replace("_", "-")] = value
+        return out
+
+    def summary(self) -> str:
+        steps = [
+            name.replace("_", "-")
+            for name in ("validate", "train", "evaluate", "export", "fetch_baseline", "compare",
+                         "report", "comment", "publish")
+            if getattr(self, name)
+        ]
+        return f"ci-ml plan: mode={self.mode} ({self.reason}); steps: {', '.join(steps)}; baseline={self.baseline}"
+
+
+def parse_bool(name: str, value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise UsageError(f"input '{name}' must be true or false, got {value!r}",
+                     hint=f"set `{name}: true` or `{name}: false` in the workflow's `with:`")
+
+
+def _resolve_mode(mode: str, event_name: str, on_default: bool) -> tuple[str, str]:
+    if mode != "auto":
+        return mode, f"mode={mode} requested"
+    if event_name in PR_EVENTS:
+        return "pr", f"{event_name} event"
+    if event_name == "push" and on_default:
+        return "release", "push to the default branch"
+    if event_name in MANUAL_EVENTS:
+        return "build", f"{event_name} event"
+    return "build", f"{event_name or 'unknown'} event" + ("" if on_default else " off the default branch")
+
+
+def plan(
+    event_name: str,
+    ref: str,
+    default_branch: str,
+    mode: str = "auto",
+    publish: str = "auto",
+    comment: str | bool = True,
+    baseline: str = "release",
+    fail_on_regression: str | bool = True,
+) -> Plan:
+    """Decide the steps; raises UsageError for an input outside its choices."""
+    mode = (mode or "auto").strip().lower()
+    if mode not in MODES:
+        raise UsageError(f"input 'mode' must be one of {', '.join(MODES)}, got {mode!r}",
+                         hint="use `mode: auto` to let the event decide")
+    publish = (publish or "auto").strip().lower()
+    if publish not in PUBLISH_CHOICES:
+        raise UsageError(f"input 'publish' must be one of {', '.join(PUBLISH_CHOICES)}, got {publish!r}",
+                         hint="`auto` publishes only on a push to the default branch")
+    want_comment = parse_bool("comment", comment)
+    fail = parse_bool("fail-on-regression", fail_on_regression)
+    baseline = (baseline or "").strip() or "none"
+
+    on_default = bool(default_branch) and ref == f"refs/heads/{default_branch}"
+    is_pr = event_name in PR_EVENTS
+    resolved, reason = _resolve_mode(mode, event_name, on_default)
+
+    if resolved == "validate":
+        return Plan(mode=resolved, validate=True, train=False, evaluate=False, export=False,
+                    fetch_baseline=False, compare=False, report=False, comment=False,
+                    publish=False, baseline="none", fail_on_regression=fail, reason=reason)
+
+    # A model is only ever published from the default branch, never from a PR
+    # (its code is not reviewed yet), and `auto` publishes only in release mode.
+    if resolved == "pr" or is_pr or not on_default or publish == "false":
+        do_publish = False
+    elif publish == "true":
+        do_publish = True
+    else:
+        do_publish = resolved == "release"
+
+    return Plan(
+        mode=resolved,
+        validate=True,
+        train=True,
+        evaluate=True,
+        export=True,
+        fetch_baseline=baseline == "release",
+        compare=True,  # with no baseline, compare still applies the absolute gates
+        report=True,
+        comment=want_comment and resolved == "pr" and is_pr,
+        publish=do_publish,
+        baseline=baseline,
+        fail_on_regression=fail,
+        reason=reason,
+    )
+
+
+def default_branch_from_event(event_path: str | None) -> str | None:
+    """repository.default_branch from the event payload, if there is one."""
+    if not event_path:
+        return None
+    try:
+        with open(event_path, encoding="utf-8") as fh:
+            event = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    repo = event.get("repository") if isinstance(event, dict) else None
+    branch = repo.get("default_branch") if isinstance(repo, dict) else None
+    return branch if isinstance(branch, str) and branch else None
+
+
+def cmd_plan(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
+    from ci_ml import actions
+
+    env = os.environ if env is None else env
+    event_name = getattr(args, "event_name", None) or env.get("GITHUB_EVENT_NAME", "")
+    ref = getattr(args, "ref", None) or env.get("GITHUB_REF", "")
+    default_branch = (
+        getattr(args, "default_branch", None)
+        or default_branch_from_event(env.get("GITHUB_EVENT_PATH"))
+        or "main"
+    )
+    result = plan(
+        event_name=event_name,
+        ref=ref,
+        default_branch=default_branch,
+        mode=args.mode,
+        publish=args.publish,
+        comment=args.comment,
+        baseline=args.baseline,
+        fail_on_regression=args.fail_on_regression,
+    )
+    actions.set_outputs(result.outputs(), env)
+    print(result.summary(), flush=True)
+    return 0
+
+
+__all__ = ["Plan", "plan", "cmd_plan", "parse_bool", "default_branch_from_event", "MODES"]
