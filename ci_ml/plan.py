@@ -14,6 +14,8 @@ writes each field to $GITHUB_OUTPUT for the `if:` of the action's steps.
     release     validate, train, evaluate, export, compare, report, publish
     build       validate, train, evaluate, export, compare, report
     validate    validate only
+    comment     post a comment an earlier run saved in .ci-ml/comment/ (the second
+                half of the fork pattern: a workflow_run job that runs no PR code)
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 from ci_ml.errors import UsageError
 
-MODES = ("auto", "pr", "release", "validate")
+MODES = ("auto", "pr", "release", "validate", "comment")
 PUBLISH_CHOICES = ("auto", "true", "false")
 PR_EVENTS = frozenset({"pull_request"})
 MANUAL_EVENTS = frozenset({"workflow_dispatch", "schedule"})
@@ -38,7 +40,7 @@ _FALSE = frozenset({"false", "no", "off", "0"})
 
 @dataclass(frozen=True)
 class Plan:
-    """Which steps to run. `mode` is the resolved one: pr, release, build or validate."""
+    """Which steps to run. `mode` is the resolved one: pr, release, build, validate or comment."""
 
     mode: str
     validate: bool
@@ -125,10 +127,11 @@ def plan(
     is_pr = event_name in PR_EVENTS
     resolved, reason = _resolve_mode(mode, event_name, on_default)
 
-    if resolved == "validate":
-        return Plan(mode=resolved, validate=True, train=False, evaluate=False, export=False,
-                    fetch_baseline=False, compare=False, report=False, comment=False,
-                    publish=False, baseline="none", fail_on_regression=fail, reason=reason)
+    if resolved in ("validate", "comment"):
+        return Plan(mode=resolved, validate=resolved == "validate", train=False, evaluate=False,
+                    export=False, fetch_baseline=False, compare=False, report=False,
+                    comment=resolved == "comment", publish=False, baseline="none",
+                    fail_on_regression=fail, reason=reason)
 
     # A model is only ever published from the default branch, never from a PR
     # (its code is not reviewed yet), and `auto` publishes only in release mode.

@@ -69,6 +69,8 @@ CASES = [
      "release", {*BUILD, "fetch_baseline"}),
     ("pull_request", PR_REF, "validate", "auto", "true", "release", "validate", {"validate"}),
     ("push", MAIN, "validate", "true", "true", "release", "validate", {"validate"}),
+    ("workflow_run", MAIN, "comment", "true", "true", "release", "comment", {"comment"}),
+    ("workflow_run", MAIN, "comment", "true", "false", "release", "comment", {"comment"}),
     # case and whitespace in inputs
     ("push", MAIN, " AUTO ", "Auto", "TRUE", " release ",
      "release", {*BUILD, "fetch_baseline", "publish"}),
