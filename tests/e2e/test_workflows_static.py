@@ -1,0 +1,201 @@
+"""Static checks of action.yml and the workflows: linters, schemas, and our own rules.
+
+Every tool runs offline: actionlint and check-jsonschema's built-in schemas
+need no network, zizmor gets --offline.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import yaml
+from e2e_support import ACTION, ALL_WORKFLOWS, ROOT, TEMPLATES, tool
+
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+# The templates refer to ci-ml itself by tag: a user pins their own copy.
+OWN_ACTION = re.compile(r"^ci-ml/ci-ml@")
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def _load(path):
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_there_are_workflows():
+    assert {p.name for p in TEMPLATES} >= {"ml-pull-request.yml", "ml-release.yml",
+                                           "ml-fork-comment.yml"}
+    assert ACTION.is_file()
+
+
+@pytest.mark.parametrize("workflow", ALL_WORKFLOWS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_actionlint(workflow):
+    r = _run([tool("actionlint"), "-no-color", str(workflow)])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("workflow", ALL_WORKFLOWS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_workflow_schema(workflow):
+    r = _run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+              str(workflow)])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_action_schema():
+    r = _run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION)])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_zizmor_finds_nothing():
+    files = [str(ACTION), *map(str, ALL_WORKFLOWS)]
+    r = _run([tool("zizmor"), "--offline", "--no-progress", "--persona", "pedantic", *files])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+# --- our own rules for action.yml -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def action():
+    return _load(ACTION)
+
+
+def _steps(action):
+    return action["runs"]["steps"]
+
+
+def test_action_is_composite_without_uses(action):
+    assert action["runs"]["using"] == "composite"
+    assert not any("uses" in step for step in _steps(action))
+    # and not hidden anywhere else in the file either
+    assert not re.search(r"^\s*(-\s*)?uses\s*:", ACTION.read_text(), re.MULTILINE)
+
+
+def test_no_expressions_inside_run(action):
+    for step in _steps(action):
+        assert "${{" not in step.get("run", ""), step.get("name")
+
+
+def test_every_run_step_is_strict_bash(action):
+    for step in _steps(action):
+        assert step.get("shell") == "bash", step.get("name")
+        assert step["run"].lstrip().startswith("set -eEuo pipefail"), step.get("name")
+
+
+def test_every_input_is_documented_and_used(action):
+    env_text = "\n".join(str(v) for step in _steps(action) for v in (step.get("env") or {}).values())
+    for name, spec in action["inputs"].items():
+        assert name == name.lower() and "_" not in name, f"input {name} is not kebab-case"
+        assert (spec.get("description") or "").strip(), f"input {name} has no description"
+        assert re.search(r"inputs\." + re.escape(name) + r"\b", env_text), \
+            f"input {name} is not passed to any step's env"
+
+
+def test_expected_inputs_and_defaults(action):
+    inputs = action["inputs"]
+    assert {k: str(v.get("default")) for k, v in inputs.items()} == {
+        "config": "ci-ml.yaml",
+        "working-directory": ".",
+        "github-token": "${{ github.token }}",
+        "mode": "auto",
+        "comment": "true",
+        "publish": "auto",
+        "fail-on-regression": "true",
+        "baseline": "release",
+        "tag-prefix": "model-v",
+        "python": "python3",
+        "api-url": "${{ github.api_url }}",
+    }
+
+
+def test_every_output_maps_to_a_step_output(action):
+    ids = {step.get("id") for step in _steps(action)}
+    assert set(action["outputs"]) == {"verdict", "primary-metric", "primary-delta", "report-path",
+                                      "model-path", "release-url", "comment-url"}
+    for name, spec in action["outputs"].items():
+        assert (spec.get("description") or "").strip(), f"output {name} has no description"
+        m = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.([\w-]+) \}\}", spec["value"])
+        assert m, f"output {name}: {spec['value']!r} is not a step output"
+        assert m.group(1) in ids, f"output {name} names a step id that does not exist"
+
+
+def test_step_ifs_name_existing_steps(action):
+    ids = {step.get("id") for step in _steps(action)}
+    for step in _steps(action):
+        texts = [str(step.get("if", ""))] + [str(v) for v in (step.get("env") or {}).values()]
+        for ref in re.findall(r"steps\.([\w-]+)\.", " ".join(texts)):
+            assert ref in ids, f"{step.get('name')}: unknown step {ref}"
+
+
+def test_token_is_masked_first(action):
+    first = _steps(action)[0]
+    assert "::add-mask::" in first["run"]
+    assert first["env"]["CI_ML_TOKEN"] == "${{ inputs.github-token }}"
+
+
+# --- our own rules for the workflows -----------------------------------------------------
+
+def _workflow_steps(wf):
+    for job in wf["jobs"].values():
+        yield from job.get("steps", [])
+
+
+@pytest.mark.parametrize("workflow", ALL_WORKFLOWS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_remote_actions_are_pinned_with_a_version_comment(workflow):
+    text = workflow.read_text()
+    for step in _workflow_steps(_load(workflow)):
+        uses = step.get("uses")
+        if not uses or uses.startswith("./") or OWN_ACTION.match(uses):
+            continue
+        assert SHA_PIN.match(uses), f"{workflow.name}: {uses} is not pinned to a commit SHA"
+        assert re.search(re.escape(uses) + r" # v\d+\.\d+\.\d+", text), \
+            f"{workflow.name}: {uses} has no '# vX.Y.Z' comment"
+
+
+@pytest.mark.parametrize("workflow", ALL_WORKFLOWS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_least_privilege(workflow):
+    wf = _load(workflow)
+    triggers = wf.get(True, wf.get("on"))  # PyYAML reads the key `on` as True
+    assert "pull_request_target" not in triggers
+    assert wf.get("permissions") == {}, "default permissions should be none"
+    for job in wf["jobs"].values():
+        assert "permissions" in job
+
+
+def test_pr_template():
+    wf = _load(ROOT / "workflows" / "ml-pull-request.yml")
+    assert wf["permissions"] == {}
+    job = wf["jobs"]["ml"]
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert wf["concurrency"]["cancel-in-progress"] is True
+    assert "pull_request.number" in wf["concurrency"]["group"]
+    uploads = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert any(s["with"]["name"] == "ci-ml-comment" and s["with"]["path"].startswith(".ci-ml/comment")
+               for s in uploads)
+
+
+def test_release_template():
+    wf = _load(ROOT / "workflows" / "ml-release.yml")
+    assert wf[True]["push"]["branches"] == ["main"]
+    assert wf["jobs"]["release"]["permissions"] == {"contents": "write"}
+    assert wf["concurrency"]["cancel-in-progress"] is False
+
+
+def test_fork_comment_template_runs_no_pr_code():
+    wf = _load(ROOT / "workflows" / "ml-fork-comment.yml")
+    pr_wf = _load(ROOT / "workflows" / "ml-pull-request.yml")
+    assert wf[True]["workflow_run"]["workflows"] == [pr_wf["name"]]
+    assert wf[True]["workflow_run"]["types"] == ["completed"]
+    steps = list(_workflow_steps(wf))
+    assert not any("checkout" in s.get("uses", "") for s in steps)
+    assert not any("setup-python" in s.get("uses", "") for s in steps)
+    download = next(s for s in steps if "download-artifact" in s.get("uses", ""))
+    assert download["with"]["name"] == "ci-ml-comment"
+    assert "workflow_run.id" in download["with"]["run-id"]
+    for s in steps:
+        assert "${{" not in s.get("run", ""), s.get("name")
+    action_step = next(s for s in steps if OWN_ACTION.match(s.get("uses", "")))
+    assert action_step["with"]["mode"] == "comment"
