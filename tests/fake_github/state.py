@@ -1,0 +1,310 @@
+"""The fake's world: repositories, pull requests, comments, releases and assets.
+
+Plain data behind one lock; no HTTP here. Timestamps come from a fake clock that
+advances one second per object created, so "oldest" and "newest" are exact.
+Objects are rendered in GitHub's response shapes by the ``*_json`` methods.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from . import openapi_check
+
+EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+ACTIONS_BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
+DEFAULT_TOKEN = "ghs_fake_actions_token_0123456789"
+
+
+@dataclass
+class Token:
+    login: str = "github-actions[bot]"
+    type: str = "Bot"
+    id: int = 41898282
+    read_only: bool = False  # like a fork PR's GITHUB_TOKEN
+
+
+@dataclass
+class Comment:
+    id: int
+    repo: str
+    issue: int
+    body: str
+    user: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class Asset:
+    id: int
+    release_id: int
+    name: str
+    content_type: str
+    state: str
+    data: bytes
+    created_at: str
+    uploader: dict[str, Any]
+    label: str | None = None
+    size: int | None = None  # a half-uploaded asset claims a size it lacks
+
+    @property
+    def digest(self) -> str | None:
+        if self.state != "uploaded":
+            return None
+        return "sha256:" + hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class Release:
+    id: int
+    repo: str
+    tag_name: str
+    target_commitish: str
+    name: str | None
+    body: str | None
+    draft: bool
+    prerelease: bool
+    created_at: str
+    published_at: str | None
+    author: dict[str, Any]
+
+
+@dataclass
+class State:
+    """Everything the fake remembers. Mutate only while holding ``lock``."""
+
+    repos: set[str] = field(default_factory=lambda: {"octo/ml"})
+    tokens: dict[str, Token] = field(default_factory=lambda: {DEFAULT_TOKEN: Token()})
+    pulls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    comments: dict[int, Comment] = field(default_factory=dict)
+    releases: dict[int, Release] = field(default_factory=dict)
+    assets: dict[int, Asset] = field(default_factory=dict)
+    latest: dict[str, int] = field(default_factory=dict)  # repo -> release id marked latest
+    # Real GitHub lets two drafts share a tag; the brief's fake refuses by default.
+    allow_duplicate_draft_tags: bool = False
+    base_url: str = "http://127.0.0.1"
+    tick: int = 0
+    next_id: int = 1000
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    # -- clocks and ids ------------------------------------------------------
+
+    def now(self) -> str:
+        self.tick += 1
+        return (EPOCH + timedelta(seconds=self.tick)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    # -- seeding ---------------------------------------------------------------
+
+    def add_pull(self, repo: str, number: int, head_sha: str = "a" * 40) -> None:
+        self.repos.add(repo)
+        self.pulls[(repo, number)] = {"head_sha": head_sha, "ref": f"pr-{number}"}
+
+    def add_comment(
+        self, repo: str, issue: int, body: str, login: str = "octocat", type: str = "User"
+    ) -> Comment:
+        now = self.now()
+        user = {"login": login, "id": abs(hash(login)) % 10**7 + 1, "type": type}
+        comment = Comment(self.new_id(), repo, issue, body, user, now, now)
+        self.comments[comment.id] = comment
+        return comment
+
+    def add_release(
+        self,
+        repo: str,
+        tag: str,
+        *,
+        draft: bool = False,
+        prerelease: bool = False,
+        assets: dict[str, bytes] | None = None,
+        make_latest: bool = True,
+    ) -> Release:
+        now = self.now()
+        release = Release(
+            self.new_id(), repo, tag, "main", tag, "", draft, prerelease, now,
+            None if draft else now, dict(ACTIONS_BOT),
+        )  # fmt: skip
+        self.releases[release.id] = release
+        for name, data in (assets or {}).items():
+            self.add_asset(release, name, data, "application/octet-stream")
+        if make_latest and not draft and not prerelease:
+            self.latest[repo] = release.id
+        return release
+
+    def add_asset(
+        self,
+        release: Release,
+        name: str,
+        data: bytes,
+        content_type: str,
+        state: str = "uploaded",
+        uploader: dict[str, Any] | None = None,
+        size: int | None = None,
+    ) -> Asset:
+        asset = Asset(
+            self.new_id(), release.id, name, content_type, state, data, self.now(),
+            uploader or dict(ACTIONS_BOT), size=size,
+        )  # fmt: skip
+        self.assets[asset.id] = asset
+        return asset
+
+    # -- queries -----------------------------------------------------------------
+
+    def release_assets(self, release_id: int) -> list[Asset]:
+        return sorted(
+            (a for a in self.assets.values() if a.release_id == release_id), key=lambda a: a.id
+        )
+
+    def repo_releases(self, repo: str) -> list[Release]:
+        """Newest first, like GitHub's list."""
+        rels = [r for r in self.releases.values() if r.repo == repo]
+        return sorted(rels, key=lambda r: (r.created_at, r.id), reverse=True)
+
+    def latest_release(self, repo: str) -> Release | None:
+        rid = self.latest.get(repo)
+        if rid in self.releases and not self.releases[rid].draft:
+            return self.releases[rid]
+        published = [r for r in self.repo_releases(repo) if not r.draft and not r.prerelease]
+        return published[0] if published else None
+
+    # -- GitHub's JSON shapes ----------------------------------------------------
+
+    def user_json(self, user: dict[str, Any]) -> dict[str, Any]:
+        login = user["login"]
+        api = f"https://api.github.com/users/{login.replace('[bot]', '%5Bbot%5D')}"
+        return {
+            "login": login,
+            "id": user["id"],
+            "node_id": f"U_{user['id']}",
+            "avatar_url": "https://avatars.githubusercontent.com/in/15368?v=4",
+            "gravatar_id": "",
+            "url": api,
+            "html_url": f"https://github.com/apps/{login.removesuffix('[bot]')}",
+            "followers_url": f"{api}/followers",
+            "following_url": f"{api}/following{{/other_user}}",
+            "gists_url": f"{api}/gists{{/gist_id}}",
+            "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{api}/subscriptions",
+            "organizations_url": f"{api}/orgs",
+            "repos_url": f"{api}/repos",
+            "events_url": f"{api}/events{{/privacy}}",
+            "received_events_url": f"{api}/received_events",
+            "type": user["type"],
+            "site_admin": False,
+        }
+
+    def comment_json(self, c: Comment) -> dict[str, Any]:
+        return {
+            "id": c.id,
+            "node_id": f"IC_{c.id}",
+            "url": f"{self.base_url}/repos/{c.repo}/issues/comments/{c.id}",
+            "html_url": f"https://github.com/{c.repo}/pull/{c.issue}#issuecomment-{c.id}",
+            "issue_url": f"{self.base_url}/repos/{c.repo}/issues/{c.issue}",
+            "body": c.body,
+            "user": self.user_json(c.user),
+            "created_at": c.created_at,
+            "updated_at": c.updated_at,
+            "author_association": "NONE",
+        }
+
+    def asset_json(self, a: Asset) -> dict[str, Any]:
+        release = self.releases[a.release_id]
+        return {
+            "url": f"{self.base_url}/repos/{release.repo}/releases/assets/{a.id}",
+            "browser_download_url": (
+                f"https://github.com/{release.repo}/releases/download/{release.tag_name}/{a.name}"
+            ),
+            "id": a.id,
+            "node_id": f"RA_{a.id}",
+            "name": a.name,
+            "label": a.label,
+            "state": a.state,
+            "content_type": a.content_type,
+            "size": len(a.data) if a.size is None else a.size,
+            "digest": a.digest,
+            "download_count": 0,
+            "created_at": a.created_at,
+            "updated_at": a.created_at,
+            "uploader": self.user_json(a.uploader),
+        }
+
+    def release_json(self, r: Release) -> dict[str, Any]:
+        api = f"{self.base_url}/repos/{r.repo}/releases/{r.id}"
+        return {
+            "url": api,
+            "html_url": f"https://github.com/{r.repo}/releases/tag/{r.tag_name}",
+            "assets_url": f"{api}/assets",
+            "upload_url": (
+                f"{self.base_url}/uploads/repos/{r.repo}/releases/{r.id}/assets{{?name,label}}"
+            ),
+            "tarball_url": None
+            if r.draft
+            else f"{self.base_url}/repos/{r.repo}/tarball/{r.tag_name}",
+            "zipball_url": None
+            if r.draft
+            else f"{self.base_url}/repos/{r.repo}/zipball/{r.tag_name}",
+            "id": r.id,
+            "node_id": f"RE_{r.id}",
+            "tag_name": r.tag_name,
+            "target_commitish": r.target_commitish,
+            "name": r.name,
+            "body": r.body,
+            "draft": r.draft,
+            "prerelease": r.prerelease,
+            "immutable": False,
+            "created_at": r.created_at,
+            "published_at": r.published_at,
+            "updated_at": r.published_at or r.created_at,
+            "author": self.user_json(r.author),
+            "assets": [self.asset_json(a) for a in self.release_assets(r.id)],
+        }
+
+    def pull_json(self, repo: str, number: int) -> dict[str, Any]:
+        pr = openapi_check.minimal_instance(
+            openapi_check.response_schema("/repos/{owner}/{repo}/pulls/{pull_number}", "get")
+        )
+        info = self.pulls[(repo, number)]
+        pr.update(
+            {
+                "url": f"{self.base_url}/repos/{repo}/pulls/{number}",
+                "html_url": f"https://github.com/{repo}/pull/{number}",
+                "number": number,
+                "state": "open",
+            }
+        )
+        pr["head"].update({"sha": info["head_sha"], "ref": info["ref"], "label": info["ref"]})
+        pr["base"].update({"ref": "main", "label": "main"})
+        return pr
+
+    # -- snapshot for the control API / state file -----------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return copy.deepcopy(
+                {
+                    "repos": sorted(self.repos),
+                    "pulls": [
+                        {"repo": repo, "number": n, **info}
+                        for (repo, n), info in self.pulls.items()
+                    ],
+                    "comments": [self.comment_json(c) for c in self.comments.values()],
+                    "releases": [
+                        self.release_json(r)
+                        for repo in sorted(self.repos)
+                        for r in self.repo_releases(repo)
+                    ],
+                    "latest": {
+                        repo: (rel.tag_name if (rel := self.latest_release(repo)) else None)
+                        for repo in sorted(self.repos)
+                    },
+                }
+            )
