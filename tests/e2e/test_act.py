@@ -1,0 +1,373 @@
+"""The workflow templates and action.yml, run end to end by act against the fake GitHub.
+
+One temporary repository (`octo/ml`) and one fake GitHub server serve the
+whole module, and the scenarios run in order, as a repository would live them:
+main publishes a release, a PR compares with it and comments, a second run
+updates that comment, a PR that breaks a gate fails, a fork PR defers its
+comment, and the workflow_run job posts it. See act_harness for how act runs
+offline.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from act_harness import (
+    REPO_SLUG,
+    ActRun,
+    copy_action,
+    git,
+    make_repo,
+    own_action_refs,
+    remote_stub_refs,
+    run_act,
+)
+from e2e_support import ROOT, TEMPLATES
+
+pytestmark = pytest.mark.e2e
+
+WRITE_TOKEN = "ghs_e2e_write_token_0123456789"
+READ_ONLY_TOKEN = "ghs_e2e_fork_token_0123456789"
+PR = 7
+FORK_PR = 8
+EXAMPLE = ROOT / "examples" / "binary-classification"
+RELEASE_ASSETS = {"model.onnx", "metrics.json", "manifest.json", "report.md", "model-card.md",
+                  "SHA256SUMS"}
+MARKER = "<!-- ci-ml"  # the sticky comment's hidden marker starts with this
+
+
+# --- a trivial composite action: proves act's host mode works here at all ----------------
+
+def test_act_runs_a_composite_action_in_host_mode(tmp_path):
+    action = tmp_path / "hello-action"
+    action.mkdir()
+    (action / "action.yml").write_text(yaml.safe_dump({
+        "name": "hello", "description": "e2e smoke",
+        "inputs": {"who": {"description": "who", "default": "world"}},
+        "outputs": {"greeting": {"description": "g", "value": "${{ steps.s.outputs.greeting }}"}},
+        "runs": {"using": "composite", "steps": [{
+            "id": "s", "shell": "bash", "env": {"WHO": "${{ inputs.who }}"},
+            "run": 'set -eEuo pipefail\necho "greeting=hello $WHO" >> "$GITHUB_OUTPUT"\n'
+                   'echo "## hi $WHO from $GITHUB_REPOSITORY" >> "$GITHUB_STEP_SUMMARY"\n'
+                   'test "$GITHUB_API_URL" = http://127.0.0.1:9\n',
+        }]},
+    }))
+    workflow = tmp_path / "hello.yml"
+    workflow.write_text(yaml.safe_dump({
+        "name": "hello", "on": "push", "permissions": {},
+        "jobs": {"j": {"runs-on": "ubuntu-latest", "steps": [
+            {"uses": "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"},
+            {"id": "a", "uses": "e2e/hello@v1", "with": {"who": "act"}},
+        ]}},
+    }))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("x\n")
+    repo = make_repo(tmp_path / "repo", project, [workflow])
+    run = run_act(repo, "push", repo / ".github/workflows/hello.yml", cache_dir=tmp_path / "act",
+                  local_repositories={"e2e/hello@v1": action},
+                  env={"GITHUB_API_URL": "http://127.0.0.1:9"}, secrets={"GITHUB_TOKEN": "x"})
+    assert run.succeeded, run.explain()
+    assert run.outputs("a") == {"greeting": "hello act"}
+    assert f"## hi act from {REPO_SLUG}" in run.summary()
+    assert run.seconds < 60
+
+
+# --- the fake GitHub API, as its own process ----------------------------------------------
+
+class Fake:
+    def __init__(self, url: str, proc: subprocess.Popen):
+        self.url = url
+        self.proc = proc
+
+    def _call(self, method: str, path: str, body: object | None = None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + "/_fake/" + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def state(self) -> dict:
+        return self._call("GET", "state")
+
+    def seed(self, doc: dict) -> dict:
+        return self._call("POST", "seed", doc)
+
+    def failures(self) -> list:
+        return self._call("GET", "failures")
+
+    def requests(self) -> list:
+        return self._call("GET", "requests")
+
+    def comments(self, issue: int) -> list[dict]:
+        return [c for c in self.state()["comments"] if c.get("issue_url", "").endswith(f"/issues/{issue}")
+                or c.get("issue") == issue]
+
+    def releases(self) -> list[dict]:
+        return self.state()["releases"]
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fake-github")
+    seed = d / "seed.json"
+    seed.write_text(json.dumps({
+        "repos": [REPO_SLUG],
+        "tokens": {
+            WRITE_TOKEN: {"login": "github-actions[bot]", "type": "Bot"},
+            READ_ONLY_TOKEN: {"login": "github-actions[bot]", "type": "Bot", "read_only": True},
+        },
+    }))
+    port_file = d / "port"
+    log = (d / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_github", "--port-file", str(port_file),
+         "--seed", str(seed), "--state-file", str(d / "state.json")],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 20
+    while not port_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the fake GitHub did not start:\n{(d / 'server.log').read_text()}")
+        time.sleep(0.05)
+    server = Fake(f"http://127.0.0.1:{port_file.read_text().strip()}", proc)
+    yield server
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+# --- the repository the scenarios live in --------------------------------------------------
+
+def write_tiny_project(path: Path) -> Path:
+    """A small, fast binary-classification project (used until examples/ has one)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    (path / "data").mkdir(parents=True)
+    for name, n in (("train", 400), ("test", 200)):
+        x1 = rng.normal(size=n)
+        x2 = rng.normal(size=n)
+        label = (x1 + 0.5 * x2 + rng.normal(scale=0.8, size=n) > 0).astype(int)
+        rows = ["x1,x2,label"] + [f"{a:.5f},{b:.5f},{c}" for a, b, c in zip(x1, x2, label, strict=True)]
+        (path / "data" / f"{name}.csv").write_text("\n".join(rows) + "\n")
+    (path / "ci-ml.yaml").write_text(yaml.safe_dump({
+        "name": "tiny",
+        "data": {"train": "data/train.csv", "test": "data/test.csv", "target": "label"},
+        "model": {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"C": 1.0}},
+        "task": "classification",
+        "metrics": {"list": ["accuracy", "roc_auc"], "primary": "roc_auc"},
+        "gates": [{"metric": "roc_auc", "min": 0.6}],
+        "statistics": {"resamples": 200},
+    }, sort_keys=False))
+    return path
+
+
+class Repo:
+    """The test repository plus everything act needs to run its workflows."""
+
+    def __init__(self, root: Path, work: Path, fake: Fake):
+        self.root = root
+        self.work = work
+        self.fake = fake
+        self.artifacts = work / "artifacts"
+        self.artifacts.mkdir()
+        action = copy_action(work / "ci-ml-action")
+        self.local_repositories = {ref: action for ref in own_action_refs(TEMPLATES)}
+        self.local_repositories.update(remote_stub_refs(TEMPLATES))
+        self.runs: list[ActRun] = []
+
+    def workflow(self, name: str) -> Path:
+        return self.root / ".github" / "workflows" / name
+
+    def head(self) -> str:
+        return git(self.root, "rev-parse", "HEAD")
+
+    def commit(self, message: str) -> str:
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "-q", "--allow-empty", "-m", message)
+        return self.head()
+
+    def act(self, event: str, workflow: str, *, payload: dict | None = None,
+            token: str = WRITE_TOKEN) -> ActRun:
+        run = run_act(
+            self.root, event, self.workflow(workflow),
+            cache_dir=self.work / "act-cache",
+            local_repositories=self.local_repositories,
+            payload=payload,
+            env={"GITHUB_API_URL": self.fake.url, "CI_ML_E2E_ARTIFACTS": str(self.artifacts)},
+            secrets={"GITHUB_TOKEN": token},
+        )
+        self.runs.append(run)
+        print(f"act {event} {workflow}: exit {run.returncode}, {run.seconds:.1f}s")
+        return run
+
+    def pr_payload(self, number: int, *, fork: bool = False) -> dict:
+        head_repo = "fork-owner/ml" if fork else REPO_SLUG
+        sha = self.head()
+        self.fake.seed({"pulls": [{"repo": REPO_SLUG, "number": number, "head_sha": sha}]})
+        return {
+            "number": number,
+            "action": "synchronize",
+            "pull_request": {
+                "number": number,
+                "head": {"sha": sha, "ref": f"pr-{number}", "repo": {"full_name": head_repo}},
+                "base": {"ref": "main", "repo": {"full_name": REPO_SLUG}},
+            },
+            "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
+        }
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, fake):
+    work = tmp_path_factory.mktemp("e2e")
+    if (EXAMPLE / "ci-ml.yaml").is_file():
+        project = EXAMPLE
+    else:
+        project = write_tiny_project(work / "tiny-project")
+    root = make_repo(work / "repo", project, TEMPLATES)
+    return Repo(root, work, fake)
+
+
+def _comment_bodies(fake: Fake, issue: int) -> list[str]:
+    return [c["body"] for c in fake.comments(issue) if MARKER in c["body"]]
+
+
+# --- the scenarios, in order -----------------------------------------------------------------
+
+def test_push_to_main_publishes_a_release(repo, fake):
+    run = repo.act("push", "ml-release.yml",
+                   payload={"ref": "refs/heads/main", "after": repo.head(),
+                            "repository": {"full_name": REPO_SLUG, "default_branch": "main"}})
+    assert run.succeeded, run.explain()
+    releases = fake.releases()
+    assert len(releases) == 1, releases
+    release = releases[0]
+    assert not release["draft"]
+    assert release["tag_name"].startswith("model-v")
+    assert release["target_commitish"] == repo.head()
+    names = {a["name"] for a in release["assets"]}
+    assert names >= RELEASE_ASSETS, names
+    assert all(a["state"] == "uploaded" for a in release["assets"])
+    assert run.outputs("ci-ml").get("release-url"), run.outputs("ci-ml")
+    assert fake.failures() == []
+
+
+def test_pr_comments_against_the_release(repo, fake):
+    git(repo.root, "checkout", "-q", "-b", f"pr-{PR}")
+    repo.commit("a PR with no model change")
+    run = repo.act("pull_request", "ml-pull-request.yml", payload=repo.pr_payload(PR))
+    assert run.succeeded, run.explain()
+    bodies = _comment_bodies(fake, PR)
+    assert len(bodies) == 1, bodies
+    tag = fake.releases()[0]["tag_name"]
+    assert tag in bodies[0], "the comment should name the baseline release"
+    outputs = run.outputs("ci-ml")
+    assert outputs.get("verdict"), outputs
+    assert outputs.get("comment-url"), outputs
+    assert (repo.artifacts / "ci-ml-comment" / "body.md").is_file()
+    assert run.summary().strip(), "the report belongs in the job summary"
+    assert fake.failures() == []
+
+
+def test_second_pr_run_updates_the_same_comment(repo, fake):
+    before = fake.comments(PR)
+    repo.commit("another push to the PR")
+    run = repo.act("pull_request", "ml-pull-request.yml", payload=repo.pr_payload(PR))
+    assert run.succeeded, run.explain()
+    after = [c for c in fake.comments(PR) if MARKER in c["body"]]
+    assert len(after) == 1, after
+    assert after[0]["id"] == next(c["id"] for c in before if MARKER in c["body"])
+    assert any(r["method"] == "PATCH" and "/issues/comments/" in r["path"] for r in fake.requests())
+    assert fake.failures() == []
+
+
+def test_pr_that_breaks_a_gate_fails_and_says_why(repo, fake):
+    config_path = repo.root / "ci-ml.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    primary = (config.get("metrics") or {}).get("primary", "roc_auc")
+    # No model can reach this: the gate must fail, whatever the data.
+    config.setdefault("gates", []).append({"metric": primary, "min": 1.5})
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    repo.commit("a PR that breaks a gate")
+    try:
+        run = repo.act("pull_request", "ml-pull-request.yml", payload=repo.pr_payload(PR))
+        assert not run.succeeded, run.explain()
+        assert "quality gate failed" in run.log, run.explain()
+        assert "1.5" in run.log, "the log should name the failed rule"
+        results = run.step_results()
+        assert results.get("ci-ml/report") == "success", results
+        bodies = _comment_bodies(fake, PR)
+        assert len(bodies) == 1
+        assert "1.5" in bodies[0], "the comment should show the failed gate"
+        assert (repo.artifacts / "ci-ml-comment" / "body.md").is_file()
+    finally:
+        git(repo.root, "checkout", "-q", "HEAD~1", "--", "ci-ml.yaml")
+        repo.commit("revert the broken gate")
+
+
+def test_fork_pr_with_read_only_token_does_not_fail(repo, fake):
+    shutil.rmtree(repo.artifacts / "ci-ml-comment", ignore_errors=True)
+    git(repo.root, "checkout", "-q", "-b", f"pr-{FORK_PR}")
+    repo.commit("a PR from a fork")
+    run = repo.act("pull_request", "ml-pull-request.yml", payload=repo.pr_payload(FORK_PR, fork=True),
+                   token=READ_ONLY_TOKEN)
+    assert run.succeeded, run.explain()
+    assert _comment_bodies(fake, FORK_PR) == []
+    assert run.summary().strip(), "the report belongs in the job summary"
+    saved = repo.artifacts / "ci-ml-comment"
+    assert (saved / "body.md").is_file()
+    assert json.loads((saved / "meta.json").read_text())["pr"] == FORK_PR
+
+
+def test_fork_comment_workflow_posts_the_saved_comment(repo, fake):
+    if not (repo.artifacts / "ci-ml-comment" / "meta.json").is_file():
+        pytest.skip("the fork PR run saved no comment (see the test before)")
+    payload = {
+        "action": "completed",
+        "workflow_run": {
+            "id": 4242, "event": "pull_request", "conclusion": "success",
+            "head_sha": repo.head(), "head_branch": f"pr-{FORK_PR}",
+            "head_repository": {"full_name": "fork-owner/ml"},
+            "pull_requests": [],
+        },
+        "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
+    }
+    run = repo.act("workflow_run", "ml-fork-comment.yml", payload=payload)
+    assert run.succeeded, run.explain()
+    bodies = _comment_bodies(fake, FORK_PR)
+    assert len(bodies) == 1, bodies
+    assert fake.failures() == []
+
+
+def test_fork_comment_refuses_a_forged_pr_number(repo, fake):
+    meta = repo.artifacts / "ci-ml-comment" / "meta.json"
+    if not meta.is_file():
+        pytest.skip("the fork PR run saved no comment")
+    meta.write_text(json.dumps({"pr": "7; echo pwned", "comment_id": None}))
+    before = len(fake.comments(PR))
+    payload = {
+        "action": "completed",
+        "workflow_run": {"id": 4243, "event": "pull_request", "conclusion": "success",
+                         "head_sha": repo.head(), "head_branch": f"pr-{FORK_PR}",
+                         "head_repository": {"full_name": "fork-owner/ml"}, "pull_requests": []},
+        "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
+    }
+    run = repo.act("workflow_run", "ml-fork-comment.yml", payload=payload)
+    assert not run.succeeded
+    assert "no valid PR number" in run.log
+    assert "pwned" not in "".join(c["body"] for c in fake.comments(PR))
+    assert len(fake.comments(PR)) == before
