@@ -52,7 +52,8 @@ class ActRun:
 
     @property
     def log(self) -> str:
-        return "".join(str(e.get("msg", "")) for e in self.entries) + self.stderr
+        lines = (str(e.get("msg", "")).rstrip("\n") for e in self.entries)
+        return "\n".join(lines) + "\n" + self.stderr
 
     @property
     def job_result(self) -> str | None:
