@@ -16,8 +16,9 @@ What act does here, found by trying (act 0.2.x):
 - GITHUB_REPOSITORY comes from the `origin` remote's URL; GITHUB_SHA from HEAD.
 - `--defaultbranch main` fills repository.default_branch when there is no payload.
 - `--no-cache-server` keeps act from starting its cache server.
-- with stdin closed and -P given, act asks nothing; it reads ~/.actrc and
-  $XDG_CONFIG_HOME/act/actrc, so the harness points XDG_CONFIG_HOME at an empty dir.
+- with stdin closed and -P given, act asks nothing. It also reads flags from
+  ~/.actrc and $XDG_CONFIG_HOME/act/actrc; the harness empties the second
+  (a developer with a ~/.actrc should keep it free of -P/--env lines).
 - `--json` logs one JSON object a line: step results, `set-output` and `summary`
   commands (the job summary is only in the log, its file is gone with the job).
 """
@@ -197,8 +198,7 @@ def run_act(
         cmd += ["--local-repository", f"{ref}={path}"]
     cache_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    # An ~/.actrc of the developer's must not change the runs: act reads its
-    # defaults from $XDG_CONFIG_HOME/act/actrc, here an empty directory.
+    # A developer's act config must not change the runs (see the module docstring).
     act_env = {**_clean_env(), "XDG_CONFIG_HOME": str(cache_dir / "xdg-config")}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=act_env,
                           stdin=subprocess.DEVNULL)
