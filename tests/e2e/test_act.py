@@ -74,7 +74,7 @@ def test_act_runs_a_composite_action_in_host_mode(tmp_path):
     repo = make_repo(tmp_path / "repo", project, [workflow])
     run = run_act(repo, "push", repo / ".github/workflows/hello.yml", cache_dir=tmp_path / "act",
                   local_repositories={"e2e/hello@v1": action},
-                  env={"GITHUB_API_URL": "http://127.0.0.1:9"}, secrets={"GITHUB_TOKEN": "x"})
+                  env={"GITHUB_API_URL": "http://127.0.0.1:9"}, secrets={"GITHUB_TOKEN": "ghs_e2e_smoke_token"})
     assert run.succeeded, run.explain()
     assert run.outputs("a") == {"greeting": "hello act"}
     assert f"## hi act from {REPO_SLUG}" in run.summary()
