@@ -1,0 +1,180 @@
+"""Loading the train and holdout data, and what the manifest records about it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.errors import ConfigError, DataValidationError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ci_ml.config import Config
+
+READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".tsv": "tsv"}
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """Read a CSV/TSV/Parquet file, with an error that says how to fix a bad path."""
+    import pandas as pd
+
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise UsageError(
+            f"{path}: unsupported data file type {path.suffix or '(none)'!r}",
+            hint="use a .csv, .tsv or .parquet file",
+        )
+    if not path.is_file():
+        raise UsageError(f"data file {path} not found", hint="check data.train / data.test / data.path in the config; paths are relative to the config file")
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+    except Exception as e:  # pandas raises many kinds; all mean "this file is unreadable"
+        raise DataValidationError(f"{path}: could not be read as {kind}: {e}", file=str(path)) from None
+
+
+@dataclass
+class DataFile:
+    path: str
+    sha256: str
+    rows: int
+    columns: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "rows": self.rows, "columns": self.columns}
+
+
+@dataclass
+class Dataset:
+    train: pd.DataFrame
+    test: pd.DataFrame
+    target: str
+    files: dict[str, DataFile]  # role ("train", "test" or "data") -> file facts
+    split: dict[str, Any] | None
+
+    @property
+    def features(self) -> list[str]:
+        return [c for c in self.train.columns if c != self.target]
+
+    def xy(self, which: str) -> tuple[pd.DataFrame, pd.Series]:
+        """Features and target. Missing values in string columns become '' because
+        ONNX strings have no null: the model sees the same value in training, in
+        the parity check and in production (impute with missing_values="")."""
+        df = self.train if which == "train" else self.test
+        X = df[self.features]
+        text = [c for c in X.columns if is_text(X[c])]
+        if text:
+            X = X.copy()
+            for c in text:
+                X[c] = X[c].astype(object).where(X[c].notna(), "").astype(str)
+        return X, df[self.target]
+
+
+def is_text(s: pd.Series) -> bool:
+    import pandas as pd
+
+    return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+                or pd.api.types.is_datetime64_any_dtype(s))
+
+
+def _describe(role: str, path: Path, df: pd.DataFrame, base: Path) -> DataFile:
+    try:
+        shown = str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        shown = str(path)
+    return DataFile(path=shown, sha256=sha256_file(path), rows=len(df), columns=df.shape[1])
+
+
+def infer_task(y: pd.Series) -> str:
+    """classification for strings, booleans and small integer label sets; else regression."""
+    import pandas as pd
+
+    if isinstance(y.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
+        return "classification"
+    if pd.api.types.is_integer_dtype(y) or (y.dropna() % 1 == 0).all():
+        n_unique = y.nunique(dropna=True)
+        if n_unique <= max(2, min(20, len(y) // 20)):
+            return "classification"
+    return "regression"
+
+
+def load_dataset(cfg: Config) -> Dataset:
+    """Read the configured data, drop the configured columns and split if asked."""
+    d = cfg.data
+    files: dict[str, DataFile] = {}
+    split_info = None
+    if d.path is not None:
+        path = cfg.resolve(d.path)
+        df = read_frame(path)
+        files["data"] = _describe("data", path, df, cfg.base_dir)
+        df = _drop(df, d.drop, path)
+        _require_target(df, d.target, path)
+        train, test, split_info = _split(df, cfg)
+    else:
+        train_path, test_path = cfg.resolve(d.train), cfg.resolve(d.test)
+        train, test = read_frame(train_path), read_frame(test_path)
+        files["train"] = _describe("train", train_path, train, cfg.base_dir)
+        files["test"] = _describe("test", test_path, test, cfg.base_dir)
+        train, test = _drop(train, d.drop, train_path), _drop(test, d.drop, test_path)
+        _require_target(train, d.target, train_path)
+        _require_target(test, d.target, test_path)
+        missing = [c for c in train.columns if c not in test.columns]
+        if missing:
+            raise DataValidationError(
+                f"{test_path}: holdout data lacks columns the training data has: {', '.join(map(str, missing))}",
+                file=str(test_path),
+                hint="train and test files must have the same columns",
+            )
+        test = test[list(train.columns)]
+    return Dataset(train=train, test=test, target=d.target, files=files, split=split_info)
+
+
+def _drop(df: pd.DataFrame, drop: list[str], path: Path) -> pd.DataFrame:
+    unknown = [c for c in drop if c not in df.columns]
+    if unknown:
+        raise ConfigError(
+            f"data.drop: {path.name} has no column(s) {', '.join(map(repr, unknown))}",
+            hint=f"columns are: {', '.join(map(str, df.columns[:30]))}",
+        )
+    return df.drop(columns=drop)
+
+
+def _require_target(df: pd.DataFrame, target: str, path: Path) -> None:
+    if target not in df.columns:
+        raise DataValidationError(
+            f"{path}: target column {target!r} not found",
+            file=str(path),
+            hint=f"set data.target to one of: {', '.join(map(str, df.columns[:30]))}",
+        )
+
+
+def _split(df: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    from sklearn.model_selection import train_test_split
+
+    s = cfg.data.split
+    assert s is not None
+    y = df[cfg.data.target]
+    task = cfg.task if cfg.task != "auto" else infer_task(y)
+    stratify = s.stratify if s.stratify is not None else task == "classification"
+    try:
+        train, test = train_test_split(
+            df, test_size=s.test_size, random_state=s.seed, stratify=y if stratify else None
+        )
+    except ValueError as e:
+        raise DataValidationError(
+            f"could not split the data: {e}", hint="lower data.split.test_size or set stratify: false"
+        ) from None
+    # Sorting by original position keeps the split reproducible and readable.
+    return train.sort_index(), test.sort_index(), {"test_size": s.test_size, "seed": s.seed, "stratify": stratify}

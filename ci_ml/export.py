@@ -1,0 +1,331 @@
+"""ONNX export, model check, and parity with scikit-learn on the whole holdout set.
+
+Inputs are derived from the training frame: one double tensor for an
+all-numeric model, or one tensor per column (double or string) when the model
+takes named columns (a ColumnTransformer) or any column holds strings.
+Classifiers output plain probability tensors (no ZipMap), so consumers and the
+baseline comparison read them as arrays.
+
+Tree ensembles are exported with double thresholds (ai.onnx.ml opset 3), so
+splits near a threshold go the same way as in scikit-learn, which computes in
+double. onnxruntime's tree kernels emit float, while skl2onnx declares double
+outputs for double inputs; `_cast_tree_outputs` inserts the Cast that makes
+the graph consistent. If a converter has no double kernel in onnxruntime
+(SVR), the export falls back to float inputs, and the parity check decides
+whether that is good enough.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.errors import CiMlError, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+DEFAULT_ML_OPSET = 3
+
+
+class ExportError(UsageError):
+    """The model cannot be exported faithfully (exit 2: the config must change)."""
+
+
+@dataclass
+class ExportResult:
+    path: str
+    bytes: int
+    precision: str  # "double" or "float"
+    inputs: list[dict[str, str]]
+    outputs: list[str]
+    opset: dict[str, int]
+    parity: dict[str, Any] = field(default_factory=dict)
+    latency_ms_per_1k_rows: float | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "bytes": self.bytes,
+            "precision": self.precision,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "opset": self.opset,
+            "parity": self.parity,
+            "latency_ms_per_1k_rows": self.latency_ms_per_1k_rows,
+            "seconds": self.seconds,
+        }
+
+
+def _takes_named_columns(est: Any) -> bool:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(est, Pipeline):
+        est = est.steps[0][1]
+    return isinstance(est, ColumnTransformer)
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+
+
+def input_spec(X: pd.DataFrame, est: Any) -> list[tuple[str, str]]:
+    """[(input name, 'numeric'|'string')]; a single ('input', 'numeric') for a plain matrix."""
+    numeric = {c: _is_numeric(X[c]) for c in X.columns}
+    if not _takes_named_columns(est) and all(numeric.values()):
+        return [("input", "numeric")]
+    return [(str(c), "numeric" if numeric[c] else "string") for c in X.columns]
+
+
+def feeds(X: pd.DataFrame, spec: list[tuple[str, str]], precision: str) -> dict[str, np.ndarray]:
+    """The onnxruntime inputs for a frame. Missing strings become '' (ONNX has no null
+    string); the same frame reaches scikit-learn with NaN, which the parity check compares."""
+    import numpy as np
+
+    dtype = np.float64 if precision == "double" else np.float32
+    if spec == [("input", "numeric")]:
+        return {"input": X.to_numpy(dtype=dtype)}
+    out = {}
+    for (name, kind), col in zip(spec, X.columns, strict=True):
+        s = X[col]
+        if kind == "numeric":
+            out[name] = s.to_numpy(dtype=dtype).reshape(-1, 1)
+        else:
+            out[name] = np.array(["" if v is None or v != v else str(v) for v in s], dtype=object).reshape(-1, 1)
+    return out
+
+
+def _initial_types(spec: list[tuple[str, str]], n_features: int, precision: str) -> list[tuple[str, Any]]:
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+
+    num = DoubleTensorType if precision == "double" else FloatTensorType
+    if spec == [("input", "numeric")]:
+        return [("input", num([None, n_features]))]
+    return [(name, num([None, 1]) if kind == "numeric" else StringTensorType([None, 1])) for name, kind in spec]
+
+
+def _classifier_options(est: Any) -> dict[int, dict[str, Any]]:
+    """zipmap off for every classifier inside the estimator (pipelines nest them)."""
+    from sklearn.base import is_classifier
+
+    found = {}
+
+    def walk(obj: Any) -> None:
+        if is_classifier(obj) and not hasattr(obj, "steps"):
+            found[id(obj)] = {"zipmap": False}
+        for v in getattr(obj, "get_params", lambda deep=False: {})(deep=False).values():
+            if hasattr(v, "get_params"):
+                walk(v)
+        for step in getattr(obj, "steps", []) or []:
+            walk(step[1])
+        for t in getattr(obj, "transformers_", []) or []:
+            walk(t[1])
+
+    walk(est)
+    return found
+
+
+def _uses_float32_trees(est: Any) -> bool:
+    """scikit-learn's classic trees compare float32(x) with their thresholds;
+    HistGradientBoosting compares float64 x. Mirror whichever the model does."""
+    found = []
+
+    def walk(obj: Any) -> None:
+        name = type(obj).__name__
+        if name.startswith(("DecisionTree", "ExtraTree", "RandomForest", "ExtraTrees", "GradientBoosting")):
+            found.append(name)
+        for v in getattr(obj, "get_params", lambda deep=False: {})(deep=False).values():
+            if hasattr(v, "get_params"):
+                walk(v)
+        for step in getattr(obj, "steps", []) or []:
+            walk(step[1])
+        for t in getattr(obj, "transformers_", []) or []:
+            walk(t[1])
+        for v in getattr(obj, "get_params", lambda deep=False: {})(deep=False).values():
+            if isinstance(v, list):  # VotingClassifier(estimators=[(name, est), ...])
+                for item in v:
+                    if isinstance(item, tuple) and len(item) == 2 and hasattr(item[1], "get_params"):
+                        walk(item[1])
+
+    walk(est)
+    return bool(found)
+
+
+def _cast_tree_outputs(model: Any, round_inputs: bool) -> Any:
+    from onnx import TensorProto, helper
+
+    g = model.graph
+    nodes = []
+    for node in g.node:
+        is_tree = node.domain == "ai.onnx.ml" and node.op_type in ("TreeEnsembleRegressor", "TreeEnsembleClassifier")
+        if is_tree and round_inputs:
+            # double -> float -> double: x rounded exactly as scikit-learn's trees round it.
+            src = node.input[0]
+            nodes.append(helper.make_node("Cast", [src], [f"{node.name}_x32"], to=TensorProto.FLOAT, name=f"{node.name}_x_to_float"))
+            nodes.append(helper.make_node("Cast", [f"{node.name}_x32"], [f"{node.name}_x64"], to=TensorProto.DOUBLE, name=f"{node.name}_x_to_double"))
+            node.input[0] = f"{node.name}_x64"
+        nodes.append(node)
+        if is_tree:
+            i = 0 if node.op_type == "TreeEnsembleRegressor" else 1
+            original = node.output[i]
+            node.output[i] = f"{original}_f32"
+            nodes.append(helper.make_node("Cast", [f"{original}_f32"], [original], to=TensorProto.DOUBLE, name=f"{node.name}_to_double"))
+    del g.node[:]
+    g.node.extend(nodes)
+    return model
+
+
+def convert(est: Any, X: pd.DataFrame, target_opset: int | None) -> tuple[Any, str, list[tuple[str, str]]]:
+    """(onnx model, precision, input spec); raises ExportError naming the estimator."""
+    import warnings
+
+    import onnx
+    import onnxruntime as ort
+    from skl2onnx import convert_sklearn
+
+    spec = input_spec(X, est)
+    opset: dict[str, int] = {"ai.onnx.ml": DEFAULT_ML_OPSET}
+    if target_opset:
+        opset[""] = target_opset
+    last_error: Exception | None = None
+    for precision in ("double", "float"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = convert_sklearn(
+                    est,
+                    initial_types=_initial_types(spec, X.shape[1], precision),
+                    options=_classifier_options(est) or None,
+                    target_opset=opset if "" in opset else {"ai.onnx.ml": opset["ai.onnx.ml"], **_default_opset()},
+                )
+        except Exception as e:  # skl2onnx raises RuntimeError, NameError, MissingShapeCalculator...
+            last_error = e
+            if "Unable to find a shape calculator" in str(e) or "MissingShapeCalculator" in type(e).__name__:
+                break
+            continue
+        if precision == "double":
+            model = _cast_tree_outputs(model, _uses_float32_trees(est))
+        try:
+            onnx.checker.check_model(model)
+            ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        except Exception as e:  # ORT has no double kernel for this op: try float
+            last_error = e
+            continue
+        return model, precision, spec
+    name = _describe(est)
+    raise ExportError(
+        f"cannot export {name} to ONNX: {str(last_error).strip().splitlines()[0] if last_error else 'unknown error'}",
+        hint="see the README's list of supported estimators; skl2onnx converts scikit-learn's built-in "
+        "estimators and transformers, not custom classes or FunctionTransformer",
+    )
+
+
+def _default_opset() -> dict[str, int]:
+    from skl2onnx import get_latest_tested_opset_version
+
+    return {"": int(get_latest_tested_opset_version())}
+
+
+def _describe(est: Any) -> str:
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(est, Pipeline):
+        return "Pipeline(" + " → ".join(type(s).__name__ for _, s in est.steps) + ")"
+    return type(est).__name__
+
+
+def parity(
+    est: Any, session: Any, X: pd.DataFrame, spec: list[tuple[str, str]], precision: str, task: str, tolerance: float
+) -> dict[str, Any]:
+    """Compare scikit-learn and onnxruntime on every row: labels must be identical,
+    probabilities / predictions within `tolerance` (absolute, or relative for large values)."""
+    import numpy as np
+
+    outs = session.run(None, feeds(X, spec, precision))
+    if task == "classification":
+        sk_label, sk_proba = np.asarray(est.predict(X)), np.asarray(est.predict_proba(X))
+        ox_label, ox_proba = np.asarray(outs[0]).ravel(), np.asarray(outs[1])
+        label_mismatch = int(np.sum(ox_label.astype(str) != sk_label.astype(str)))
+        diff = np.abs(ox_proba.astype(np.float64) - sk_proba)
+        max_abs = float(diff.max()) if diff.size else 0.0
+        ok = label_mismatch == 0 and max_abs <= tolerance
+        return {"rows": len(X), "label_mismatches": label_mismatch, "max_abs_diff": max_abs,
+                "tolerance": tolerance, "compared": "labels and probabilities", "passed": bool(ok)}
+    sk = np.asarray(est.predict(X), dtype=np.float64).ravel()
+    ox = np.asarray(outs[0], dtype=np.float64).ravel()
+    diff = np.abs(ox - sk)
+    bad = int(np.sum(diff > tolerance * np.maximum(1.0, np.abs(sk))))
+    return {"rows": len(X), "max_abs_diff": float(diff.max()) if diff.size else 0.0,
+            "max_rel_diff": float((diff / np.maximum(1.0, np.abs(sk))).max()) if diff.size else 0.0,
+            "rows_beyond_tolerance": bad, "tolerance": tolerance, "compared": "predictions", "passed": bad == 0}
+
+
+def session_for(path_or_bytes: Path | bytes) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    src = str(path_or_bytes) if isinstance(path_or_bytes, Path) else path_or_bytes
+    return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def export(est: Any, X: pd.DataFrame, task: str, out: Path, target_opset: int | None, tolerance: float) -> ExportResult:
+    t0 = time.perf_counter()
+    model, precision, spec = convert(est, X, target_opset)
+    path = out / "model.onnx"
+    data = model.SerializeToString()
+    path.write_bytes(data)
+    session = session_for(data)
+    result = ExportResult(
+        path=path.name,
+        bytes=len(data),
+        precision=precision,
+        inputs=[{"name": n, "kind": k} for n, k in spec],
+        outputs=[o.name for o in session.get_outputs()],
+        opset={(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import},
+    )
+    result.parity = parity(est, session, X, spec, precision, task, tolerance)
+    # Latency: one batch of (up to) 1,000 holdout rows, best of three.
+    sample = X.head(1000)
+    f = feeds(sample, spec, precision)
+    best = min(_timed(session, f) for _ in range(3))
+    result.latency_ms_per_1k_rows = round(best * 1000 * 1000 / max(len(sample), 1), 3)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+class ParityError(CiMlError):
+    """The export predicts differently from the trained model: a failed quality gate."""
+
+    exit_code = 4
+
+
+def check_parity(result: ExportResult, est: Any, task: str) -> None:
+    """Raise ParityError when the parity check failed (call after writing the results)."""
+    p = result.parity
+    if p.get("passed"):
+        return
+    detail = (
+        f"{p.get('label_mismatches', 0)} label(s) differ, max |Δ| {p['max_abs_diff']:.3g}"
+        if task == "classification"
+        else f"{p['rows_beyond_tolerance']} row(s) beyond tolerance, max |Δ| {p['max_abs_diff']:.3g}"
+    )
+    raise ParityError(
+        f"the ONNX export of {_describe(est)} does not predict like scikit-learn on the holdout set: "
+        f"{detail} (tolerance {p['tolerance']:g}); model.onnx was kept for inspection",
+        hint="raise export.tolerance if the differences are float rounding, or see the README on "
+        "estimators that export imprecisely (e.g. a scaler before HistGradientBoosting)",
+    )
+
+
+def _timed(session: Any, f: dict[str, Any]) -> float:
+    t = time.perf_counter()
+    session.run(None, f)
+    return time.perf_counter() - t

@@ -1,0 +1,141 @@
+"""Building and fitting the estimator, reproducibly."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ci_ml.config import Config
+
+
+@dataclass
+class TrainResult:
+    estimator: Any
+    params: dict[str, Any]
+    seeded: list[str]  # parameter paths whose random_state the seed set
+    fit_seconds: float
+    classes: list[Any] | None
+
+
+def _import_estimator(path: str) -> type:
+    module_name, _, cls_name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, cls_name)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(
+            f"model.estimator: cannot import {path!r}: {e}",
+            hint="use a full import path such as sklearn.ensemble.RandomForestClassifier",
+        ) from None
+
+
+def _load_factory(cfg: Config) -> Any:
+    ref = cfg.model.factory
+    assert ref is not None
+    file_part, _, func_name = ref.rpartition(":")
+    path = cfg.resolve(file_part)
+    if not path.is_file():
+        raise ConfigError(f"model.factory: file {path} not found", hint="factory: path/to/model.py:build_model (relative to the config)")
+    spec = importlib.util.spec_from_file_location(f"ci_ml_user_factory_{path.stem}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise ConfigError(f"model.factory: {path.name} has no function {func_name!r}")
+    return func
+
+
+def build_estimator(cfg: Config) -> Any:
+    """An unfitted estimator from the config: import path + params, or a user factory."""
+    from sklearn.base import BaseEstimator
+
+    params = dict(cfg.model.params)
+    if cfg.model.estimator:
+        cls = _import_estimator(cfg.model.estimator)
+        try:
+            est = cls(**params)
+        except TypeError as e:
+            raise ConfigError(f"model.params: {cfg.model.estimator} rejected the parameters: {e}") from None
+    else:
+        func = _load_factory(cfg)
+        try:
+            est = func(**params)
+        except TypeError as e:
+            raise ConfigError(f"model.params: the factory {cfg.model.factory} rejected the parameters: {e}") from None
+    if not isinstance(est, BaseEstimator):
+        raise ConfigError(
+            f"model: expected a scikit-learn estimator, got {type(est).__name__}",
+            hint="the factory must return an unfitted estimator or Pipeline",
+        )
+    return est
+
+
+def apply_seed(est: Any, seed: int) -> list[str]:
+    """Set every random_state the estimator (and its nested steps) exposes that the user left unset."""
+    names = [k for k, v in est.get_params(deep=True).items() if k.split("__")[-1] == "random_state" and v is None]
+    if names:
+        est.set_params(**dict.fromkeys(names, seed))
+    return sorted(names)
+
+
+def check_task(est: Any, task: str) -> None:
+    from sklearn.base import is_classifier, is_regressor
+
+    if task == "classification" and not is_classifier(est):
+        raise ConfigError(f"task is classification but {type(est).__name__} is not a classifier",
+                          hint="pick a classifier or set task: regression")
+    if task == "regression" and not is_regressor(est):
+        raise ConfigError(f"task is regression but {type(est).__name__} is not a regressor",
+                          hint="pick a regressor or set task: classification")
+
+
+def fit(cfg: Config, X: pd.DataFrame, y: pd.Series, task: str) -> TrainResult:
+    est = build_estimator(cfg)
+    check_task(est, task)
+    seeded = apply_seed(est, cfg.model.seed)
+    t0 = time.perf_counter()
+    try:
+        est.fit(X, y)
+    except ValueError as e:
+        # sklearn's ValueErrors at fit time are data problems: strings in a numeric
+        # model, NaNs an estimator cannot take, and so on.
+        raise UsageError(
+            f"{type(est).__name__}.fit failed: {e}",
+            hint="encode categorical columns and impute missing values in a Pipeline (see examples/mixed-tabular)",
+        ) from None
+    seconds = time.perf_counter() - t0
+    classes = [_py(c) for c in est.classes_] if hasattr(est, "classes_") else None
+    return TrainResult(est, _jsonable_params(est), seeded, seconds, classes)
+
+
+def _py(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
+
+
+def _jsonable_params(est: Any) -> dict[str, Any]:
+    """Top-level and nested params as JSON-friendly values (estimators by class name)."""
+    out = {}
+    for k, v in sorted(est.get_params(deep=True).items()):
+        if isinstance(v, (str, int, float, bool)) or v is None:
+            out[k] = v
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (str, int, float, bool)) or x is None for x in v):
+            out[k] = list(v)
+        elif hasattr(v, "get_params"):
+            out[k] = type(v).__name__
+        else:
+            out[k] = repr(v)[:200]
+    return out
