@@ -202,6 +202,23 @@ def _example_for(key: str) -> str | None:
     return None
 
 
+def _valid_keys(parent: tuple[Any, ...]) -> list[str]:
+    """The keys a mapping at `parent` accepts, for 'did you mean' style messages."""
+    model: Any = Config
+    for part in parent:
+        if isinstance(part, int):
+            continue
+        field = next((f for name, f in model.model_fields.items() if (f.alias or name) == part), None)
+        if field is None:
+            return []
+        ann = field.annotation
+        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else (args[0] if args else None)
+        if model is None:
+            return []
+    return [f.alias or name for name, f in model.model_fields.items() if name not in ("base_dir", "source")]
+
+
 def format_validation_error(err: ValidationError, source: Path) -> str:
     lines = [f"{source}: invalid config"]
     for e in err.errors():
@@ -210,7 +227,8 @@ def format_validation_error(err: ValidationError, source: Path) -> str:
             key = key.rsplit(".", 1)[0]
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see the README's config reference)"
+            valid = _valid_keys(e["loc"][:-1])
+            msg = "unknown key" + (f"; valid keys here: {', '.join(valid)}" if valid else "")
         elif e["type"] == "missing":
             msg = "required key is missing"
         given = e.get("input")

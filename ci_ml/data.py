@@ -56,17 +56,44 @@ class DataFile:
         return {"path": self.path, "sha256": self.sha256, "rows": self.rows, "columns": self.columns}
 
 
-@dataclass
 class Dataset:
-    train: pd.DataFrame
-    test: pd.DataFrame
-    target: str
-    files: dict[str, DataFile]  # role ("train", "test" or "data") -> file facts
-    split: dict[str, Any] | None
+    """The configured data: the frames as read (`sources`, what the schema tests) and
+    the train/holdout split (computed on first use, after validation)."""
+
+    def __init__(self, cfg: Config, sources: dict[str, pd.DataFrame], files: dict[str, DataFile]):
+        self.cfg = cfg
+        self.sources = sources  # {"data": df} or {"train": df, "test": df}
+        self.files = files
+        self.target = cfg.data.target
+        self._split: tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None] | None = None
+
+    def _ensure_split(self) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None]:
+        if self._split is None:
+            if "data" in self.sources:
+                self._split = _split(self.sources["data"], self.cfg)
+            else:
+                self._split = (self.sources["train"], self.sources["test"], None)
+        return self._split
+
+    @property
+    def train(self) -> pd.DataFrame:
+        return self._ensure_split()[0]
+
+    @property
+    def test(self) -> pd.DataFrame:
+        return self._ensure_split()[1]
+
+    @property
+    def split(self) -> dict[str, Any] | None:
+        return self._ensure_split()[2]
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in next(iter(self.sources.values())).columns]
 
     @property
     def features(self) -> list[str]:
-        return [c for c in self.train.columns if c != self.target]
+        return [c for c in next(iter(self.sources.values())).columns if c != self.target]
 
     def xy(self, which: str) -> tuple[pd.DataFrame, pd.Series]:
         """Features and target. Missing values in string columns become '' because
@@ -111,34 +138,31 @@ def infer_task(y: pd.Series) -> str:
 
 
 def load_dataset(cfg: Config) -> Dataset:
-    """Read the configured data, drop the configured columns and split if asked."""
+    """Read the configured data and drop the configured columns; split on first use."""
     d = cfg.data
     files: dict[str, DataFile] = {}
-    split_info = None
     if d.path is not None:
         path = cfg.resolve(d.path)
         df = read_frame(path)
         files["data"] = _describe("data", path, df, cfg.base_dir)
         df = _drop(df, d.drop, path)
         _require_target(df, d.target, path)
-        train, test, split_info = _split(df, cfg)
-    else:
-        train_path, test_path = cfg.resolve(d.train), cfg.resolve(d.test)
-        train, test = read_frame(train_path), read_frame(test_path)
-        files["train"] = _describe("train", train_path, train, cfg.base_dir)
-        files["test"] = _describe("test", test_path, test, cfg.base_dir)
-        train, test = _drop(train, d.drop, train_path), _drop(test, d.drop, test_path)
-        _require_target(train, d.target, train_path)
-        _require_target(test, d.target, test_path)
-        missing = [c for c in train.columns if c not in test.columns]
-        if missing:
-            raise DataValidationError(
-                f"{test_path}: holdout data lacks columns the training data has: {', '.join(map(str, missing))}",
-                file=str(test_path),
-                hint="train and test files must have the same columns",
-            )
-        test = test[list(train.columns)]
-    return Dataset(train=train, test=test, target=d.target, files=files, split=split_info)
+        return Dataset(cfg, {"data": df}, files)
+    train_path, test_path = cfg.resolve(d.train), cfg.resolve(d.test)
+    train, test = read_frame(train_path), read_frame(test_path)
+    files["train"] = _describe("train", train_path, train, cfg.base_dir)
+    files["test"] = _describe("test", test_path, test, cfg.base_dir)
+    train, test = _drop(train, d.drop, train_path), _drop(test, d.drop, test_path)
+    _require_target(train, d.target, train_path)
+    _require_target(test, d.target, test_path)
+    missing = [c for c in train.columns if c not in test.columns]
+    if missing:
+        raise DataValidationError(
+            f"{test_path}: holdout data lacks columns the training data has: {', '.join(map(str, missing))}",
+            file=str(test_path),
+            hint="train and test files must have the same columns",
+        )
+    return Dataset(cfg, {"train": train, "test": test[list(train.columns)]}, files)
 
 
 def _drop(df: pd.DataFrame, drop: list[str], path: Path) -> pd.DataFrame:

@@ -7,6 +7,7 @@ Stage functions return plain results; the `cmd_*` functions are the CLI edge.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -66,7 +67,8 @@ class Build:
 
         if self.cfg.task != "auto":
             return self.cfg.task
-        return infer_task(self.dataset.train[self.dataset.target])
+        src = self.dataset.sources
+        return infer_task((src.get("train") if "train" in src else src["data"])[self.dataset.target])
 
     @cached_property
     def metric_names(self) -> tuple[list[str], str]:
@@ -91,15 +93,18 @@ class Build:
         validation, train, export = opt("validate.json"), opt("train.json"), opt("export.json")
         timings = opt("timings.json") or {}
         d = self.dataset
+        first = next(iter(d.sources.values()))
         manifest = {
             "ci_ml_version": __version__,
             "name": self.cfg.display_name,
             "created": now(),
             "task": self.task,
-            "data": {"files": {k: v.as_dict() for k, v in d.files.items()}, "split": d.split,
-                     "train_rows": len(d.train), "test_rows": len(d.test)},
-            "target": {"name": d.target, "dtype": str(d.train[d.target].dtype)},
-            "features": [{"name": str(c), "dtype": str(d.train[c].dtype)} for c in d.features],
+            "data": {"files": {k: v.as_dict() for k, v in d.files.items()},
+                     "split": d.split if train else None,
+                     "train_rows": len(d.train) if train else None,
+                     "test_rows": len(d.test) if train else None},
+            "target": {"name": d.target, "dtype": str(first[d.target].dtype)},
+            "features": [{"name": str(c), "dtype": str(first[c].dtype)} for c in d.features],
             "classes": train.get("classes") if train else None,
             "schema": {"source": self.cfg.schema_, "sha256": validation.get("schema_sha256") if validation else None},
             "config": self.cfg.model_dump(mode="json", by_alias=True, exclude_none=True),
@@ -124,7 +129,7 @@ def validate(b: Build) -> Any:
     t0 = time.perf_counter()
     schema, text = load_schema(b.cfg)
     d = b.dataset
-    frames = {"train": d.train, "test": d.test}
+    frames = d.sources  # what was read, before the split: a bad row fails here, not in the split
     failures = validate_frames(frames, schema, d.target, b.task)
     result = ValidationResult(not failures, b.cfg.schema_, schema_hash(text), failures,
                               {k: len(v) for k, v in frames.items()})
@@ -149,7 +154,7 @@ def train(b: Build) -> Any:
 
     from ci_ml.training import fit
 
-    b.metric_names  # fail on a bad metric or gate before spending time on fit
+    _ = b.metric_names  # fail on a bad metric or gate before spending time on fit
     t0 = time.perf_counter()
     X, y = b.dataset.xy("train")
     result = fit(b.cfg, X, y, b.task)
@@ -346,7 +351,8 @@ def _gate_failure(comp: dict[str, Any]) -> GateFailed:
 def cmd_validate(args: Any) -> int:
     b = _build(args)
     r = _stage("ci-ml validate", validate, b)
-    print(f"data valid: {r.rows['train']} training and {r.rows['test']} holdout rows passed {r.schema_source or 'the built-in target checks'}")
+    rows = ", ".join(f"{n} {role}" for role, n in r.rows.items())
+    print(f"data valid: {rows} rows passed {r.schema_source or 'the built-in target checks'}")
     return 0
 
 
@@ -409,10 +415,8 @@ def run(b: Build, baseline_arg: str | None) -> dict[str, Any]:
     except Exception:
         # Best effort: a report of what did happen (validation failures, say) for the
         # PR comment; the original error is what the user sees and the exit code.
-        try:
+        with contextlib.suppress(Exception):  # never hide the original error
             report(b)
-        except Exception:  # noqa: S110 - never hide the original error
-            pass
         raise
     _stage("ci-ml report", report, b)
     return comp

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ci_ml.config import Config
 
 MARKER_PREFIX = "ci-ml:comment"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 
 def comment_id(config_path: str | Path) -> str:
@@ -44,9 +44,9 @@ def md(value: Any) -> str:
     """Escape text for a markdown table cell or line: markdown, HTML and newlines."""
     if value is None:
         return "—"
-    s = str(value).replace("&", "&amp;")
+    # HTML first (so no tag or comment can open or close), then markdown syntax.
+    s = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     s = _MD_SPECIAL.sub(r"\\\1", s)
-    s = s.replace("<", "&lt;").replace(">", "&gt;")  # for safety inside HTML blocks
     return re.sub(r"[\r\n]+", " ", s)
 
 

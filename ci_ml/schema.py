@@ -156,7 +156,7 @@ def target_failures(df: pd.DataFrame, target: str, task: str, dataset: str) -> l
             Failure(dataset, target, "target has no missing values", int(missing.sum()),
                     rows=[_jsonable(i) for i in y.index[missing][:MAX_EXAMPLES]])
         )
-    if task == "classification" and dataset == "train" and y.nunique(dropna=True) < 2:
+    if task == "classification" and dataset in ("train", "data") and y.nunique(dropna=True) < 2:
         out.append(Failure(dataset, target, "classification target has at least 2 classes", len(y),
                            examples=[_jsonable(v) for v in y.dropna().unique()[:MAX_EXAMPLES]]))
     return out
@@ -207,12 +207,12 @@ def infer_schema(df: pd.DataFrame, target: str | None = None, categories_max: in
         else:
             dtype = str
             values = s.dropna().unique()
-            if len(values) <= categories_max or is_target:
-                if len(values) <= max(categories_max, 50):
-                    checks.append(pa.Check.isin(sorted(map(str, values))))
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            if len(s.dropna()) and s.min() >= 0:
-                checks.append(pa.Check.ge(0))
+            # A target with many values is still worth pinning, up to a point.
+            if len(values) <= categories_max or (is_target and len(values) <= max(categories_max, 50)):
+                checks.append(pa.Check.isin(sorted(map(str, values))))
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        if numeric and len(s.dropna()) and s.min() >= 0:
+            checks.append(pa.Check.ge(0))
         columns[name] = pa.Column(dtype, checks=checks or None, nullable=bool(s.isna().any()) and not is_target)
     return pa.DataFrameSchema(columns, coerce=True, strict=False)
 

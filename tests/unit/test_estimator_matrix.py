@@ -1,0 +1,136 @@
+"""Every estimator the README lists as supported converts to ONNX and predicts
+like scikit-learn on held-out rows (labels identical, probabilities and
+predictions within the default tolerance). Keep this list and the README's in sync."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import ensemble, linear_model, neighbors, neural_network, svm, tree
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from ci_ml.export import convert, parity, session_for
+
+TOL = 1e-4
+
+
+def numeric_data(task: str, classes: int = 2, n: int = 600, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"f{i}" for i in range(6)])
+    signal = X["f0"] * 1.5 - X["f1"] + 0.5 * X["f2"] * X["f3"] + rng.normal(0, 0.5, n)
+    if task == "regression":
+        y = pd.Series(signal * 40 + 200, name="y")
+    elif classes == 2:
+        y = pd.Series(np.where(signal > 0, "yes", "no"), name="y")
+    else:
+        y = pd.Series(np.digitize(signal, [-1, 1]), name="y")  # 0, 1, 2
+    return X.iloc[:400], y.iloc[:400], X.iloc[400:], y.iloc[400:]
+
+
+def mixed_data(n: int = 600, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "color": rng.choice(["red", "green", "blue", ""], size=n),
+        "size": rng.normal(size=n),
+        "weight": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+    })
+    y = pd.Series(np.where((X["color"] == "red") ^ (X["size"] > 0), "a", "b"), name="y")
+    return X.iloc[:400], y.iloc[:400], X.iloc[400:], y.iloc[400:]
+
+
+CLASSIFIERS = {
+    "LogisticRegression": lambda: make_pipeline(StandardScaler(), linear_model.LogisticRegression()),
+    "DecisionTreeClassifier": lambda: tree.DecisionTreeClassifier(max_depth=6, random_state=0),
+    "RandomForestClassifier": lambda: ensemble.RandomForestClassifier(n_estimators=30, random_state=0),
+    "ExtraTreesClassifier": lambda: ensemble.ExtraTreesClassifier(n_estimators=30, random_state=0),
+    "GradientBoostingClassifier": lambda: ensemble.GradientBoostingClassifier(n_estimators=30, random_state=0),
+    "HistGradientBoostingClassifier": lambda: ensemble.HistGradientBoostingClassifier(max_iter=30, random_state=0),
+    "KNeighborsClassifier": lambda: make_pipeline(StandardScaler(), neighbors.KNeighborsClassifier()),
+    "SVC": lambda: make_pipeline(StandardScaler(), svm.SVC(probability=True, random_state=0)),
+    "MLPClassifier": lambda: make_pipeline(StandardScaler(), neural_network.MLPClassifier(max_iter=500, random_state=0)),
+}
+REGRESSORS = {
+    "Ridge": lambda: make_pipeline(StandardScaler(), linear_model.Ridge()),
+    "Lasso": lambda: linear_model.Lasso(alpha=0.1),
+    "ElasticNet": lambda: linear_model.ElasticNet(alpha=0.1),
+    "LinearRegression": lambda: linear_model.LinearRegression(),
+    "DecisionTreeRegressor": lambda: tree.DecisionTreeRegressor(max_depth=6, random_state=0),
+    "RandomForestRegressor": lambda: ensemble.RandomForestRegressor(n_estimators=30, random_state=0),
+    "ExtraTreesRegressor": lambda: ensemble.ExtraTreesRegressor(n_estimators=30, random_state=0),
+    "GradientBoostingRegressor": lambda: ensemble.GradientBoostingRegressor(n_estimators=30, random_state=0),
+    "HistGradientBoostingRegressor": lambda: ensemble.HistGradientBoostingRegressor(max_iter=30, random_state=0),
+    "KNeighborsRegressor": lambda: make_pipeline(StandardScaler(), neighbors.KNeighborsRegressor()),
+    "SVR": lambda: make_pipeline(StandardScaler(), svm.SVR()),
+    "MLPRegressor": lambda: make_pipeline(StandardScaler(), neural_network.MLPRegressor(max_iter=800, random_state=0)),
+}
+
+
+def check(est, Xtr, ytr, Xte, task: str) -> dict:
+    est.fit(Xtr, ytr)
+    model, precision, spec = convert(est, Xtr, None)
+    result = parity(est, session_for(model.SerializeToString()), Xte, spec, precision, task, TOL)
+    assert result["passed"], result
+    return result
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_binary_classifier(name: str) -> None:
+    Xtr, ytr, Xte, _ = numeric_data("classification")
+    check(CLASSIFIERS[name](), Xtr, ytr, Xte, "classification")
+
+
+@pytest.mark.parametrize("name", ["LogisticRegression", "RandomForestClassifier", "HistGradientBoostingClassifier", "MLPClassifier"])
+def test_multiclass_classifier(name: str) -> None:
+    Xtr, ytr, Xte, _ = numeric_data("classification", classes=3)
+    check(CLASSIFIERS[name](), Xtr, ytr, Xte, "classification")
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSORS))
+def test_regressor(name: str) -> None:
+    Xtr, ytr, Xte, _ = numeric_data("regression")
+    check(REGRESSORS[name](), Xtr, ytr, Xte, "regression")
+
+
+def _column_pipeline(final):
+    cat = make_pipeline(SimpleImputer(missing_values="", strategy="constant", fill_value="missing"),
+                        OneHotEncoder(handle_unknown="ignore"))
+    num = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    return make_pipeline(ColumnTransformer([("cat", cat, ["color"]), ("num", num, ["size", "weight"])]), final)
+
+
+@pytest.mark.parametrize("final", [
+    linear_model.LogisticRegression(),
+    ensemble.RandomForestClassifier(n_estimators=20, random_state=0),
+    ensemble.HistGradientBoostingClassifier(max_iter=20, random_state=0),
+])
+def test_column_transformer_with_strings_and_missing_values(final) -> None:
+    Xtr, ytr, Xte, _ = mixed_data()
+    check(_column_pipeline(final), Xtr, ytr, Xte, "classification")
+
+
+def test_imputer_before_a_tree() -> None:
+    Xtr, ytr, Xte, _ = numeric_data("regression")
+    Xtr = Xtr.mask(np.random.default_rng(0).random(Xtr.shape) < 0.05)
+    check(make_pipeline(SimpleImputer(), ensemble.HistGradientBoostingRegressor(max_iter=20)), Xtr, ytr, Xte, "regression")
+
+
+def test_protobuf_is_below_7() -> None:
+    """skl2onnx cannot convert HistGradientBoosting* under protobuf 7 (pyproject pins <7)."""
+    import google.protobuf
+
+    assert int(google.protobuf.__version__.split(".")[0]) < 7
+
+
+def test_unconvertible_estimator_gets_a_clear_error() -> None:
+    from sklearn.preprocessing import FunctionTransformer
+
+    from ci_ml.export import ExportError
+
+    Xtr, ytr, _, _ = numeric_data("regression")
+    est = make_pipeline(FunctionTransformer(np.log1p), linear_model.Ridge()).fit(Xtr.abs(), ytr)
+    with pytest.raises(ExportError, match=r"cannot export Pipeline\(FunctionTransformer → Ridge\)"):
+        convert(est, Xtr, None)

@@ -1,0 +1,71 @@
+"""Every metric against scikit-learn's own implementation."""
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from ci_ml.errors import ConfigError
+from ci_ml.metrics import DEFAULTS, Scored, point_estimates, select
+
+
+def _classification(k: int, n: int = 3000, seed: int = 0, ties: bool = False) -> Scored:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    proba = rng.dirichlet(np.ones(k), n)
+    proba[np.arange(n), y] += 0.4
+    if ties:
+        proba = np.round(proba, 1) + 1e-3
+    proba /= proba.sum(1, keepdims=True)
+    return Scored("classification", y, proba.argmax(1), proba, list(range(k)))
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+@pytest.mark.parametrize("ties", [False, True])
+def test_classification_metrics_match_sklearn(k: int, ties: bool) -> None:
+    s = _classification(k, ties=ties)
+    got = point_estimates(s, DEFAULTS["classification"])
+    y, p, pr = s.y, s.pred, s.proba
+    want = {
+        "accuracy": skm.accuracy_score(y, p),
+        "balanced_accuracy": skm.balanced_accuracy_score(y, p),
+        "f1_macro": skm.f1_score(y, p, average="macro"),
+        "precision_macro": skm.precision_score(y, p, average="macro", zero_division=0),
+        "recall_macro": skm.recall_score(y, p, average="macro", zero_division=0),
+        "roc_auc": skm.roc_auc_score(y, pr[:, 1]) if k == 2 else skm.roc_auc_score(y, pr, multi_class="ovr"),
+        "log_loss": skm.log_loss(y, pr, labels=list(range(k))),
+    }
+    for name, value in want.items():
+        assert got[name] == pytest.approx(value, abs=1e-9), name
+
+
+def test_macro_metrics_count_a_never_predicted_class_like_sklearn() -> None:
+    y = np.array([0, 0, 1, 1, 2, 2])
+    p = np.array([0, 0, 1, 1, 1, 1])  # class 2 never predicted
+    s = Scored("classification", y, p, None, [0, 1, 2])
+    got = point_estimates(s, ["precision_macro", "recall_macro", "f1_macro", "balanced_accuracy"])
+    assert got["precision_macro"] == pytest.approx(skm.precision_score(y, p, average="macro", zero_division=0))
+    assert got["f1_macro"] == pytest.approx(skm.f1_score(y, p, average="macro", zero_division=0))
+
+
+def test_regression_metrics_match_sklearn() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.normal(1000, 300, 5000)
+    p = y + rng.normal(0, 40, 5000)
+    got = point_estimates(Scored("regression", y, p), ["rmse", "mae", "r2"])
+    assert got["rmse"] == pytest.approx(skm.root_mean_squared_error(y, p), rel=1e-12)
+    assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, p), rel=1e-12)
+    assert got["r2"] == pytest.approx(skm.r2_score(y, p), rel=1e-10)
+
+
+def test_proba_metrics_are_skipped_without_probabilities() -> None:
+    s = _classification(2)
+    s.proba = None
+    assert set(point_estimates(s, DEFAULTS["classification"])) == set(DEFAULTS["classification"]) - {"roc_auc", "log_loss"}
+
+
+def test_select_checks_names_against_the_task() -> None:
+    assert select("regression", None, None) == (["rmse", "mae", "r2"], "rmse")
+    with pytest.raises(ConfigError, match="not available for regression"):
+        select("regression", ["accuracy"], None)
+    with pytest.raises(ConfigError, match="metrics.primary"):
+        select("classification", ["accuracy"], "roc_auc")

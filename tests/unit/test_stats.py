@@ -1,0 +1,103 @@
+"""The statistics against reference implementations and by simulation."""
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from statsmodels.stats.contingency_tables import mcnemar
+
+from ci_ml import stats
+from ci_ml.metrics import Scored
+
+
+@pytest.mark.parametrize(("b", "c"), [(0, 0), (3, 9), (10, 10), (25, 7), (1, 40), (130, 95)])
+def test_mcnemar_matches_statsmodels(b: int, c: int) -> None:
+    both, neither = 50, 20
+    cand = np.array([True] * b + [False] * c + [True] * both + [False] * neither)
+    base = np.array([False] * b + [True] * c + [True] * both + [False] * neither)
+    got = stats.mcnemar_exact(cand, base)
+    want = mcnemar([[both, b], [c, neither]], exact=True).pvalue
+    assert got["candidate_only_correct"] == b and got["baseline_only_correct"] == c
+    assert got["p_value"] == pytest.approx(min(1.0, want), abs=1e-12)
+
+
+def test_paired_error_test_matches_scipy() -> None:
+    rng = np.random.default_rng(3)
+    e1, e2 = rng.normal(0, 1, 400), rng.normal(0, 1.1, 400)
+    got = stats.paired_error_test(e1, e2, "squared")
+    want = sps.ttest_rel(e1**2, e2**2)
+    assert got["p_value"] == pytest.approx(want.pvalue, rel=1e-12)
+    assert got["statistic"] == pytest.approx(want.statistic, rel=1e-12)
+
+
+def test_exact_bootstrap_equals_a_plain_loop() -> None:
+    """Below max_units the matrix bootstrap is the textbook one: same draws, same sums."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    (sums,) = stats.bootstrap_sums([x], 300, seed=5)
+    draws = np.random.default_rng(5)  # the first batch of 100 resamples is one (100, n) draw
+    idx = draws.integers(0, 200, size=(100, 200), dtype=np.int32)
+    loop = np.stack([x[i].sum(axis=0) for i in idx])
+    np.testing.assert_allclose(sums[:100], loop, rtol=1e-12)
+
+
+def test_block_bootstrap_keeps_the_variance_of_the_exact_one() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.exponential(size=(50_000, 1))
+    (exact,) = stats.bootstrap_sums([x], 2000, seed=1, max_units=100_000)
+    (blocks,) = stats.bootstrap_sums([x], 2000, seed=1, max_units=2_000)
+    assert blocks.std() == pytest.approx(exact.std(), rel=0.08)
+    assert blocks.mean() == pytest.approx(exact.mean(), rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "gib", "want"),
+    [
+        (0.01, 0.02, True, "improved"),
+        (0.01, 0.02, False, "regressed"),
+        (-0.02, -0.01, True, "regressed"),
+        (-0.02, -0.01, False, "improved"),
+        (-0.01, 0.02, True, "within noise"),
+        (0.0, 0.0, True, "within noise"),
+        (float("nan"), 0.1, True, "n/a"),
+    ],
+)
+def test_verdict_table(lo: float, hi: float, gib: bool, want: str) -> None:
+    assert stats.verdict(lo, hi, gib) == want
+
+
+def _pair(rng: np.random.Generator, n: int, acc_a: float, acc_b: float) -> tuple[Scored, Scored]:
+    y = rng.integers(0, 2, n)
+    a_right = rng.random(n) < acc_a
+    b_right = rng.random(n) < acc_b
+    pa = np.where(a_right, y, 1 - y)
+    pb = np.where(b_right, y, 1 - y)
+    return Scored("classification", y, pa, None, [0, 1]), Scored("classification", y, pb, None, [0, 1])
+
+
+def test_paired_ci_coverage_by_simulation() -> None:
+    """A 90% interval for the accuracy delta covers the true delta about 90% of the time."""
+    rng = np.random.default_rng(42)
+    true_delta, covered, sims = 0.03, 0, 300
+    for i in range(sims):
+        a, b = _pair(rng, 400, 0.80, 0.77)
+        d = stats.paired_deltas(a, b, ["accuracy"], 400, 0.90, seed=i)["accuracy"]
+        covered += d.ci_low <= true_delta <= d.ci_high
+    assert 0.85 <= covered / sims <= 0.95
+
+
+def test_identical_models_are_within_noise_with_p_one() -> None:
+    rng = np.random.default_rng(0)
+    a, _ = _pair(rng, 500, 0.8, 0.8)
+    d = stats.paired_deltas(a, a, ["accuracy", "f1_macro"], 200, 0.95, 0)
+    assert all(x.verdict == "within noise" and x.delta == 0 and x.p_value == 1.0 for x in d.values())
+
+
+def test_clear_improvement_is_detected_and_direction_respected() -> None:
+    rng = np.random.default_rng(7)
+    y = rng.normal(size=5000)
+    good = Scored("regression", y, y + rng.normal(0, 0.1, 5000))
+    bad = Scored("regression", y, y + rng.normal(0, 0.5, 5000))
+    d = stats.paired_deltas(good, bad, ["rmse", "r2"], 500, 0.95, 0)
+    assert d["rmse"].delta < 0 and d["rmse"].verdict == "improved"
+    assert d["r2"].delta > 0 and d["r2"].verdict == "improved"
+    assert d["rmse"].p_value < 0.01
