@@ -236,7 +236,11 @@ class FakeGitHub:
             body=body,
         )
         if req.path.startswith("/_fake/"):
-            h.send(self.control(req))
+            reply = self.control(req)
+            h.send(reply)
+            if req.path.rstrip("/") == "/_fake/shutdown" and reply.status == 202:
+                # Only after the reply is on the wire: the process exits right after.
+                threading.Thread(target=self._httpd.shutdown, daemon=True).start()
             return
         entry = {
             "method": req.method,
@@ -657,7 +661,6 @@ class FakeGitHub:
             self._save_state()
             return Reply(200, self.state.snapshot())
         if route == ("POST", "shutdown"):
-            threading.Thread(target=self._httpd.shutdown, daemon=True).start()
             return Reply(202, {"message": "shutting down"})
         return Reply(404, {"message": f"unknown control route {req.method} {req.path}"})
 
@@ -710,6 +713,12 @@ class _Server(ThreadingHTTPServer):
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without this, Nagle's algorithm and
+        # delayed ACKs add 40 ms to every response.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _handle(self) -> None:
         self.server.fake.handle(self)
