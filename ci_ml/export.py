@@ -158,6 +158,63 @@ def _uses_float32_trees(est: Any) -> bool:
     return bool(found)
 
 
+def _find(est: Any, prefix: str) -> list[Any]:
+    """Every estimator inside `est` (pipelines, column transformers) whose class name starts with prefix."""
+    found = []
+
+    def walk(obj: Any) -> None:
+        if type(obj).__name__.startswith(prefix):
+            found.append(obj)
+        for step in getattr(obj, "steps", []) or []:
+            walk(step[1])
+        for t in getattr(obj, "transformers_", []) or []:
+            walk(t[1])
+
+    walk(est)
+    return found
+
+
+def _exact_hgb_thresholds(model: Any, est: Any) -> bool:
+    """Give a HistGradientBoosting tree node its thresholds in double precision.
+
+    skl2onnx writes them as float32 (`nodes_values`), but HistGradientBoosting
+    compares float64 inputs with float64 thresholds that are often data values
+    themselves, so x == threshold rows flip once the threshold is rounded.
+    ai.onnx.ml opset 3 takes double thresholds (`nodes_values_as_tensor`).
+    The mapping from ONNX (tree, node) to the model's predictors is checked
+    value by value; on any doubt nothing is changed and parity decides."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    hgbs = _find(est, "HistGradientBoosting")
+    trees = [n for n in model.graph.node if n.domain == "ai.onnx.ml" and n.op_type.startswith("TreeEnsemble")]
+    if len(hgbs) != 1 or len(trees) != 1:
+        return False
+    node = trees[0]
+    attrs = {a.name: a for a in node.attribute}
+    if "nodes_values" not in attrs:
+        return False
+    predictors = [p for iteration in hgbs[0]._predictors for p in iteration]
+    tree_ids, node_ids = list(attrs["nodes_treeids"].ints), list(attrs["nodes_nodeids"].ints)
+    modes = list(attrs["nodes_modes"].strings)
+    old = np.array(attrs["nodes_values"].floats, dtype=np.float32)
+    exact = np.zeros(len(old), dtype=np.float64)
+    for j, (t, n, mode) in enumerate(zip(tree_ids, node_ids, modes, strict=True)):
+        if mode == b"LEAF":
+            continue
+        if t >= len(predictors) or n >= len(predictors[t].nodes):
+            return False
+        th = float(predictors[t].nodes[n]["num_threshold"])
+        if np.float32(th) != old[j]:
+            return False
+        exact[j] = th
+    kept = [a for a in node.attribute if a.name != "nodes_values"]
+    del node.attribute[:]
+    node.attribute.extend(kept)
+    node.attribute.append(helper.make_attribute("nodes_values_as_tensor", numpy_helper.from_array(exact)))
+    return True
+
+
 def _cast_tree_outputs(model: Any, round_inputs: bool) -> Any:
     from onnx import TensorProto, helper
 
@@ -212,6 +269,7 @@ def convert(est: Any, X: pd.DataFrame, target_opset: int | None) -> tuple[Any, s
             continue
         if precision == "double":
             model = _cast_tree_outputs(model, _uses_float32_trees(est))
+            _exact_hgb_thresholds(model, est)
         # skl2onnx names the graph with a random uuid; a build must be reproducible byte for byte.
         model.graph.name = "ci_ml_model"
         try:

@@ -10,7 +10,15 @@ import yaml
 
 from tests.conftest import EXAMPLES, run_cli
 
-OUTPUTS = ["model.onnx", "metrics.json", "manifest.json", "report.md", "SHA256SUMS", "model-card.md", "schema.yaml"]
+OUTPUTS = [
+    "model.onnx",
+    "metrics.json",
+    "manifest.json",
+    "report.md",
+    "SHA256SUMS",
+    "model-card.md",
+    "schema.yaml",
+]
 
 
 @pytest.mark.parametrize("example", ["binary-classification", "regression", "mixed-tabular"])
@@ -24,7 +32,13 @@ def test_every_example_builds(example: str, tmp_path: Path) -> None:
     assert manifest["environment"]["packages"]["scikit-learn"]
     assert all(len(f["sha256"]) == 64 for f in manifest["data"]["files"].values())
     assert manifest["schema"]["sha256"] and manifest["model"]["params"]
-    assert set(manifest["timings_seconds"]) >= {"validate", "train", "evaluate", "export", "compare"}
+    assert set(manifest["timings_seconds"]) >= {
+        "validate",
+        "train",
+        "evaluate",
+        "export",
+        "compare",
+    }
     export = manifest["export"]
     assert export["parity"]["passed"] and export["parity"]["rows"] == manifest["data"]["test_rows"]
     sums = (out / "SHA256SUMS").read_text()
@@ -42,15 +56,23 @@ def test_stages_one_by_one_give_the_same_metrics_as_run(tmp_path: Path) -> None:
     a = json.loads((tmp_path / "a" / "metrics.json").read_text())
     b = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert a["metrics"] == b["metrics"]
-    assert (tmp_path / "a" / "model.onnx").read_bytes() == (tmp_path / "b" / "model.onnx").read_bytes()
+    assert (tmp_path / "a" / "model.onnx").read_bytes() == (
+        tmp_path / "b" / "model.onnx"
+    ).read_bytes()
 
 
 def test_stage_out_of_order_says_what_to_run_first(tmp_path: Path) -> None:
-    r = run_cli("export", "--config", str(EXAMPLES / "regression" / "ci-ml.yaml"), "--out", str(tmp_path))
-    assert r.returncode == 2 and "run `ci-ml train` first" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli(
+        "export", "--config", str(EXAMPLES / "regression" / "ci-ml.yaml"), "--out", str(tmp_path)
+    )
+    assert (
+        r.returncode == 2 and "run `ci-ml train` first" in r.stderr and "Traceback" not in r.stderr
+    )
 
 
-def test_data_that_breaks_its_schema_exits_3_listing_every_column(example_copy, tmp_path: Path) -> None:
+def test_data_that_breaks_its_schema_exits_3_listing_every_column(
+    example_copy, tmp_path: Path
+) -> None:
     project = example_copy("mixed-tabular")
     csv = project / "data" / "customers.csv"
     lines = csv.read_text().splitlines()
@@ -113,15 +135,33 @@ def _set_params(cfg_path: Path, **params) -> None:
 def test_second_build_compares_with_the_first(example_copy, tmp_path: Path) -> None:
     project = example_copy("binary-classification")
     first, second = tmp_path / "first", tmp_path / "second"
-    assert run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
+    assert (
+        run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
+    )
     _set_params(project / "ci-ml.yaml", n_estimators=50, max_depth=3)
-    r = run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(second), "--baseline", str(first))
+    r = run_cli(
+        "run",
+        "--config",
+        str(project / "ci-ml.yaml"),
+        "--out",
+        str(second),
+        "--baseline",
+        str(first),
+    )
     assert r.returncode in (0, 4), r.stderr
     comp = json.loads((second / "comparison.json").read_text())
     assert comp["scored_on"] == "current holdout"
     assert comp["data_changes"]["holdout_identical"] is True
     names = [m["metric"] for m in comp["metrics"]]
-    assert names == ["accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc", "log_loss"]
+    assert names == [
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "precision_macro",
+        "recall_macro",
+        "roc_auc",
+        "log_loss",
+    ]
     for m in comp["metrics"]:
         assert m["ci_low"] <= m["delta"] <= m["ci_high"] or m["verdict"] == "within noise"
         assert m["verdict"] in {"improved", "regressed", "within noise"}
@@ -136,30 +176,58 @@ def test_second_build_compares_with_the_first(example_copy, tmp_path: Path) -> N
 def test_failed_gate_exits_4_after_writing_everything(example_copy, tmp_path: Path) -> None:
     project = example_copy("regression")
     first, second = tmp_path / "first", tmp_path / "second"
-    assert run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
+    assert (
+        run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
+    )
     cfg = yaml.safe_load((project / "ci-ml.yaml").read_text())
     cfg["model"]["params"].update(n_estimators=3)  # a much worse model
     cfg["gates"] = [{"metric": "rmse", "max_regression_pct": 1}]
     (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg))
-    r = run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(second), "--baseline", str(first))
+    r = run_cli(
+        "run",
+        "--config",
+        str(project / "ci-ml.yaml"),
+        "--out",
+        str(second),
+        "--baseline",
+        str(first),
+    )
     assert r.returncode == 4, r.stderr
     assert "rmse regressed by" in r.stderr and "Traceback" not in r.stderr
     for name in [*OUTPUTS, "comparison.json"]:
         assert (second / name).is_file(), name
     assert "❌" in (second / "report.md").read_text()
-    r = run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(tmp_path / "third"),
-                "--baseline", str(first), "--no-fail-on-regression")
+    r = run_cli(
+        "run",
+        "--config",
+        str(project / "ci-ml.yaml"),
+        "--out",
+        str(tmp_path / "third"),
+        "--baseline",
+        str(first),
+        "--no-fail-on-regression",
+    )
     assert r.returncode == 0
 
 
 def test_tampered_baseline_is_refused_naming_the_file(example_copy, tmp_path: Path) -> None:
     project = example_copy("regression")
     first = tmp_path / "first"
-    assert run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
+    assert (
+        run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
+    )
     metrics = json.loads((first / "metrics.json").read_text())
     metrics["metrics"]["rmse"]["value"] = 1.0
     (first / "metrics.json").write_text(json.dumps(metrics))
-    r = run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(tmp_path / "b"), "--baseline", str(first))
+    r = run_cli(
+        "run",
+        "--config",
+        str(project / "ci-ml.yaml"),
+        "--out",
+        str(tmp_path / "b"),
+        "--baseline",
+        str(first),
+    )
     assert r.returncode == 2
     assert "metrics.json does not match SHA256SUMS" in r.stderr and "Traceback" not in r.stderr
 
@@ -167,14 +235,24 @@ def test_tampered_baseline_is_refused_naming_the_file(example_copy, tmp_path: Pa
 def test_schema_change_falls_back_to_recorded_metrics(example_copy, tmp_path: Path) -> None:
     project = example_copy("regression")
     first = tmp_path / "first"
-    assert run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
+    assert (
+        run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
+    )
     cfg = yaml.safe_load((project / "ci-ml.yaml").read_text())
     cfg["data"]["drop"] = ["s6"]
     (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg))
     schema = yaml.safe_load((project / "schema.yaml").read_text())
     del schema["columns"]["s6"]
     (project / "schema.yaml").write_text(yaml.safe_dump(schema))
-    r = run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(tmp_path / "b"), "--baseline", str(first))
+    r = run_cli(
+        "run",
+        "--config",
+        str(project / "ci-ml.yaml"),
+        "--out",
+        str(tmp_path / "b"),
+        "--baseline",
+        str(first),
+    )
     assert r.returncode == 0, r.stderr
     comp = json.loads((tmp_path / "b" / "comparison.json").read_text())
     assert "s6" in comp["baseline_problem"]
@@ -184,7 +262,14 @@ def test_schema_change_falls_back_to_recorded_metrics(example_copy, tmp_path: Pa
 
 
 def test_schema_infer_round_trips(tmp_path: Path) -> None:
-    r = run_cli("schema", "infer", "--data", str(EXAMPLES / "mixed-tabular/data/customers.csv"), "--target", "churned")
+    r = run_cli(
+        "schema",
+        "infer",
+        "--data",
+        str(EXAMPLES / "mixed-tabular/data/customers.csv"),
+        "--target",
+        "churned",
+    )
     assert r.returncode == 0, r.stderr
     schema = yaml.safe_load(r.stdout)
     assert schema["columns"]["region"]["nullable"] is True
@@ -200,4 +285,6 @@ def test_example_data_is_reproducible(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES, tmp_path / "examples")
     subprocess.run([sys.executable, str(tmp_path / "examples" / "make_data.py")], check=True)
     for csv in EXAMPLES.glob("*/data/*.csv"):
-        assert (tmp_path / "examples" / csv.relative_to(EXAMPLES)).read_bytes() == csv.read_bytes(), csv
+        assert (
+            tmp_path / "examples" / csv.relative_to(EXAMPLES)
+        ).read_bytes() == csv.read_bytes(), csv
