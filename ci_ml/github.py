@@ -166,13 +166,23 @@ def upsert_sticky_comment(
     keep, duplicates = select_sticky(comments, marker, author)
     action: Literal["created", "updated"] = "updated"
     if keep is None:
-        created = client.post(_comments_path(repo, pr_number), {"body": body})
-        author = author or created["user"]["login"]
+        try:
+            created = client.post(_comments_path(repo, pr_number), {"body": body})
+        except (ConnectionFailed, ServerError):
+            created = None  # ambiguous: the comment may exist; the re-read below decides
+        if created is not None:
+            author = author or created["user"]["login"]
         comments = list(client.paginate(_comments_path(repo, pr_number)))
         keep, duplicates = select_sticky(comments, marker, author)
-        if keep is None:  # listing lagged behind the write
+        if created is None:
+            if keep is None:
+                raise GitHubError(
+                    f"could not post the comment on {repo}#{pr_number}",
+                    hint="re-run the job; check https://www.githubstatus.com",
+                )
+        elif keep is None:  # listing lagged behind the write
             keep, duplicates = created, []
-        action = "created" if keep["id"] == created["id"] else "updated"
+        action = "created" if created and keep["id"] == created["id"] else "updated"
     if action == "updated":
         keep = client.patch(f"/repos/{repo}/issues/comments/{keep['id']}", {"body": body})
     deleted = _delete_comments(client, repo, duplicates)

@@ -66,7 +66,10 @@ class ConnectionFailed(GitHubError):
         super().__init__(message, hint=hint)
         self.method = method
         self.url = url
+        # Same attributes as GitHubAPIError, so callers can log any GitHubError alike.
         self.status: int | None = None
+        self.github_message: str | None = None
+        self.documentation_url: str | None = None
 
 
 class GitHubAPIError(GitHubError):

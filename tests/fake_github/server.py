@@ -275,6 +275,9 @@ class FakeGitHub:
             h.drop()
             return
         reply = self._fault_reply(fault) if fault else None
+        if reply is None and problems and self._route(req) is not None:
+            # GitHub refuses what its schema refuses; so does the fake (after recording it).
+            reply = error(422, f"Invalid request.\n\n{problems[0]}")
         if reply is None:
             try:
                 reply = self.dispatch(req, half_upload=bool(fault and fault.kind == "half_upload"))

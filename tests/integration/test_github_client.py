@@ -1,0 +1,375 @@
+"""The generic REST client against the fake GitHub API: headers, retries, limits, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import pytest
+import requests
+
+from ci_ml.errors import EXIT_GITHUB, GitHubError
+from ci_ml.github_client import (
+    ConnectionFailed,
+    GitHubClient,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+    ValidationFailed,
+    backoff_delay,
+    rate_limit_wait,
+    strip_uri_template,
+)
+from tests.fake_github import DEFAULT_TOKEN
+
+REPO, PR = "octo/ml", 7  # seeded by the fake_github fixture
+COMMENTS = f"/repos/{REPO}/issues/{PR}/comments"
+
+
+# --- pure helpers -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attempt", "rand", "expected"),
+    [(0, 0.0, 0.5), (0, 1.0, 1.0), (1, 0.5, 1.5), (3, 1.0, 8.0), (10, 1.0, 30.0)],
+)
+def test_backoff_is_exponential_jittered_and_capped(attempt, rand, expected):
+    assert backoff_delay(attempt, 1.0, 30.0, lambda: rand) == pytest.approx(expected)
+
+
+def _response(status: int, headers: dict[str, str], body: bytes = b"{}") -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update(headers)
+    response._content = body
+    return response
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "expected"),
+    [
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1010"}, b"{}", 11.0),
+        (429, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "900"}, b"{}", 1.0),
+        (403, {"retry-after": "7"}, b"{}", 7.0),
+        (429, {"retry-after": "3"}, b"{}", 3.0),
+        (403, {}, b'{"message": "You have exceeded a secondary rate limit."}', 60.0),
+        (403, {"x-ratelimit-remaining": "12"}, b'{"message": "Resource not accessible"}', None),
+        (500, {"retry-after": "3"}, b"{}", None),
+    ],
+)
+def test_rate_limit_wait(status, headers, body, expected):
+    assert rate_limit_wait(_response(status, headers, body), now=1000.0) == expected
+
+
+def test_strip_uri_template():
+    url = "https://uploads.github.com/repos/o/r/releases/1/assets{?name,label}"
+    assert strip_uri_template(url) == "https://uploads.github.com/repos/o/r/releases/1/assets"
+
+
+def test_from_env_reads_url_and_token_only_there():
+    client = GitHubClient.from_env({"GITHUB_API_URL": "https://ghe.example/api/v3/"})
+    assert client.base_url == "https://ghe.example/api/v3"
+    assert GitHubClient.from_env({}).base_url == "https://api.github.com"
+
+
+# --- headers and pagination ---------------------------------------------------
+
+
+def test_sends_githubs_headers(fake_github, client):
+    client.get(COMMENTS)
+    (req,) = fake_github.api_requests("GET", "/comments")
+    assert req["authorization"] is True
+    assert req["accept"] == "application/vnd.github+json"
+    assert req["user_agent"].startswith("ci-ml/")
+
+
+def test_paginate_follows_link_headers(fake_github, client):
+    for i in range(250):
+        fake_github.state.add_comment(REPO, PR, f"comment {i}")
+    bodies = [c["body"] for c in client.paginate(COMMENTS)]
+    assert bodies == [f"comment {i}" for i in range(250)]
+    pages = fake_github.api_requests("GET", "/comments")
+    assert [r["query"].get("page", "1") for r in pages] == ["1", "2", "3"]
+    assert all(r["query"]["per_page"] == "100" for r in pages)
+
+
+# --- retries ------------------------------------------------------------------
+
+
+def test_5xx_is_retried_with_backoff(fake_github, client, sleeps):
+    fake_github.add_fault("GET /repos/.*/comments", "status", times=2, status=502)
+    assert client.get(COMMENTS) == []
+    assert len(fake_github.api_requests("GET", "/comments")) == 3
+    assert sleeps.calls == [0.75, 1.5]  # rand=0.5: 3/4 of 1 s, then of 2 s
+
+
+def test_5xx_after_all_retries_is_server_error(fake_github, make_client):
+    client = make_client(max_retries=2)
+    fake_github.add_fault("GET /repos/.*/comments", "status", times=5, status=503)
+    with pytest.raises(ServerError) as info:
+        client.get(COMMENTS)
+    assert info.value.status == 503
+    assert "after 3 attempts" in str(info.value)
+    assert info.value.exit_code == EXIT_GITHUB
+
+
+def test_post_is_not_retried_on_5xx(fake_github, client):
+    fake_github.add_fault("POST /repos/.*/comments", "status", status=502)
+    with pytest.raises(ServerError):
+        client.post(COMMENTS, {"body": "hi"})
+    assert len(fake_github.api_requests("POST", "/comments")) == 1
+
+
+def test_dropped_connection_is_retried(fake_github, client):
+    fake_github.add_fault("GET /repos/.*/comments", "drop")
+    assert client.get(COMMENTS) == []
+    assert len(fake_github.api_requests("GET", "/comments")) == 2
+
+
+def test_dropped_post_is_not_retried(fake_github, client):
+    fake_github.add_fault("POST /repos/.*/comments", "drop_after")
+    with pytest.raises(ConnectionFailed):
+        client.post(COMMENTS, {"body": "hi"})
+    assert len(fake_github.api_requests("POST", "/comments")) == 1
+
+
+def test_read_timeout_is_retried(fake_github, make_client):
+    client = make_client(timeout=(2.0, 0.3))
+    fake_github.add_fault("GET /repos/.*/pulls/", "slow", delay=0.8)
+    assert client.get(f"/repos/{REPO}/pulls/{PR}")["number"] == PR
+    assert len(fake_github.api_requests("GET", "/pulls/")) == 2
+
+
+def test_unreachable_host_is_connection_failed_even_for_post(sleeps):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = GitHubClient(
+        DEFAULT_TOKEN, base_url=f"http://127.0.0.1:{port}", max_retries=2, sleep=sleeps
+    )
+    with pytest.raises(ConnectionFailed) as info:
+        client.post("/repos/o/r/releases", {"tag_name": "v1"})
+    assert "after 3 attempts" in str(info.value)  # refused: nothing sent, safe to repeat
+    assert len(sleeps.calls) == 2
+
+
+# --- rate limits ----------------------------------------------------------------
+
+
+def test_primary_rate_limit_waits_for_reset(fake_github, client, sleeps):
+    fake_github.add_fault("GET /repos/.*/comments", "rate_limit", reset_in=5)
+    assert client.get(COMMENTS) == []
+    assert len(sleeps.calls) == 1 and 4 <= sleeps.calls[0] <= 7
+
+
+def test_primary_rate_limit_too_far_raises_clear_error(fake_github, make_client, sleeps):
+    client = make_client(max_rate_limit_wait=60)
+    fake_github.add_fault("GET /repos/.*/comments", "rate_limit", reset_in=3600)
+    with pytest.raises(RateLimited) as info:
+        client.get(COMMENTS)
+    message = str(info.value)
+    assert "rate limit" in message and "resets at" in message and "max_rate_limit_wait" in message
+    assert info.value.status == 403 and info.value.wait_seconds > 3500
+    assert sleeps.calls == []
+
+
+@pytest.mark.parametrize("status", [403, 429])
+def test_secondary_rate_limit_honours_retry_after(fake_github, client, sleeps, status):
+    fake_github.add_fault(
+        "POST /repos/.*/comments", "secondary_rate_limit", status=status, retry_after=7
+    )
+    client.post(COMMENTS, {"body": "hi"})
+    assert sleeps.calls == [7.0]
+    assert len(fake_github.state.comments) == 1
+
+
+def test_secondary_rate_limit_longer_than_cap_raises(fake_github, make_client):
+    client = make_client(max_rate_limit_wait=10)
+    fake_github.add_fault("GET /repos/.*/comments", "secondary_rate_limit", retry_after=120)
+    with pytest.raises(RateLimited, match="retry in 120 s"):
+        client.get(COMMENTS)
+
+
+# --- errors ---------------------------------------------------------------------
+
+
+def test_read_only_token_is_permission_denied_mentioning_forks(fake_github, make_client):
+    fake_github.add_token("ghs_fork_pr_token", read_only=True)
+    client = make_client("ghs_fork_pr_token")
+    with pytest.raises(PermissionDenied) as info:
+        client.post(COMMENTS, {"body": "hi"})
+    err = info.value
+    assert err.status == 403
+    assert err.github_message == "Resource not accessible by integration"
+    assert "fork" in str(err) and "workflow_run" in str(err)
+    assert not fake_github.state.comments
+
+
+def test_bad_token_is_unauthorized(make_client):
+    with pytest.raises(Unauthorized, match="Bad credentials"):
+        make_client("ghs_wrong").get(COMMENTS)
+
+
+def test_not_found_carries_githubs_message_and_docs(client):
+    with pytest.raises(NotFound) as info:
+        client.get("/repos/octo/missing/releases")
+    assert info.value.github_message == "Not Found"
+    assert info.value.documentation_url.startswith("https://docs.github.com/")
+    assert isinstance(info.value, GitHubError)
+
+
+def test_validation_failed_exposes_error_codes(fake_github, client):
+    fake_github.state.add_release(REPO, "model-v1")
+    with pytest.raises(ValidationFailed) as info:
+        client.post(f"/repos/{REPO}/releases", {"tag_name": "model-v1"})
+    assert info.value.has_code("already_exists")
+    assert info.value.errors[0]["resource"] == "Release"
+
+
+# --- the token never leaks --------------------------------------------------------
+
+
+SECRET = "ghs_SuperSecretTokenValue123"
+
+
+def _all_text(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception(exc)) + repr(exc) + str(vars(exc))
+    assert exc.__cause__ is None and exc.__context__ is None  # no hidden requests exception
+    return text
+
+
+def test_token_not_in_repr(make_client):
+    client = make_client(SECRET)
+    assert SECRET not in repr(client)
+    assert SECRET not in repr(client.session)
+    assert SECRET not in repr(client.session.auth)
+    assert SECRET not in str(client.session.headers)
+
+
+def test_token_not_in_errors_or_logs(fake_github, make_client, caplog):
+    fake_github.add_token(SECRET, read_only=True)
+    client = make_client(SECRET, max_retries=1)
+    caplog.set_level(logging.DEBUG)
+    failures: list[BaseException] = []
+    for call in (
+        lambda: client.post(COMMENTS, {"body": "hi"}),  # 403
+        lambda: client.get(f"/repos/{REPO}/issues/{PR + 1}/comments"),  # 404
+    ):
+        with pytest.raises(GitHubError) as info:
+            call()
+        failures.append(info.value)
+    fake_github.add_fault("GET /repos/", "drop", times=2)
+    with pytest.raises(ConnectionFailed) as info:
+        client.get(COMMENTS)
+    failures.append(info.value)
+    fake_github.add_fault("GET /repos/", "slow", delay=0.5)
+    with pytest.raises(ConnectionFailed, match="timed out") as info:
+        make_client(SECRET, max_retries=0, timeout=(1, 0.1)).get(COMMENTS)
+    failures.append(info.value)
+    for exc in failures:
+        assert SECRET not in _all_text(exc)
+    assert SECRET not in caplog.text
+
+
+# --- uploads and downloads -------------------------------------------------------
+
+
+def test_upload_strips_template_and_sends_name_and_type(fake_github, client):
+    release = fake_github.state.add_release(REPO, "model-v1", draft=True)
+    upload_url = fake_github.state.release_json(release)["upload_url"]
+    assert upload_url.endswith("{?name,label}")
+    asset = client.upload_asset(upload_url, "metrics.json", b'{"f1": 1}', "application/json")
+    assert asset["name"] == "metrics.json" and asset["state"] == "uploaded" and asset["size"] == 9
+    (req,) = fake_github.api_requests("POST", "^/uploads/")
+    assert req["query"] == {"name": "metrics.json"}
+    assert req["content_type"] == "application/json"
+
+
+def test_download_follows_redirect_without_the_token(fake_github, client, tmp_path):
+    release = fake_github.state.add_release(REPO, "model-v1", assets={"model.onnx": b"\x08onnx"})
+    asset = fake_github.state.release_json(release)["assets"][0]
+    path = client.download(asset["url"], tmp_path / "model.onnx")
+    assert path.read_bytes() == b"\x08onnx"
+    api, blob = fake_github.api_requests("GET", "/assets/|/_blobs/")
+    assert api["status"] == 302 and api["authorization"] is True
+    assert blob["status"] == 200 and blob["authorization"] is False  # other host: token dropped
+    assert list(tmp_path.iterdir()) == [path]  # no temp file left behind
+
+
+def test_suite_does_not_sleep_for_real(fake_github, client):
+    fake_github.add_fault("GET /repos/", "secondary_rate_limit", retry_after=30)
+    start = time.monotonic()
+    client.get(COMMENTS)
+    assert time.monotonic() - start < 5
+
+
+# --- the fake as a separate process (how the act end-to-end test runs it) --------
+
+
+def test_fake_runs_as_a_process_driven_by_its_control_api(tmp_path, sleeps):
+    root = Path(__file__).resolve().parents[2]
+    seed = tmp_path / "seed.json"
+    seed.write_text(
+        json.dumps(
+            {
+                "pulls": [{"repo": "octo/proc", "number": 3, "head_sha": "d" * 40}],
+                "tokens": {"ghs_proc": {"login": "github-actions[bot]", "type": "Bot"}},
+            }
+        )
+    )
+    port_file, state_file = tmp_path / "port", tmp_path / "state.json"
+    command = [sys.executable, "-m", "tests.fake_github", "--port", "0"]
+    command += ["--port-file", str(port_file), "--seed", str(seed), "--state-file", str(state_file)]
+    proc = subprocess.Popen(command, cwd=root, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while not port_file.exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "fake did not start"
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port_file.read_text()}"
+        fault = {"route": "POST /repos/", "kind": "status", "status": 502}
+        assert requests.post(f"{url}/_fake/faults", json=fault, timeout=5).status_code == 201
+
+        client = GitHubClient("ghs_proc", base_url=url, sleep=sleeps)
+        comments = "/repos/octo/proc/issues/3/comments"
+        with pytest.raises(ServerError):
+            client.post(comments, {"body": "hi"})
+        client.post(comments, {"body": "hi"})
+
+        state = requests.get(f"{url}/_fake/state", timeout=5).json()
+        assert [c["body"] for c in state["comments"]] == ["hi"]
+        assert json.loads(state_file.read_text())["comments"][0]["body"] == "hi"
+        log = requests.get(f"{url}/_fake/requests", timeout=5).json()
+        assert [r["status"] for r in log] == [502, 201]
+        assert requests.get(f"{url}/_fake/failures", timeout=5).json() == []
+        requests.post(f"{url}/_fake/shutdown", timeout=5)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stderr.close()
+
+
+def test_fake_records_requests_outside_the_spec(fake_github, client):
+    with pytest.raises(NotFound):
+        client.get("/repos/octo/ml/no-such-endpoint")
+    with pytest.raises(GitHubError):
+        client.post(f"/repos/{REPO}/releases", {"tag_name": 1})  # wrong type for GitHub
+    kinds = [(f["kind"], f["path"]) for f in fake_github.failures]
+    assert kinds == [
+        ("request", "/repos/octo/ml/no-such-endpoint"),
+        ("request", f"/repos/{REPO}/releases"),
+    ]
+    assert "PathNotFound" in fake_github.failures[0]["problems"][0]
+    assert "is not of type 'string'" in fake_github.failures[1]["problems"][0]
+    fake_github.failures.clear()  # seen; the fixture checks that nothing else broke the spec
