@@ -52,6 +52,13 @@ def warning(message: str, *, file: str | None = None) -> None:
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
+def notice(message: str) -> None:
+    if in_actions():
+        print(annotation("notice", message), file=sys.stderr, flush=True)
+    else:
+        print(f"notice: {message}", file=sys.stderr, flush=True)
+
+
 def mask(secret: str) -> None:
     """Ask the runner to redact a secret from every later log line."""
     if secret and in_actions():

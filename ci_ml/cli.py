@@ -80,6 +80,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fail-on-regression", dest="fail_on_regression", action="store_false",
                    help="report failed gates but exit 0")
 
+    p = add("comment", "ci_ml.commenting:cmd_comment", "post or update the sticky PR comment from report.md")
+    _common(p)
+    p.add_argument("--pr", type=int, help="pull request number (default: from the event payload)")
+    p.add_argument("--comment-id", help="override the comment id in the report's marker (letters, digits, . _ -)")
+    p.add_argument("--body-file", help="post this rendered body instead of <out>/report.md")
+    p.add_argument("--verify-head-sha", metavar="SHA", help="post only if the PR's head is still SHA")
+    p.add_argument("--dry-run", action="store_true", help="write <out>/comment/ but do not call GitHub")
+
+    p = add("publish", "ci_ml.registry:cmd_publish", "publish the build as a GitHub release (the model registry)")
+    _common(p)
+    p.add_argument("--tag", help="release tag (default: <tag-prefix><next version>, reused on a re-run)")
+    p.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
+    p.add_argument("--force", action="store_true", help="publish even if the build failed its gates")
+
+    p = add("baseline", "", "baseline tools")
+    bsub = p.add_subparsers(dest="baseline_command", metavar="SUBCOMMAND", required=True)
+    pf = bsub.add_parser("fetch", help="download and verify the latest model release")
+    pf.set_defaults(handler="ci_ml.registry:cmd_baseline_fetch")
+    _common(pf)
+    pf.add_argument("--into", help="directory (default: <out>/baseline)")
+    pf.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
+    pf.add_argument("--prereleases", action="store_true", help="consider prereleases too")
+
+    p = add("promote", "ci_ml.registry:cmd_promote", "mark an existing model release as the latest (promote or roll back)")
+    _common(p)
+    p.add_argument("--tag", required=True, help="the release tag to make latest")
+
     p = add("schema", "", "schema tools")
     ssub = p.add_subparsers(dest="schema_command", metavar="SUBCOMMAND", required=True)
     pi = ssub.add_parser("infer", help="print a pandera YAML schema inferred from a data file")
