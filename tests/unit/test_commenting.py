@@ -1,0 +1,60 @@
+import pytest
+
+from ci_ml.commenting import GITHUB_LIMIT, fit_comment, read_marker, with_comment_id
+from ci_ml.registry import choose_tag, version_of
+
+MARK = "<!-- ci-ml:comment id=abc -->"
+
+
+def big_report(details: int, rows: int) -> str:
+    table = "| a | b |\n| --- | --- |\n" + "".join(f"| {i} | {'x' * 50} |\n" for i in range(rows))
+    det = "".join(f"<details><summary>d{i}</summary>\n\n{'y' * 5000}\n\n</details>\n\n" for i in range(details))
+    chart = "```mermaid\nxychart-beta\n    bar [1, 2]\n```\n\n"
+    return f"{MARK}\n## headline\n\n{table}\n{chart}{det}<sub>footer</sub>\n"
+
+
+def test_small_comment_untouched() -> None:
+    body = big_report(1, 3)
+    assert fit_comment(body) == (body, False)
+
+
+def test_details_go_first_then_the_note_points_to_the_summary() -> None:
+    body = big_report(20, 10)
+    assert len(body) > GITHUB_LIMIT
+    out, short = fit_comment(body, full_report_url="https://run")
+    assert short and len(out) <= GITHUB_LIMIT
+    assert out.startswith(MARK) and "## headline" in out and "```mermaid" in out
+    assert "[the job summary](https://run)" in out
+    assert out.count("<details>") < 20
+
+
+def test_huge_tables_are_cut_but_marker_stays() -> None:
+    out, short = fit_comment(big_report(0, 3000))
+    assert short and len(out) <= GITHUB_LIMIT and read_marker(out) == MARK
+
+
+def test_comment_id_override() -> None:
+    assert read_marker(with_comment_id(f"{MARK}\nbody", "second")) == "<!-- ci-ml:comment id=second -->"
+    with pytest.raises(ValueError):
+        with_comment_id("body", "bad id -->")
+
+
+@pytest.mark.parametrize(
+    ("releases", "want"),
+    [
+        ([], ("model-v1", False)),
+        ([{"tag_name": "model-v1", "target_commitish": "a"}, {"tag_name": "model-v7", "target_commitish": "b"},
+          {"tag_name": "app-v99", "target_commitish": "c"}, {"tag_name": "model-v3rc", "target_commitish": "d"}],
+         ("model-v8", False)),
+        ([{"tag_name": "model-v2", "target_commitish": "sha"}, {"tag_name": "model-v3", "target_commitish": "x"}],
+         ("model-v2", True)),
+    ],
+)
+def test_choose_tag(releases, want) -> None:
+    assert choose_tag(releases, "model-v", "sha") == want
+
+
+def test_version_of() -> None:
+    assert version_of("model-v12", "model-v") == 12
+    assert version_of("model-v12-rc", "model-v") is None
+    assert version_of("x.y+1", "x.y+") == 1
