@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,14 +20,6 @@ from tests.fake_github import DEFAULT_TOKEN, FakeGitHub  # noqa: E402
 REPO = "octo/ml"
 PR = 7
 HEAD_SHA = "c0ffee" + "0" * 34
-
-
-@pytest.fixture(autouse=True)
-def _no_real_github(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may reach a real GitHub: drop every GITHUB_* variable a runner sets."""
-    for name in list(os.environ):
-        if name.startswith("GITHUB_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture
