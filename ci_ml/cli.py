@@ -107,6 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--tag", required=True, help="the release tag to make latest")
 
+    p = add("plan", "ci_ml.plan:cmd_plan", "decide which stages the action runs for this event (writes $GITHUB_OUTPUT)")
+    p.add_argument("--mode", default="auto", help="auto, pr, release, validate or comment (default: %(default)s)")
+    p.add_argument("--publish", default="auto", help="auto (on the default branch), true or false")
+    p.add_argument("--comment", default="true", help="post the PR comment: true or false")
+    p.add_argument("--baseline", default="release", help="release, a directory, or none")
+    p.add_argument("--fail-on-regression", default="true", help="fail the job on a failed gate: true or false")
+    p.add_argument("--event-name", help="default: $GITHUB_EVENT_NAME")
+    p.add_argument("--ref", help="default: $GITHUB_REF")
+    p.add_argument("--default-branch", help="default: from the event payload, else main")
+
     p = add("schema", "", "schema tools")
     ssub = p.add_subparsers(dest="schema_command", metavar="SUBCOMMAND", required=True)
     pi = ssub.add_parser("infer", help="print a pandera YAML schema inferred from a data file")
