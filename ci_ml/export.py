@@ -111,67 +111,46 @@ def _initial_types(spec: list[tuple[str, str]], n_features: int, precision: str)
     return [(name, num([None, 1]) if kind == "numeric" else StringTensorType([None, 1])) for name, kind in spec]
 
 
+def _nested(est: Any) -> list[Any]:
+    """`est` and every estimator inside it, once each: pipeline steps, column
+    transformers' parts, estimator-valued params, (name, estimator) lists."""
+    seen: dict[int, Any] = {}
+
+    def walk(obj: Any) -> None:
+        if not hasattr(obj, "get_params") or id(obj) in seen:
+            return
+        seen[id(obj)] = obj
+        children: list[Any] = [s[1] for s in getattr(obj, "steps", None) or []]
+        children += [t[1] for t in getattr(obj, "transformers_", None) or []]
+        for v in obj.get_params(deep=False).values():
+            if isinstance(v, list):  # VotingClassifier(estimators=[(name, est), ...])
+                children += [i[1] for i in v if isinstance(i, tuple) and len(i) == 2]
+            else:
+                children.append(v)
+        for child in children:
+            walk(child)
+
+    walk(est)
+    return list(seen.values())
+
+
 def _classifier_options(est: Any) -> dict[int, dict[str, Any]]:
     """zipmap off for every classifier inside the estimator (pipelines nest them)."""
     from sklearn.base import is_classifier
 
-    found = {}
-
-    def walk(obj: Any) -> None:
-        if is_classifier(obj) and not hasattr(obj, "steps"):
-            found[id(obj)] = {"zipmap": False}
-        for v in getattr(obj, "get_params", lambda deep=False: {})(deep=False).values():
-            if hasattr(v, "get_params"):
-                walk(v)
-        for step in getattr(obj, "steps", []) or []:
-            walk(step[1])
-        for t in getattr(obj, "transformers_", []) or []:
-            walk(t[1])
-
-    walk(est)
-    return found
+    return {id(o): {"zipmap": False} for o in _nested(est) if is_classifier(o) and not hasattr(o, "steps")}
 
 
 def _uses_float32_trees(est: Any) -> bool:
     """scikit-learn's classic trees compare float32(x) with their thresholds;
     HistGradientBoosting compares float64 x. Mirror whichever the model does."""
-    found = []
-
-    def walk(obj: Any) -> None:
-        name = type(obj).__name__
-        if name.startswith(("DecisionTree", "ExtraTree", "RandomForest", "ExtraTrees", "GradientBoosting")):
-            found.append(name)
-        for v in getattr(obj, "get_params", lambda deep=False: {})(deep=False).values():
-            if hasattr(v, "get_params"):
-                walk(v)
-        for step in getattr(obj, "steps", []) or []:
-            walk(step[1])
-        for t in getattr(obj, "transformers_", []) or []:
-            walk(t[1])
-        for v in getattr(obj, "get_params", lambda deep=False: {})(deep=False).values():
-            if isinstance(v, list):  # VotingClassifier(estimators=[(name, est), ...])
-                for item in v:
-                    if isinstance(item, tuple) and len(item) == 2 and hasattr(item[1], "get_params"):
-                        walk(item[1])
-
-    walk(est)
-    return bool(found)
+    classic = ("DecisionTree", "ExtraTree", "RandomForest", "ExtraTrees", "GradientBoosting")
+    return any(type(o).__name__.startswith(classic) for o in _nested(est))
 
 
 def _find(est: Any, prefix: str) -> list[Any]:
-    """Every estimator inside `est` (pipelines, column transformers) whose class name starts with prefix."""
-    found = []
-
-    def walk(obj: Any) -> None:
-        if type(obj).__name__.startswith(prefix):
-            found.append(obj)
-        for step in getattr(obj, "steps", []) or []:
-            walk(step[1])
-        for t in getattr(obj, "transformers_", []) or []:
-            walk(t[1])
-
-    walk(est)
-    return found
+    """Every estimator inside `est` whose class name starts with prefix."""
+    return [o for o in _nested(est) if type(o).__name__.startswith(prefix)]
 
 
 def _exact_hgb_thresholds(model: Any, est: Any) -> bool:
@@ -279,7 +258,7 @@ def convert(est: Any, X: pd.DataFrame, target_opset: int | None) -> tuple[Any, s
             last_error = e
             continue
         return model, precision, spec
-    name = _describe(est)
+    name = describe_estimator(est)
     raise ExportError(
         f"cannot export {name} to ONNX: {str(last_error).strip().splitlines()[0] if last_error else 'unknown error'}",
         hint="see the README's list of supported estimators; skl2onnx converts scikit-learn's built-in "
@@ -293,7 +272,7 @@ def _default_opset() -> dict[str, int]:
     return {"": int(get_latest_tested_opset_version())}
 
 
-def _describe(est: Any) -> str:
+def describe_estimator(est: Any) -> str:
     from sklearn.pipeline import Pipeline
 
     if isinstance(est, Pipeline):
@@ -384,7 +363,7 @@ def check_parity(result: ExportResult, est: Any, task: str) -> None:
         else f"{p['rows_beyond_tolerance']} row(s) beyond tolerance, max |Δ| {p['max_abs_diff']:.3g}"
     )
     raise ParityError(
-        f"the ONNX export of {_describe(est)} does not predict like scikit-learn on the holdout set: "
+        f"the ONNX export of {describe_estimator(est)} does not predict like scikit-learn on the holdout set: "
         f"{detail} (tolerance {p['tolerance']:g}); model.onnx was kept for inspection",
         hint="raise export.tolerance if the differences are float rounding, or see the README on "
         "estimators that export imprecisely (e.g. a scaler before HistGradientBoosting)",

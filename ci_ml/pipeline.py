@@ -161,9 +161,9 @@ def train(b: Build) -> Any:
     # An intermediate of this build only: later stages of the same build read it.
     # It is never published, and nothing ci-ml downloads is ever unpickled.
     joblib.dump(result.estimator, b.state_path("model.joblib"))
-    from ci_ml.export import _describe
+    from ci_ml.export import describe_estimator
 
-    b.record("train", {"estimator": _describe(result.estimator), "params": result.params,
+    b.record("train", {"estimator": describe_estimator(result.estimator), "params": result.params,
                        "seeded": result.seeded, "fit_seconds": round(result.fit_seconds, 4),
                        "classes": result.classes, "task": b.task}, time.perf_counter() - t0)
     b.write_manifest()
