@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-BARE = r'''
+BARE = r"""
 import sys, time, json
 import numpy as np, pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -42,7 +42,7 @@ sess = ort.InferenceSession(onx.SerializeToString())
 out = sess.run(None, {"X": Xt.to_numpy(np.float32)})
 assert (out[0] == pred).mean() > 0.99
 print(json.dumps({"wall": time.perf_counter() - t0, "fit": fit}))
-'''
+"""
 
 CONFIG = """
 data: {train: train.csv, test: test.csv, target: label}
@@ -64,8 +64,22 @@ def make_data(d: Path, rows: int) -> None:
     df.iloc[:cut].to_csv(d / "train.csv", index=False)
     df.iloc[cut:].to_csv(d / "test.csv", index=False)
     (d / "ci-ml.yaml").write_text(CONFIG)
-    subprocess.run([sys.executable, "-m", "ci_ml", "schema", "infer", "--data", str(d / "test.csv"),
-                    "--target", "label"], stdout=open(d / "schema.yaml", "w"), check=True)
+    with open(d / "schema.yaml", "w") as fh:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ci_ml",
+                "schema",
+                "infer",
+                "--data",
+                str(d / "test.csv"),
+                "--target",
+                "label",
+            ],
+            stdout=fh,
+            check=True,
+        )
 
 
 def main() -> None:
@@ -76,23 +90,44 @@ def main() -> None:
         d = Path(tmp)
         make_data(d, args.rows)
         t = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "ci_ml", "run", "--config", str(d / "ci-ml.yaml"),
-                            "--out", str(d / "out")], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ci_ml",
+                "run",
+                "--config",
+                str(d / "ci-ml.yaml"),
+                "--out",
+                str(d / "out"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - t
         if r.returncode != 0:
             sys.exit(f"ci-ml run failed ({r.returncode}):\n{r.stderr}")
         timings = json.loads((d / "out/_build/timings.json").read_text())
         fit = json.loads((d / "out/_build/train.json").read_text())["fit_seconds"]
         t = time.perf_counter()
-        bare = json.loads(subprocess.run([sys.executable, "-c", BARE, str(d)], check=True, capture_output=True,
-                                         text=True).stdout.strip().splitlines()[-1])
+        bare = json.loads(
+            subprocess.run(
+                [sys.executable, "-c", BARE, str(d)], check=True, capture_output=True, text=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         bare_wall = time.perf_counter() - t  # includes interpreter start and imports, like ci-ml's
         ours_over, bare_over = wall - fit, bare_wall - bare["fit"]
-        print(f"rows: {args.rows:,} (80% train, 20% holdout), HistGradientBoostingClassifier(max_iter=100)")
+        print(
+            f"rows: {args.rows:,} (80% train, 20% holdout), HistGradientBoostingClassifier(max_iter=100)"
+        )
         print("| | wall (s) | fit (s) | overhead (s) | overhead / fit |")
         print("| --- | ---: | ---: | ---: | ---: |")
         print(f"| ci-ml run | {wall:.1f} | {fit:.1f} | {ours_over:.1f} | {ours_over / fit:.2f} |")
-        print(f"| bare script | {bare_wall:.1f} | {bare['fit']:.1f} | {bare_over:.1f} | {bare_over / bare['fit']:.2f} |")
+        print(
+            f"| bare script | {bare_wall:.1f} | {bare['fit']:.1f} | {bare_over:.1f} | {bare_over / bare['fit']:.2f} |"
+        )
         print(f"\noverhead ratio ci-ml / bare: {ours_over / bare_over:.2f}x")
         print("ci-ml stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
 

@@ -25,14 +25,19 @@ def classifier_pair(n: int, rng: np.random.Generator) -> tuple[Scored, Scored]:
     def model(shift: float) -> Scored:
         s = rng.normal(size=n) + y * (1.5 + shift)
         p = 1 / (1 + np.exp(-(s - 0.75)))
-        return Scored("classification", y, (p > 0.5).astype(np.int64), np.stack([1 - p, p], axis=1), [0, 1])
+        return Scored(
+            "classification", y, (p > 0.5).astype(np.int64), np.stack([1 - p, p], axis=1), [0, 1]
+        )
 
     return model(0.05), model(0.0)
 
 
 def regressor_pair(n: int, rng: np.random.Generator) -> tuple[Scored, Scored]:
     y = rng.normal(100, 20, n)
-    return (Scored("regression", y, y + rng.normal(0, 5, n)), Scored("regression", y, y + rng.normal(0, 5.1, n)))
+    return (
+        Scored("regression", y, y + rng.normal(0, 5, n)),
+        Scored("regression", y, y + rng.normal(0, 5.1, n)),
+    )
 
 
 def best_of(fn, repeat: int = 3) -> float:
@@ -50,13 +55,13 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=1000)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
-    print(f"| task | rows | metrics | resamples | seconds (best of 3) |")
+    print("| task | rows | metrics | resamples | seconds (best of 3) |")
     print("| --- | ---: | --- | ---: | ---: |")
     for task, pair in [("classification", classifier_pair), ("regression", regressor_pair)]:
         cand, base = pair(args.rows, rng)
         names = DEFAULTS[task]
 
-        def work() -> None:
+        def work(cand: Scored = cand, base: Scored = base, names: list[str] = names) -> None:
             paired_deltas(cand, base, names, args.resamples, 0.95, 0)
             significance_tests(cand, base)
 

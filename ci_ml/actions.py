@@ -27,7 +27,9 @@ def _escape_property(s: str) -> str:
     return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation(kind: str, message: str, *, file: str | None = None, title: str | None = None) -> str:
+def annotation(
+    kind: str, message: str, *, file: str | None = None, title: str | None = None
+) -> str:
     """The text of an ::error/::warning/::notice command."""
     props = []
     if file:

@@ -80,19 +80,29 @@ def verify_sums(directory: Path, required: list[str] = REQUIRED_FOR_BASELINE) ->
             continue
         m = _LINE.match(line)
         if not m:
-            raise BaselineError(f"{sums_path}:{n}: not a sha256sum line: {line[:80]!r}", file=str(sums_path))
+            raise BaselineError(
+                f"{sums_path}:{n}: not a sha256sum line: {line[:80]!r}", file=str(sums_path)
+            )
         digest, name = m.groups()
         if "/" in name or "\\" in name or name.startswith("."):
-            raise BaselineError(f"{sums_path}:{n}: file name {name!r} is not a plain artifact file name", file=str(sums_path))
+            raise BaselineError(
+                f"{sums_path}:{n}: file name {name!r} is not a plain artifact file name",
+                file=str(sums_path),
+            )
         listed[name] = digest
     for name in required:
         if name not in listed:
-            raise BaselineError(f"baseline {SUMS} does not list {name}", file=str(sums_path),
-                                hint="the baseline is incomplete; rebuild or republish it")
+            raise BaselineError(
+                f"baseline {SUMS} does not list {name}",
+                file=str(sums_path),
+                hint="the baseline is incomplete; rebuild or republish it",
+            )
     for name, digest in listed.items():
         path = directory / name
         if not path.is_file():
-            raise BaselineError(f"baseline file {name} is listed in {SUMS} but missing", file=str(path))
+            raise BaselineError(
+                f"baseline file {name} is listed in {SUMS} but missing", file=str(path)
+            )
         actual = sha256_file(path)
         if actual != digest:
             raise BaselineError(

@@ -55,11 +55,19 @@ class DirectorySource:
         return load_directory(self.path, source="dir", label=str(self.path))
 
 
-def load_directory(path: Path, *, source: str, label: str, url: str | None = None,
-                   extra: dict[str, Any] | None = None) -> Baseline:
+def load_directory(
+    path: Path,
+    *,
+    source: str,
+    label: str,
+    url: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Baseline:
     if not path.is_dir():
-        raise BaselineError(f"baseline directory {path} not found",
-                            hint="pass --baseline with the --out directory of an earlier build, or 'release'")
+        raise BaselineError(
+            f"baseline directory {path} not found",
+            hint="pass --baseline with the --out directory of an earlier build, or 'release'",
+        )
     verify_sums(path)
     try:
         manifest = read_json(path / "manifest.json")
@@ -67,8 +75,16 @@ def load_directory(path: Path, *, source: str, label: str, url: str | None = Non
     except ValueError as e:
         raise BaselineError(f"baseline {path}: unreadable JSON: {e}") from None
     schema = path / "schema.yaml"
-    return Baseline(path, source, label, manifest, metrics,
-                    schema.read_text(encoding="utf-8") if schema.is_file() else None, url, extra or {})
+    return Baseline(
+        path,
+        source,
+        label,
+        manifest,
+        metrics,
+        schema.read_text(encoding="utf-8") if schema.is_file() else None,
+        url,
+        extra or {},
+    )
 
 
 @dataclass
@@ -104,7 +120,9 @@ def _onnx_feeds(session: Any, X: pd.DataFrame, manifest: dict[str, Any]) -> dict
     for i in inputs:
         s = X[i.name]
         if i.type == "tensor(string)":
-            feeds[i.name] = np.array(["" if v is None or v != v else str(v) for v in s], dtype=object).reshape(-1, 1)
+            feeds[i.name] = np.array(
+                ["" if v is None or v != v else str(v) for v in s], dtype=object
+            ).reshape(-1, 1)
         else:
             dtype = np.float64 if i.type == "tensor(double)" else np.float32
             try:
@@ -122,18 +140,25 @@ def score(baseline: Baseline, X: pd.DataFrame, task: str) -> BaselineScores:
     try:
         session = session_for(baseline.directory / "model.onnx")
     except Exception as e:  # onnxruntime's errors are not typed
-        return BaselineScores(problem=f"the baseline's model.onnx cannot be loaded by onnxruntime: {e}")
+        return BaselineScores(
+            problem=f"the baseline's model.onnx cannot be loaded by onnxruntime: {e}"
+        )
     feeds = _onnx_feeds(session, X, baseline.manifest)
     if isinstance(feeds, str):
         return BaselineScores(problem=feeds)
     try:
         outs = session.run(None, feeds)
     except Exception as e:
-        return BaselineScores(problem=f"the baseline model failed on the current data: {str(e).splitlines()[0]}")
+        return BaselineScores(
+            problem=f"the baseline model failed on the current data: {str(e).splitlines()[0]}"
+        )
     if task == "classification":
         classes = baseline.manifest.get("classes")
         if len(outs) < 2 or not classes:
             return BaselineScores(problem="the baseline is not a classifier with probabilities")
-        return BaselineScores(pred=np.asarray(outs[0]).ravel(), proba=np.asarray(outs[1], dtype=np.float64),
-                              classes=list(classes))
+        return BaselineScores(
+            pred=np.asarray(outs[0]).ravel(),
+            proba=np.asarray(outs[1], dtype=np.float64),
+            classes=list(classes),
+        )
     return BaselineScores(pred=np.asarray(outs[0], dtype=np.float64).ravel())

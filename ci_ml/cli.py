@@ -27,7 +27,9 @@ exit codes:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default="ci-ml.yaml", help="path to the config (default: %(default)s)")
+    p.add_argument(
+        "--config", default="ci-ml.yaml", help="path to the config (default: %(default)s)"
+    )
     p.add_argument("--out", default=".ci-ml", help="artifact directory (default: %(default)s)")
 
 
@@ -54,16 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, target: str, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help, epilog=EXIT_CODES_HELP,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.set_defaults(handler=target)
         return p
 
-    p = add("run", "ci_ml.pipeline:cmd_run", "run every stage: validate, train, evaluate, export, compare, report")
+    p = add(
+        "run",
+        "ci_ml.pipeline:cmd_run",
+        "run every stage: validate, train, evaluate, export, compare, report",
+    )
     _common(p)
     _baseline_arg(p)
-    p.add_argument("--no-fail-on-regression", dest="fail_on_regression", action="store_false",
-                   help="report failed gates but exit 0")
+    p.add_argument(
+        "--no-fail-on-regression",
+        dest="fail_on_regression",
+        action="store_false",
+        help="report failed gates but exit 0",
+    )
 
     for name, help_ in [
         ("validate", "test the train and test data against the pandera schema"),
@@ -74,25 +89,52 @@ def build_parser() -> argparse.ArgumentParser:
     ]:
         _common(add(name, f"ci_ml.pipeline:cmd_{name}", help_))
 
-    p = add("compare", "ci_ml.pipeline:cmd_compare", "score the baseline on the holdout set, compare, apply gates")
+    p = add(
+        "compare",
+        "ci_ml.pipeline:cmd_compare",
+        "score the baseline on the holdout set, compare, apply gates",
+    )
     _common(p)
     _baseline_arg(p)
-    p.add_argument("--no-fail-on-regression", dest="fail_on_regression", action="store_false",
-                   help="report failed gates but exit 0")
+    p.add_argument(
+        "--no-fail-on-regression",
+        dest="fail_on_regression",
+        action="store_false",
+        help="report failed gates but exit 0",
+    )
 
-    p = add("comment", "ci_ml.commenting:cmd_comment", "post or update the sticky PR comment from report.md")
+    p = add(
+        "comment",
+        "ci_ml.commenting:cmd_comment",
+        "post or update the sticky PR comment from report.md",
+    )
     _common(p)
     p.add_argument("--pr", type=int, help="pull request number (default: from the event payload)")
-    p.add_argument("--comment-id", help="override the comment id in the report's marker (letters, digits, . _ -)")
+    p.add_argument(
+        "--comment-id",
+        help="override the comment id in the report's marker (letters, digits, . _ -)",
+    )
     p.add_argument("--body-file", help="post this rendered body instead of <out>/report.md")
-    p.add_argument("--verify-head-sha", metavar="SHA", help="post only if the PR's head is still SHA")
-    p.add_argument("--dry-run", action="store_true", help="write <out>/comment/ but do not call GitHub")
+    p.add_argument(
+        "--verify-head-sha", metavar="SHA", help="post only if the PR's head is still SHA"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="write <out>/comment/ but do not call GitHub"
+    )
 
-    p = add("publish", "ci_ml.registry:cmd_publish", "publish the build as a GitHub release (the model registry)")
+    p = add(
+        "publish",
+        "ci_ml.registry:cmd_publish",
+        "publish the build as a GitHub release (the model registry)",
+    )
     _common(p)
-    p.add_argument("--tag", help="release tag (default: <tag-prefix><next version>, reused on a re-run)")
+    p.add_argument(
+        "--tag", help="release tag (default: <tag-prefix><next version>, reused on a re-run)"
+    )
     p.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
-    p.add_argument("--force", action="store_true", help="publish even if the build failed its gates")
+    p.add_argument(
+        "--force", action="store_true", help="publish even if the build failed its gates"
+    )
 
     p = add("baseline", "", "baseline tools")
     bsub = p.add_subparsers(dest="baseline_command", metavar="SUBCOMMAND", required=True)
@@ -103,16 +145,30 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
     pf.add_argument("--prereleases", action="store_true", help="consider prereleases too")
 
-    p = add("promote", "ci_ml.registry:cmd_promote", "mark an existing model release as the latest (promote or roll back)")
+    p = add(
+        "promote",
+        "ci_ml.registry:cmd_promote",
+        "mark an existing model release as the latest (promote or roll back)",
+    )
     _common(p)
     p.add_argument("--tag", required=True, help="the release tag to make latest")
 
-    p = add("plan", "ci_ml.plan:cmd_plan", "decide which stages the action runs for this event (writes $GITHUB_OUTPUT)")
-    p.add_argument("--mode", default="auto", help="auto, pr, release, validate or comment (default: %(default)s)")
+    p = add(
+        "plan",
+        "ci_ml.plan:cmd_plan",
+        "decide which stages the action runs for this event (writes $GITHUB_OUTPUT)",
+    )
+    p.add_argument(
+        "--mode",
+        default="auto",
+        help="auto, pr, release, validate or comment (default: %(default)s)",
+    )
     p.add_argument("--publish", default="auto", help="auto (on the default branch), true or false")
     p.add_argument("--comment", default="true", help="post the PR comment: true or false")
     p.add_argument("--baseline", default="release", help="release, a directory, or none")
-    p.add_argument("--fail-on-regression", default="true", help="fail the job on a failed gate: true or false")
+    p.add_argument(
+        "--fail-on-regression", default="true", help="fail the job on a failed gate: true or false"
+    )
     p.add_argument("--event-name", help="default: $GITHUB_EVENT_NAME")
     p.add_argument("--ref", help="default: $GITHUB_REF")
     p.add_argument("--default-branch", help="default: from the event payload, else main")
@@ -122,9 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     pi = ssub.add_parser("infer", help="print a pandera YAML schema inferred from a data file")
     pi.set_defaults(handler="ci_ml.schema:cmd_infer")
     pi.add_argument("--data", required=True, help="CSV or Parquet file")
-    pi.add_argument("--target", help="target column (gets no missing values and, if few, its allowed values)")
-    pi.add_argument("--categories-max", type=int, default=20,
-                    help="string columns with at most this many values get an isin check (default: %(default)s)")
+    pi.add_argument(
+        "--target", help="target column (gets no missing values and, if few, its allowed values)"
+    )
+    pi.add_argument(
+        "--categories-max",
+        type=int,
+        default=20,
+        help="string columns with at most this many values get an isin check (default: %(default)s)",
+    )
 
     return parser
 

@@ -19,7 +19,9 @@ _DETAILS_RE = re.compile(r"<details>.*?</details>\n*", re.S)
 _MERMAID_RE = re.compile(r"```mermaid\n.*?```\n*", re.S)
 
 
-def fit_comment(body: str, limit: int = GITHUB_LIMIT, full_report_url: str | None = None) -> tuple[str, bool]:
+def fit_comment(
+    body: str, limit: int = GITHUB_LIMIT, full_report_url: str | None = None
+) -> tuple[str, bool]:
     """(body, shortened). Drops the least important parts first: collapsible
     details from the last up, then the chart, then cuts table rows, always
     keeping the marker, the headline and a note saying where the full report is."""
@@ -67,23 +69,32 @@ def cmd_comment(args: Any) -> int:
     out = Path(args.out)
     source = Path(args.body_file) if args.body_file else out / "report.md"
     if not source.is_file():
-        raise UsageError(f"no comment body at {source}", hint="run `ci-ml report` (or `ci-ml run`) first, or pass --body-file")
+        raise UsageError(
+            f"no comment body at {source}",
+            hint="run `ci-ml report` (or `ci-ml run`) first, or pass --body-file",
+        )
     body = source.read_text(encoding="utf-8")
     if args.comment_id:
         body = with_comment_id(body, args.comment_id)
     mark = read_marker(body)
     if mark is None:
-        raise UsageError(f"{source} has no ci-ml marker, so it could never be found again to update",
-                         hint="post a report rendered by `ci-ml report`")
+        raise UsageError(
+            f"{source} has no ci-ml marker, so it could never be found again to update",
+            hint="post a report rendered by `ci-ml report`",
+        )
     pr = args.pr or ctx.pr_number()
     if pr is None:
         raise UsageError("no pull request number: not a pull_request event", hint="pass --pr N")
     body, shortened = fit_comment(body, GITHUB_LIMIT, ctx.run_url)
     # Always on disk first: a read-only token (fork PR) leaves this for ml-fork-comment.yml.
     write_text(out / "comment" / "body.md", body)
-    write_json(out / "comment" / "meta.json", {"pr": pr, "marker": mark, "head_sha": _head_sha(ctx)})
+    write_json(
+        out / "comment" / "meta.json", {"pr": pr, "marker": mark, "head_sha": _head_sha(ctx)}
+    )
     if shortened:
-        actions.warning(f"the report was shortened to fit GitHub's {GITHUB_LIMIT:,}-character limit")
+        actions.warning(
+            f"the report was shortened to fit GitHub's {GITHUB_LIMIT:,}-character limit"
+        )
     if args.dry_run:
         print(f"comment for #{pr} written to {out / 'comment' / 'body.md'} (not posted: --dry-run)")
         return 0
@@ -103,7 +114,9 @@ def _post(ctx: Any, pr: int, body: str, mark: str, args: Any, out: Path) -> int:
     client = client_for(ctx, "ci-ml comment")
     try:
         if args.verify_head_sha and not verify_pr_head(client, repo, pr, args.verify_head_sha):
-            actions.notice(f"#{pr} has moved past {args.verify_head_sha[:12]}: not posting a stale comment")
+            actions.notice(
+                f"#{pr} has moved past {args.verify_head_sha[:12]}: not posting a stale comment"
+            )
             return 0
         with actions.group(f"ci-ml comment on #{pr}"):
             result = upsert_sticky_comment(client, repo, pr, body, mark)
@@ -115,8 +128,14 @@ def _post(ctx: Any, pr: int, body: str, mark: str, args: Any, out: Path) -> int:
         )
         actions.set_outputs({"comment-url": "", "comment-deferred": "true"})
         return 0
-    print(f"comment {result.action}: {result.url}"
-          + (f" ({result.deleted_duplicates} duplicate(s) removed)" if result.deleted_duplicates else ""))
+    print(
+        f"comment {result.action}: {result.url}"
+        + (
+            f" ({result.deleted_duplicates} duplicate(s) removed)"
+            if result.deleted_duplicates
+            else ""
+        )
+    )
     actions.set_outputs({"comment-url": result.url, "comment-deferred": "false"})
     return 0
 

@@ -75,7 +75,9 @@ class DataConfig(_Strict):
     def _one_source(self) -> DataConfig:
         if self.path is not None:
             if self.train is not None or self.test is not None:
-                raise ValueError("give either `path` (with `split`) or `train` and `test`, not both")
+                raise ValueError(
+                    "give either `path` (with `split`) or `train` and `test`, not both"
+                )
             if self.split is None:
                 self.split = Split()
         elif self.train is None or self.test is None:
@@ -92,7 +94,9 @@ class ModelConfig(_Strict):
     @model_validator(mode="after")
     def _one_way(self) -> ModelConfig:
         if (self.estimator is None) == (self.factory is None):
-            raise ValueError("give exactly one of `estimator` (an import path) or `factory` (file.py:function)")
+            raise ValueError(
+                "give exactly one of `estimator` (an import path) or `factory` (file.py:function)"
+            )
         if self.factory is not None and ":" not in self.factory:
             raise ValueError(f"factory {self.factory!r} must look like path/to/file.py:function")
         if self.estimator is not None and "." not in self.estimator:
@@ -122,7 +126,11 @@ class Gate(_Strict):
 
     @model_validator(mode="after")
     def _one_rule(self) -> Gate:
-        rules = [r for r in ("min", "max", "max_regression", "max_regression_pct") if getattr(self, r) is not None]
+        rules = [
+            r
+            for r in ("min", "max", "max_regression", "max_regression_pct")
+            if getattr(self, r) is not None
+        ]
         if len(rules) != 1:
             raise ValueError(
                 f"a gate needs exactly one of min, max, max_regression, max_regression_pct (got {rules or 'none'}); "
@@ -151,7 +159,9 @@ class ReleaseConfig(_Strict):
     @classmethod
     def _tag_ok(cls, v: str) -> str:
         if not v or any(c.isspace() or c in "~^:?*[\\" for c in v):
-            raise ValueError("tag_prefix must be a non-empty git tag fragment without spaces or ~^:?*[\\")
+            raise ValueError(
+                "tag_prefix must be a non-empty git tag fragment without spaces or ~^:?*[\\"
+            )
         return v
 
 
@@ -208,15 +218,29 @@ def _valid_keys(parent: tuple[Any, ...]) -> list[str]:
     for part in parent:
         if isinstance(part, int):
             continue
-        field = next((f for name, f in model.model_fields.items() if (f.alias or name) == part), None)
+        field = next(
+            (f for name, f in model.model_fields.items() if (f.alias or name) == part), None
+        )
         if field is None:
             return []
         ann = field.annotation
-        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else (args[0] if args else None)
+        args = [
+            a
+            for a in getattr(ann, "__args__", ())
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        model = (
+            ann
+            if isinstance(ann, type) and issubclass(ann, BaseModel)
+            else (args[0] if args else None)
+        )
         if model is None:
             return []
-    return [f.alias or name for name, f in model.model_fields.items() if name not in ("base_dir", "source")]
+    return [
+        f.alias or name
+        for name, f in model.model_fields.items()
+        if name not in ("base_dir", "source")
+    ]
 
 
 def format_validation_error(err: ValidationError, source: Path) -> str:
@@ -232,7 +256,9 @@ def format_validation_error(err: ValidationError, source: Path) -> str:
         elif e["type"] == "missing":
             msg = "required key is missing"
         given = e.get("input")
-        given_txt = "" if e["type"] in ("missing",) or isinstance(given, dict) else f" (got {given!r})"
+        given_txt = (
+            "" if e["type"] in ("missing",) or isinstance(given, dict) else f" (got {given!r})"
+        )
         lines.append(f"  - {key}: {msg}{given_txt}")
         example = _example_for(key)
         if example:
@@ -253,7 +279,9 @@ def load_config(path: Path | str) -> Config:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}", file=str(path)) from None
+        raise ConfigError(
+            f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}", file=str(path)
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{path}: the config must be a mapping of keys (data, model, ...), got {type(raw).__name__}",

@@ -36,13 +36,18 @@ def read_frame(path: Path) -> pd.DataFrame:
             hint="use a .csv, .tsv or .parquet file",
         )
     if not path.is_file():
-        raise UsageError(f"data file {path} not found", hint="check data.train / data.test / data.path in the config; paths are relative to the config file")
+        raise UsageError(
+            f"data file {path} not found",
+            hint="check data.train / data.test / data.path in the config; paths are relative to the config file",
+        )
     try:
         if kind == "parquet":
             return pd.read_parquet(path)
         return pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
     except Exception as e:  # pandas raises many kinds; all mean "this file is unreadable"
-        raise DataValidationError(f"{path}: could not be read as {kind}: {e}", file=str(path)) from None
+        raise DataValidationError(
+            f"{path}: could not be read as {kind}: {e}", file=str(path)
+        ) from None
 
 
 @dataclass
@@ -53,7 +58,12 @@ class DataFile:
     columns: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "sha256": self.sha256, "rows": self.rows, "columns": self.columns}
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "rows": self.rows,
+            "columns": self.columns,
+        }
 
 
 class Dataset:
@@ -112,8 +122,11 @@ class Dataset:
 def is_text(s: pd.Series) -> bool:
     import pandas as pd
 
-    return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
-                or pd.api.types.is_datetime64_any_dtype(s))
+    return not (
+        pd.api.types.is_numeric_dtype(s)
+        or pd.api.types.is_bool_dtype(s)
+        or pd.api.types.is_datetime64_any_dtype(s)
+    )
 
 
 def _describe(role: str, path: Path, df: pd.DataFrame, base: Path) -> DataFile:
@@ -128,7 +141,11 @@ def infer_task(y: pd.Series) -> str:
     """classification for strings, booleans and small integer label sets; else regression."""
     import pandas as pd
 
-    if isinstance(y.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
+    if (
+        isinstance(y.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(y)
+        or not pd.api.types.is_numeric_dtype(y)
+    ):
         return "classification"
     if pd.api.types.is_integer_dtype(y) or (y.dropna() % 1 == 0).all():
         n_unique = y.nunique(dropna=True)
@@ -198,7 +215,12 @@ def _split(df: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame, d
         )
     except ValueError as e:
         raise DataValidationError(
-            f"could not split the data: {e}", hint="lower data.split.test_size or set stratify: false"
+            f"could not split the data: {e}",
+            hint="lower data.split.test_size or set stratify: false",
         ) from None
     # Sorting by original position keeps the split reproducible and readable.
-    return train.sort_index(), test.sort_index(), {"test_size": s.test_size, "seed": s.seed, "stratify": stratify}
+    return (
+        train.sort_index(),
+        test.sort_index(),
+        {"test_size": s.test_size, "seed": s.seed, "stratify": stratify},
+    )

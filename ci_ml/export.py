@@ -98,17 +98,24 @@ def feeds(X: pd.DataFrame, spec: list[tuple[str, str]], precision: str) -> dict[
         if kind == "numeric":
             out[name] = s.to_numpy(dtype=dtype).reshape(-1, 1)
         else:
-            out[name] = np.array(["" if v is None or v != v else str(v) for v in s], dtype=object).reshape(-1, 1)
+            out[name] = np.array(
+                ["" if v is None or v != v else str(v) for v in s], dtype=object
+            ).reshape(-1, 1)
     return out
 
 
-def _initial_types(spec: list[tuple[str, str]], n_features: int, precision: str) -> list[tuple[str, Any]]:
+def _initial_types(
+    spec: list[tuple[str, str]], n_features: int, precision: str
+) -> list[tuple[str, Any]]:
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
     num = DoubleTensorType if precision == "double" else FloatTensorType
     if spec == [("input", "numeric")]:
         return [("input", num([None, n_features]))]
-    return [(name, num([None, 1]) if kind == "numeric" else StringTensorType([None, 1])) for name, kind in spec]
+    return [
+        (name, num([None, 1]) if kind == "numeric" else StringTensorType([None, 1]))
+        for name, kind in spec
+    ]
 
 
 def _nested(est: Any) -> list[Any]:
@@ -138,7 +145,11 @@ def _classifier_options(est: Any) -> dict[int, dict[str, Any]]:
     """zipmap off for every classifier inside the estimator (pipelines nest them)."""
     from sklearn.base import is_classifier
 
-    return {id(o): {"zipmap": False} for o in _nested(est) if is_classifier(o) and not hasattr(o, "steps")}
+    return {
+        id(o): {"zipmap": False}
+        for o in _nested(est)
+        if is_classifier(o) and not hasattr(o, "steps")
+    }
 
 
 def _uses_float32_trees(est: Any) -> bool:
@@ -166,7 +177,11 @@ def _exact_hgb_thresholds(model: Any, est: Any) -> bool:
     from onnx import helper, numpy_helper
 
     hgbs = _find(est, "HistGradientBoosting")
-    trees = [n for n in model.graph.node if n.domain == "ai.onnx.ml" and n.op_type.startswith("TreeEnsemble")]
+    trees = [
+        n
+        for n in model.graph.node
+        if n.domain == "ai.onnx.ml" and n.op_type.startswith("TreeEnsemble")
+    ]
     if len(hgbs) != 1 or len(trees) != 1:
         return False
     node = trees[0]
@@ -190,7 +205,9 @@ def _exact_hgb_thresholds(model: Any, est: Any) -> bool:
     kept = [a for a in node.attribute if a.name != "nodes_values"]
     del node.attribute[:]
     node.attribute.extend(kept)
-    node.attribute.append(helper.make_attribute("nodes_values_as_tensor", numpy_helper.from_array(exact)))
+    node.attribute.append(
+        helper.make_attribute("nodes_values_as_tensor", numpy_helper.from_array(exact))
+    )
     return True
 
 
@@ -200,25 +217,54 @@ def _cast_tree_outputs(model: Any, round_inputs: bool) -> Any:
     g = model.graph
     nodes = []
     for node in g.node:
-        is_tree = node.domain == "ai.onnx.ml" and node.op_type in ("TreeEnsembleRegressor", "TreeEnsembleClassifier")
+        is_tree = node.domain == "ai.onnx.ml" and node.op_type in (
+            "TreeEnsembleRegressor",
+            "TreeEnsembleClassifier",
+        )
         if is_tree and round_inputs:
             # double -> float -> double: x rounded exactly as scikit-learn's trees round it.
             src = node.input[0]
-            nodes.append(helper.make_node("Cast", [src], [f"{node.name}_x32"], to=TensorProto.FLOAT, name=f"{node.name}_x_to_float"))
-            nodes.append(helper.make_node("Cast", [f"{node.name}_x32"], [f"{node.name}_x64"], to=TensorProto.DOUBLE, name=f"{node.name}_x_to_double"))
+            nodes.append(
+                helper.make_node(
+                    "Cast",
+                    [src],
+                    [f"{node.name}_x32"],
+                    to=TensorProto.FLOAT,
+                    name=f"{node.name}_x_to_float",
+                )
+            )
+            nodes.append(
+                helper.make_node(
+                    "Cast",
+                    [f"{node.name}_x32"],
+                    [f"{node.name}_x64"],
+                    to=TensorProto.DOUBLE,
+                    name=f"{node.name}_x_to_double",
+                )
+            )
             node.input[0] = f"{node.name}_x64"
         nodes.append(node)
         if is_tree:
             i = 0 if node.op_type == "TreeEnsembleRegressor" else 1
             original = node.output[i]
             node.output[i] = f"{original}_f32"
-            nodes.append(helper.make_node("Cast", [f"{original}_f32"], [original], to=TensorProto.DOUBLE, name=f"{node.name}_to_double"))
+            nodes.append(
+                helper.make_node(
+                    "Cast",
+                    [f"{original}_f32"],
+                    [original],
+                    to=TensorProto.DOUBLE,
+                    name=f"{node.name}_to_double",
+                )
+            )
     del g.node[:]
     g.node.extend(nodes)
     return model
 
 
-def convert(est: Any, X: pd.DataFrame, target_opset: int | None) -> tuple[Any, str, list[tuple[str, str]]]:
+def convert(
+    est: Any, X: pd.DataFrame, target_opset: int | None
+) -> tuple[Any, str, list[tuple[str, str]]]:
     """(onnx model, precision, input spec); raises ExportError naming the estimator."""
     import warnings
 
@@ -239,11 +285,16 @@ def convert(est: Any, X: pd.DataFrame, target_opset: int | None) -> tuple[Any, s
                     est,
                     initial_types=_initial_types(spec, X.shape[1], precision),
                     options=_classifier_options(est) or None,
-                    target_opset=opset if "" in opset else {"ai.onnx.ml": opset["ai.onnx.ml"], **_default_opset()},
+                    target_opset=opset
+                    if "" in opset
+                    else {"ai.onnx.ml": opset["ai.onnx.ml"], **_default_opset()},
                 )
         except Exception as e:  # skl2onnx raises RuntimeError, NameError, MissingShapeCalculator...
             last_error = e
-            if "Unable to find a shape calculator" in str(e) or "MissingShapeCalculator" in type(e).__name__:
+            if (
+                "Unable to find a shape calculator" in str(e)
+                or "MissingShapeCalculator" in type(e).__name__
+            ):
                 break
             continue
         if precision == "double":
@@ -281,7 +332,13 @@ def describe_estimator(est: Any) -> str:
 
 
 def parity(
-    est: Any, session: Any, X: pd.DataFrame, spec: list[tuple[str, str]], precision: str, task: str, tolerance: float
+    est: Any,
+    session: Any,
+    X: pd.DataFrame,
+    spec: list[tuple[str, str]],
+    precision: str,
+    task: str,
+    tolerance: float,
 ) -> dict[str, Any]:
     """Compare scikit-learn and onnxruntime on every row: labels must be identical,
     probabilities / predictions within `tolerance` (absolute, or relative for large values)."""
@@ -300,16 +357,28 @@ def parity(
         diff = np.abs(ox_proba.astype(np.float64) - sk_proba)
         max_abs = float(diff.max()) if diff.size else 0.0
         ok = label_mismatch == 0 and max_abs <= tolerance
-        return {"rows": len(X), "label_mismatches": label_mismatch, "tied_rows_differing": int(np.sum(differ & tied)),
-                "max_abs_diff": max_abs, "tolerance": tolerance, "compared": "labels and probabilities",
-                "passed": bool(ok)}
+        return {
+            "rows": len(X),
+            "label_mismatches": label_mismatch,
+            "tied_rows_differing": int(np.sum(differ & tied)),
+            "max_abs_diff": max_abs,
+            "tolerance": tolerance,
+            "compared": "labels and probabilities",
+            "passed": bool(ok),
+        }
     sk = np.asarray(est.predict(X), dtype=np.float64).ravel()
     ox = np.asarray(outs[0], dtype=np.float64).ravel()
     diff = np.abs(ox - sk)
     bad = int(np.sum(diff > tolerance * np.maximum(1.0, np.abs(sk))))
-    return {"rows": len(X), "max_abs_diff": float(diff.max()) if diff.size else 0.0,
-            "max_rel_diff": float((diff / np.maximum(1.0, np.abs(sk))).max()) if diff.size else 0.0,
-            "rows_beyond_tolerance": bad, "tolerance": tolerance, "compared": "predictions", "passed": bad == 0}
+    return {
+        "rows": len(X),
+        "max_abs_diff": float(diff.max()) if diff.size else 0.0,
+        "max_rel_diff": float((diff / np.maximum(1.0, np.abs(sk))).max()) if diff.size else 0.0,
+        "rows_beyond_tolerance": bad,
+        "tolerance": tolerance,
+        "compared": "predictions",
+        "passed": bad == 0,
+    }
 
 
 def session_for(path_or_bytes: Path | bytes) -> Any:
@@ -321,7 +390,9 @@ def session_for(path_or_bytes: Path | bytes) -> Any:
     return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def export(est: Any, X: pd.DataFrame, task: str, out: Path, target_opset: int | None, tolerance: float) -> ExportResult:
+def export(
+    est: Any, X: pd.DataFrame, task: str, out: Path, target_opset: int | None, tolerance: float
+) -> ExportResult:
     t0 = time.perf_counter()
     model, precision, spec = convert(est, X, target_opset)
     path = out / "model.onnx"

@@ -42,42 +42,78 @@ def worsening(candidate: float, baseline: float, greater_is_better: bool) -> flo
     return (baseline - candidate) if greater_is_better else (candidate - baseline)
 
 
-def evaluate_gate(gate: Gate, candidate: float, delta: Delta | None, greater_is_better: bool) -> GateResult:
+def evaluate_gate(
+    gate: Gate, candidate: float, delta: Delta | None, greater_is_better: bool
+) -> GateResult:
     rule = gate.rule
     threshold = float(getattr(gate, rule))
     m = gate.metric
     if math.isnan(candidate):
-        return GateResult(m, rule, threshold, None, "fail", f"{m} could not be computed on the holdout set")
+        return GateResult(
+            m, rule, threshold, None, "fail", f"{m} could not be computed on the holdout set"
+        )
     if rule == "min":
         ok = candidate >= threshold
-        return GateResult(m, rule, threshold, candidate, "pass" if ok else "fail",
-                          f"{m} = {candidate:.4g} {'≥' if ok else '<'} min {threshold:g}")
+        return GateResult(
+            m,
+            rule,
+            threshold,
+            candidate,
+            "pass" if ok else "fail",
+            f"{m} = {candidate:.4g} {'≥' if ok else '<'} min {threshold:g}",
+        )
     if rule == "max":
         ok = candidate <= threshold
-        return GateResult(m, rule, threshold, candidate, "pass" if ok else "fail",
-                          f"{m} = {candidate:.4g} {'≤' if ok else '>'} max {threshold:g}")
+        return GateResult(
+            m,
+            rule,
+            threshold,
+            candidate,
+            "pass" if ok else "fail",
+            f"{m} = {candidate:.4g} {'≤' if ok else '>'} max {threshold:g}",
+        )
     if delta is None:
         return GateResult(m, rule, threshold, None, "skipped", f"no baseline to compare {m} with")
     worse = worsening(delta.candidate.value, delta.baseline.value, greater_is_better)
     if rule == "max_regression_pct":
         base = abs(delta.baseline.value)
-        amount = math.inf if base == 0 and worse > 0 else (0.0 if base == 0 else 100.0 * worse / base)
+        amount = (
+            math.inf if base == 0 and worse > 0 else (0.0 if base == 0 else 100.0 * worse / base)
+        )
         unit, shown = "%", f"{amount:.3g}%"
     else:
         amount, unit, shown = worse, "", f"{worse:.4g}"
     over = amount > threshold
     significant = delta.verdict == "regressed"
     if over and gate.only_if_significant and not significant:
-        return GateResult(m, rule, threshold, amount, "pass",
-                          f"{m} worse by {shown} (limit {threshold:g}{unit}) but within noise "
-                          f"(95% CI of Δ {delta.ci_low:+.4g} … {delta.ci_high:+.4g})")
+        return GateResult(
+            m,
+            rule,
+            threshold,
+            amount,
+            "pass",
+            f"{m} worse by {shown} (limit {threshold:g}{unit}) but within noise "
+            f"(95% CI of Δ {delta.ci_low:+.4g} … {delta.ci_high:+.4g})",
+        )
     if over:
         sig = " (significant)" if significant else ""
-        return GateResult(m, rule, threshold, amount, "fail",
-                          f"{m} regressed by {shown}{sig}: {delta.baseline.value:.4g} → "
-                          f"{delta.candidate.value:.4g}, limit {threshold:g}{unit}")
-    return GateResult(m, rule, threshold, amount, "pass",
-                      f"{m} change {-worse:+.4g} within limit {threshold:g}{unit}")
+        return GateResult(
+            m,
+            rule,
+            threshold,
+            amount,
+            "fail",
+            f"{m} regressed by {shown}{sig}: {delta.baseline.value:.4g} → "
+            f"{delta.candidate.value:.4g}, limit {threshold:g}{unit}",
+        )
+    return GateResult(
+        m,
+        rule,
+        threshold,
+        amount,
+        "pass",
+        f"{m} change {-worse:+.4g} within limit {threshold:g}{unit}",
+    )
 
 
 def overall(results: list[GateResult], has_baseline: bool) -> str:

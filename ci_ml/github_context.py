@@ -46,14 +46,18 @@ class GitHubContext:
 
     def require_repo(self, what: str) -> str:
         if not self.repository or "/" not in self.repository:
-            raise UsageError(f"{what} needs GITHUB_REPOSITORY (owner/name)",
-                             hint="it is set inside GitHub Actions; locally, export GITHUB_REPOSITORY=owner/name")
+            raise UsageError(
+                f"{what} needs GITHUB_REPOSITORY (owner/name)",
+                hint="it is set inside GitHub Actions; locally, export GITHUB_REPOSITORY=owner/name",
+            )
         return self.repository
 
     def require_token(self, what: str) -> str:
         if not self.token:
-            raise UsageError(f"{what} needs a GitHub token in GITHUB_TOKEN",
-                             hint="in a workflow pass `github-token` to the action (default: the job's token)")
+            raise UsageError(
+                f"{what} needs a GitHub token in GITHUB_TOKEN",
+                hint="in a workflow pass `github-token` to the action (default: the job's token)",
+            )
         return self.token
 
     def pr_number(self) -> int | None:

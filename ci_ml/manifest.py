@@ -9,8 +9,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ["ci-ml", "scikit-learn", "skl2onnx", "onnx", "onnxruntime", "pandas", "numpy",
-            "pandera", "scipy", "pyarrow", "protobuf"]
+PACKAGES = [
+    "ci-ml",
+    "scikit-learn",
+    "skl2onnx",
+    "onnx",
+    "onnxruntime",
+    "pandas",
+    "numpy",
+    "pandera",
+    "scipy",
+    "pyarrow",
+    "protobuf",
+]
 
 
 def package_versions() -> dict[str, str | None]:
@@ -34,7 +45,9 @@ def environment() -> dict[str, Any]:
 
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
-        r = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
+        r = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return r.stdout.strip() if r.returncode == 0 else None

@@ -214,10 +214,34 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
         Metric("accuracy", "classification", True, False, "Accuracy", _accuracy_parts, _ratio),
-        Metric("balanced_accuracy", "classification", True, False, "Balanced accuracy", _confusion_parts, _balanced_accuracy),
+        Metric(
+            "balanced_accuracy",
+            "classification",
+            True,
+            False,
+            "Balanced accuracy",
+            _confusion_parts,
+            _balanced_accuracy,
+        ),
         Metric("f1_macro", "classification", True, False, "F1 (macro)", _confusion_parts, _f1),
-        Metric("precision_macro", "classification", True, False, "Precision (macro)", _confusion_parts, _precision),
-        Metric("recall_macro", "classification", True, False, "Recall (macro)", _confusion_parts, _recall),
+        Metric(
+            "precision_macro",
+            "classification",
+            True,
+            False,
+            "Precision (macro)",
+            _confusion_parts,
+            _precision,
+        ),
+        Metric(
+            "recall_macro",
+            "classification",
+            True,
+            False,
+            "Recall (macro)",
+            _confusion_parts,
+            _recall,
+        ),
         Metric("roc_auc", "classification", True, True, "ROC AUC", _auc_parts, _auc),
         Metric("log_loss", "classification", False, True, "Log loss", _log_loss_parts, _ratio),
         Metric("rmse", "regression", False, False, "RMSE", _reg_parts, _rmse),
@@ -240,7 +264,10 @@ def select(task: str, names: list[str] | None, primary: str | None) -> tuple[lis
         )
     primary = primary or chosen[0]
     if primary not in chosen:
-        raise ConfigError(f"metrics.primary: {primary!r} is not in metrics.list", hint=f"one of: {', '.join(chosen)}")
+        raise ConfigError(
+            f"metrics.primary: {primary!r} is not in metrics.list",
+            hint=f"one of: {', '.join(chosen)}",
+        )
     return chosen, primary
 
 

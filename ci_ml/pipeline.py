@@ -44,8 +44,10 @@ class Build:
         path = self.state_path(name)
         if not path.is_file():
             stage = name.removesuffix(".json")
-            raise UsageError(f"`ci-ml {needed_by}` needs the output of `ci-ml {stage}` in {self.out}",
-                             hint=f"run `ci-ml {stage}` first with the same --config and --out, or `ci-ml run`")
+            raise UsageError(
+                f"`ci-ml {needed_by}` needs the output of `ci-ml {stage}` in {self.out}",
+                hint=f"run `ci-ml {stage}` first with the same --config and --out, or `ci-ml run`",
+            )
         return read_json(path)
 
     def record(self, stage: str, data: dict[str, Any], seconds: float) -> None:
@@ -68,7 +70,9 @@ class Build:
         if self.cfg.task != "auto":
             return self.cfg.task
         src = self.dataset.sources
-        return infer_task((src.get("train") if "train" in src else src["data"])[self.dataset.target])
+        return infer_task(
+            (src.get("train") if "train" in src else src["data"])[self.dataset.target]
+        )
 
     @cached_property
     def metric_names(self) -> tuple[list[str], str]:
@@ -77,8 +81,11 @@ class Build:
         names, primary = select(self.task, self.cfg.metrics.names, self.cfg.metrics.primary)
         for i, g in enumerate(self.cfg.gates):
             if g.metric not in names:
-                raise ConfigError(f"gates[{i}].metric: {g.metric!r} is not one of the computed metrics",
-                                  file=str(self.cfg.source), hint=f"one of: {', '.join(names)}")
+                raise ConfigError(
+                    f"gates[{i}].metric: {g.metric!r} is not one of the computed metrics",
+                    file=str(self.cfg.source),
+                    hint=f"one of: {', '.join(names)}",
+                )
         return names, primary
 
     # --- the manifest: rebuilt from the stage records after every stage -------
@@ -99,17 +106,30 @@ class Build:
             "name": self.cfg.display_name,
             "created": now(),
             "task": self.task,
-            "data": {"files": {k: v.as_dict() for k, v in d.files.items()},
-                     "split": d.split if train else None,
-                     "train_rows": len(d.train) if train else None,
-                     "test_rows": len(d.test) if train else None},
+            "data": {
+                "files": {k: v.as_dict() for k, v in d.files.items()},
+                "split": d.split if train else None,
+                "train_rows": len(d.train) if train else None,
+                "test_rows": len(d.test) if train else None,
+            },
             "target": {"name": d.target, "dtype": str(first[d.target].dtype)},
             "features": [{"name": str(c), "dtype": str(first[c].dtype)} for c in d.features],
             "classes": train.get("classes") if train else None,
-            "schema": {"source": self.cfg.schema_, "sha256": validation.get("schema_sha256") if validation else None},
+            "schema": {
+                "source": self.cfg.schema_,
+                "sha256": validation.get("schema_sha256") if validation else None,
+            },
             "config": self.cfg.model_dump(mode="json", by_alias=True, exclude_none=True),
-            "model": ({"estimator": train["estimator"], "params": train["params"],
-                       "seed": self.cfg.model.seed, "seeded": train["seeded"]} if train else None),
+            "model": (
+                {
+                    "estimator": train["estimator"],
+                    "params": train["params"],
+                    "seed": self.cfg.model.seed,
+                    "seeded": train["seeded"],
+                }
+                if train
+                else None
+            ),
             "metrics": {"names": self.metric_names[0], "primary": self.metric_names[1]},
             "export": export,
             "git": git_info(self.cfg.base_dir, self.env),
@@ -131,8 +151,13 @@ def validate(b: Build) -> Any:
     d = b.dataset
     frames = d.sources  # what was read, before the split: a bad row fails here, not in the split
     failures = validate_frames(frames, schema, d.target, b.task)
-    result = ValidationResult(not failures, b.cfg.schema_, schema_hash(text), failures,
-                              {k: len(v) for k, v in frames.items()})
+    result = ValidationResult(
+        not failures,
+        b.cfg.schema_,
+        schema_hash(text),
+        failures,
+        {k: len(v) for k, v in frames.items()},
+    )
     write_json(b.out / "validation.json", result.as_dict())
     if text is not None:
         write_text(b.out / "schema.yaml", text)
@@ -143,7 +168,9 @@ def validate(b: Build) -> Any:
         cols = ", ".join(result.broken_columns) or "(table-level checks)"
         raise DataValidationError(
             f"the data broke its schema in {len(failures)} way(s); broken columns: {cols}\n{lines}",
-            file=str(b.cfg.resolve(b.cfg.schema_)) if b.cfg.schema_ and b.cfg.schema_.endswith((".yaml", ".yml")) else None,
+            file=str(b.cfg.resolve(b.cfg.schema_))
+            if b.cfg.schema_ and b.cfg.schema_.endswith((".yaml", ".yml"))
+            else None,
             hint=f"fix the data or the schema; every failure is in {b.out / 'validation.json'}",
         )
     return result
@@ -163,9 +190,18 @@ def train(b: Build) -> Any:
     joblib.dump(result.estimator, b.state_path("model.joblib"))
     from ci_ml.export import describe_estimator
 
-    b.record("train", {"estimator": describe_estimator(result.estimator), "params": result.params,
-                       "seeded": result.seeded, "fit_seconds": round(result.fit_seconds, 4),
-                       "classes": result.classes, "task": b.task}, time.perf_counter() - t0)
+    b.record(
+        "train",
+        {
+            "estimator": describe_estimator(result.estimator),
+            "params": result.params,
+            "seeded": result.seeded,
+            "fit_seconds": round(result.fit_seconds, 4),
+            "classes": result.classes,
+            "task": b.task,
+        },
+        time.perf_counter() - t0,
+    )
     b.write_manifest()
     return result
 
@@ -196,9 +232,21 @@ def candidate_scored(b: Build, est: Any) -> Scored:
         y_idx = np.array([index[str(v)] for v in y], dtype=np.int64)
         pred = np.asarray(est.predict(X))
         pred_idx = np.array([index[str(v)] for v in pred], dtype=np.int64)
-        proba = np.asarray(est.predict_proba(X), dtype=np.float64) if hasattr(est, "predict_proba") else None
-        return Scored("classification", y_idx, pred_idx, proba, [c.item() if hasattr(c, "item") else c for c in classes])
-    return Scored("regression", y.to_numpy(dtype=np.float64), np.asarray(est.predict(X), dtype=np.float64))
+        proba = (
+            np.asarray(est.predict_proba(X), dtype=np.float64)
+            if hasattr(est, "predict_proba")
+            else None
+        )
+        return Scored(
+            "classification",
+            y_idx,
+            pred_idx,
+            proba,
+            [c.item() if hasattr(c, "item") else c for c in classes],
+        )
+    return Scored(
+        "regression", y.to_numpy(dtype=np.float64), np.asarray(est.predict(X), dtype=np.float64)
+    )
 
 
 def evaluate(b: Build) -> dict[str, Any]:
@@ -211,8 +259,12 @@ def evaluate(b: Build) -> dict[str, Any]:
     est = _load_model(b, "evaluate")
     names, primary = b.metric_names
     s = candidate_scored(b, est)
-    np.savez(b.state_path("predictions.npz"), y=s.y, pred=s.pred,
-             proba=s.proba if s.proba is not None else np.zeros((0, 0)))
+    np.savez(
+        b.state_path("predictions.npz"),
+        y=s.y,
+        pred=s.pred,
+        proba=s.proba if s.proba is not None else np.zeros((0, 0)),
+    )
     st = b.cfg.statistics
     est_ = stats.estimates(s, names, st.resamples, st.confidence, st.seed)
     result: dict[str, Any] = {
@@ -221,8 +273,14 @@ def evaluate(b: Build) -> dict[str, Any]:
         "rows": int(len(s.y)),
         "confidence": st.confidence,
         "resamples": st.resamples,
-        "metrics": {n: {"label": METRICS[n].label, "greater_is_better": METRICS[n].greater_is_better,
-                        **e.as_dict()} for n, e in est_.items()},
+        "metrics": {
+            n: {
+                "label": METRICS[n].label,
+                "greater_is_better": METRICS[n].greater_is_better,
+                **e.as_dict(),
+            }
+            for n, e in est_.items()
+        },
     }
     skipped = [n for n in names if n not in est_]
     if skipped:
@@ -232,14 +290,28 @@ def evaluate(b: Build) -> dict[str, Any]:
         cm = np.zeros((k, k), dtype=np.int64)
         np.add.at(cm, (s.y, s.pred), 1)
         result["classes"] = s.classes
-        result["confusion_matrix"] = {"labels": [str(c) for c in s.classes or []], "rows_true_cols_pred": cm.tolist()}
-        result["class_balance"] = {str(c): int(n) for c, n in zip(s.classes or [], np.bincount(s.y, minlength=k), strict=True)}
+        result["confusion_matrix"] = {
+            "labels": [str(c) for c in s.classes or []],
+            "rows_true_cols_pred": cm.tolist(),
+        }
+        result["class_balance"] = {
+            str(c): int(n)
+            for c, n in zip(s.classes or [], np.bincount(s.y, minlength=k), strict=True)
+        }
     else:
         r = s.pred - s.y
         q = np.quantile(r, [0.05, 0.25, 0.5, 0.75, 0.95])
-        result["residuals"] = {"mean": float(r.mean()), "std": float(r.std()), "min": float(r.min()),
-                               "p05": float(q[0]), "p25": float(q[1]), "median": float(q[2]),
-                               "p75": float(q[3]), "p95": float(q[4]), "max": float(r.max())}
+        result["residuals"] = {
+            "mean": float(r.mean()),
+            "std": float(r.std()),
+            "min": float(r.min()),
+            "p05": float(q[0]),
+            "p25": float(q[1]),
+            "median": float(q[2]),
+            "p75": float(q[3]),
+            "p95": float(q[4]),
+            "max": float(r.max()),
+        }
     write_json(b.out / "metrics.json", result)
     b.record("evaluate", {"primary": primary}, time.perf_counter() - t0)
     b.write_manifest()
@@ -317,13 +389,16 @@ def report(b: Build) -> dict[str, Any]:
     actions.append_summary(text, b.env)
     comp = ctx.get("comparison") or {}
     primary = comp.get("primary") or {}
-    actions.set_outputs({
-        "verdict": comp.get("verdict") or ctx.get("status"),
-        "primary-metric": primary.get("metric") or (ctx.get("metrics") or {}).get("primary"),
-        "primary-delta": "" if primary.get("delta") is None else f"{primary['delta']:.6g}",
-        "report-path": str(b.out / "report.md"),
-        "model-path": str(b.out / "model.onnx") if (b.out / "model.onnx").is_file() else "",
-    }, b.env)
+    actions.set_outputs(
+        {
+            "verdict": comp.get("verdict") or ctx.get("status"),
+            "primary-metric": primary.get("metric") or (ctx.get("metrics") or {}).get("primary"),
+            "primary-delta": "" if primary.get("delta") is None else f"{primary['delta']:.6g}",
+            "report-path": str(b.out / "report.md"),
+            "model-path": str(b.out / "model.onnx") if (b.out / "model.onnx").is_file() else "",
+        },
+        b.env,
+    )
     return ctx
 
 
@@ -344,8 +419,10 @@ def _stage(title: str, fn: Any, *a: Any) -> Any:
 
 def _gate_failure(comp: dict[str, Any]) -> GateFailed:
     failed = [g["reason"] for g in comp["gates"] if g["status"] == "fail"]
-    return GateFailed("quality gate(s) failed:\n" + "\n".join(f"  - {r}" for r in failed),
-                      hint="see comparison.json and report.md; pass --no-fail-on-regression to report without failing")
+    return GateFailed(
+        "quality gate(s) failed:\n" + "\n".join(f"  - {r}" for r in failed),
+        hint="see comparison.json and report.md; pass --no-fail-on-regression to report without failing",
+    )
 
 
 def cmd_validate(args: Any) -> int:
@@ -373,7 +450,9 @@ def cmd_evaluate(args: Any) -> int:
 def cmd_export(args: Any) -> int:
     b = _build(args)
     r = _stage("ci-ml export", export, b)
-    print(f"exported {r.path} ({r.bytes:,} bytes, {r.precision}); parity on {r.parity['rows']} rows: max |Δ| {r.parity['max_abs_diff']:.3g}")
+    print(
+        f"exported {r.path} ({r.bytes:,} bytes, {r.precision}); parity on {r.parity['rows']} rows: max |Δ| {r.parity['max_abs_diff']:.3g}"
+    )
     return 0
 
 
@@ -425,7 +504,9 @@ def run(b: Build, baseline_arg: str | None) -> dict[str, Any]:
 def cmd_run(args: Any) -> int:
     b = _build(args)
     comp = run(b, args.baseline)
-    print(f"artifact: {b.out}/ ({', '.join(p.name for p in sorted(b.out.iterdir()) if p.is_file())})")
+    print(
+        f"artifact: {b.out}/ ({', '.join(p.name for p in sorted(b.out.iterdir()) if p.is_file())})"
+    )
     if comp["verdict"] == "fail" and args.fail_on_regression:
         raise _gate_failure(comp)
     return 0

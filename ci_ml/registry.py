@@ -59,9 +59,13 @@ class ReleaseSource:
         from ci_ml.baseline import load_directory
         from ci_ml.github import download_release_assets, find_latest_model_release
 
-        release = find_latest_model_release(self.client, self.repo, self.tag_prefix, self.include_prereleases)
+        release = find_latest_model_release(
+            self.client, self.repo, self.tag_prefix, self.include_prereleases
+        )
         if release is None:
-            actions.notice(f"no release tagged {self.tag_prefix}* in {self.repo} yet: comparing without a baseline")
+            actions.notice(
+                f"no release tagged {self.tag_prefix}* in {self.repo} yet: comparing without a baseline"
+            )
             return None
         # A fresh directory: stale files from an older fetch must not mix in.
         if self.into.exists():
@@ -69,8 +73,13 @@ class ReleaseSource:
         tmp = Path(tempfile.mkdtemp(prefix=".baseline-", dir=self.into.parent))
         try:
             download_release_assets(self.client, release, tmp)
-            base = load_directory(tmp, source="release", label=release["tag_name"], url=release.get("html_url"),
-                                  extra={"tag": release["tag_name"], "published_at": release.get("published_at")})
+            base = load_directory(
+                tmp,
+                source="release",
+                label=release["tag_name"],
+                url=release.get("html_url"),
+                extra={"tag": release["tag_name"], "published_at": release.get("published_at")},
+            )
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -85,17 +94,25 @@ def release_source(build: Any) -> ReleaseSource:
 
     ctx = GitHubContext.from_env(build.env)
     repo = ctx.require_repo("--baseline release")
-    return ReleaseSource(client_for(ctx, "--baseline release"), repo, build.cfg.release.tag_prefix,
-                         build.out / "baseline")
+    return ReleaseSource(
+        client_for(ctx, "--baseline release"),
+        repo,
+        build.cfg.release.tag_prefix,
+        build.out / "baseline",
+    )
 
 
 def publishable_files(out: Path) -> list[Path]:
     """The artifact files to publish: exactly those SHA256SUMS lists, plus SHA256SUMS,
     after checking them (a build changed after `ci-ml report` is not published)."""
     if not (out / SUMS).is_file():
-        raise UsageError(f"{out} has no {SUMS}: nothing complete to publish",
-                         hint="run `ci-ml run` (or `ci-ml report`) before `ci-ml publish`")
-    listed = verify_sums(out, required=["model.onnx", "metrics.json", "manifest.json", "model-card.md"])
+        raise UsageError(
+            f"{out} has no {SUMS}: nothing complete to publish",
+            hint="run `ci-ml run` (or `ci-ml report`) before `ci-ml publish`",
+        )
+    listed = verify_sums(
+        out, required=["model.onnx", "metrics.json", "manifest.json", "model-card.md"]
+    )
     return [out / name for name in listed] + [out / SUMS]
 
 
@@ -119,12 +136,16 @@ def cmd_publish(args: Any) -> int:
     files = publishable_files(out)
     comparison = out / "comparison.json"
     if comparison.is_file() and read_json(comparison).get("verdict") == "fail" and not args.force:
-        raise UsageError("this build failed its gates: refusing to publish it as the latest model",
-                         hint="fix the regression, or pass --force to publish anyway")
+        raise UsageError(
+            "this build failed its gates: refusing to publish it as the latest model",
+            hint="fix the regression, or pass --force to publish anyway",
+        )
     repo = ctx.require_repo("ci-ml publish")
     sha = ctx.sha or ((read_json(out / "manifest.json").get("git") or {}).get("commit"))
     if not sha:
-        raise UsageError("ci-ml publish needs the commit to tag: set GITHUB_SHA or build inside a git checkout")
+        raise UsageError(
+            "ci-ml publish needs the commit to tag: set GITHUB_SHA or build inside a git checkout"
+        )
     prefix = args.tag_prefix or cfg.release.tag_prefix
     client = client_for(ctx, "ci-ml publish")
     with actions.group("ci-ml publish"):
@@ -134,7 +155,9 @@ def cmd_publish(args: Any) -> int:
             releases = list(client.paginate(f"/repos/{repo}/releases"))
             tag, reused = choose_tag(releases, prefix, sha)
         body = (out / "model-card.md").read_text(encoding="utf-8")
-        result = publish_release(client, repo, tag, sha, f"{cfg.display_name} {tag}", body, files, make_latest=True)
+        result = publish_release(
+            client, repo, tag, sha, f"{cfg.display_name} {tag}", body, files, make_latest=True
+        )
     verb = "updated" if (reused or not result.created) else "created"
     print(f"release {result.tag} {verb}: {result.html_url} ({len(result.assets)} assets)")
     actions.set_outputs({"release-url": result.html_url, "release-tag": result.tag})
@@ -146,15 +169,22 @@ def cmd_baseline_fetch(args: Any) -> int:
     repo = ctx.require_repo("ci-ml baseline fetch")
     into = Path(args.into) if args.into else Path(args.out) / "baseline"
     into.parent.mkdir(parents=True, exist_ok=True)
-    source = ReleaseSource(client_for(ctx, "ci-ml baseline fetch"), repo, args.tag_prefix or cfg.release.tag_prefix,
-                           into, include_prereleases=args.prereleases)
+    source = ReleaseSource(
+        client_for(ctx, "ci-ml baseline fetch"),
+        repo,
+        args.tag_prefix or cfg.release.tag_prefix,
+        into,
+        include_prereleases=args.prereleases,
+    )
     with actions.group("ci-ml baseline fetch"):
         base = source.fetch()
     if base is None:
         actions.set_outputs({"baseline-found": "false", "baseline-path": ""})
         print("no baseline: the comparison will report no-baseline")
         return 0
-    actions.set_outputs({"baseline-found": "true", "baseline-path": str(into), "baseline-tag": base.label})
+    actions.set_outputs(
+        {"baseline-found": "true", "baseline-path": str(into), "baseline-tag": base.label}
+    )
     print(f"baseline {base.label} verified into {into}")
     return 0
 

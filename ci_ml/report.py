@@ -75,7 +75,11 @@ def signed(value: Any, digits: int = 4) -> str:
 
 
 def ci(low: Any, high: Any) -> str:
-    if low is None or high is None or any(isinstance(x, float) and math.isnan(x) for x in (low, high)):
+    if (
+        low is None
+        or high is None
+        or any(isinstance(x, float) and math.isnan(x) for x in (low, high))
+    ):
         return "—"
     return f"[{signed(low, 3)}, {signed(high, 3)}]"
 
@@ -86,7 +90,13 @@ def pvalue(p: Any) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-VERDICT_ICON = {"improved": "🟢", "regressed": "🔴", "within noise": "⚪", "n/a": "·", "no baseline": "·"}
+VERDICT_ICON = {
+    "improved": "🟢",
+    "regressed": "🔴",
+    "within noise": "⚪",
+    "n/a": "·",
+    "no baseline": "·",
+}
 HEADLINE = {
     "pass": ("✅", "passes its gates"),
     "fail": ("❌", "fails its gates"),
@@ -124,9 +134,16 @@ def _env() -> Any:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    env = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                               undefined=StrictUndefined, autoescape=False)
-    env.filters.update(md=md, code=code, num=num, signed=signed, pvalue=pvalue, seconds=seconds, size=size)
+    env = SandboxedEnvironment(
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=StrictUndefined,
+        autoescape=False,
+    )
+    env.filters.update(
+        md=md, code=code, num=num, signed=signed, pvalue=pvalue, seconds=seconds, size=size
+    )
     env.globals.update(ci=ci, arrow=arrow, VERDICT_ICON=VERDICT_ICON, HEADLINE=HEADLINE)
     return env
 
@@ -142,7 +159,9 @@ def render(name: str, ctx: dict[str, Any]) -> str:
 def render_report(ctx: dict[str, Any]) -> str:
     text = render("report.md.j2", ctx)
     if marker(ctx["comment_id"]) not in text:
-        raise RuntimeError("report.md.j2 lost the sticky-comment marker; the comment could never be updated")
+        raise RuntimeError(
+            "report.md.j2 lost the sticky-comment marker; the comment could never be updated"
+        )
     return text
 
 
@@ -155,11 +174,17 @@ def _opt(path: Path) -> Any:
 
 
 def run_url(env: dict[str, str]) -> str | None:
-    server, repo, run = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
+    server, repo, run = (
+        env.get("GITHUB_SERVER_URL"),
+        env.get("GITHUB_REPOSITORY"),
+        env.get("GITHUB_RUN_ID"),
+    )
     return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
 
 
-def chart(comparison: dict[str, Any] | None, metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+def chart(
+    comparison: dict[str, Any] | None, metrics: dict[str, Any] | None
+) -> dict[str, Any] | None:
     """Data for a Mermaid bar chart of the metrics that live on a 0..1 scale."""
     if not metrics:
         return None
@@ -175,8 +200,11 @@ def chart(comparison: dict[str, Any] | None, metrics: dict[str, Any] | None) -> 
             rows.append({"name": name, "candidate": m["value"], "baseline": base})
     if not rows:
         return None
-    return {"names": [r["name"] for r in rows], "candidate": [round(r["candidate"], 4) for r in rows],
-            "baseline": [None if r["baseline"] is None else round(r["baseline"], 4) for r in rows]}
+    return {
+        "names": [r["name"] for r in rows],
+        "candidate": [round(r["candidate"], 4) for r in rows],
+        "baseline": [None if r["baseline"] is None else round(r["baseline"], 4) for r in rows],
+    }
 
 
 def context_from_dir(out: Path, env: dict[str, str], cfg: Config) -> dict[str, Any]:
@@ -214,5 +242,7 @@ def context_from_dir(out: Path, env: dict[str, str], cfg: Config) -> dict[str, A
         "timings": timings,
         "chart": chart(comparison, metrics),
         "run_url": run_url(env),
-        "sha": (env.get("GITHUB_SHA") or ((manifest or {}).get("git") or {}).get("commit") or "")[:12],
+        "sha": (env.get("GITHUB_SHA") or ((manifest or {}).get("git") or {}).get("commit") or "")[
+            :12
+        ],
     }

@@ -86,7 +86,9 @@ def load_schema(cfg: Config) -> tuple[pa.DataFrameSchema | None, str | None]:
         try:
             schema = pa.DataFrameSchema.from_yaml(text)
         except Exception as e:  # pandera raises assorted errors for a malformed schema
-            raise ConfigError(f"schema: {path} is not a valid pandera YAML schema: {e}", file=str(path)) from None
+            raise ConfigError(
+                f"schema: {path} is not a valid pandera YAML schema: {e}", file=str(path)
+            ) from None
         return schema, schema.to_yaml()
     if ":" in ref:
         module_name, _, attr = ref.partition(":")
@@ -99,7 +101,9 @@ def load_schema(cfg: Config) -> tuple[pa.DataFrameSchema | None, str | None]:
         finally:
             sys.path.remove(str(cfg.base_dir))
         if not isinstance(schema, pa.DataFrameSchema):
-            raise ConfigError(f"schema: {ref!r} is a {type(schema).__name__}, not a pandera DataFrameSchema")
+            raise ConfigError(
+                f"schema: {ref!r} is a {type(schema).__name__}, not a pandera DataFrameSchema"
+            )
         return schema, schema.to_yaml()
     raise ConfigError(
         f"schema: {ref!r} is neither a .yaml file nor a module:attribute",
@@ -129,7 +133,11 @@ def _failures_from(err: Any, dataset: str) -> list[Failure]:
     out: list[Failure] = []
     for (column, check), grp in fc.groupby(["column", "check"], dropna=False, sort=False):
         idx = grp["index"].dropna()
-        col = None if column is None or (isinstance(column, float) and column != column) else str(column)
+        col = (
+            None
+            if column is None or (isinstance(column, float) and column != column)
+            else str(column)
+        )
         if col == dataset or col == "None":
             col = None
         rows = idx.nunique() if len(idx) else len(grp)
@@ -153,12 +161,24 @@ def target_failures(df: pd.DataFrame, target: str, task: str, dataset: str) -> l
     missing = y.isna()
     if missing.any():
         out.append(
-            Failure(dataset, target, "target has no missing values", int(missing.sum()),
-                    rows=[_jsonable(i) for i in y.index[missing][:MAX_EXAMPLES]])
+            Failure(
+                dataset,
+                target,
+                "target has no missing values",
+                int(missing.sum()),
+                rows=[_jsonable(i) for i in y.index[missing][:MAX_EXAMPLES]],
+            )
         )
     if task == "classification" and dataset in ("train", "data") and y.nunique(dropna=True) < 2:
-        out.append(Failure(dataset, target, "classification target has at least 2 classes", len(y),
-                           examples=[_jsonable(v) for v in y.dropna().unique()[:MAX_EXAMPLES]]))
+        out.append(
+            Failure(
+                dataset,
+                target,
+                "classification target has at least 2 classes",
+                len(y),
+                examples=[_jsonable(v) for v in y.dropna().unique()[:MAX_EXAMPLES]],
+            )
+        )
     return out
 
 
@@ -174,7 +194,9 @@ def validate_frames(
                 schema.validate(df, lazy=True)
             except pa.errors.SchemaErrors as e:
                 failures.extend(_failures_from(e, name))
-            except pa.errors.SchemaError as e:  # raised even in lazy mode for some table-level checks
+            except (
+                pa.errors.SchemaError
+            ) as e:  # raised even in lazy mode for some table-level checks
                 failures.append(Failure(name, None, str(e).splitlines()[0], len(df)))
         failures.extend(target_failures(df, target, task, name))
     return failures
@@ -183,7 +205,9 @@ def validate_frames(
 # --- ci-ml schema infer -------------------------------------------------------
 
 
-def infer_schema(df: pd.DataFrame, target: str | None = None, categories_max: int = 20) -> pa.DataFrameSchema:
+def infer_schema(
+    df: pd.DataFrame, target: str | None = None, categories_max: int = 20
+) -> pa.DataFrameSchema:
     """A starting schema: dtypes, nullability, value sets for small string columns,
     and non-negativity for numeric columns that never go below zero. Bounds are
     deliberately loose: a schema that fails on next week's data teaches nothing."""
@@ -208,12 +232,16 @@ def infer_schema(df: pd.DataFrame, target: str | None = None, categories_max: in
             dtype = str
             values = s.dropna().unique()
             # A target with many values is still worth pinning, up to a point.
-            if len(values) <= categories_max or (is_target and len(values) <= max(categories_max, 50)):
+            if len(values) <= categories_max or (
+                is_target and len(values) <= max(categories_max, 50)
+            ):
                 checks.append(pa.Check.isin(sorted(map(str, values))))
         numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
         if numeric and len(s.dropna()) and s.min() >= 0:
             checks.append(pa.Check.ge(0))
-        columns[name] = pa.Column(dtype, checks=checks or None, nullable=bool(s.isna().any()) and not is_target)
+        columns[name] = pa.Column(
+            dtype, checks=checks or None, nullable=bool(s.isna().any()) and not is_target
+        )
     return pa.DataFrameSchema(columns, coerce=True, strict=False)
 
 
@@ -222,10 +250,14 @@ def cmd_infer(args: Any) -> int:
 
     df = read_frame(Path(args.data))
     if args.target and args.target not in df.columns:
-        raise ConfigError(f"--target {args.target!r} is not a column of {args.data}",
-                          hint=f"columns are: {', '.join(map(str, df.columns[:30]))}")
+        raise ConfigError(
+            f"--target {args.target!r} is not a column of {args.data}",
+            hint=f"columns are: {', '.join(map(str, df.columns[:30]))}",
+        )
     schema = infer_schema(df, args.target, args.categories_max)
-    sys.stdout.write(f"# pandera schema inferred by `ci-ml schema infer` from {Path(args.data).name}\n")
+    sys.stdout.write(
+        f"# pandera schema inferred by `ci-ml schema infer` from {Path(args.data).name}\n"
+    )
     sys.stdout.write("# review it: tighten ranges and value sets to what your data must satisfy\n")
     sys.stdout.write(schema.to_yaml())
     return 0

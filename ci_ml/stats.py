@@ -146,7 +146,12 @@ def estimates(
 
 
 def paired_deltas(
-    candidate: Scored, baseline: Scored, names: list[str], resamples: int, confidence: float, seed: int
+    candidate: Scored,
+    baseline: Scored,
+    names: list[str],
+    resamples: int,
+    confidence: float,
+    seed: int,
 ) -> dict[str, Delta]:
     """Candidate minus baseline for each metric, on the same bootstrap resamples."""
     from ci_ml.metrics import METRICS, component_blocks
@@ -186,10 +191,17 @@ def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -
     b = int(np.sum(candidate_correct & ~baseline_correct))  # only the candidate right
     c = int(np.sum(~candidate_correct & baseline_correct))  # only the baseline right
     p = 1.0 if b + c == 0 else float(binomtest(min(b, c), b + c, 0.5).pvalue)
-    return {"test": "mcnemar_exact", "candidate_only_correct": b, "baseline_only_correct": c, "p_value": p}
+    return {
+        "test": "mcnemar_exact",
+        "candidate_only_correct": b,
+        "baseline_only_correct": c,
+        "p_value": p,
+    }
 
 
-def paired_error_test(candidate_err: np.ndarray, baseline_err: np.ndarray, kind: str) -> dict[str, float]:
+def paired_error_test(
+    candidate_err: np.ndarray, baseline_err: np.ndarray, kind: str
+) -> dict[str, float]:
     """Paired t-test on per-row losses (squared or absolute error)."""
     import numpy as np
     from scipy.stats import ttest_rel
@@ -199,7 +211,12 @@ def paired_error_test(candidate_err: np.ndarray, baseline_err: np.ndarray, kind:
     else:
         a, b = np.abs(candidate_err), np.abs(baseline_err)
     if np.allclose(a, b):
-        return {"test": f"paired_t_{kind}_error", "statistic": 0.0, "p_value": 1.0, "mean_difference": 0.0}
+        return {
+            "test": f"paired_t_{kind}_error",
+            "statistic": 0.0,
+            "p_value": 1.0,
+            "mean_difference": 0.0,
+        }
     res = ttest_rel(a, b)
     return {
         "test": f"paired_t_{kind}_error",

@@ -44,7 +44,10 @@ def _load_factory(cfg: Config) -> Any:
     file_part, _, func_name = ref.rpartition(":")
     path = cfg.resolve(file_part)
     if not path.is_file():
-        raise ConfigError(f"model.factory: file {path} not found", hint="factory: path/to/model.py:build_model (relative to the config)")
+        raise ConfigError(
+            f"model.factory: file {path} not found",
+            hint="factory: path/to/model.py:build_model (relative to the config)",
+        )
     spec = importlib.util.spec_from_file_location(f"ci_ml_user_factory_{path.stem}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -69,13 +72,17 @@ def build_estimator(cfg: Config) -> Any:
         try:
             est = cls(**params)
         except TypeError as e:
-            raise ConfigError(f"model.params: {cfg.model.estimator} rejected the parameters: {e}") from None
+            raise ConfigError(
+                f"model.params: {cfg.model.estimator} rejected the parameters: {e}"
+            ) from None
     else:
         func = _load_factory(cfg)
         try:
             est = func(**params)
         except TypeError as e:
-            raise ConfigError(f"model.params: the factory {cfg.model.factory} rejected the parameters: {e}") from None
+            raise ConfigError(
+                f"model.params: the factory {cfg.model.factory} rejected the parameters: {e}"
+            ) from None
     if not isinstance(est, BaseEstimator):
         raise ConfigError(
             f"model: expected a scikit-learn estimator, got {type(est).__name__}",
@@ -86,7 +93,11 @@ def build_estimator(cfg: Config) -> Any:
 
 def apply_seed(est: Any, seed: int) -> list[str]:
     """Set every random_state the estimator (and its nested steps) exposes that the user left unset."""
-    names = [k for k, v in est.get_params(deep=True).items() if k.split("__")[-1] == "random_state" and v is None]
+    names = [
+        k
+        for k, v in est.get_params(deep=True).items()
+        if k.split("__")[-1] == "random_state" and v is None
+    ]
     if names:
         est.set_params(**dict.fromkeys(names, seed))
     return sorted(names)
@@ -96,11 +107,15 @@ def check_task(est: Any, task: str) -> None:
     from sklearn.base import is_classifier, is_regressor
 
     if task == "classification" and not is_classifier(est):
-        raise ConfigError(f"task is classification but {type(est).__name__} is not a classifier",
-                          hint="pick a classifier or set task: regression")
+        raise ConfigError(
+            f"task is classification but {type(est).__name__} is not a classifier",
+            hint="pick a classifier or set task: regression",
+        )
     if task == "regression" and not is_regressor(est):
-        raise ConfigError(f"task is regression but {type(est).__name__} is not a regressor",
-                          hint="pick a regressor or set task: classification")
+        raise ConfigError(
+            f"task is regression but {type(est).__name__} is not a regressor",
+            hint="pick a regressor or set task: classification",
+        )
 
 
 def fit(cfg: Config, X: pd.DataFrame, y: pd.Series, task: str) -> TrainResult:
@@ -132,7 +147,9 @@ def _jsonable_params(est: Any) -> dict[str, Any]:
     for k, v in sorted(est.get_params(deep=True).items()):
         if isinstance(v, (str, int, float, bool)) or v is None:
             out[k] = v
-        elif isinstance(v, (list, tuple)) and all(isinstance(x, (str, int, float, bool)) or x is None for x in v):
+        elif isinstance(v, (list, tuple)) and all(
+            isinstance(x, (str, int, float, bool)) or x is None for x in v
+        ):
             out[k] = list(v)
         elif hasattr(v, "get_params"):
             out[k] = type(v).__name__

@@ -48,13 +48,34 @@ def mixed_tabular(n: int = 3000, seed: int = 11) -> None:
     tenure = rng.gamma(2.0, 12.0, size=n).round(1)
     monthly = (20 + 15 * (plan == "plus") + 40 * (plan == "pro") + rng.normal(0, 5, n)).round(2)
     tickets = rng.poisson(1.2, size=n)
-    logit = -1.0 + 0.9 * (plan == "basic") - 0.04 * tenure + 0.5 * tickets + 0.6 * (channel == "partner") - 0.3 * (region == "west")
+    logit = (
+        -1.0
+        + 0.9 * (plan == "basic")
+        - 0.04 * tenure
+        + 0.5 * tickets
+        + 0.6 * (channel == "partner")
+        - 0.3 * (region == "west")
+    )
     churned = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
-    df = pd.DataFrame({"customer_id": np.arange(100000, 100000 + n), "plan": plan, "region": region,
-                       "channel": channel, "tenure_months": tenure, "monthly_fee": monthly,
-                       "support_tickets": tickets, "churned": churned})
+    df = pd.DataFrame(
+        {
+            "customer_id": np.arange(100000, 100000 + n),
+            "plan": plan,
+            "region": region,
+            "channel": channel,
+            "tenure_months": tenure,
+            "monthly_fee": monthly,
+            "support_tickets": tickets,
+            "churned": churned,
+        }
+    )
     # Real data has holes: some categories and numbers are missing.
-    for col, rate in [("region", 0.05), ("channel", 0.03), ("tenure_months", 0.04), ("monthly_fee", 0.02)]:
+    for col, rate in [
+        ("region", 0.05),
+        ("channel", 0.03),
+        ("tenure_months", 0.04),
+        ("monthly_fee", 0.02),
+    ]:
         df.loc[rng.random(n) < rate, col] = None
     _write(df, HERE / "mixed-tabular/data/customers.csv")
 

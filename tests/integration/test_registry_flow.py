@@ -17,7 +17,14 @@ from tests.integration.conftest import HEAD_SHA, PR, REPO
 MAIN_SHA = "1" * 40
 
 
-def env_for(fake, tmp_path: Path, *, sha: str = MAIN_SHA, event: dict | None = None, token: str = DEFAULT_TOKEN) -> dict:
+def env_for(
+    fake,
+    tmp_path: Path,
+    *,
+    sha: str = MAIN_SHA,
+    event: dict | None = None,
+    token: str = DEFAULT_TOKEN,
+) -> dict:
     event_path = tmp_path / "event.json"
     event_path.write_text(json.dumps(event or {}))
     return {
@@ -44,7 +51,9 @@ def ok(r) -> None:
 
 def release_assets(fake) -> dict[str, list[str]]:
     s = fake.state
-    return {r.tag_name: sorted(a.name for a in s.release_assets(r.id)) for r in s.repo_releases(REPO)}
+    return {
+        r.tag_name: sorted(a.name for a in s.release_assets(r.id)) for r in s.repo_releases(REPO)
+    }
 
 
 @pytest.fixture
@@ -78,29 +87,65 @@ def test_publish_then_pr_compares_and_comments(fake_github, project: Path, tmp_p
     (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg))
     pr_env = env_for(fake_github, tmp_path, sha=HEAD_SHA, event=pr_event())
     pr_out = tmp_path / "pr-out"
-    r = run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(pr_out), "--baseline", "release", env=pr_env)
+    r = run_cli(
+        "run",
+        "--config",
+        str(project / "ci-ml.yaml"),
+        "--out",
+        str(pr_out),
+        "--baseline",
+        "release",
+        env=pr_env,
+    )
     assert r.returncode in (0, 4), r.stderr
     comp = json.loads((pr_out / "comparison.json").read_text())
     assert comp["baseline"]["label"] == "model-v1" and comp["baseline"]["source"] == "release"
     assert comp["scored_on"] == "current holdout"
 
-    ok(run_cli("comment", "--config", str(project / "ci-ml.yaml"), "--out", str(pr_out), env=pr_env))
+    ok(
+        run_cli(
+            "comment", "--config", str(project / "ci-ml.yaml"), "--out", str(pr_out), env=pr_env
+        )
+    )
     comments = [c for c in fake_github.state.comments.values() if c.issue == PR]
     assert len(comments) == 1 and "model-v1" in comments[0].body
     first_id = comments[0].id
-    ok(run_cli("comment", "--config", str(project / "ci-ml.yaml"), "--out", str(pr_out), env=pr_env))
+    ok(
+        run_cli(
+            "comment", "--config", str(project / "ci-ml.yaml"), "--out", str(pr_out), env=pr_env
+        )
+    )
     comments = [c for c in fake_github.state.comments.values() if c.issue == PR]
     assert [c.id for c in comments] == [first_id]
     assert "comment-url=" in (tmp_path / "github_output").read_text()
     assert (pr_out / "comment" / "body.md").read_text() == comments[0].body
 
 
-def test_baseline_fetch_without_any_release_is_no_baseline(fake_github, project: Path, tmp_path: Path) -> None:
+def test_baseline_fetch_without_any_release_is_no_baseline(
+    fake_github, project: Path, tmp_path: Path
+) -> None:
     env = env_for(fake_github, tmp_path, event=pr_event())
-    r = run_cli("baseline", "fetch", "--config", str(project / "ci-ml.yaml"), "--out", str(tmp_path / "o"), env=env)
+    r = run_cli(
+        "baseline",
+        "fetch",
+        "--config",
+        str(project / "ci-ml.yaml"),
+        "--out",
+        str(tmp_path / "o"),
+        env=env,
+    )
     ok(r)
     assert "baseline-found=false" in (tmp_path / "github_output").read_text()
-    r = run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(tmp_path / "o"), "--baseline", "release", env=env)
+    r = run_cli(
+        "run",
+        "--config",
+        str(project / "ci-ml.yaml"),
+        "--out",
+        str(tmp_path / "o"),
+        "--baseline",
+        "release",
+        env=env,
+    )
     ok(r)
     assert json.loads((tmp_path / "o" / "comparison.json").read_text())["verdict"] == "no-baseline"
 
@@ -111,12 +156,22 @@ def test_tampered_release_asset_is_refused(fake_github, project: Path, tmp_path:
     with fake_github.state.lock:
         asset = next(a for a in fake_github.state.assets.values() if a.name == "model.onnx")
         asset.data = asset.data[:-1] + b"\x00"
-    r = run_cli("baseline", "fetch", "--config", str(project / "ci-ml.yaml"), "--out", str(tmp_path / "pr"), env=env)
+    r = run_cli(
+        "baseline",
+        "fetch",
+        "--config",
+        str(project / "ci-ml.yaml"),
+        "--out",
+        str(tmp_path / "pr"),
+        env=env,
+    )
     assert r.returncode == 2 and "model.onnx does not match SHA256SUMS" in r.stderr
     assert not (tmp_path / "pr" / "baseline").exists()  # nothing half-fetched is left to be used
 
 
-def test_fork_token_defers_the_comment_without_failing(fake_github, project: Path, tmp_path: Path) -> None:
+def test_fork_token_defers_the_comment_without_failing(
+    fake_github, project: Path, tmp_path: Path
+) -> None:
     fake_github.state.tokens["ghs_fork"] = Token(read_only=True)
     env = env_for(fake_github, tmp_path, sha=HEAD_SHA, event=pr_event(), token="ghs_fork")
     out = tmp_path / "o"
@@ -132,34 +187,68 @@ def test_fork_token_defers_the_comment_without_failing(fake_github, project: Pat
 
     # The workflow_run job posts it later with a write token, checking the head.
     env2 = env_for(fake_github, tmp_path, event={})
-    ok(run_cli("comment", "--config", str(project / "ci-ml.yaml"), "--out", str(tmp_path / "post"),
-               "--body-file", str(out / "comment" / "body.md"), "--pr", str(PR), "--verify-head-sha", HEAD_SHA, env=env2))
+    ok(
+        run_cli(
+            "comment",
+            "--config",
+            str(project / "ci-ml.yaml"),
+            "--out",
+            str(tmp_path / "post"),
+            "--body-file",
+            str(out / "comment" / "body.md"),
+            "--pr",
+            str(PR),
+            "--verify-head-sha",
+            HEAD_SHA,
+            env=env2,
+        )
+    )
     assert len(fake_github.state.comments) == 1
 
 
-def test_publish_refuses_a_build_that_failed_its_gates(fake_github, project: Path, tmp_path: Path) -> None:
+def test_publish_refuses_a_build_that_failed_its_gates(
+    fake_github, project: Path, tmp_path: Path
+) -> None:
     env = env_for(fake_github, tmp_path)
     cfg = yaml.safe_load((project / "ci-ml.yaml").read_text())
     cfg["gates"] = [{"metric": "r2", "min": 0.99}]
     (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "o"
-    assert run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(out), env=env).returncode == 4
+    assert (
+        run_cli(
+            "run", "--config", str(project / "ci-ml.yaml"), "--out", str(out), env=env
+        ).returncode
+        == 4
+    )
     r = run_cli("publish", "--config", str(project / "ci-ml.yaml"), "--out", str(out), env=env)
     assert r.returncode == 2 and "failed its gates" in r.stderr
     assert not fake_github.state.releases
 
 
-def test_new_commit_gets_the_next_version_and_becomes_latest(fake_github, project: Path, tmp_path: Path) -> None:
+def test_new_commit_gets_the_next_version_and_becomes_latest(
+    fake_github, project: Path, tmp_path: Path
+) -> None:
     build_and_publish(project, tmp_path, env_for(fake_github, tmp_path))
     build_and_publish(project, tmp_path, env_for(fake_github, tmp_path, sha="2" * 40), out="second")
     assert sorted(release_assets(fake_github)) == ["model-v1", "model-v2"]
     latest = fake_github.state.latest_release(REPO)
     assert latest.tag_name == "model-v2"
-    ok(run_cli("promote", "--config", str(project / "ci-ml.yaml"), "--tag", "model-v1", env=env_for(fake_github, tmp_path)))
+    ok(
+        run_cli(
+            "promote",
+            "--config",
+            str(project / "ci-ml.yaml"),
+            "--tag",
+            "model-v1",
+            env=env_for(fake_github, tmp_path),
+        )
+    )
     assert fake_github.state.latest_release(REPO).tag_name == "model-v1"
 
 
-def test_server_errors_on_upload_are_retried_without_duplicates(fake_github, project: Path, tmp_path: Path) -> None:
+def test_server_errors_on_upload_are_retried_without_duplicates(
+    fake_github, project: Path, tmp_path: Path
+) -> None:
     env = env_for(fake_github, tmp_path)
     out = tmp_path / "o"
     ok(run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(out), env=env))

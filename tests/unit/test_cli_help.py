@@ -4,7 +4,18 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["pandas", "sklearn", "onnx", "onnxruntime", "pandera", "skl2onnx", "scipy", "numpy", "requests", "jinja2"]
+HEAVY = [
+    "pandas",
+    "sklearn",
+    "onnx",
+    "onnxruntime",
+    "pandera",
+    "skl2onnx",
+    "scipy",
+    "numpy",
+    "requests",
+    "jinja2",
+]
 
 PROBE = """
 import contextlib, io, json, sys
@@ -19,7 +30,9 @@ print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))
 
 
 def loaded(*args: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), *args], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE % (HEAVY,), *args], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -37,5 +50,7 @@ def test_probe_would_notice_a_heavy_import() -> None:
 
 
 def test_usage_error_exit_code() -> None:
-    r = subprocess.run([sys.executable, "-m", "ci_ml", "run", "--bogus"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "ci_ml", "run", "--bogus"], capture_output=True, text=True
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr

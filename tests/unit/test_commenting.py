@@ -8,7 +8,10 @@ MARK = "<!-- ci-ml:comment id=abc -->"
 
 def big_report(details: int, rows: int) -> str:
     table = "| a | b |\n| --- | --- |\n" + "".join(f"| {i} | {'x' * 50} |\n" for i in range(rows))
-    det = "".join(f"<details><summary>d{i}</summary>\n\n{'y' * 5000}\n\n</details>\n\n" for i in range(details))
+    det = "".join(
+        f"<details><summary>d{i}</summary>\n\n{'y' * 5000}\n\n</details>\n\n"
+        for i in range(details)
+    )
     chart = "```mermaid\nxychart-beta\n    bar [1, 2]\n```\n\n"
     return f"{MARK}\n## headline\n\n{table}\n{chart}{det}<sub>footer</sub>\n"
 
@@ -34,7 +37,10 @@ def test_huge_tables_are_cut_but_marker_stays() -> None:
 
 
 def test_comment_id_override() -> None:
-    assert read_marker(with_comment_id(f"{MARK}\nbody", "second")) == "<!-- ci-ml:comment id=second -->"
+    assert (
+        read_marker(with_comment_id(f"{MARK}\nbody", "second"))
+        == "<!-- ci-ml:comment id=second -->"
+    )
     with pytest.raises(ValueError):
         with_comment_id("body", "bad id -->")
 
@@ -43,11 +49,22 @@ def test_comment_id_override() -> None:
     ("releases", "want"),
     [
         ([], ("model-v1", False)),
-        ([{"tag_name": "model-v1", "target_commitish": "a"}, {"tag_name": "model-v7", "target_commitish": "b"},
-          {"tag_name": "app-v99", "target_commitish": "c"}, {"tag_name": "model-v3rc", "target_commitish": "d"}],
-         ("model-v8", False)),
-        ([{"tag_name": "model-v2", "target_commitish": "sha"}, {"tag_name": "model-v3", "target_commitish": "x"}],
-         ("model-v2", True)),
+        (
+            [
+                {"tag_name": "model-v1", "target_commitish": "a"},
+                {"tag_name": "model-v7", "target_commitish": "b"},
+                {"tag_name": "app-v99", "target_commitish": "c"},
+                {"tag_name": "model-v3rc", "target_commitish": "d"},
+            ],
+            ("model-v8", False),
+        ),
+        (
+            [
+                {"tag_name": "model-v2", "target_commitish": "sha"},
+                {"tag_name": "model-v3", "target_commitish": "x"},
+            ],
+            ("model-v2", True),
+        ),
     ],
 )
 def test_choose_tag(releases, want) -> None:

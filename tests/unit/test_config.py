@@ -20,24 +20,50 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_valid_config_resolves_paths_relative_to_the_config(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, VALID))
     assert cfg.resolve(cfg.data.train) == tmp_path / "a.csv"
-    assert cfg.task == "auto" and cfg.release.tag_prefix == "model-v" and cfg.statistics.resamples == 1000
+    assert (
+        cfg.task == "auto"
+        and cfg.release.tag_prefix == "model-v"
+        and cfg.statistics.resamples == 1000
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "key", "words"),
     [
-        ("data: {train: a.csv, target: y}\nmodel: {estimator: sklearn.svm.SVC}", "data", "give both `train` and `test`"),
+        (
+            "data: {train: a.csv, target: y}\nmodel: {estimator: sklearn.svm.SVC}",
+            "data",
+            "give both `train` and `test`",
+        ),
         (VALID + "modle: {}\n", "modle", "unknown key"),
         (VALID.replace("estimator:", "estimatr:"), "model.estimatr", "unknown key"),
         (VALID + "task: classify\n", "task", "'classification', 'regression' or 'auto'"),
-        (VALID + "gates: [{metric: accuracy, min: 0.9, max_regression: 0.1}]\n", "gates[0]", "exactly one of"),
-        (VALID + "statistics: {resamples: 5}\n", "statistics.resamples", "greater than or equal to 100"),
+        (
+            VALID + "gates: [{metric: accuracy, min: 0.9, max_regression: 0.1}]\n",
+            "gates[0]",
+            "exactly one of",
+        ),
+        (
+            VALID + "statistics: {resamples: 5}\n",
+            "statistics.resamples",
+            "greater than or equal to 100",
+        ),
         (VALID + "data: {path: x.csv, train: a.csv, target: y}\n", "data", "not both"),
-        ("data: {train: a.csv, test: b.csv, target: y}\nmodel: {estimator: LogisticRegression}", "model", "full import path"),
-        ("data: {train: a.csv, test: b.csv}\nmodel: {estimator: sklearn.svm.SVC}", "data.target", "required key is missing"),
+        (
+            "data: {train: a.csv, test: b.csv, target: y}\nmodel: {estimator: LogisticRegression}",
+            "model",
+            "full import path",
+        ),
+        (
+            "data: {train: a.csv, test: b.csv}\nmodel: {estimator: sklearn.svm.SVC}",
+            "data.target",
+            "required key is missing",
+        ),
     ],
 )
-def test_errors_name_the_key_and_show_an_example(tmp_path: Path, text: str, key: str, words: str) -> None:
+def test_errors_name_the_key_and_show_an_example(
+    tmp_path: Path, text: str, key: str, words: str
+) -> None:
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, text))
     msg = str(e.value)
@@ -50,7 +76,9 @@ def test_errors_name_the_key_and_show_an_example(tmp_path: Path, text: str, key:
 def test_unknown_key_lists_the_valid_ones(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, VALID.replace("target: y", "target: y, tets: c.csv")))
-    assert "data.tets: unknown key; valid keys here: train, test, path, split, target, drop" in str(e.value)
+    assert "data.tets: unknown key; valid keys here: train, test, path, split, target, drop" in str(
+        e.value
+    )
 
 
 def test_yaml_syntax_error_gives_line(tmp_path: Path) -> None:

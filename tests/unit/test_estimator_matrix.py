@@ -33,25 +33,39 @@ def numeric_data(task: str, classes: int = 2, n: int = 600, seed: int = 0):
 
 def mixed_data(n: int = 600, seed: int = 1):
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({
-        "color": rng.choice(["red", "green", "blue", ""], size=n),
-        "size": rng.normal(size=n),
-        "weight": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
-    })
+    X = pd.DataFrame(
+        {
+            "color": rng.choice(["red", "green", "blue", ""], size=n),
+            "size": rng.normal(size=n),
+            "weight": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+        }
+    )
     y = pd.Series(np.where((X["color"] == "red") ^ (X["size"] > 0), "a", "b"), name="y")
     return X.iloc[:400], y.iloc[:400], X.iloc[400:], y.iloc[400:]
 
 
 CLASSIFIERS = {
-    "LogisticRegression": lambda: make_pipeline(StandardScaler(), linear_model.LogisticRegression()),
+    "LogisticRegression": lambda: make_pipeline(
+        StandardScaler(), linear_model.LogisticRegression()
+    ),
     "DecisionTreeClassifier": lambda: tree.DecisionTreeClassifier(max_depth=6, random_state=0),
-    "RandomForestClassifier": lambda: ensemble.RandomForestClassifier(n_estimators=30, random_state=0),
+    "RandomForestClassifier": lambda: ensemble.RandomForestClassifier(
+        n_estimators=30, random_state=0
+    ),
     "ExtraTreesClassifier": lambda: ensemble.ExtraTreesClassifier(n_estimators=30, random_state=0),
-    "GradientBoostingClassifier": lambda: ensemble.GradientBoostingClassifier(n_estimators=30, random_state=0),
-    "HistGradientBoostingClassifier": lambda: ensemble.HistGradientBoostingClassifier(max_iter=30, random_state=0),
-    "KNeighborsClassifier": lambda: make_pipeline(StandardScaler(), neighbors.KNeighborsClassifier()),
+    "GradientBoostingClassifier": lambda: ensemble.GradientBoostingClassifier(
+        n_estimators=30, random_state=0
+    ),
+    "HistGradientBoostingClassifier": lambda: ensemble.HistGradientBoostingClassifier(
+        max_iter=30, random_state=0
+    ),
+    "KNeighborsClassifier": lambda: make_pipeline(
+        StandardScaler(), neighbors.KNeighborsClassifier()
+    ),
     "SVC": lambda: make_pipeline(StandardScaler(), svm.SVC(probability=True, random_state=0)),
-    "MLPClassifier": lambda: make_pipeline(StandardScaler(), neural_network.MLPClassifier(max_iter=500, random_state=0)),
+    "MLPClassifier": lambda: make_pipeline(
+        StandardScaler(), neural_network.MLPClassifier(max_iter=500, random_state=0)
+    ),
 }
 REGRESSORS = {
     "Ridge": lambda: make_pipeline(StandardScaler(), linear_model.Ridge()),
@@ -59,13 +73,21 @@ REGRESSORS = {
     "ElasticNet": lambda: linear_model.ElasticNet(alpha=0.1),
     "LinearRegression": lambda: linear_model.LinearRegression(),
     "DecisionTreeRegressor": lambda: tree.DecisionTreeRegressor(max_depth=6, random_state=0),
-    "RandomForestRegressor": lambda: ensemble.RandomForestRegressor(n_estimators=30, random_state=0),
+    "RandomForestRegressor": lambda: ensemble.RandomForestRegressor(
+        n_estimators=30, random_state=0
+    ),
     "ExtraTreesRegressor": lambda: ensemble.ExtraTreesRegressor(n_estimators=30, random_state=0),
-    "GradientBoostingRegressor": lambda: ensemble.GradientBoostingRegressor(n_estimators=30, random_state=0),
-    "HistGradientBoostingRegressor": lambda: ensemble.HistGradientBoostingRegressor(max_iter=30, random_state=0),
+    "GradientBoostingRegressor": lambda: ensemble.GradientBoostingRegressor(
+        n_estimators=30, random_state=0
+    ),
+    "HistGradientBoostingRegressor": lambda: ensemble.HistGradientBoostingRegressor(
+        max_iter=30, random_state=0
+    ),
     "KNeighborsRegressor": lambda: make_pipeline(StandardScaler(), neighbors.KNeighborsRegressor()),
     "SVR": lambda: make_pipeline(StandardScaler(), svm.SVR()),
-    "MLPRegressor": lambda: make_pipeline(StandardScaler(), neural_network.MLPRegressor(max_iter=800, random_state=0)),
+    "MLPRegressor": lambda: make_pipeline(
+        StandardScaler(), neural_network.MLPRegressor(max_iter=800, random_state=0)
+    ),
 }
 
 
@@ -83,7 +105,15 @@ def test_binary_classifier(name: str) -> None:
     check(CLASSIFIERS[name](), Xtr, ytr, Xte, "classification")
 
 
-@pytest.mark.parametrize("name", ["LogisticRegression", "RandomForestClassifier", "HistGradientBoostingClassifier", "MLPClassifier"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "LogisticRegression",
+        "RandomForestClassifier",
+        "HistGradientBoostingClassifier",
+        "MLPClassifier",
+    ],
+)
 def test_multiclass_classifier(name: str) -> None:
     Xtr, ytr, Xte, _ = numeric_data("classification", classes=3)
     check(CLASSIFIERS[name](), Xtr, ytr, Xte, "classification")
@@ -96,17 +126,24 @@ def test_regressor(name: str) -> None:
 
 
 def _column_pipeline(final):
-    cat = make_pipeline(SimpleImputer(missing_values="", strategy="constant", fill_value="missing"),
-                        OneHotEncoder(handle_unknown="ignore"))
+    cat = make_pipeline(
+        SimpleImputer(missing_values="", strategy="constant", fill_value="missing"),
+        OneHotEncoder(handle_unknown="ignore"),
+    )
     num = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
-    return make_pipeline(ColumnTransformer([("cat", cat, ["color"]), ("num", num, ["size", "weight"])]), final)
+    return make_pipeline(
+        ColumnTransformer([("cat", cat, ["color"]), ("num", num, ["size", "weight"])]), final
+    )
 
 
-@pytest.mark.parametrize("final", [
-    linear_model.LogisticRegression(),
-    ensemble.RandomForestClassifier(n_estimators=20, random_state=0),
-    ensemble.HistGradientBoostingClassifier(max_iter=20, random_state=0),
-])
+@pytest.mark.parametrize(
+    "final",
+    [
+        linear_model.LogisticRegression(),
+        ensemble.RandomForestClassifier(n_estimators=20, random_state=0),
+        ensemble.HistGradientBoostingClassifier(max_iter=20, random_state=0),
+    ],
+)
 def test_column_transformer_with_strings_and_missing_values(final) -> None:
     Xtr, ytr, Xte, _ = mixed_data()
     check(_column_pipeline(final), Xtr, ytr, Xte, "classification")
@@ -115,7 +152,13 @@ def test_column_transformer_with_strings_and_missing_values(final) -> None:
 def test_imputer_before_a_tree() -> None:
     Xtr, ytr, Xte, _ = numeric_data("regression")
     Xtr = Xtr.mask(np.random.default_rng(0).random(Xtr.shape) < 0.05)
-    check(make_pipeline(SimpleImputer(), ensemble.HistGradientBoostingRegressor(max_iter=20)), Xtr, ytr, Xte, "regression")
+    check(
+        make_pipeline(SimpleImputer(), ensemble.HistGradientBoostingRegressor(max_iter=20)),
+        Xtr,
+        ytr,
+        Xte,
+        "regression",
+    )
 
 
 def test_protobuf_is_below_7() -> None:

@@ -22,8 +22,20 @@ def delta(c: float, b: float, verdict: str, gib: bool = True) -> Delta:
         ({"max_regression": 0.01}, 0.90, None, True, "skipped"),
         ({"max_regression": 0.01}, 0.90, delta(0.90, 0.905, "within noise"), True, "pass"),
         ({"max_regression": 0.01}, 0.88, delta(0.88, 0.90, "within noise"), True, "fail"),
-        ({"max_regression": 0.01, "only_if_significant": True}, 0.88, delta(0.88, 0.90, "within noise"), True, "pass"),
-        ({"max_regression": 0.01, "only_if_significant": True}, 0.88, delta(0.88, 0.90, "regressed"), True, "fail"),
+        (
+            {"max_regression": 0.01, "only_if_significant": True},
+            0.88,
+            delta(0.88, 0.90, "within noise"),
+            True,
+            "pass",
+        ),
+        (
+            {"max_regression": 0.01, "only_if_significant": True},
+            0.88,
+            delta(0.88, 0.90, "regressed"),
+            True,
+            "fail",
+        ),
         # error metric: higher is worse
         ({"max_regression": 1.0}, 12.0, delta(12.0, 10.0, "regressed", gib=False), False, "fail"),
         ({"max_regression": 1.0}, 8.0, delta(8.0, 10.0, "improved", gib=False), False, "pass"),

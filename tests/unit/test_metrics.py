@@ -31,7 +31,9 @@ def test_classification_metrics_match_sklearn(k: int, ties: bool) -> None:
         "f1_macro": skm.f1_score(y, p, average="macro"),
         "precision_macro": skm.precision_score(y, p, average="macro", zero_division=0),
         "recall_macro": skm.recall_score(y, p, average="macro", zero_division=0),
-        "roc_auc": skm.roc_auc_score(y, pr[:, 1]) if k == 2 else skm.roc_auc_score(y, pr, multi_class="ovr"),
+        "roc_auc": skm.roc_auc_score(y, pr[:, 1])
+        if k == 2
+        else skm.roc_auc_score(y, pr, multi_class="ovr"),
         "log_loss": skm.log_loss(y, pr, labels=list(range(k))),
     }
     for name, value in want.items():
@@ -43,7 +45,9 @@ def test_macro_metrics_count_a_never_predicted_class_like_sklearn() -> None:
     p = np.array([0, 0, 1, 1, 1, 1])  # class 2 never predicted
     s = Scored("classification", y, p, None, [0, 1, 2])
     got = point_estimates(s, ["precision_macro", "recall_macro", "f1_macro", "balanced_accuracy"])
-    assert got["precision_macro"] == pytest.approx(skm.precision_score(y, p, average="macro", zero_division=0))
+    assert got["precision_macro"] == pytest.approx(
+        skm.precision_score(y, p, average="macro", zero_division=0)
+    )
     assert got["f1_macro"] == pytest.approx(skm.f1_score(y, p, average="macro", zero_division=0))
 
 
@@ -60,7 +64,9 @@ def test_regression_metrics_match_sklearn() -> None:
 def test_proba_metrics_are_skipped_without_probabilities() -> None:
     s = _classification(2)
     s.proba = None
-    assert set(point_estimates(s, DEFAULTS["classification"])) == set(DEFAULTS["classification"]) - {"roc_auc", "log_loss"}
+    assert set(point_estimates(s, DEFAULTS["classification"])) == set(
+        DEFAULTS["classification"]
+    ) - {"roc_auc", "log_loss"}
 
 
 def test_select_checks_names_against_the_task() -> None:

@@ -12,41 +12,107 @@ EVIL = "a|b <!-- x --> <script>alert(1)</script> **bold** [link](http://e.vil) `
 
 def _ctx() -> dict:
     metrics = {
-        "task": "classification", "primary": "roc_auc", "rows": 300, "confidence": 0.95, "resamples": 1000,
+        "task": "classification",
+        "primary": "roc_auc",
+        "rows": 300,
+        "confidence": 0.95,
+        "resamples": 1000,
         "metrics": {
-            "roc_auc": {"label": "ROC AUC", "greater_is_better": True, "value": 0.91, "ci_low": 0.88, "ci_high": 0.94},
-            "log_loss": {"label": "Log loss", "greater_is_better": False, "value": 0.3, "ci_low": 0.25, "ci_high": 0.35},
+            "roc_auc": {
+                "label": "ROC AUC",
+                "greater_is_better": True,
+                "value": 0.91,
+                "ci_low": 0.88,
+                "ci_high": 0.94,
+            },
+            "log_loss": {
+                "label": "Log loss",
+                "greater_is_better": False,
+                "value": 0.3,
+                "ci_low": 0.25,
+                "ci_high": 0.35,
+            },
         },
         "classes": [EVIL, "b"],
         "confusion_matrix": {"labels": [EVIL, "b"], "rows_true_cols_pred": [[100, 10], [20, 170]]},
         "class_balance": {EVIL: 110, "b": 190},
     }
     comparison = {
-        "verdict": "fail", "primary_metric": "roc_auc",
+        "verdict": "fail",
+        "primary_metric": "roc_auc",
         "primary": {"metric": "roc_auc", "candidate": 0.91, "delta": -0.02, "verdict": "regressed"},
         "baseline": {"label": "model-v3", "commit": "abcdef1234567", "source": "release"},
-        "scored_on": "current holdout", "baseline_problem": None, "notes": [EVIL],
+        "scored_on": "current holdout",
+        "baseline_problem": None,
+        "notes": [EVIL],
         "metrics": [
-            {"metric": "roc_auc", "label": "ROC AUC", "greater_is_better": True,
-             "candidate": {"value": 0.91}, "baseline": {"value": 0.93}, "baseline_recorded": 0.93,
-             "delta": -0.02, "ci_low": -0.03, "ci_high": -0.01, "p_value": 0.0004, "verdict": "regressed"},
-            {"metric": "log_loss", "label": "Log loss", "greater_is_better": False,
-             "candidate": {"value": 0.3}, "baseline": {"value": 0.3}, "baseline_recorded": 0.3,
-             "delta": 0.0, "ci_low": -0.01, "ci_high": 0.01, "p_value": 0.9, "verdict": "within noise"},
+            {
+                "metric": "roc_auc",
+                "label": "ROC AUC",
+                "greater_is_better": True,
+                "candidate": {"value": 0.91},
+                "baseline": {"value": 0.93},
+                "baseline_recorded": 0.93,
+                "delta": -0.02,
+                "ci_low": -0.03,
+                "ci_high": -0.01,
+                "p_value": 0.0004,
+                "verdict": "regressed",
+            },
+            {
+                "metric": "log_loss",
+                "label": "Log loss",
+                "greater_is_better": False,
+                "candidate": {"value": 0.3},
+                "baseline": {"value": 0.3},
+                "baseline_recorded": 0.3,
+                "delta": 0.0,
+                "ci_low": -0.01,
+                "ci_high": 0.01,
+                "p_value": 0.9,
+                "verdict": "within noise",
+            },
         ],
-        "tests": {"test": "mcnemar_exact", "candidate_only_correct": 3, "baseline_only_correct": 9, "p_value": 0.146},
-        "gates": [{"metric": "roc_auc", "rule": "max_regression", "threshold": 0.01, "actual": 0.02,
-                   "status": "fail", "reason": "roc_auc regressed by 0.02"}],
-        "data_changes": {"holdout_identical": True, "rows": {"baseline": 300, "candidate": 300},
-                         "class_balance": [{"class": EVIL, "baseline": 100, "candidate": 110}],
-                         "columns": {"added": [EVIL], "removed": [], "retyped": [], "schema_changed": True}},
+        "tests": {
+            "test": "mcnemar_exact",
+            "candidate_only_correct": 3,
+            "baseline_only_correct": 9,
+            "p_value": 0.146,
+        },
+        "gates": [
+            {
+                "metric": "roc_auc",
+                "rule": "max_regression",
+                "threshold": 0.01,
+                "actual": 0.02,
+                "status": "fail",
+                "reason": "roc_auc regressed by 0.02",
+            }
+        ],
+        "data_changes": {
+            "holdout_identical": True,
+            "rows": {"baseline": 300, "candidate": 300},
+            "class_balance": [{"class": EVIL, "baseline": 100, "candidate": 110}],
+            "columns": {"added": [EVIL], "removed": [], "retyped": [], "schema_changed": True},
+        },
         "params_diff": [{"param": "model__C", "baseline": 1.0, "candidate": EVIL}],
     }
     return {
-        "name": EVIL, "config_path": "ci-ml.yaml", "comment_id": "abc123", "marker": report.marker("abc123"),
-        "status": "fail", "manifest": None, "metrics": metrics, "comparison": comparison, "validation": None,
-        "export": None, "train": None, "timings": {}, "chart": report.chart(comparison, metrics),
-        "run_url": "https://github.com/o/r/actions/runs/1", "sha": "abcdef123456",
+        "name": EVIL,
+        "config_path": "ci-ml.yaml",
+        "comment_id": "abc123",
+        "marker": report.marker("abc123"),
+        "status": "fail",
+        "manifest": None,
+        "metrics": metrics,
+        "comparison": comparison,
+        "validation": None,
+        "export": None,
+        "train": None,
+        "timings": {},
+        "chart": report.chart(comparison, metrics),
+        "run_url": "https://github.com/o/r/actions/runs/1",
+        "sha": "abcdef123456",
     }
 
 
@@ -74,7 +140,11 @@ def test_user_text_cannot_break_markdown_or_the_marker() -> None:
     # The confusion-matrix header keeps exactly 3 cells despite the '|' in the class name.
     heads = [t for t in tokens if t.type == "thead_open"]
     assert heads
-    links = [t for t in tokens if t.type == "inline" and any(c.type == "link_open" for c in t.children or [])]
+    links = [
+        t
+        for t in tokens
+        if t.type == "inline" and any(c.type == "link_open" for c in t.children or [])
+    ]
     hrefs = [c.attrGet("href") for t in links for c in t.children if c.type == "link_open"]
     assert hrefs == ["https://github.com/o/r/actions/runs/1"]
 
@@ -88,10 +158,26 @@ def test_first_build_report_without_comparison() -> None:
 
 def test_validation_failure_report() -> None:
     ctx = _ctx()
-    ctx.update(comparison=None, metrics=None, status="invalid-data", chart=None, validation={
-        "passed": False, "broken_columns": ["age"],
-        "failures": [{"dataset": "train", "column": "age", "check": "greater_than_or_equal_to(0)",
-                      "failing_rows": 2, "examples": [-1, -5], "rows": [3, 9]}]})
+    ctx.update(
+        comparison=None,
+        metrics=None,
+        status="invalid-data",
+        chart=None,
+        validation={
+            "passed": False,
+            "broken_columns": ["age"],
+            "failures": [
+                {
+                    "dataset": "train",
+                    "column": "age",
+                    "check": "greater_than_or_equal_to(0)",
+                    "failing_rows": 2,
+                    "examples": [-1, -5],
+                    "rows": [3, 9],
+                }
+            ],
+        },
+    )
     text = report.render_report(ctx)
     assert "Schema failures" in text and "age" in text and _tables(text) == 1
 
@@ -102,7 +188,16 @@ def test_a_template_without_marker_fails_rendering(monkeypatch: pytest.MonkeyPat
         report.render_report(copy.deepcopy(_ctx()))
 
 
-@pytest.mark.parametrize(("v", "s"), [(0.91234, "0.9123"), (12.3456, "12.35"), (None, "—"), (1234567.0, "1.235e+06"), (0.0001234, "1.234e-04")])
+@pytest.mark.parametrize(
+    ("v", "s"),
+    [
+        (0.91234, "0.9123"),
+        (12.3456, "12.35"),
+        (None, "—"),
+        (1234567.0, "1.235e+06"),
+        (0.0001234, "1.234e-04"),
+    ],
+)
 def test_num(v, s) -> None:
     assert report.num(v) == s
 

@@ -71,7 +71,9 @@ def _pair(rng: np.random.Generator, n: int, acc_a: float, acc_b: float) -> tuple
     b_right = rng.random(n) < acc_b
     pa = np.where(a_right, y, 1 - y)
     pb = np.where(b_right, y, 1 - y)
-    return Scored("classification", y, pa, None, [0, 1]), Scored("classification", y, pb, None, [0, 1])
+    return Scored("classification", y, pa, None, [0, 1]), Scored(
+        "classification", y, pb, None, [0, 1]
+    )
 
 
 def test_paired_ci_coverage_by_simulation() -> None:
@@ -89,7 +91,9 @@ def test_identical_models_are_within_noise_with_p_one() -> None:
     rng = np.random.default_rng(0)
     a, _ = _pair(rng, 500, 0.8, 0.8)
     d = stats.paired_deltas(a, a, ["accuracy", "f1_macro"], 200, 0.95, 0)
-    assert all(x.verdict == "within noise" and x.delta == 0 and x.p_value == 1.0 for x in d.values())
+    assert all(
+        x.verdict == "within noise" and x.delta == 0 and x.p_value == 1.0 for x in d.values()
+    )
 
 
 def test_clear_improvement_is_detected_and_direction_respected() -> None:
