@@ -69,8 +69,17 @@ class Plan:
     def summary(self) -> str:
         steps = [
             name.replace("_", "-")
-            for name in ("validate", "train", "evaluate", "export", "fetch_baseline", "compare",
-                         "report", "comment", "publish")
+            for name in (
+                "validate",
+                "train",
+                "evaluate",
+                "export",
+                "fetch_baseline",
+                "compare",
+                "report",
+                "comment",
+                "publish",
+            )
             if getattr(self, name)
         ]
         return f"ci-ml plan: mode={self.mode} ({self.reason}); steps: {', '.join(steps)}; baseline={self.baseline}"
@@ -84,8 +93,10 @@ def parse_bool(name: str, value: str | bool) -> bool:
         return True
     if v in _FALSE:
         return False
-    raise UsageError(f"input '{name}' must be true or false, got {value!r}",
-                     hint=f"set `{name}: true` or `{name}: false` in the workflow's `with:`")
+    raise UsageError(
+        f"input '{name}' must be true or false, got {value!r}",
+        hint=f"set `{name}: true` or `{name}: false` in the workflow's `with:`",
+    )
 
 
 def _resolve_mode(mode: str, event_name: str, on_default: bool) -> tuple[str, str]:
@@ -97,7 +108,9 @@ def _resolve_mode(mode: str, event_name: str, on_default: bool) -> tuple[str, st
         return "release", "push to the default branch"
     if event_name in MANUAL_EVENTS:
         return "build", f"{event_name} event"
-    return "build", f"{event_name or 'unknown'} event" + ("" if on_default else " off the default branch")
+    return "build", f"{event_name or 'unknown'} event" + (
+        "" if on_default else " off the default branch"
+    )
 
 
 def plan(
@@ -113,12 +126,16 @@ def plan(
     """Decide the steps; raises UsageError for an input outside its choices."""
     mode = (mode or "auto").strip().lower()
     if mode not in MODES:
-        raise UsageError(f"input 'mode' must be one of {', '.join(MODES)}, got {mode!r}",
-                         hint="use `mode: auto` to let the event decide")
+        raise UsageError(
+            f"input 'mode' must be one of {', '.join(MODES)}, got {mode!r}",
+            hint="use `mode: auto` to let the event decide",
+        )
     publish = (publish or "auto").strip().lower()
     if publish not in PUBLISH_CHOICES:
-        raise UsageError(f"input 'publish' must be one of {', '.join(PUBLISH_CHOICES)}, got {publish!r}",
-                         hint="`auto` publishes only on a push to the default branch")
+        raise UsageError(
+            f"input 'publish' must be one of {', '.join(PUBLISH_CHOICES)}, got {publish!r}",
+            hint="`auto` publishes only on a push to the default branch",
+        )
     want_comment = parse_bool("comment", comment)
     fail = parse_bool("fail-on-regression", fail_on_regression)
     baseline = (baseline or "").strip() or "none"
@@ -128,10 +145,21 @@ def plan(
     resolved, reason = _resolve_mode(mode, event_name, on_default)
 
     if resolved in ("validate", "comment"):
-        return Plan(mode=resolved, validate=resolved == "validate", train=False, evaluate=False,
-                    export=False, fetch_baseline=False, compare=False, report=False,
-                    comment=resolved == "comment", publish=False, baseline="none",
-                    fail_on_regression=fail, reason=reason)
+        return Plan(
+            mode=resolved,
+            validate=resolved == "validate",
+            train=False,
+            evaluate=False,
+            export=False,
+            fetch_baseline=False,
+            compare=False,
+            report=False,
+            comment=resolved == "comment",
+            publish=False,
+            baseline="none",
+            fail_on_regression=fail,
+            reason=reason,
+        )
 
     # A model is only ever published from the default branch, never from a PR
     # (its code is not reviewed yet), and `auto` publishes only in release mode.
