@@ -215,6 +215,7 @@ def _cast_tree_outputs(model: Any, round_inputs: bool) -> Any:
     from onnx import TensorProto, helper
 
     g = model.graph
+    declared = {v.name: v.type.tensor_type.elem_type for v in [*g.output, *g.value_info]}
     nodes = []
     for node in g.node:
         is_tree = node.domain == "ai.onnx.ml" and node.op_type in (
@@ -244,8 +245,10 @@ def _cast_tree_outputs(model: Any, round_inputs: bool) -> Any:
             )
             node.input[0] = f"{node.name}_x64"
         nodes.append(node)
-        if is_tree:
-            i = 0 if node.op_type == "TreeEnsembleRegressor" else 1
+        i = 0 if node.op_type == "TreeEnsembleRegressor" else 1
+        # Some converters already declare a float output (RandomForestClassifier's
+        # probabilities); only a double-declared one needs the Cast.
+        if is_tree and declared.get(node.output[i], TensorProto.DOUBLE) == TensorProto.DOUBLE:
             original = node.output[i]
             node.output[i] = f"{original}_f32"
             nodes.append(

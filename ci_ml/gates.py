@@ -112,7 +112,9 @@ def evaluate_gate(
         threshold,
         amount,
         "pass",
-        f"{m} change {-worse:+.4g} within limit {threshold:g}{unit}",
+        f"{m} worse by {shown}, within limit {threshold:g}{unit}"
+        if worse > 0
+        else f"{m} did not regress ({delta.baseline.value:.4g} → {delta.candidate.value:.4g})",
     )
 
 

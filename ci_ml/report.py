@@ -70,8 +70,9 @@ def num(value: Any, digits: int = 4) -> str:
 def signed(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    s = num(abs(float(value)), digits)
-    return ("+" if float(value) > 0 else "−" if float(value) < 0 else "±") + s
+    if float(value) == 0:
+        return "0"
+    return ("+" if float(value) > 0 else "−") + num(abs(float(value)), digits)
 
 
 def ci(low: Any, high: Any) -> str:
