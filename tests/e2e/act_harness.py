@@ -69,11 +69,12 @@ class ActRun:
 
     def summary(self) -> str:
         """The job summary: what the steps appended to $GITHUB_STEP_SUMMARY."""
-        # act reports a composite action's summary twice (inner step, then the
-        # `uses:` step): keep the top-level reports only.
-        parts = [e.get("content", "") for e in self.entries
-                 if e.get("command") == "summary" and len(e.get("stepID") or []) == 1]
-        return "".join(parts)
+        # act reports a composite action's summary under the inner step, and
+        # sometimes again under the `uses:` step: skip such repeats.
+        entries = [e for e in self.entries if e.get("command") == "summary"]
+        inner = {e["stepID"][0] for e in entries if len(e.get("stepID") or []) > 1}
+        return "".join(e.get("content", "") for e in entries
+                       if len(e.get("stepID") or []) > 1 or (e.get("stepID") or [""])[0] not in inner)
 
     def outputs(self, step_id: str) -> dict[str, str]:
         """Outputs of a top-level step (for a `uses:` step: the action's outputs)."""
