@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ci_ml.artifact import read_json, verify_sums
 from ci_ml.errors import BaselineError
 
+ORIGIN = "release.json"  # written by `ci-ml baseline fetch`; not part of the artifact
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -52,6 +54,20 @@ class DirectorySource:
     path: Path
 
     def fetch(self) -> Baseline | None:
+        # A directory that `ci-ml baseline fetch` filled says which release it holds.
+        origin = self.path / ORIGIN
+        if origin.is_file():
+            try:
+                info = read_json(origin)
+                return load_directory(
+                    self.path,
+                    source="release",
+                    label=str(info["tag"]),
+                    url=info.get("url"),
+                    extra={"tag": info["tag"], "published_at": info.get("published_at")},
+                )
+            except (ValueError, KeyError, TypeError):
+                pass  # only a label: fall back to the path
         return load_directory(self.path, source="dir", label=str(self.path))
 
 

@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--verify-head-sha", metavar="SHA", help="post only if the PR's head is still SHA"
     )
     p.add_argument(
+        "--meta-file", help="take the PR number from a deferred comment's meta.json (checked)"
+    )
+    p.add_argument(
         "--dry-run", action="store_true", help="write <out>/comment/ but do not call GitHub"
     )
 

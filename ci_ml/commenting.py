@@ -82,7 +82,11 @@ def cmd_comment(args: Any) -> int:
             f"{source} has no ci-ml marker, so it could never be found again to update",
             hint="post a report rendered by `ci-ml report`",
         )
-    pr = args.pr or ctx.pr_number()
+    pr = (
+        args.pr
+        or (load_meta(Path(args.meta_file))["pr"] if args.meta_file else None)
+        or ctx.pr_number()
+    )
     if pr is None:
         raise UsageError("no pull request number: not a pull_request event", hint="pass --pr N")
     body, shortened = fit_comment(body, GITHUB_LIMIT, ctx.run_url)
@@ -146,6 +150,8 @@ def load_meta(path: Path) -> dict[str, Any]:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise UsageError(f"{path}: unreadable: {e}") from None
-    if not isinstance(meta.get("pr"), int) or meta["pr"] <= 0:
+    pr = meta.get("pr") if isinstance(meta, dict) else None
+    # bool is an int in Python; a forged true must not become PR #1.
+    if not isinstance(pr, int) or isinstance(pr, bool) or not 0 < pr < 10**10:
         raise UsageError(f"{path}: 'pr' must be a positive integer")
     return meta

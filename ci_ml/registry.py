@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml import actions
-from ci_ml.artifact import SUMS, read_json, verify_sums
+from ci_ml.artifact import SUMS, read_json, verify_sums, write_json
 from ci_ml.errors import UsageError
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class ReleaseSource:
     include_prereleases: bool = False
 
     def fetch(self) -> Baseline | None:
-        from ci_ml.baseline import load_directory
+        from ci_ml.baseline import ORIGIN, load_directory
         from ci_ml.github import download_release_assets, find_latest_model_release
 
         release = find_latest_model_release(
@@ -83,6 +83,13 @@ class ReleaseSource:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        origin = {
+            "tag": release["tag_name"],
+            "url": release.get("html_url"),
+            "published_at": release.get("published_at"),
+            "repository": self.repo,
+        }
+        write_json(tmp / ORIGIN, origin)
         tmp.rename(self.into)
         base.directory = self.into
         return base

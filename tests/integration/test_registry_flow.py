@@ -257,3 +257,51 @@ def test_server_errors_on_upload_are_retried_without_duplicates(
     assert fault.times == 0  # both injected failures were met and retried
     names = release_assets(fake_github)["model-v1"]
     assert len(names) == len(set(names)) == len((out / "SHA256SUMS").read_text().splitlines()) + 1
+
+
+def test_fetched_baseline_directory_keeps_its_release_name(
+    fake_github, project: Path, tmp_path: Path
+) -> None:
+    """The action fetches first, then compares with the directory: the tag must survive."""
+    build_and_publish(project, tmp_path, env_for(fake_github, tmp_path))
+    env = env_for(fake_github, tmp_path, sha=HEAD_SHA, event=pr_event())
+    out = tmp_path / "pr"
+    cfg = str(project / "ci-ml.yaml")
+    for stage in ["validate", "train", "evaluate", "export"]:
+        ok(run_cli(stage, "--config", cfg, "--out", str(out), env=env))
+    ok(run_cli("baseline", "fetch", "--config", cfg, "--out", str(out), env=env))
+    assert "baseline-found=true" in (tmp_path / "github_output").read_text()
+    ok(
+        run_cli(
+            "compare",
+            "--config",
+            cfg,
+            "--out",
+            str(out),
+            "--baseline",
+            str(out / "baseline"),
+            env=env,
+        )
+    )
+    comp = json.loads((out / "comparison.json").read_text())
+    assert comp["baseline"]["label"] == "model-v1" and comp["baseline"]["source"] == "release"
+
+
+@pytest.mark.parametrize(
+    "meta", ['{"pr": true}', '{"pr": "7; rm -rf /"}', '{"pr": -1}', "[]", "not json"]
+)
+def test_forged_deferred_comment_meta_is_refused(fake_github, tmp_path: Path, meta: str) -> None:
+    (tmp_path / "body.md").write_text("<!-- ci-ml:comment id=abc -->\nhello")
+    (tmp_path / "meta.json").write_text(meta)
+    r = run_cli(
+        "comment",
+        "--body-file",
+        str(tmp_path / "body.md"),
+        "--meta-file",
+        str(tmp_path / "meta.json"),
+        "--out",
+        str(tmp_path / "o"),
+        env=env_for(fake_github, tmp_path),
+    )
+    assert r.returncode == 2 and "meta.json" in r.stderr and "Traceback" not in r.stderr
+    assert not fake_github.state.comments
