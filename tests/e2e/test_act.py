@@ -152,30 +152,6 @@ def fake(tmp_path_factory):
 
 # --- the repository the scenarios live in --------------------------------------------------
 
-def write_tiny_project(path: Path) -> Path:
-    """A small, fast binary-classification project (used until examples/ has one)."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    (path / "data").mkdir(parents=True)
-    for name, n in (("train", 400), ("test", 200)):
-        x1 = rng.normal(size=n)
-        x2 = rng.normal(size=n)
-        label = (x1 + 0.5 * x2 + rng.normal(scale=0.8, size=n) > 0).astype(int)
-        rows = ["x1,x2,label"] + [f"{a:.5f},{b:.5f},{c}" for a, b, c in zip(x1, x2, label, strict=True)]
-        (path / "data" / f"{name}.csv").write_text("\n".join(rows) + "\n")
-    (path / "ci-ml.yaml").write_text(yaml.safe_dump({
-        "name": "tiny",
-        "data": {"train": "data/train.csv", "test": "data/test.csv", "target": "label"},
-        "model": {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"C": 1.0}},
-        "task": "classification",
-        "metrics": {"list": ["accuracy", "roc_auc"], "primary": "roc_auc"},
-        "gates": [{"metric": "roc_auc", "min": 0.6}],
-        "statistics": {"resamples": 200},
-    }, sort_keys=False))
-    return path
-
-
 class Repo:
     """The test repository plus everything act needs to run its workflows."""
 
@@ -234,11 +210,7 @@ class Repo:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, fake):
     work = tmp_path_factory.mktemp("e2e")
-    if (EXAMPLE / "ci-ml.yaml").is_file():
-        project = EXAMPLE
-    else:
-        project = write_tiny_project(work / "tiny-project")
-    root = make_repo(work / "repo", project, TEMPLATES)
+    root = make_repo(work / "repo", EXAMPLE, TEMPLATES)
     return Repo(root, work, fake)
 
 
@@ -317,6 +289,31 @@ def test_pr_that_breaks_a_gate_fails_and_says_why(repo, fake):
     finally:
         git(repo.root, "checkout", "-q", "HEAD~1", "--", "ci-ml.yaml")
         repo.commit("revert the broken gate")
+
+
+def test_pr_with_broken_data_comments_the_failures_and_fails(repo, fake):
+    train = repo.root / "data" / "train.csv"
+    original = train.read_text()
+    lines = original.splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("mean_radius")] = "-5"  # the schema says >= 0
+    lines[1] = ",".join(row)
+    train.write_text("\n".join(lines) + "\n")
+    repo.commit("a PR with a broken data row")
+    try:
+        run = repo.act("pull_request", "ml-pull-request.yml", payload=repo.pr_payload(PR))
+        assert not run.succeeded, run.explain()
+        assert "data broke its schema" in run.log, run.explain()
+        results = run.step_results()
+        assert results.get("ci-ml/report") == "success", results
+        assert results.get("ci-ml/train") != "success", results
+        bodies = _comment_bodies(fake, PR)
+        assert len(bodies) == 1
+        assert "Schema failures" in bodies[0] and "mean\\_radius" in bodies[0]
+    finally:
+        train.write_text(original)
+        repo.commit("restore the data")
 
 
 def test_fork_pr_with_read_only_token_does_not_fail(repo, fake):
