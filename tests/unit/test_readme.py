@@ -25,7 +25,7 @@ def test_every_supported_estimator_is_in_the_matrix_test() -> None:
     section = README.split("### Supported estimators", 1)[1].split("Notes from", 1)[0]
     matrix = (ROOT / "tests" / "unit" / "test_estimator_matrix.py").read_text()
     names = []
-    for token in re.findall(r"`([A-Za-z/]+)", section):
+    for token in re.findall(r"`([A-Z][A-Za-z/]+)", section):
         if token.endswith("Classifier/Regressor"):
             base = token.removesuffix("Classifier/Regressor")
             names += [base + "Classifier", base + "Regressor"]
