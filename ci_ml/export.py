@@ -142,13 +142,14 @@ def _nested(est: Any) -> list[Any]:
 
 
 def _classifier_options(est: Any) -> dict[int, dict[str, Any]]:
-    """zipmap off for every classifier inside the estimator (pipelines nest them)."""
+    """zipmap off for every probabilistic classifier inside the estimator (pipelines
+    nest them); converters of classifiers without probabilities reject the option."""
     from sklearn.base import is_classifier
 
     return {
         id(o): {"zipmap": False}
         for o in _nested(est)
-        if is_classifier(o) and not hasattr(o, "steps")
+        if is_classifier(o) and not hasattr(o, "steps") and hasattr(o, "predict_proba")
     }
 
 
@@ -342,22 +343,35 @@ def parity(
     precision: str,
     task: str,
     tolerance: float,
+    reference: tuple[Any, Any] | None = None,
 ) -> dict[str, Any]:
     """Compare scikit-learn and onnxruntime on every row: labels must be identical,
-    probabilities / predictions within `tolerance` (absolute, or relative for large values)."""
+    probabilities / predictions within `tolerance` (absolute, or relative for large values).
+    `reference` is scikit-learn's (labels or predictions, probabilities or None) when
+    the build already computed them, so the holdout is not predicted twice."""
     import numpy as np
 
+    if reference is None:
+        has_proba = task == "classification" and hasattr(est, "predict_proba")
+        reference = (est.predict(X), est.predict_proba(X) if has_proba else None)
     outs = session.run(None, feeds(X, spec, precision))
     if task == "classification":
-        sk_label, sk_proba = np.asarray(est.predict(X)), np.asarray(est.predict_proba(X))
-        ox_label, ox_proba = np.asarray(outs[0]).ravel(), np.asarray(outs[1])
+        sk_label = np.asarray(reference[0])
+        sk_proba = None if reference[1] is None else np.asarray(reference[1], dtype=np.float64)
+        ox_label = np.asarray(outs[0]).ravel()
         differ = ox_label.astype(str) != sk_label.astype(str)
-        # A row whose top two probabilities tie (within tolerance) has no single right
-        # label: argmax tie-breaking differs between runtimes. Count those apart.
-        top2 = np.sort(sk_proba, axis=1)[:, -2:] if sk_proba.shape[1] > 1 else np.zeros((len(X), 2))
-        tied = (top2[:, 1] - top2[:, 0]) <= tolerance
+        if sk_proba is not None and sk_proba.shape[1] > 1:
+            # A row whose top two probabilities tie (within tolerance) has no single right
+            # label: argmax tie-breaking differs between runtimes. Count those apart.
+            top2 = np.sort(sk_proba, axis=1)[:, -2:]
+            tied = (top2[:, 1] - top2[:, 0]) <= tolerance
+        else:
+            tied = np.zeros(len(X), dtype=bool)
         label_mismatch = int(np.sum(differ & ~tied))
-        diff = np.abs(ox_proba.astype(np.float64) - sk_proba)
+        if sk_proba is not None and len(outs) > 1:
+            diff = np.abs(np.asarray(outs[1], dtype=np.float64) - sk_proba)
+        else:
+            diff = np.zeros(0)
         max_abs = float(diff.max()) if diff.size else 0.0
         ok = label_mismatch == 0 and max_abs <= tolerance
         return {
@@ -366,10 +380,10 @@ def parity(
             "tied_rows_differing": int(np.sum(differ & tied)),
             "max_abs_diff": max_abs,
             "tolerance": tolerance,
-            "compared": "labels and probabilities",
+            "compared": "labels and probabilities" if diff.size else "labels",
             "passed": bool(ok),
         }
-    sk = np.asarray(est.predict(X), dtype=np.float64).ravel()
+    sk = np.asarray(reference[0], dtype=np.float64).ravel()
     ox = np.asarray(outs[0], dtype=np.float64).ravel()
     diff = np.abs(ox - sk)
     bad = int(np.sum(diff > tolerance * np.maximum(1.0, np.abs(sk))))
@@ -394,7 +408,13 @@ def session_for(path_or_bytes: Path | bytes) -> Any:
 
 
 def export(
-    est: Any, X: pd.DataFrame, task: str, out: Path, target_opset: int | None, tolerance: float
+    est: Any,
+    X: pd.DataFrame,
+    task: str,
+    out: Path,
+    target_opset: int | None,
+    tolerance: float,
+    reference: tuple[Any, Any] | None = None,
 ) -> ExportResult:
     t0 = time.perf_counter()
     model, precision, spec = convert(est, X, target_opset)
@@ -410,7 +430,7 @@ def export(
         outputs=[o.name for o in session.get_outputs()],
         opset={(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import},
     )
-    result.parity = parity(est, session, X, spec, precision, task, tolerance)
+    result.parity = parity(est, session, X, spec, precision, task, tolerance, reference)
     # Latency: one batch of (up to) 1,000 holdout rows, best of three.
     sample = X.head(1000)
     f = feeds(sample, spec, precision)

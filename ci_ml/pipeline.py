@@ -183,6 +183,10 @@ def train(b: Build) -> Any:
 
     _ = b.metric_names  # fail on a bad metric or gate before spending time on fit
     t0 = time.perf_counter()
+    # A new model makes every later record stale: never let export or compare
+    # read predictions of the model this one replaces.
+    for stale in ("predictions.npz", "evaluate.json", "export.json", "compare.json"):
+        b.state_path(stale).unlink(missing_ok=True)
     X, y = b.dataset.xy("train")
     result = fit(b.cfg, X, y, b.task)
     # An intermediate of this build only: later stages of the same build read it.
@@ -325,11 +329,28 @@ def export(b: Build) -> Any:
     t0 = time.perf_counter()
     est = _load_model(b, "export")
     X, _ = b.dataset.xy("test")
-    result = do_export(est, X, b.task, b.out, b.cfg.export.target_opset, b.cfg.export.tolerance)
+    result = do_export(
+        est, X, b.task, b.out, b.cfg.export.target_opset, b.cfg.export.tolerance, _reference(b)
+    )
     b.record("export", result.as_dict(), time.perf_counter() - t0)
     b.write_manifest()
     check_parity(result, est, b.task)
     return result
+
+
+def _reference(b: Build) -> tuple[Any, Any] | None:
+    """scikit-learn's holdout predictions as `evaluate` saved them, decoded, or None."""
+    import numpy as np
+
+    path = b.state_path("predictions.npz")
+    if not path.is_file() or not b.state_path("evaluate.json").is_file():
+        return None
+    with np.load(path) as z:
+        pred, proba = z["pred"], z["proba"]
+    if b.task != "classification":
+        return pred, None
+    classes = np.asarray(b.state("train.json", needed_by="export")["classes"], dtype=object)
+    return classes[pred], (proba if proba.size else None)
 
 
 def resolve_baseline(arg: str | None, b: Build) -> Any:

@@ -149,6 +149,15 @@ def test_column_transformer_with_strings_and_missing_values(final) -> None:
     check(_column_pipeline(final), Xtr, ytr, Xte, "classification")
 
 
+def test_classifier_without_probabilities_compares_labels() -> None:
+    # (LinearSVC would be the other example, but skl2onnx 1.20 rejects it: "Option
+    # 'zipmap' not in [...]" even with no options given; ExportError reports that.)
+    Xtr, ytr, Xte, _ = numeric_data("classification")
+    est = make_pipeline(StandardScaler(), svm.SVC(probability=False))
+    result = check(est, Xtr, ytr, Xte, "classification")
+    assert result["compared"] == "labels"
+
+
 def test_imputer_before_a_tree() -> None:
     Xtr, ytr, Xte, _ = numeric_data("regression")
     Xtr = Xtr.mask(np.random.default_rng(0).random(Xtr.shape) < 0.05)
