@@ -15,13 +15,45 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml import actions
-from ci_ml.artifact import BUILD_DIR, read_json, write_json, write_sums, write_text
+from ci_ml.artifact import (
+    ARTIFACT_FILES,
+    BUILD_DIR,
+    SUMS,
+    read_json,
+    write_json,
+    write_sums,
+    write_text,
+)
 from ci_ml.config import Config, load_config
 from ci_ml.errors import ConfigError, DataValidationError, GateFailed, UsageError
 
 if TYPE_CHECKING:
     from ci_ml.data import Dataset
     from ci_ml.metrics import Scored
+
+
+BUILD_RECORDS = [
+    *(
+        f"{stage}.json"
+        for stage in ("validate", "train", "evaluate", "export", "compare", "report")
+    ),
+    "timings.json",
+    "model.joblib",
+    "predictions.npz",
+]
+DOWNSTREAM_OF_TRAIN = [
+    "evaluate.json",
+    "export.json",
+    "compare.json",
+    "report.json",
+    "predictions.npz",
+    "metrics.json",
+    "model.onnx",
+    "comparison.json",
+    "report.md",
+    "model-card.md",
+    SUMS,
+]
 
 
 @dataclass
@@ -35,6 +67,12 @@ class Build:
     def __post_init__(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / BUILD_DIR).mkdir(exist_ok=True)
+
+    def clear(self, names: list[str]) -> None:
+        """Remove earlier outputs (artifact files or _build records) by name."""
+        for name in names:
+            for path in (self.out / name, self.state_path(name)):
+                path.unlink(missing_ok=True)
 
     # --- what earlier stages left -------------------------------------------
     def state_path(self, name: str) -> Path:
@@ -88,10 +126,22 @@ class Build:
                 )
         return names, primary
 
+    @cached_property
+    def _git(self) -> dict[str, Any] | None:
+        from ci_ml.manifest import git_info
+
+        return git_info(self.cfg.base_dir, self.env)
+
+    @cached_property
+    def _environment(self) -> dict[str, Any]:
+        from ci_ml.manifest import environment
+
+        return environment()
+
     # --- the manifest: rebuilt from the stage records after every stage -------
     def write_manifest(self) -> dict[str, Any]:
         from ci_ml import __version__
-        from ci_ml.manifest import environment, git_info, now
+        from ci_ml.manifest import now
 
         def opt(name: str) -> dict[str, Any] | None:
             p = self.state_path(name)
@@ -132,8 +182,8 @@ class Build:
             ),
             "metrics": {"names": self.metric_names[0], "primary": self.metric_names[1]},
             "export": export,
-            "git": git_info(self.cfg.base_dir, self.env),
-            "environment": environment(),
+            "git": self._git,
+            "environment": self._environment,
             "timings_seconds": timings,
         }
         write_json(self.out / "manifest.json", manifest)
@@ -183,10 +233,9 @@ def train(b: Build) -> Any:
 
     _ = b.metric_names  # fail on a bad metric or gate before spending time on fit
     t0 = time.perf_counter()
-    # A new model makes every later record stale: never let export or compare
-    # read predictions of the model this one replaces.
-    for stale in ("predictions.npz", "evaluate.json", "export.json", "compare.json"):
-        b.state_path(stale).unlink(missing_ok=True)
+    # A new model makes everything downstream stale: never let export, compare or
+    # the report read what belonged to the model this one replaces.
+    b.clear(DOWNSTREAM_OF_TRAIN)
     X, y = b.dataset.xy("train")
     result = fit(b.cfg, X, y, b.task)
     # An intermediate of this build only: later stages of the same build read it.
@@ -402,7 +451,10 @@ def report(b: Build) -> dict[str, Any]:
     ctx = report_mod.context_from_dir(b.out, b.env, b.cfg)
     text = report_mod.render_report(ctx)
     write_text(b.out / "report.md", text)
-    write_text(b.out / "model-card.md", report_mod.render_model_card(ctx))
+    if ctx["status"] in ("invalid-data", "failed"):
+        b.clear(["model-card.md"])  # no model, no card
+    else:
+        write_text(b.out / "model-card.md", report_mod.render_model_card(ctx))
     b.record("report", {}, time.perf_counter() - t0)
     if (b.out / "metrics.json").is_file():
         b.write_manifest()
@@ -505,6 +557,8 @@ def _verdict_line(c: dict[str, Any]) -> str:
 
 def run(b: Build, baseline_arg: str | None) -> dict[str, Any]:
     """Every stage in order. A failing stage still leaves a report of what happened."""
+    # A fresh build: nothing from an earlier one in the same --out may mix in.
+    b.clear([*ARTIFACT_FILES, SUMS, *BUILD_RECORDS])
     try:
         _stage("ci-ml validate", validate, b)
         _stage("ci-ml train", train, b)

@@ -288,3 +288,23 @@ def test_example_data_is_reproducible(tmp_path: Path) -> None:
         assert (
             tmp_path / "examples" / csv.relative_to(EXAMPLES)
         ).read_bytes() == csv.read_bytes(), csv
+
+
+def test_a_failed_rebuild_leaves_nothing_of_the_previous_build(
+    example_copy, tmp_path: Path
+) -> None:
+    project = example_copy("regression")
+    out = tmp_path / "out"
+    assert (
+        run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(out)).returncode == 0
+    )
+    csv = project / "data" / "diabetes.csv"
+    lines = csv.read_text().splitlines()
+    lines[1] = "-1" + lines[1][lines[1].index(",") :]  # age < 0 breaks the schema
+    csv.write_text("\n".join(lines) + "\n")
+    r = run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(out))
+    assert r.returncode == 3, r.stderr
+    for stale in ["model.onnx", "metrics.json", "comparison.json", "model-card.md"]:
+        assert not (out / stale).exists(), stale
+    assert "Schema failures" in (out / "report.md").read_text()
+    assert "model.onnx" not in (out / "SHA256SUMS").read_text()
