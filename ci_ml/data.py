@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,12 +58,7 @@ class DataFile:
     columns: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "sha256": self.sha256,
-            "rows": self.rows,
-            "columns": self.columns,
-        }
+        return asdict(self)
 
 
 class Dataset:

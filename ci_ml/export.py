@@ -18,7 +18,7 @@ whether that is good enough.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,17 +48,7 @@ class ExportResult:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "bytes": self.bytes,
-            "precision": self.precision,
-            "inputs": self.inputs,
-            "outputs": self.outputs,
-            "opset": self.opset,
-            "parity": self.parity,
-            "latency_ms_per_1k_rows": self.latency_ms_per_1k_rows,
-            "seconds": self.seconds,
-        }
+        return asdict(self)
 
 
 def _takes_named_columns(est: Any) -> bool:
