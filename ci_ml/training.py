@@ -7,6 +7,7 @@ import importlib.util
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.errors import ConfigError, UsageError
@@ -54,6 +55,15 @@ def _load_factory(cfg: Config) -> Any:
     sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
+    except Exception as e:  # the user's file failed to import: their error to fix
+        import traceback
+
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        raise ConfigError(
+            f"model.factory: importing {path} failed: {type(e).__name__}: {e} "
+            f"(at {Path(where.filename).name}:{where.lineno})",
+            file=str(path),
+        ) from None
     finally:
         sys.path.remove(str(path.parent))
     func = getattr(module, func_name, None)

@@ -308,3 +308,15 @@ def test_a_failed_rebuild_leaves_nothing_of_the_previous_build(
         assert not (out / stale).exists(), stale
     assert "Schema failures" in (out / "report.md").read_text()
     assert "model.onnx" not in (out / "SHA256SUMS").read_text()
+
+
+def test_broken_factory_file_is_a_config_error_not_a_crash(example_copy, tmp_path: Path) -> None:
+    project = example_copy("mixed-tabular")
+    (project / "model.py").write_text(
+        "import sklearn\n\ndef build_model(C=1.0):\n    return undefined_name\nx = 1 / 0\n"
+    )
+    r = run_cli("train", "--config", str(project / "ci-ml.yaml"), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2, r.stderr
+    assert (
+        "ZeroDivisionError" in r.stderr and "model.py:5" in r.stderr and "Traceback" not in r.stderr
+    )
