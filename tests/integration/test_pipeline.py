@@ -10,6 +10,12 @@ import yaml
 
 from tests.conftest import EXAMPLES, run_cli
 
+
+def build(project: Path, out: Path, *args: str):
+    """`ci-ml run` on a project copy into `out`."""
+    return run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(out), *args)
+
+
 OUTPUTS = [
     "model.onnx",
     "metrics.json",
@@ -84,7 +90,7 @@ def test_data_that_breaks_its_schema_exits_3_listing_every_column(
     lines[5] = ",".join(row)
     csv.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    r = run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(out))
+    r = build(project, out)
     assert r.returncode == 3, r.stderr
     assert "Traceback" not in r.stderr
     for col in ["plan", "support_tickets", "churned"]:
@@ -135,19 +141,9 @@ def _set_params(cfg_path: Path, **params) -> None:
 def test_second_build_compares_with_the_first(example_copy, tmp_path: Path) -> None:
     project = example_copy("binary-classification")
     first, second = tmp_path / "first", tmp_path / "second"
-    assert (
-        run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
-    )
+    assert build(project, first).returncode == 0
     _set_params(project / "ci-ml.yaml", n_estimators=50, max_depth=3)
-    r = run_cli(
-        "run",
-        "--config",
-        str(project / "ci-ml.yaml"),
-        "--out",
-        str(second),
-        "--baseline",
-        str(first),
-    )
+    r = build(project, second, "--baseline", str(first))
     assert r.returncode in (0, 4), r.stderr
     comp = json.loads((second / "comparison.json").read_text())
     assert comp["scored_on"] == "current holdout"
@@ -176,58 +172,29 @@ def test_second_build_compares_with_the_first(example_copy, tmp_path: Path) -> N
 def test_failed_gate_exits_4_after_writing_everything(example_copy, tmp_path: Path) -> None:
     project = example_copy("regression")
     first, second = tmp_path / "first", tmp_path / "second"
-    assert (
-        run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
-    )
+    assert build(project, first).returncode == 0
     cfg = yaml.safe_load((project / "ci-ml.yaml").read_text())
     cfg["model"]["params"].update(n_estimators=3)  # a much worse model
     cfg["gates"] = [{"metric": "rmse", "max_regression_pct": 1}]
     (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg))
-    r = run_cli(
-        "run",
-        "--config",
-        str(project / "ci-ml.yaml"),
-        "--out",
-        str(second),
-        "--baseline",
-        str(first),
-    )
+    r = build(project, second, "--baseline", str(first))
     assert r.returncode == 4, r.stderr
     assert "rmse regressed by" in r.stderr and "Traceback" not in r.stderr
     for name in [*OUTPUTS, "comparison.json"]:
         assert (second / name).is_file(), name
     assert "❌" in (second / "report.md").read_text()
-    r = run_cli(
-        "run",
-        "--config",
-        str(project / "ci-ml.yaml"),
-        "--out",
-        str(tmp_path / "third"),
-        "--baseline",
-        str(first),
-        "--no-fail-on-regression",
-    )
+    r = build(project, tmp_path / "third", "--baseline", str(first), "--no-fail-on-regression")
     assert r.returncode == 0
 
 
 def test_tampered_baseline_is_refused_naming_the_file(example_copy, tmp_path: Path) -> None:
     project = example_copy("regression")
     first = tmp_path / "first"
-    assert (
-        run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
-    )
+    assert build(project, first).returncode == 0
     metrics = json.loads((first / "metrics.json").read_text())
     metrics["metrics"]["rmse"]["value"] = 1.0
     (first / "metrics.json").write_text(json.dumps(metrics))
-    r = run_cli(
-        "run",
-        "--config",
-        str(project / "ci-ml.yaml"),
-        "--out",
-        str(tmp_path / "b"),
-        "--baseline",
-        str(first),
-    )
+    r = build(project, tmp_path / "b", "--baseline", str(first))
     assert r.returncode == 2
     assert "metrics.json does not match SHA256SUMS" in r.stderr and "Traceback" not in r.stderr
 
@@ -235,24 +202,14 @@ def test_tampered_baseline_is_refused_naming_the_file(example_copy, tmp_path: Pa
 def test_schema_change_falls_back_to_recorded_metrics(example_copy, tmp_path: Path) -> None:
     project = example_copy("regression")
     first = tmp_path / "first"
-    assert (
-        run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(first)).returncode == 0
-    )
+    assert build(project, first).returncode == 0
     cfg = yaml.safe_load((project / "ci-ml.yaml").read_text())
     cfg["data"]["drop"] = ["s6"]
     (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg))
     schema = yaml.safe_load((project / "schema.yaml").read_text())
     del schema["columns"]["s6"]
     (project / "schema.yaml").write_text(yaml.safe_dump(schema))
-    r = run_cli(
-        "run",
-        "--config",
-        str(project / "ci-ml.yaml"),
-        "--out",
-        str(tmp_path / "b"),
-        "--baseline",
-        str(first),
-    )
+    r = build(project, tmp_path / "b", "--baseline", str(first))
     assert r.returncode == 0, r.stderr
     comp = json.loads((tmp_path / "b" / "comparison.json").read_text())
     assert "s6" in comp["baseline_problem"]
@@ -295,14 +252,12 @@ def test_a_failed_rebuild_leaves_nothing_of_the_previous_build(
 ) -> None:
     project = example_copy("regression")
     out = tmp_path / "out"
-    assert (
-        run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(out)).returncode == 0
-    )
+    assert build(project, out).returncode == 0
     csv = project / "data" / "diabetes.csv"
     lines = csv.read_text().splitlines()
     lines[1] = "-1" + lines[1][lines[1].index(",") :]  # age < 0 breaks the schema
     csv.write_text("\n".join(lines) + "\n")
-    r = run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(out))
+    r = build(project, out)
     assert r.returncode == 3, r.stderr
     for stale in ["model.onnx", "metrics.json", "comparison.json", "model-card.md"]:
         assert not (out / stale).exists(), stale
