@@ -1,16 +1,30 @@
-"""The build's artifact directory: which files make it up, and their checksums."""
+"""The build's artifact directory: which files make it up, how they are
+written (atomically, as JSON any parser accepts) and their checksums."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from ci_ml.data import sha256_file
 from ci_ml.errors import BaselineError
+
+T = TypeVar("T")
+# Field metadata: what a result holds in memory but never writes (a fitted
+# estimator), and optional parts written only when present.
+TRANSIENT = "ci_ml_transient"
+OMIT_NONE = "ci_ml_omit_none"
+
+
+def optional() -> Any:
+    """A dataclass field that defaults to None and is left out of the JSON while None."""
+    return dataclasses.field(default=None, metadata={OMIT_NONE: True})
+
 
 # Published files, in the order a reader wants them. Anything else in the
 # directory (the _build/ intermediates, a fetched baseline) is not part of it.
@@ -26,19 +40,55 @@ ARTIFACT_FILES = [
 ]
 SUMS = "SHA256SUMS"
 REQUIRED_FOR_BASELINE = ["model.onnx", "metrics.json", "manifest.json"]
+REQUIRED_FOR_PUBLISH = [*REQUIRED_FOR_BASELINE, "model-card.md"]
 BUILD_DIR = "_build"  # intermediates of one build; never published, never fetched
+ORIGIN = "release.json"  # which release a fetched baseline came from; not part of the artifact
 
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
 
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def plain(value: Any) -> Any:
+    """Plain Python for JSON: numpy scalars and arrays, dataclasses and paths
+    converted, recursively (the one place that knows how)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.metadata.get(TRANSIENT)
+            and not (f.metadata.get(OMIT_NONE) and getattr(value, f.name) is None)
+        }
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return plain(value.tolist())
+    return str(value)
+
+
+def load(cls: type[T], data: Any) -> T:
+    """A typed result (a dataclass) from what `plain` made of it, checked by pydantic."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(cls).validate_python(data)
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically, so an interrupted stage never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=False, default=str, allow_nan=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(plain(data), indent=2, allow_nan=True) + "\n"
+    write_text(path, text)
 
 
 def write_text(path: Path, text: str) -> None:

@@ -14,17 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ci_ml.errors import ConfigError
 
-CLASSIFICATION_METRICS = [
-    "accuracy",
-    "balanced_accuracy",
-    "f1_macro",
-    "precision_macro",
-    "recall_macro",
-    "roc_auc",
-    "log_loss",
-]
-REGRESSION_METRICS = ["rmse", "mae", "r2"]
-
 # An example of a valid value for every key, shown in error messages.
 EXAMPLES: dict[str, str] = {
     "data": "data: {train: data/train.csv, test: data/test.csv, target: label}",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.artifact import sha256_file
 from ci_ml.errors import ConfigError, DataValidationError, UsageError
 
 if TYPE_CHECKING:
@@ -15,14 +15,6 @@ if TYPE_CHECKING:
     from ci_ml.config import Config
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".tsv": "tsv"}
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_frame(path: Path) -> pd.DataFrame:
@@ -56,9 +48,6 @@ class DataFile:
     sha256: str
     rows: int
     columns: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Dataset:
@@ -135,6 +124,7 @@ def _describe(role: str, path: Path, df: pd.DataFrame, base: Path) -> DataFile:
 def infer_task(y: pd.Series) -> str:
     """classification for strings, booleans and small integer label sets; else regression."""
     import pandas as pd
+    from sklearn.utils.multiclass import type_of_target
 
     if (
         isinstance(y.dtype, pd.CategoricalDtype)
@@ -142,10 +132,14 @@ def infer_task(y: pd.Series) -> str:
         or not pd.api.types.is_numeric_dtype(y)
     ):
         return "classification"
-    if pd.api.types.is_integer_dtype(y) or (y.dropna() % 1 == 0).all():
-        n_unique = y.nunique(dropna=True)
-        if n_unique <= max(2, min(20, len(y) // 20)):
-            return "classification"
+    values = y.dropna()
+    if values.empty:  # the target checks report it; any task will do until then
+        return "regression"
+    kind = type_of_target(values.to_numpy())
+    # Whole numbers are classes only when there are few of them: counts and
+    # years are whole numbers too.
+    if kind in ("binary", "multiclass") and values.nunique() <= max(2, min(20, len(y) // 20)):
+        return "classification"
     return "regression"
 
 

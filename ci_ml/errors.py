@@ -1,19 +1,31 @@
-"""ci-ml's exceptions, one class per kind of failure, each with its exit code.
+"""Every exception ci-ml raises on purpose, one class per kind of failure, each
+with its exit code:
 
-    CiMlError                 exit 1   unexpected; the base class
-    ├── UsageError            exit 2   bad command line, missing file
-    │   ├── ConfigError       exit 2   ci-ml.yaml is wrong (names the key)
-    │   └── BaselineError     exit 2   baseline missing a file or fails SHA256SUMS
-    ├── DataValidationError   exit 3   the data broke its schema
-    ├── GateFailed            exit 4   a quality gate failed
-    └── GitHubError           exit 5   GitHub refused or could not be reached
-        (subclasses live in ci_ml.github_client)
+    CiMlError                   exit 1   unexpected; the base class
+    ├── UsageError              exit 2   bad command line, missing file
+    │   ├── ConfigError         exit 2   ci-ml.yaml is wrong (names the key)
+    │   ├── BaselineError       exit 2   baseline missing a file or fails SHA256SUMS
+    │   └── ExportError         exit 2   the model cannot be exported to ONNX
+    ├── DataValidationError     exit 3   the data broke its schema
+    ├── GateFailed              exit 4   a quality gate failed
+    │   └── ParityError         exit 4   the ONNX export predicts differently
+    └── GitHubError             exit 5   GitHub refused or could not be reached
+        ├── ConnectionFailed             could not reach GitHub (after retries)
+        └── GitHubAPIError               GitHub answered with an error status
+            ├── Unauthorized             401: bad or expired token
+            ├── PermissionDenied         403: token lacks a permission (fork PRs)
+            ├── RateLimited              403/429: reset too far away to wait
+            ├── NotFound                 404
+            ├── ValidationFailed         422: carries GitHub's ``errors`` list
+            └── ServerError              5xx after retries
 
 Every message says what is wrong and how to fix it; the CLI prints it without
-a traceback.
+a traceback. GitHub errors never carry the token.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -50,6 +62,10 @@ class BaselineError(UsageError):
     """The baseline artifact is incomplete, tampered with or unreadable."""
 
 
+class ExportError(UsageError):
+    """The model cannot be exported faithfully (the config must change)."""
+
+
 class DataValidationError(CiMlError):
     exit_code = EXIT_DATA
 
@@ -58,5 +74,74 @@ class GateFailed(CiMlError):
     exit_code = EXIT_GATE
 
 
+class ParityError(GateFailed):
+    """The export predicts differently from the trained model: a failed quality gate."""
+
+
 class GitHubError(CiMlError):
     exit_code = EXIT_GITHUB
+
+
+class ConnectionFailed(GitHubError):
+    """GitHub could not be reached (DNS, refused, reset, timeout), even after retries."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = "", hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.method = method
+        self.url = url
+        # Same attributes as GitHubAPIError, so callers can log any GitHubError alike.
+        self.status: int | None = None
+        self.github_message: str | None = None
+        self.documentation_url: str | None = None
+
+
+class GitHubAPIError(GitHubError):
+    """GitHub answered with an error status; carries GitHub's own explanation."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str = "",
+        url: str = "",
+        github_message: str | None = None,
+        documentation_url: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        hint: str | None = None,
+    ):
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.method = method
+        self.url = url
+        self.github_message = github_message
+        self.documentation_url = documentation_url
+        self.errors = errors or []
+
+
+class Unauthorized(GitHubAPIError):
+    pass
+
+
+class PermissionDenied(GitHubAPIError):
+    pass
+
+
+class NotFound(GitHubAPIError):
+    pass
+
+
+class ValidationFailed(GitHubAPIError):
+    def has_code(self, code: str) -> bool:
+        """True if any of GitHub's ``errors`` has this code (e.g. ``already_exists``)."""
+        return any(e.get("code") == code for e in self.errors if isinstance(e, dict))
+
+
+class RateLimited(GitHubAPIError):
+    def __init__(self, message: str, *, wait_seconds: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.wait_seconds = wait_seconds
+
+
+class ServerError(GitHubAPIError):
+    pass

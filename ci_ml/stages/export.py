@@ -1,4 +1,5 @@
-"""ONNX export, model check, and parity with scikit-learn on the whole holdout set.
+"""The export stage: ONNX export, model check, and parity with scikit-learn on
+the whole holdout set.
 
 Inputs are derived from the training frame: one double tensor for an
 all-numeric model, or one tensor per column (double or string) when the model
@@ -18,25 +19,27 @@ whether that is good enough.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.errors import CiMlError, UsageError
+from ci_ml.errors import ExportError, ParityError
+from ci_ml.stages.train import describe_estimator
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from ci_ml.build import Build
+
 DEFAULT_ML_OPSET = 3
-
-
-class ExportError(UsageError):
-    """The model cannot be exported faithfully (exit 2: the config must change)."""
+MODEL = "model.onnx"
 
 
 @dataclass
 class ExportResult:
+    """export.json: the ONNX file, its inputs and outputs, and the parity check."""
+
     path: str
     bytes: int
     precision: str  # "double" or "float"
@@ -47,8 +50,38 @@ class ExportResult:
     latency_ms_per_1k_rows: float | None = None
     seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+def run(b: Build) -> ExportResult:
+    """The stage: export, record, then fail if the export predicts differently."""
+    from ci_ml.stages.train import load_model
+
+    t0 = time.perf_counter()
+    est = load_model(b, "export")
+    X, _ = b.dataset.xy("test")
+    result = export(
+        est, X, b.task, b.out, b.cfg.export.target_opset, b.cfg.export.tolerance, _reference(b)
+    )
+    b.record("export", result, time.perf_counter() - t0)
+    b.write_manifest()
+    check_parity(result, est, b.task)
+    return result
+
+
+def _reference(b: Build) -> tuple[Any, Any] | None:
+    """scikit-learn's holdout predictions as `evaluate` saved them, decoded, or None."""
+    import numpy as np
+
+    from ci_ml.stages.evaluate import PREDICTIONS
+
+    path = b.state_path(PREDICTIONS)
+    if not path.is_file() or not b.state_path("evaluate.json").is_file():
+        return None
+    with np.load(path) as z:
+        pred, proba = z["pred"], z["proba"]
+    if b.task != "classification":
+        return pred, None
+    classes = np.asarray(b.state("train.json", needed_by="export")["classes"], dtype=object)
+    return classes[pred], (proba if proba.size else None)
 
 
 def _takes_named_columns(est: Any) -> bool:
@@ -294,8 +327,7 @@ def convert(
         if precision == "double":
             model = _cast_tree_outputs(model, _uses_float32_trees(est))
             _exact_hgb_thresholds(model, est)
-        # skl2onnx names the graph with a random uuid; a build must be reproducible byte for byte.
-        model.graph.name = "ci_ml_model"
+        canonical(model)
         try:
             onnx.checker.check_model(model)
             ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -311,18 +343,19 @@ def convert(
     )
 
 
+def canonical(model: Any) -> None:
+    """Remove what makes two exports of one model differ byte for byte: skl2onnx
+    names the graph with a random uuid and lists opset imports in set order."""
+    model.graph.name = "ci_ml_model"
+    imports = sorted(model.opset_import, key=lambda o: o.domain)
+    del model.opset_import[:]
+    model.opset_import.extend(imports)
+
+
 def _default_opset() -> dict[str, int]:
     from skl2onnx import get_latest_tested_opset_version
 
     return {"": int(get_latest_tested_opset_version())}
-
-
-def describe_estimator(est: Any) -> str:
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(est, Pipeline):
-        return "Pipeline(" + " → ".join(type(s).__name__ for _, s in est.steps) + ")"
-    return type(est).__name__
 
 
 def parity(
@@ -408,7 +441,7 @@ def export(
 ) -> ExportResult:
     t0 = time.perf_counter()
     model, precision, spec = convert(est, X, target_opset)
-    path = out / "model.onnx"
+    path = out / MODEL
     data = model.SerializeToString()
     path.write_bytes(data)
     session = session_for(data)
@@ -428,12 +461,6 @@ def export(
     result.latency_ms_per_1k_rows = round(best * 1000 * 1000 / max(len(sample), 1), 3)
     result.seconds = time.perf_counter() - t0
     return result
-
-
-class ParityError(CiMlError):
-    """The export predicts differently from the trained model: a failed quality gate."""
-
-    exit_code = 4
 
 
 def check_parity(result: ExportResult, est: Any, task: str) -> None:

@@ -3,7 +3,7 @@
 Every metric is `value(sums)` where `sums` are column sums of a per-row
 component matrix. The point estimate is `value(components.sum(0))`; a
 bootstrap resample is `value(weights @ components)`; so one definition serves
-both, and a thousand resamples cost one matrix product (see ci_ml.stats).
+both, and a thousand resamples cost one matrix product (see ci_ml.stats.bootstrap).
 
 ROC AUC is the one metric that is not a plain sum: its components are the
 DeLong placement values, whose sums give the AUC exactly on the full sample
@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.config import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from ci_ml.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ class Metric:
     greater_is_better: bool
     needs_proba: bool
     label: str
-    # components(scored) -> (n, k); value(sums (..., k), n_total (...)) -> (...)
+    # components(scored) -> (n, k) per-row parts; value(sums (..., k)) -> (...)
     components: Callable[[Scored], np.ndarray]
     value: Callable[[np.ndarray], np.ndarray]
 
@@ -249,7 +248,9 @@ METRICS: dict[str, Metric] = {
         Metric("r2", "regression", True, False, "R²", _reg_parts, _r2),
     ]
 }
-DEFAULTS = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
+TASKS = ("classification", "regression")
+# Every metric of a task, in the registry's order, is the default list.
+DEFAULTS = {task: [n for n, m in METRICS.items() if m.task == task] for task in TASKS}
 
 
 def select(task: str, names: list[str] | None, primary: str | None) -> tuple[list[str], str]:

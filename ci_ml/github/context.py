@@ -1,9 +1,10 @@
-"""What ci-ml needs to know about the GitHub run it is in, read from the
-environment once (by the CLI edge) into a plain value."""
+"""What ci-ml needs to know about the GitHub run it is in, read from a copy
+of the environment once (by the CLI) into a plain value."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,15 @@ class GitHubContext:
     event: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> GitHubContext:
+    def from_env(cls, env: Mapping[str, str]) -> GitHubContext:
         event: dict[str, Any] = {}
         path = env.get("GITHUB_EVENT_PATH")
         if path and Path(path).is_file():
             try:
-                event = json.loads(Path(path).read_text(encoding="utf-8"))
-            except ValueError:
-                event = {}
+                loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                loaded = {}
+            event = loaded if isinstance(loaded, dict) else {}
         return cls(
             repository=env.get("GITHUB_REPOSITORY") or None,
             token=env.get("GITHUB_TOKEN") or None,
@@ -68,6 +70,21 @@ class GitHubContext:
                 return n
         n = self.event.get("number")
         return n if isinstance(n, int) else None
+
+    @property
+    def default_branch(self) -> str | None:
+        """repository.default_branch from the event payload, if there is one."""
+        repo = self.event.get("repository")
+        branch = repo.get("default_branch") if isinstance(repo, dict) else None
+        return branch if isinstance(branch, str) and branch else None
+
+    @property
+    def head_sha(self) -> str | None:
+        """The head commit of the pull request the event is about."""
+        pr = self.event.get("pull_request")
+        head = pr.get("head") if isinstance(pr, dict) else None
+        sha = head.get("sha") if isinstance(head, dict) else None
+        return sha if isinstance(sha, str) else None
 
     @property
     def run_url(self) -> str | None:

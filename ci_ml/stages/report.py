@@ -1,4 +1,5 @@
-"""Rendering report.md (the PR comment and job summary) and model-card.md.
+"""The report stage: report.md (the PR comment and job summary),
+model-card.md (the release body) and SHA256SUMS.
 
 Templates are package data (ci_ml/templates/*.md.j2) rendered in a sandboxed
 Jinja environment; number formatting lives in the filters below, not in the
@@ -9,32 +10,23 @@ it can break neither the tables nor the hidden marker.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
+import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.artifact import BUILD_DIR, read_json
+from ci_ml.artifact import load, write_sums, write_text
+from ci_ml.marker import comment_id, marker
 
 if TYPE_CHECKING:
-    from ci_ml.config import Config
+    from ci_ml.build import Build
+    from ci_ml.stages.compare import Comparison
+    from ci_ml.stages.evaluate import Evaluation
 
-MARKER_PREFIX = "ci-ml:comment"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
-
-
-def comment_id(config_path: str | Path) -> str:
-    """A stable id per config, so two models in one repo keep two comments."""
-    norm = Path(config_path).as_posix().lstrip("./") or "ci-ml.yaml"
-    return hashlib.sha256(norm.encode()).hexdigest()[:12]
-
-
-def marker(cid: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", cid):
-        raise ValueError(f"comment id {cid!r} may only hold letters, digits, '.', '_' and '-'")
-    return f"<!-- {MARKER_PREFIX} id={cid} -->"
 
 
 # --- filters ------------------------------------------------------------------
@@ -42,11 +34,12 @@ def marker(cid: str) -> str:
 
 def md(value: Any) -> str:
     """Escape text for a markdown table cell or line: markdown, HTML and newlines."""
+    from markupsafe import escape
+
     if value is None:
         return "—"
     # HTML first (so no tag or comment can open or close), then markdown syntax.
-    s = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = _MD_SPECIAL.sub(r"\\\1", s)
+    s = _MD_SPECIAL.sub(r"\\\1", str(escape(str(value))))
     return re.sub(r"[\r\n]+", " ", s)
 
 
@@ -107,7 +100,7 @@ HEADLINE = {
 }
 
 
-def arrow(delta: Any, greater_is_better: bool) -> str:
+def arrow(delta: Any) -> str:
     if delta is None or (isinstance(delta, float) and math.isnan(delta)) or delta == 0:
         return ""
     return "↑" if delta > 0 else "↓"
@@ -150,7 +143,7 @@ def _env() -> Any:
 
 
 def _template(name: str) -> str:
-    return resources.files("ci_ml").joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.files("ci_ml.stages").joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def render(name: str, ctx: dict[str, Any]) -> str:
@@ -170,35 +163,31 @@ def render_model_card(ctx: dict[str, Any]) -> str:
     return render("model-card.md.j2", ctx)
 
 
-def _opt(path: Path) -> Any:
-    return read_json(path) if path.is_file() else None
+def run_status(validation: Any, comparison: Any, metrics: Any, export: Any) -> str:
+    """What the headline says: the verdict, or how far the build got."""
+    if validation and not validation.passed:
+        return "invalid-data"
+    if comparison:
+        return comparison.verdict
+    if metrics and export:
+        return "no-baseline"
+    return "failed"
 
 
-def run_url(env: dict[str, str]) -> str | None:
-    server, repo, run = (
-        env.get("GITHUB_SERVER_URL"),
-        env.get("GITHUB_REPOSITORY"),
-        env.get("GITHUB_RUN_ID"),
-    )
-    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
-
-
-def chart(
-    comparison: dict[str, Any] | None, metrics: dict[str, Any] | None
-) -> dict[str, Any] | None:
+def chart(comparison: Comparison | None, metrics: Evaluation | None) -> dict[str, Any] | None:
     """Data for a Mermaid bar chart of the metrics that live on a 0..1 scale."""
     if not metrics:
         return None
     rows = []
-    for name, m in metrics["metrics"].items():
+    for name, m in metrics.metrics.items():
         base = None
         if comparison:
-            row = next((r for r in comparison["metrics"] if r["metric"] == name), None)
-            if row and row.get("baseline"):
-                base = row["baseline"]["value"]
-        vals = [v for v in (m["value"], base) if v is not None]
+            row = next((r for r in comparison.metrics if r.metric == name), None)
+            if row and row.baseline:
+                base = row.baseline.value
+        vals = [v for v in (m.value, base) if v is not None]
         if vals and all(0 <= v <= 1 for v in vals if not math.isnan(v)):
-            rows.append({"name": name, "candidate": m["value"], "baseline": base})
+            rows.append({"name": name, "candidate": m.value, "baseline": base})
     if not rows:
         return None
     return {
@@ -208,42 +197,78 @@ def chart(
     }
 
 
-def context_from_dir(out: Path, env: dict[str, str], cfg: Config) -> dict[str, Any]:
-    manifest = _opt(out / "manifest.json")
-    metrics = _opt(out / "metrics.json")
-    comparison = _opt(out / "comparison.json")
-    validation = _opt(out / "validation.json")
-    export = _opt(out / BUILD_DIR / "export.json")
-    train = _opt(out / BUILD_DIR / "train.json")
-    timings = _opt(out / BUILD_DIR / "timings.json") or {}
-    if validation and not validation["passed"]:
-        status = "invalid-data"
-    elif comparison:
-        status = comparison["verdict"]
-    elif metrics and export:
-        status = "no-baseline"
-    else:
-        status = "failed"
+def _typed(cls: Any, data: Any) -> Any:
+    return None if data is None else load(cls, data)
+
+
+def context(b: Build) -> dict[str, Any]:
+    """What the templates see: every record of the build, typed, and where it ran."""
+    from ci_ml.stages.compare import Comparison
+    from ci_ml.stages.evaluate import Evaluation
+    from ci_ml.stages.export import ExportResult
+    from ci_ml.stages.train import TrainResult
+    from ci_ml.stages.validate import ValidationResult
+
+    manifest = b.optional("manifest.json")
+    metrics = _typed(Evaluation, b.optional("metrics.json"))
+    comparison = _typed(Comparison, b.optional("comparison.json"))
+    validation = _typed(ValidationResult, b.optional("validation.json"))
+    export = _typed(ExportResult, b.optional("export.json"))
     try:
-        config_label = cfg.source.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        config_label = b.cfg.source.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
-        config_label = cfg.source.as_posix()
+        config_label = b.cfg.source.as_posix()
+    commit = ((manifest or {}).get("git") or {}).get("commit")
     return {
-        "name": cfg.display_name,
+        "name": b.cfg.display_name,
         "config_path": config_label,
         "comment_id": comment_id(config_label),
         "marker": marker(comment_id(config_label)),
-        "status": status,
+        "status": run_status(validation, comparison, metrics, export),
         "manifest": manifest,
         "metrics": metrics,
         "comparison": comparison,
         "validation": validation,
         "export": export,
-        "train": train,
-        "timings": timings,
+        "train": _typed(TrainResult, b.optional("train.json")),
+        "timings": b.optional("timings.json") or {},
         "chart": chart(comparison, metrics),
-        "run_url": run_url(env),
-        "sha": (env.get("GITHUB_SHA") or ((manifest or {}).get("git") or {}).get("commit") or "")[
-            :12
-        ],
+        "run_url": b.run.run_url,
+        "sha": (b.run.github_sha or commit or "")[:12],
     }
+
+
+@dataclass
+class ReportResult:
+    text: str
+    status: str
+    outputs: dict[str, str]  # the action's step outputs
+
+
+def outputs(ctx: dict[str, Any], out: Path) -> dict[str, str]:
+    comp, metrics = ctx["comparison"], ctx["metrics"]
+    primary = comp.primary if comp else None
+    return {
+        "verdict": comp.verdict if comp else ctx["status"],
+        "primary-metric": primary.metric if primary else (metrics.primary if metrics else ""),
+        "primary-delta": "" if not primary or primary.delta is None else f"{primary.delta:.6g}",
+        "report-path": str(out / "report.md"),
+        "model-path": str(out / "model.onnx") if (out / "model.onnx").is_file() else "",
+    }
+
+
+def run(b: Build) -> ReportResult:
+    """The stage: render report.md and model-card.md, refresh the manifest, write SHA256SUMS."""
+    t0 = time.perf_counter()
+    ctx = context(b)
+    text = render_report(ctx)
+    write_text(b.out / "report.md", text)
+    if ctx["status"] in ("invalid-data", "failed"):
+        b.clear(["model-card.md"])  # no model, no card
+    else:
+        write_text(b.out / "model-card.md", render_model_card(ctx))
+    b.record("report", {}, time.perf_counter() - t0)
+    if (b.out / "metrics.json").is_file():
+        b.write_manifest()
+    write_sums(b.out)
+    return ReportResult(text, ctx["status"], outputs(ctx, b.out))

@@ -1,4 +1,4 @@
-"""Building and fitting the estimator, reproducibly."""
+"""The train stage: build the estimator from the config, seed it, fit it."""
 
 from __future__ import annotations
 
@@ -6,25 +6,81 @@ import importlib
 import importlib.util
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.artifact import TRANSIENT, plain
 from ci_ml.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ci_ml.build import Build
     from ci_ml.config import Config
+
+MODEL_FILE = "model.joblib"
+# A new model makes everything downstream stale: never let export, compare or
+# the report read what belonged to the model this one replaces.
+DOWNSTREAM = [
+    "evaluate.json",
+    "export.json",
+    "compare.json",
+    "report.json",
+    "predictions.npz",
+    "metrics.json",
+    "model.onnx",
+    "comparison.json",
+    "report.md",
+    "model-card.md",
+    "SHA256SUMS",
+]
 
 
 @dataclass
 class TrainResult:
-    estimator: Any
+    """train.json: what was fitted, with which parameters, and how long it took."""
+
+    estimator: str  # its description, e.g. Pipeline(StandardScaler → LogisticRegression)
     params: dict[str, Any]
     seeded: list[str]  # parameter paths whose random_state the seed set
     fit_seconds: float
     classes: list[Any] | None
+    task: str
+    model: Any = field(default=None, repr=False, metadata={TRANSIENT: True})
+
+
+def run(b: Build) -> TrainResult:
+    """The stage: fit on the training rows, keep the model for later stages of this build."""
+    import joblib
+
+    _ = b.metric_names  # fail on a bad metric or gate before spending time on fit
+    t0 = time.perf_counter()
+    b.clear(DOWNSTREAM)
+    X, y = b.dataset.xy("train")
+    result = fit(b.cfg, X, y, b.task)
+    # An intermediate of this build only: later stages of the same build read it.
+    # It is never published, and nothing ci-ml downloads is ever unpickled.
+    joblib.dump(result.model, b.state_path(MODEL_FILE))
+    b.record("train", result, time.perf_counter() - t0)
+    b.write_manifest()
+    return result
+
+
+def load_model(b: Build, needed_by: str) -> Any:
+    """The model this build trained (never one from anywhere else)."""
+    import joblib
+
+    b.state("train.json", needed_by=needed_by)
+    return joblib.load(b.state_path(MODEL_FILE))
+
+
+def describe_estimator(est: Any) -> str:
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(est, Pipeline):
+        return "Pipeline(" + " → ".join(type(s).__name__ for _, s in est.steps) + ")"
+    return type(est).__name__
 
 
 def _import_estimator(path: str) -> type:
@@ -143,12 +199,16 @@ def fit(cfg: Config, X: pd.DataFrame, y: pd.Series, task: str) -> TrainResult:
             hint="encode categorical columns and impute missing values in a Pipeline (see examples/mixed-tabular)",
         ) from None
     seconds = time.perf_counter() - t0
-    classes = [_py(c) for c in est.classes_] if hasattr(est, "classes_") else None
-    return TrainResult(est, _jsonable_params(est), seeded, seconds, classes)
-
-
-def _py(v: Any) -> Any:
-    return v.item() if hasattr(v, "item") else v
+    classes = plain(list(est.classes_)) if hasattr(est, "classes_") else None
+    return TrainResult(
+        describe_estimator(est),
+        _jsonable_params(est),
+        seeded,
+        round(seconds, 4),
+        classes,
+        task,
+        model=est,
+    )
 
 
 def _jsonable_params(est: Any) -> dict[str, Any]:

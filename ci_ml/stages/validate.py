@@ -1,21 +1,24 @@
-"""The data tests: pandera schemas, loaded from YAML or Python, run lazily so
-every failure is reported at once; and `ci-ml schema infer` to write a first one."""
+"""The validate stage: pandera schemas, loaded from YAML or Python, run lazily
+so every failure is reported at once; and the first schema `ci-ml schema infer`
+writes."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib
 import sys
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.errors import ConfigError
+from ci_ml.artifact import plain, write_json, write_text
+from ci_ml.errors import ConfigError, DataValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
     import pandera.pandas as pa
 
+    from ci_ml.build import Build
     from ci_ml.config import Config
 
 MAX_EXAMPLES = 5
@@ -46,25 +49,59 @@ class Failure:
 
 @dataclass
 class ValidationResult:
+    """validation.json: did the data pass, against which schema, and every failure."""
+
     passed: bool
-    schema_source: str | None
+    schema: str | None
     schema_sha256: str | None
-    failures: list[Failure]
     rows: dict[str, int]
+    broken_columns: list[str]
+    failures: list[Failure]
 
-    @property
-    def broken_columns(self) -> list[str]:
-        return sorted({f.column for f in self.failures if f.column})
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "schema": self.schema_source,
-            "schema_sha256": self.schema_sha256,
-            "rows": self.rows,
-            "broken_columns": self.broken_columns,
-            "failures": [asdict(f) for f in self.failures],
-        }
+def validate(
+    frames: dict[str, pd.DataFrame],
+    schema: pa.DataFrameSchema | None,
+    schema_source: str | None,
+    schema_text: str | None,
+    target: str,
+    task: str,
+) -> ValidationResult:
+    """Test the frames as read (before any split) against the schema and the target rules."""
+    failures = validate_frames(frames, schema, target, task)
+    return ValidationResult(
+        passed=not failures,
+        schema=schema_source,
+        schema_sha256=schema_hash(schema_text),
+        rows={k: len(v) for k, v in frames.items()},
+        broken_columns=sorted({f.column for f in failures if f.column}),
+        failures=failures,
+    )
+
+
+def run(b: Build) -> ValidationResult:
+    """The stage: validate, write validation.json and schema.yaml, raise on failure."""
+    t0 = time.perf_counter()
+    schema, text = load_schema(b.cfg)
+    d = b.dataset
+    # What was read, before the split: a bad row fails here, not in the split.
+    result = validate(d.sources, schema, b.cfg.schema_, text, d.target, b.task)
+    write_json(b.out / "validation.json", result)
+    if text is not None:
+        write_text(b.out / "schema.yaml", text)
+    b.record("validate", result, time.perf_counter() - t0)
+    b.write_manifest()
+    if not result.passed:
+        lines = "\n".join(f"  - {f.line()}" for f in result.failures)
+        cols = ", ".join(result.broken_columns) or "(table-level checks)"
+        ref = b.cfg.schema_
+        raise DataValidationError(
+            f"the data broke its schema in {len(result.failures)} way(s); broken columns: "
+            f"{cols}\n{lines}",
+            file=str(b.cfg.resolve(ref)) if ref and ref.endswith((".yaml", ".yml")) else None,
+            hint=f"fix the data or the schema; every failure is in {b.out / 'validation.json'}",
+        )
+    return result
 
 
 def load_schema(cfg: Config) -> tuple[pa.DataFrameSchema | None, str | None]:
@@ -116,17 +153,6 @@ def schema_hash(text: str | None) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest() if text is not None else None
 
 
-def _jsonable(v: Any) -> Any:
-    if hasattr(v, "item"):
-        try:
-            return v.item()
-        except (ValueError, AttributeError):
-            pass
-    if v is None or isinstance(v, (str, int, float, bool)):
-        return v
-    return str(v)
-
-
 def _failures_from(err: Any, dataset: str) -> list[Failure]:
     """Group pandera's failure_cases table into one Failure per (column, check)."""
     fc = err.failure_cases
@@ -147,8 +173,8 @@ def _failures_from(err: Any, dataset: str) -> list[Failure]:
                 column=col,
                 check=str(check),
                 failing_rows=int(rows),
-                examples=[_jsonable(v) for v in grp["failure_case"].head(MAX_EXAMPLES)],
-                rows=[_jsonable(v) for v in idx.head(MAX_EXAMPLES)],
+                examples=[plain(v) for v in grp["failure_case"].head(MAX_EXAMPLES)],
+                rows=[plain(v) for v in idx.head(MAX_EXAMPLES)],
             )
         )
     return out
@@ -166,7 +192,7 @@ def target_failures(df: pd.DataFrame, target: str, task: str, dataset: str) -> l
                 target,
                 "target has no missing values",
                 int(missing.sum()),
-                rows=[_jsonable(i) for i in y.index[missing][:MAX_EXAMPLES]],
+                rows=[plain(i) for i in y.index[missing][:MAX_EXAMPLES]],
             )
         )
     if task == "classification" and dataset in ("train", "data") and y.nunique(dropna=True) < 2:
@@ -176,7 +202,7 @@ def target_failures(df: pd.DataFrame, target: str, task: str, dataset: str) -> l
                 target,
                 "classification target has at least 2 classes",
                 len(y),
-                examples=[_jsonable(v) for v in y.dropna().unique()[:MAX_EXAMPLES]],
+                examples=[plain(v) for v in y.dropna().unique()[:MAX_EXAMPLES]],
             )
         )
     return out
@@ -243,21 +269,3 @@ def infer_schema(
             dtype, checks=checks or None, nullable=bool(s.isna().any()) and not is_target
         )
     return pa.DataFrameSchema(columns, coerce=True, strict=False)
-
-
-def cmd_infer(args: Any) -> int:
-    from ci_ml.data import read_frame
-
-    df = read_frame(Path(args.data))
-    if args.target and args.target not in df.columns:
-        raise ConfigError(
-            f"--target {args.target!r} is not a column of {args.data}",
-            hint=f"columns are: {', '.join(map(str, df.columns[:30]))}",
-        )
-    schema = infer_schema(df, args.target, args.categories_max)
-    sys.stdout.write(
-        f"# pandera schema inferred by `ci-ml schema infer` from {Path(args.data).name}\n"
-    )
-    sys.stdout.write("# review it: tighten ranges and value sets to what your data must satisfy\n")
-    sys.stdout.write(schema.to_yaml())
-    return 0

@@ -2,8 +2,8 @@
 
 `plan()` takes the event and the action's inputs and returns which stages to
 run; it does no I/O, so every case is a row in tests/unit/test_plan.py.
-`cmd_plan()` (`ci-ml plan`) reads the event from the environment, calls it and
-writes each field to $GITHUB_OUTPUT for the `if:` of the action's steps.
+`ci-ml plan` (ci_ml.cli.github) calls it and writes each field to
+$GITHUB_OUTPUT for the `if:` of the action's steps.
 
     mode=auto   pull_request                 -> pr
                 push to the default branch   -> release
@@ -20,11 +20,7 @@ writes each field to $GITHUB_OUTPUT for the `if:` of the action's steps.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ci_ml.errors import UsageError
@@ -185,46 +181,3 @@ def plan(
         fail_on_regression=fail,
         reason=reason,
     )
-
-
-def default_branch_from_event(event_path: str | None) -> str | None:
-    """repository.default_branch from the event payload, if there is one."""
-    if not event_path:
-        return None
-    try:
-        with open(event_path, encoding="utf-8") as fh:
-            event = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    repo = event.get("repository") if isinstance(event, dict) else None
-    branch = repo.get("default_branch") if isinstance(repo, dict) else None
-    return branch if isinstance(branch, str) and branch else None
-
-
-def cmd_plan(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
-    from ci_ml import actions
-
-    env = os.environ if env is None else env
-    event_name = getattr(args, "event_name", None) or env.get("GITHUB_EVENT_NAME", "")
-    ref = getattr(args, "ref", None) or env.get("GITHUB_REF", "")
-    default_branch = (
-        getattr(args, "default_branch", None)
-        or default_branch_from_event(env.get("GITHUB_EVENT_PATH"))
-        or "main"
-    )
-    result = plan(
-        event_name=event_name,
-        ref=ref,
-        default_branch=default_branch,
-        mode=args.mode,
-        publish=args.publish,
-        comment=args.comment,
-        baseline=args.baseline,
-        fail_on_regression=args.fail_on_regression,
-    )
-    actions.set_outputs(result.outputs(), env)
-    print(result.summary(), flush=True)
-    return 0
-
-
-__all__ = ["Plan", "plan", "cmd_plan", "parse_bool", "default_branch_from_event", "MODES"]

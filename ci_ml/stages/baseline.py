@@ -1,17 +1,15 @@
-"""The baseline: an earlier build's artifact directory, verified, then scored
-as ONNX on the candidate's holdout rows. Never unpickled: a baseline can come
+"""The baseline of the compare stage: an earlier build's artifact directory,
+verified, then scored as ONNX on the candidate's holdout rows. Never unpickled: a baseline can come
 from a download, and an ONNX file cannot run code."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ci_ml.artifact import read_json, verify_sums
+from ci_ml.artifact import ORIGIN, read_json, verify_sums
 from ci_ml.errors import BaselineError
-
-ORIGIN = "release.json"  # written by `ci-ml baseline fetch`; not part of the artifact
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,32 +41,23 @@ class Baseline:
         }
 
 
-class BaselineSource(Protocol):
-    """Where a baseline comes from; returns a verified Baseline, or None if there is none yet."""
-
-    def fetch(self) -> Baseline | None: ...
-
-
-@dataclass
-class DirectorySource:
-    path: Path
-
-    def fetch(self) -> Baseline | None:
-        # A directory that `ci-ml baseline fetch` filled says which release it holds.
-        origin = self.path / ORIGIN
-        if origin.is_file():
-            try:
-                info = read_json(origin)
-                return load_directory(
-                    self.path,
-                    source="release",
-                    label=str(info["tag"]),
-                    url=info.get("url"),
-                    extra={"tag": info["tag"], "published_at": info.get("published_at")},
-                )
-            except (ValueError, KeyError, TypeError):
-                pass  # only a label: fall back to the path
-        return load_directory(self.path, source="dir", label=str(self.path))
+def load_baseline(path: Path) -> Baseline:
+    """A verified baseline from an artifact directory; one that `ci-ml baseline
+    fetch` filled says which release it holds."""
+    origin = path / ORIGIN
+    if origin.is_file():
+        try:
+            info = read_json(origin)
+            return load_directory(
+                path,
+                source="release",
+                label=str(info["tag"]),
+                url=info.get("url"),
+                extra={"tag": info["tag"], "published_at": info.get("published_at")},
+            )
+        except (ValueError, KeyError, TypeError):
+            pass  # only a label: fall back to the path
+    return load_directory(path, source="dir", label=str(path))
 
 
 def load_directory(
@@ -113,45 +102,29 @@ class BaselineScores:
     problem: str | None = None
 
 
-def _onnx_feeds(session: Any, X: pd.DataFrame, manifest: dict[str, Any]) -> dict[str, Any] | str:
-    """Feeds for the baseline's own inputs from the current frame, or a string saying
-    why that cannot be done (columns gone or retyped)."""
-    import numpy as np
-
+def _input_spec(
+    session: Any, X: pd.DataFrame, manifest: dict[str, Any]
+) -> tuple[list[str], list[tuple[str, str]], str] | str:
+    """(columns, input spec, precision) for the baseline's own ONNX inputs, or a
+    string saying why the current frame cannot feed them (columns gone)."""
     inputs = session.get_inputs()
+    precision = "double" if any(i.type == "tensor(double)" for i in inputs) else "float"
     features = [f["name"] for f in manifest.get("features", [])]
     if len(inputs) == 1 and inputs[0].name == "input" and features:
-        missing = [c for c in features if c not in X.columns]
-        if missing:
-            return f"the baseline needs column(s) the data no longer has: {', '.join(missing)}"
-        dtype = np.float64 if inputs[0].type == "tensor(double)" else np.float32
-        try:
-            return {"input": X[features].to_numpy(dtype=dtype)}
-        except (TypeError, ValueError) as e:
-            return f"the baseline's numeric inputs cannot be built from the current data: {e}"
-    feeds: dict[str, Any] = {}
-    missing = [i.name for i in inputs if i.name not in X.columns]
+        columns, spec = features, [("input", "numeric")]
+    else:
+        columns = [i.name for i in inputs]
+        spec = [(i.name, "string" if i.type == "tensor(string)" else "numeric") for i in inputs]
+    missing = [c for c in columns if c not in X.columns]
     if missing:
         return f"the baseline needs column(s) the data no longer has: {', '.join(missing)}"
-    for i in inputs:
-        s = X[i.name]
-        if i.type == "tensor(string)":
-            feeds[i.name] = np.array(
-                ["" if v is None or v != v else str(v) for v in s], dtype=object
-            ).reshape(-1, 1)
-        else:
-            dtype = np.float64 if i.type == "tensor(double)" else np.float32
-            try:
-                feeds[i.name] = s.to_numpy(dtype=dtype).reshape(-1, 1)
-            except (TypeError, ValueError):
-                return f"column {i.name!r} is no longer numeric, as the baseline expects"
-    return feeds
+    return columns, spec, precision
 
 
 def score(baseline: Baseline, X: pd.DataFrame, task: str) -> BaselineScores:
     import numpy as np
 
-    from ci_ml.export import session_for
+    from ci_ml.stages.export import feeds, session_for
 
     try:
         session = session_for(baseline.directory / "model.onnx")
@@ -159,11 +132,18 @@ def score(baseline: Baseline, X: pd.DataFrame, task: str) -> BaselineScores:
         return BaselineScores(
             problem=f"the baseline's model.onnx cannot be loaded by onnxruntime: {e}"
         )
-    feeds = _onnx_feeds(session, X, baseline.manifest)
-    if isinstance(feeds, str):
-        return BaselineScores(problem=feeds)
+    spec = _input_spec(session, X, baseline.manifest)
+    if isinstance(spec, str):
+        return BaselineScores(problem=spec)
+    columns, inputs, precision = spec
     try:
-        outs = session.run(None, feeds)
+        data = feeds(X[columns], inputs, precision)
+    except (TypeError, ValueError) as e:
+        return BaselineScores(
+            problem=f"the baseline's inputs cannot be built from the current data: {e}"
+        )
+    try:
+        outs = session.run(None, data)
     except Exception as e:
         return BaselineScores(
             problem=f"the baseline model failed on the current data: {str(e).splitlines()[0]}"

@@ -2,7 +2,7 @@
 
 The bootstrap resamples holdout rows with replacement, the same rows for the
 candidate and the baseline (paired), and recomputes every metric from sums of
-per-row components (ci_ml.metrics): one matrix product per batch of
+per-row components (ci_ml.stats.metrics): one matrix product per batch of
 resamples instead of a Python loop.
 
 Up to `max_units` rows this is the exact nonparametric bootstrap. Above it,
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-    from ci_ml.metrics import Scored
+    from ci_ml.stats.metrics import Scored
 
 MAX_UNITS = 20_000
 BATCH = 100
@@ -63,9 +63,6 @@ class Estimate:
     ci_low: float
     ci_high: float
 
-    def as_dict(self) -> dict[str, float]:
-        return {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high}
-
 
 @dataclass
 class Delta:
@@ -78,19 +75,6 @@ class Delta:
     ci_high: float
     p_value: float
     verdict: str  # improved | regressed | within noise | n/a
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "metric": self.metric,
-            "greater_is_better": self.greater_is_better,
-            "candidate": self.candidate.as_dict(),
-            "baseline": self.baseline.as_dict(),
-            "delta": self.delta,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "p_value": self.p_value,
-            "verdict": self.verdict,
-        }
 
 
 def verdict(ci_low: float, ci_high: float, greater_is_better: bool) -> str:
@@ -133,7 +117,7 @@ def estimates(
     scored: Scored, names: list[str], resamples: int, confidence: float, seed: int
 ) -> dict[str, Estimate]:
     """Point estimates with percentile bootstrap intervals for one model."""
-    from ci_ml.metrics import METRICS, component_blocks
+    from ci_ml.stats.metrics import METRICS, component_blocks
 
     matrix, where = component_blocks(scored, names)
     (sums,) = bootstrap_sums([matrix], resamples, seed)
@@ -154,7 +138,7 @@ def paired_deltas(
     seed: int,
 ) -> dict[str, Delta]:
     """Candidate minus baseline for each metric, on the same bootstrap resamples."""
-    from ci_ml.metrics import METRICS, component_blocks
+    from ci_ml.stats.metrics import METRICS, component_blocks
 
     cm, cwhere = component_blocks(candidate, names)
     bm, bwhere = component_blocks(baseline, names)

@@ -1,19 +1,9 @@
 """A small generic GitHub REST client: auth, timeouts, retries, rate limits, pagination.
 
-It knows nothing about comments or releases (that is ``ci_ml.github``). Every
-HTTP failure becomes a named exception, so callers branch on types, not codes:
-
-    GitHubError (ci_ml.errors, exit 5)
-    ├── ConnectionFailed      could not reach GitHub (after retries)
-    └── GitHubAPIError        GitHub answered with an error status
-        ├── Unauthorized      401: bad or expired token
-        ├── PermissionDenied  403: token lacks a permission (fork PRs: read-only)
-        ├── RateLimited       403/429: rate limit, reset too far away to wait
-        ├── NotFound          404
-        ├── ValidationFailed  422: carries GitHub's ``errors`` list
-        └── ServerError       5xx after retries
-
-The token is never put into a message, an exception or a ``repr``.
+It knows nothing about comments or releases (that is ``ci_ml.github.api``).
+Every HTTP failure becomes a named exception (the tree is in ``ci_ml.errors``),
+so callers branch on types, not codes. The token is never put into a message,
+an exception or a ``repr``.
 """
 
 from __future__ import annotations
@@ -29,9 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from requests.utils import parse_header_links
 
-from ci_ml.errors import GitHubError
+from ci_ml.errors import (
+    ConnectionFailed,
+    GitHubAPIError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+    ValidationFailed,
+)
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -54,74 +52,6 @@ def _version() -> str:
         return version("ci-ml")
     except Exception:  # not installed (running from a checkout)
         return "0"
-
-
-# --- exceptions -------------------------------------------------------------
-
-
-class ConnectionFailed(GitHubError):
-    """GitHub could not be reached (DNS, refused, reset, timeout), even after retries."""
-
-    def __init__(self, message: str, *, method: str = "", url: str = "", hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.method = method
-        self.url = url
-        # Same attributes as GitHubAPIError, so callers can log any GitHubError alike.
-        self.status: int | None = None
-        self.github_message: str | None = None
-        self.documentation_url: str | None = None
-
-
-class GitHubAPIError(GitHubError):
-    """GitHub answered with an error status; carries GitHub's own explanation."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        method: str = "",
-        url: str = "",
-        github_message: str | None = None,
-        documentation_url: str | None = None,
-        errors: list[dict[str, Any]] | None = None,
-        hint: str | None = None,
-    ):
-        super().__init__(message, hint=hint)
-        self.status = status
-        self.method = method
-        self.url = url
-        self.github_message = github_message
-        self.documentation_url = documentation_url
-        self.errors = errors or []
-
-
-class Unauthorized(GitHubAPIError):
-    pass
-
-
-class PermissionDenied(GitHubAPIError):
-    pass
-
-
-class NotFound(GitHubAPIError):
-    pass
-
-
-class ValidationFailed(GitHubAPIError):
-    def has_code(self, code: str) -> bool:
-        """True if any of GitHub's ``errors`` has this code (e.g. ``already_exists``)."""
-        return any(e.get("code") == code for e in self.errors if isinstance(e, dict))
-
-
-class RateLimited(GitHubAPIError):
-    def __init__(self, message: str, *, wait_seconds: float | None = None, **kwargs: Any):
-        super().__init__(message, **kwargs)
-        self.wait_seconds = wait_seconds
-
-
-class ServerError(GitHubAPIError):
-    pass
 
 
 _ERROR_CLASSES: dict[int, type[GitHubAPIError]] = {
@@ -170,16 +100,6 @@ def backoff_delay(attempt: int, base: float, cap: float, rand: Callable[[], floa
 def strip_uri_template(url: str) -> str:
     """``.../assets{?name,label}`` -> ``.../assets`` (the RFC 6570 part of ``upload_url``)."""
     return re.sub(r"\{[^}]*\}$", "", url)
-
-
-def next_page_url(response: requests.Response) -> str | None:
-    link = response.headers.get("link")
-    if not link:
-        return None
-    for item in parse_header_links(link):
-        if item.get("rel") == "next":
-            return item.get("url")
-    return None
 
 
 def _github_message(response: requests.Response) -> str:
@@ -264,15 +184,6 @@ class GitHubClient:
         )
         if token:
             self.session.auth = _BearerAuth(token)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> GitHubClient:
-        """Build from ``GITHUB_API_URL`` and ``GITHUB_TOKEN`` (the only place env is read)."""
-        return cls(
-            env.get("GITHUB_TOKEN") or None,
-            base_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
-            **kwargs,
-        )
 
     def __repr__(self) -> str:
         return f"GitHubClient(base_url={self.base_url!r}, token={'***' if self._token else None})"
@@ -464,9 +375,6 @@ class GitHubClient:
     def patch(self, path: str, json: Any = None) -> Any:
         return self._json(self.request("PATCH", path, json=json))
 
-    def put(self, path: str, json: Any = None) -> Any:
-        return self._json(self.request("PUT", path, json=json))
-
     def delete(self, path: str) -> None:
         self.request("DELETE", path)
 
@@ -479,7 +387,7 @@ class GitHubClient:
             if isinstance(page, dict):
                 page = next((v for v in page.values() if isinstance(v, list)), [])
             yield from page
-            url = next_page_url(response)
+            url = response.links.get("next", {}).get("url")
             if not url:
                 return
             response = self.request("GET", url)  # the next URL carries the query already

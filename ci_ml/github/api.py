@@ -14,16 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ci_ml.errors import GitHubError
-from ci_ml.github_client import (
-    ConnectionFailed,
-    GitHubClient,
-    NotFound,
-    ServerError,
-    ValidationFailed,
-)
+from ci_ml.errors import ConnectionFailed, GitHubError, NotFound, ServerError, ValidationFailed
+from ci_ml.github.client import GitHubClient
 
-MAX_COMMENT_CHARS = 65_536
+MAX_COMMENT_CHARS = 65_536  # GitHub's limit on a comment body
 ACTIONS_BOT = "github-actions[bot]"
 CONTENT_TYPES = {
     ".json": "application/json",
@@ -132,14 +126,6 @@ def _check_comment(body: str, marker: str) -> None:
 
 def _comments_path(repo: str, pr_number: int) -> str:
     return f"/repos/{repo}/issues/{pr_number}/comments"
-
-
-def find_sticky_comment(
-    client: GitHubClient, repo: str, pr_number: int, marker: str, author: str | None = None
-) -> dict[str, Any] | None:
-    """The oldest comment of ours carrying ``marker``, reading every page."""
-    keep, _ = select_sticky(client.paginate(_comments_path(repo, pr_number)), marker, author)
-    return keep
 
 
 def _delete_comments(client: GitHubClient, repo: str, comments: list[dict[str, Any]]) -> int:

@@ -1,19 +1,27 @@
-"""The `ci-ml` command line.
+"""The `ci-ml` command line: the only place that reads the environment, builds
+the GitHub client and exits.
 
-`main()` is the only place that reads the process environment and exits;
-each subcommand's handler lives in the module that owns the work and is
-imported only when that subcommand runs, so `ci-ml --help` stays light.
+Each subcommand's handler lives in a module of this package and is imported
+only when that subcommand runs, so `ci-ml --help` stays light. Handlers take
+the parsed arguments and a `Runtime` (the environment, read once) and return
+an exit code or raise a `CiMlError`.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ci_ml import __version__
 from ci_ml.errors import EXIT_UNEXPECTED, EXIT_USAGE, CiMlError
+
+if TYPE_CHECKING:
+    from ci_ml.github.actions import Actions
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -24,6 +32,26 @@ exit codes:
   4  a quality gate failed (see comparison.json)
   5  GitHub refused a request or could not be reached
 """
+BUILD_STAGES = [
+    ("validate", "test the train and test data against the pandera schema"),
+    ("train", "fit the model and write the manifest"),
+    ("evaluate", "compute metrics on the holdout set"),
+    ("export", "export to ONNX and check parity with scikit-learn"),
+    ("report", "render report.md, model-card.md and SHA256SUMS"),
+]
+
+
+@dataclass
+class Runtime:
+    """What a handler may know of the process: a copy of its environment."""
+
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def actions(self) -> Actions:
+        from ci_ml.github.actions import Actions
+
+        return Actions(self.env)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -33,30 +61,33 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=".ci-ml", help="artifact directory (default: %(default)s)")
 
 
-def _baseline_arg(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+def _baseline_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--baseline",
-        required=required,
-        default=None if required else "none",
+        default="none",
         metavar="DIR|release|none",
         help="an earlier build's artifact directory, 'release' (the latest model release on "
         "GitHub), or 'none' (default: %(default)s)",
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ci-ml",
-        description="A build system for ML pull requests: validate data, train, compare with "
-        "the baseline, export to ONNX, report.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def _no_fail(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-fail-on-regression",
+        dest="fail_on_regression",
+        action="store_false",
+        help="report failed gates but exit 0",
     )
-    parser.add_argument("--version", action="version", version=f"ci-ml {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, target: str, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(
+
+class _Commands:
+    """Adds subcommands that all share the exit-code epilog."""
+
+    def __init__(self, sub: argparse._SubParsersAction):
+        self.sub = sub
+
+    def add(self, name: str, target: str, help: str) -> argparse.ArgumentParser:
+        p = self.sub.add_parser(
             name,
             help=help,
             description=help,
@@ -66,46 +97,32 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=target)
         return p
 
-    p = add(
+
+def _build_commands(c: _Commands) -> None:
+    p = c.add(
         "run",
-        "ci_ml.pipeline:cmd_run",
+        "ci_ml.cli.build:cmd_run",
         "run every stage: validate, train, evaluate, export, compare, report",
     )
     _common(p)
     _baseline_arg(p)
-    p.add_argument(
-        "--no-fail-on-regression",
-        dest="fail_on_regression",
-        action="store_false",
-        help="report failed gates but exit 0",
-    )
-
-    for name, help_ in [
-        ("validate", "test the train and test data against the pandera schema"),
-        ("train", "fit the model and write the manifest"),
-        ("evaluate", "compute metrics on the holdout set"),
-        ("export", "export to ONNX and check parity with scikit-learn"),
-        ("report", "render report.md, model-card.md and SHA256SUMS"),
-    ]:
-        _common(add(name, f"ci_ml.pipeline:cmd_{name}", help_))
-
-    p = add(
+    _no_fail(p)
+    for name, help_ in BUILD_STAGES:
+        _common(c.add(name, "ci_ml.cli.build:cmd_stage", help_))
+    p = c.add(
         "compare",
-        "ci_ml.pipeline:cmd_compare",
+        "ci_ml.cli.build:cmd_compare",
         "score the baseline on the holdout set, compare, apply gates",
     )
     _common(p)
     _baseline_arg(p)
-    p.add_argument(
-        "--no-fail-on-regression",
-        dest="fail_on_regression",
-        action="store_false",
-        help="report failed gates but exit 0",
-    )
+    _no_fail(p)
 
-    p = add(
+
+def _comment_command(c: _Commands) -> None:
+    p = c.add(
         "comment",
-        "ci_ml.commenting:cmd_comment",
+        "ci_ml.cli.github:cmd_comment",
         "post or update the sticky PR comment from report.md",
     )
     _common(p)
@@ -125,9 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="write <out>/comment/ but do not call GitHub"
     )
 
-    p = add(
+
+def _registry_commands(c: _Commands) -> None:
+    p = c.add(
         "publish",
-        "ci_ml.registry:cmd_publish",
+        "ci_ml.cli.github:cmd_publish",
         "publish the build as a GitHub release (the model registry)",
     )
     _common(p)
@@ -138,27 +157,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--force", action="store_true", help="publish even if the build failed its gates"
     )
-
-    p = add("baseline", "", "baseline tools")
+    p = c.add("baseline", "", "baseline tools")
     bsub = p.add_subparsers(dest="baseline_command", metavar="SUBCOMMAND", required=True)
     pf = bsub.add_parser("fetch", help="download and verify the latest model release")
-    pf.set_defaults(handler="ci_ml.registry:cmd_baseline_fetch")
+    pf.set_defaults(handler="ci_ml.cli.github:cmd_baseline_fetch")
     _common(pf)
     pf.add_argument("--into", help="directory (default: <out>/baseline)")
     pf.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
     pf.add_argument("--prereleases", action="store_true", help="consider prereleases too")
-
-    p = add(
+    p = c.add(
         "promote",
-        "ci_ml.registry:cmd_promote",
+        "ci_ml.cli.github:cmd_promote",
         "mark an existing model release as the latest (promote or roll back)",
     )
     _common(p)
     p.add_argument("--tag", required=True, help="the release tag to make latest")
 
-    p = add(
+
+def _plan_command(c: _Commands) -> None:
+    p = c.add(
         "plan",
-        "ci_ml.plan:cmd_plan",
+        "ci_ml.cli.github:cmd_plan",
         "decide which stages the action runs for this event (writes $GITHUB_OUTPUT)",
     )
     p.add_argument(
@@ -176,10 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ref", help="default: $GITHUB_REF")
     p.add_argument("--default-branch", help="default: from the event payload, else main")
 
-    p = add("schema", "", "schema tools")
+
+def _schema_command(c: _Commands) -> None:
+    p = c.add("schema", "", "schema tools")
     ssub = p.add_subparsers(dest="schema_command", metavar="SUBCOMMAND", required=True)
     pi = ssub.add_parser("infer", help="print a pandera YAML schema inferred from a data file")
-    pi.set_defaults(handler="ci_ml.schema:cmd_infer")
+    pi.set_defaults(handler="ci_ml.cli.schema:cmd_infer")
     pi.add_argument("--data", required=True, help="CSV or Parquet file")
     pi.add_argument(
         "--target", help="target column (gets no missing values and, if few, its allowed values)"
@@ -191,10 +212,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="string columns with at most this many values get an isin check (default: %(default)s)",
     )
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ci-ml",
+        description="A build system for ML pull requests: validate data, train, compare with "
+        "the baseline, export to ONNX, report.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ci-ml {__version__}")
+    commands = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    for add in (
+        _build_commands,
+        _comment_command,
+        _registry_commands,
+        _plan_command,
+        _schema_command,
+    ):
+        add(commands)
     return parser
 
 
-def main_inner(argv: Sequence[str] | None) -> int:
+def main_inner(argv: Sequence[str] | None, rt: Runtime) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
@@ -202,16 +242,15 @@ def main_inner(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return EXIT_USAGE
     module, _, func = handler.partition(":")
-    return int(getattr(importlib.import_module(module), func)(args) or 0)
+    return int(getattr(importlib.import_module(module), func)(args, rt) or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ci_ml import actions
-
+    rt = Runtime(dict(os.environ))
     try:
-        return main_inner(argv)
+        return main_inner(argv, rt)
     except CiMlError as e:
-        actions.error(str(e), file=e.file)
+        rt.actions.error(str(e), file=e.file)
         return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -230,7 +269,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-__all__ = ["main", "main_inner", "build_parser"]
+__all__ = ["main", "main_inner", "build_parser", "Runtime"]

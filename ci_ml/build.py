@@ -1,0 +1,241 @@
+"""One build: its config, its artifact directory, what each stage recorded in
+`_build/`, and the manifest assembled from those records.
+
+Stages read what earlier stages left here and write their own part, so they
+run in one process (`ci-ml run`) or one per step with the same result.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.artifact import BUILD_DIR, read_json, write_json
+from ci_ml.config import Config
+from ci_ml.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from ci_ml.data import Dataset
+
+STAGES = ("validate", "train", "evaluate", "export", "compare", "report")
+BUILD_RECORDS = [
+    *(f"{stage}.json" for stage in STAGES),
+    "timings.json",
+    "model.joblib",
+    "predictions.npz",
+]
+PACKAGES = [
+    "ci-ml",
+    "scikit-learn",
+    "skl2onnx",
+    "onnx",
+    "onnxruntime",
+    "pandas",
+    "numpy",
+    "pandera",
+    "scipy",
+    "pyarrow",
+    "protobuf",
+]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the CI run tells about a build; the CLI reads it from the environment."""
+
+    github_sha: str | None = None
+    run_url: str | None = None
+
+
+@dataclass
+class Build:
+    """One build: its config, its artifact directory, and what earlier stages recorded."""
+
+    cfg: Config
+    out: Path
+    run: RunContext = field(default_factory=RunContext)
+
+    def __post_init__(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / BUILD_DIR).mkdir(exist_ok=True)
+
+    def clear(self, names: list[str]) -> None:
+        """Remove earlier outputs (artifact files or _build records) by name."""
+        for name in names:
+            for path in (self.out / name, self.state_path(name)):
+                path.unlink(missing_ok=True)
+
+    # --- what earlier stages left -------------------------------------------
+    def state_path(self, name: str) -> Path:
+        return self.out / BUILD_DIR / name
+
+    def state(self, name: str, *, needed_by: str) -> dict[str, Any]:
+        path = self.state_path(name)
+        if not path.is_file():
+            stage = name.removesuffix(".json")
+            raise UsageError(
+                f"`ci-ml {needed_by}` needs the output of `ci-ml {stage}` in {self.out}",
+                hint=f"run `ci-ml {stage}` first with the same --config and --out, or `ci-ml run`",
+            )
+        return read_json(path)
+
+    def optional(self, name: str) -> Any:
+        """A record or artifact file if an earlier stage wrote it, else None."""
+        for path in (self.state_path(name), self.out / name):
+            if path.is_file():
+                return read_json(path)
+        return None
+
+    def record(self, stage: str, data: Any, seconds: float) -> None:
+        write_json(self.state_path(f"{stage}.json"), data)
+        timings_path = self.state_path("timings.json")
+        timings = read_json(timings_path) if timings_path.is_file() else {}
+        timings[stage] = round(seconds, 4)
+        write_json(timings_path, timings)
+
+    @cached_property
+    def dataset(self) -> Dataset:
+        from ci_ml.data import load_dataset
+
+        return load_dataset(self.cfg)
+
+    @cached_property
+    def task(self) -> str:
+        from ci_ml.data import infer_task
+
+        if self.cfg.task != "auto":
+            return self.cfg.task
+        src = self.dataset.sources
+        return infer_task(
+            (src.get("train") if "train" in src else src["data"])[self.dataset.target]
+        )
+
+    @cached_property
+    def metric_names(self) -> tuple[list[str], str]:
+        from ci_ml.stats.metrics import select
+
+        names, primary = select(self.task, self.cfg.metrics.names, self.cfg.metrics.primary)
+        for i, g in enumerate(self.cfg.gates):
+            if g.metric not in names:
+                raise ConfigError(
+                    f"gates[{i}].metric: {g.metric!r} is not one of the computed metrics",
+                    file=str(self.cfg.source),
+                    hint=f"one of: {', '.join(names)}",
+                )
+        return names, primary
+
+    @cached_property
+    def git(self) -> dict[str, Any] | None:
+        return git_info(self.cfg.base_dir, self.run.github_sha)
+
+    @cached_property
+    def environment(self) -> dict[str, Any]:
+        return environment()
+
+    def write_manifest(self) -> dict[str, Any]:
+        """The manifest, rebuilt from the stage records after every stage."""
+        manifest = assemble_manifest(self)
+        write_json(self.out / "manifest.json", manifest)
+        return manifest
+
+
+def assemble_manifest(b: Build) -> dict[str, Any]:
+    """Lineage: what went into the build, from the config, the data and the stage records."""
+    from ci_ml import __version__
+
+    record = b.optional
+    validation, train, export = record("validate.json"), record("train.json"), record("export.json")
+    d = b.dataset
+    first = next(iter(d.sources.values()))
+    return {
+        "ci_ml_version": __version__,
+        "name": b.cfg.display_name,
+        "created": now(),
+        "task": b.task,
+        "data": {
+            "files": d.files,
+            "split": d.split if train else None,
+            "train_rows": len(d.train) if train else None,
+            "test_rows": len(d.test) if train else None,
+        },
+        "target": {"name": d.target, "dtype": str(first[d.target].dtype)},
+        "features": [{"name": str(c), "dtype": str(first[c].dtype)} for c in d.features],
+        "classes": train.get("classes") if train else None,
+        "schema": {
+            "source": b.cfg.schema_,
+            "sha256": validation.get("schema_sha256") if validation else None,
+        },
+        "config": b.cfg.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "model": (
+            {
+                "estimator": train["estimator"],
+                "params": train["params"],
+                "seed": b.cfg.model.seed,
+                "seeded": train["seeded"],
+            }
+            if train
+            else None
+        ),
+        "metrics": {"names": b.metric_names[0], "primary": b.metric_names[1]},
+        "export": export,
+        "git": b.git,
+        "environment": b.environment,
+        "timings_seconds": record("timings.json") or {},
+    }
+
+
+# --- lineage facts -------------------------------------------------------------
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+    }
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        r = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def git_info(cwd: Path, github_sha: str | None = None) -> dict[str, Any] | None:
+    """Commit, branch and dirtiness of the repository holding `cwd`, or None outside git.
+    In Actions the checkout of a pull request is a merge commit; GITHUB_SHA names it."""
+    commit = _git(["rev-parse", "HEAD"], cwd)
+    if commit is None:
+        return None
+    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
+    return {
+        "commit": commit,
+        "branch": _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd),
+        "dirty": bool(status),
+        "github_sha": github_sha,
+    }
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

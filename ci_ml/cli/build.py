@@ -1,0 +1,116 @@
+"""`ci-ml run` and the one-stage commands (validate, train, evaluate, export,
+compare, report): build the Build from the arguments and the environment,
+resolve `--baseline release` into a directory, run, and say what happened."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.errors import GateFailed
+
+if TYPE_CHECKING:
+    from ci_ml.build import Build
+    from ci_ml.cli import Runtime
+    from ci_ml.stages.compare import Comparison
+
+
+def make_build(args: Any, rt: Runtime) -> Build:
+    from ci_ml.build import Build, RunContext
+    from ci_ml.config import load_config
+    from ci_ml.github.context import GitHubContext
+
+    ctx = GitHubContext.from_env(rt.env)
+    return Build(load_config(args.config), Path(args.out), RunContext(ctx.sha, ctx.run_url))
+
+
+def resolve_baseline(arg: str | None, b: Build, rt: Runtime) -> Path | None:
+    """'none' → None; 'release' → the latest model release, fetched into
+    <out>/baseline (None if there is none yet); anything else is a directory."""
+    if arg in (None, "", "none"):
+        return None
+    if arg != "release":
+        return Path(arg)
+    from ci_ml.cli.github import client_for
+    from ci_ml.github.context import GitHubContext
+    from ci_ml.github.registry import fetch_latest
+
+    ctx = GitHubContext.from_env(rt.env)
+    repo = ctx.require_repo("--baseline release")
+    prefix = b.cfg.release.tag_prefix
+    fetched = fetch_latest(
+        client_for(ctx, rt, "--baseline release"), repo, prefix, b.out / "baseline"
+    )
+    if fetched is None:
+        rt.actions.notice(
+            f"no release tagged {prefix}* in {repo} yet: comparing without a baseline"
+        )
+        return None
+    return fetched.directory
+
+
+def gate_failure(comp: Comparison) -> GateFailed:
+    failed = [g.reason for g in comp.failed_gates]
+    return GateFailed(
+        "quality gate(s) failed:\n" + "\n".join(f"  - {r}" for r in failed),
+        hint="see comparison.json and report.md; pass --no-fail-on-regression to report without failing",
+    )
+
+
+def cmd_run(args: Any, rt: Runtime) -> int:
+    from ci_ml import pipeline
+
+    b = make_build(args, rt)
+    comp = pipeline.run(b, resolve_baseline(args.baseline, b, rt), rt.actions)
+    files = ", ".join(p.name for p in sorted(b.out.iterdir()) if p.is_file())
+    print(f"artifact: {b.out}/ ({files})")
+    if comp.verdict == "fail" and args.fail_on_regression:
+        raise gate_failure(comp)
+    return 0
+
+
+def cmd_compare(args: Any, rt: Runtime) -> int:
+    from ci_ml import pipeline
+
+    b = make_build(args, rt)
+    comp = pipeline.compare_stage(b, resolve_baseline(args.baseline, b, rt), rt.actions)
+    print(pipeline.verdict_line(comp))
+    if comp.verdict == "fail" and args.fail_on_regression:
+        raise gate_failure(comp)
+    return 0
+
+
+def _summary(name: str, result: Any, b: Build) -> str:
+    from ci_ml import pipeline
+
+    if name == "validate":
+        rows = ", ".join(f"{n} {role}" for role, n in result.rows.items())
+        return f"data valid: {rows} rows passed {result.schema or 'the built-in target checks'}"
+    if name == "train":
+        return f"trained {result.estimator} in {result.fit_seconds:.2f}s"
+    if name == "evaluate":
+        return pipeline.metrics_line(result)
+    if name == "export":
+        p = result.parity
+        return (
+            f"exported {result.path} ({result.bytes:,} bytes, {result.precision}); "
+            f"parity on {p['rows']} rows: max |Δ| {p['max_abs_diff']:.3g}"
+        )
+    return f"wrote {b.out / 'report.md'}"
+
+
+def cmd_stage(args: Any, rt: Runtime) -> int:
+    """One stage alone (`ci-ml validate`, `train`, `evaluate`, `export`, `report`)."""
+    import importlib
+
+    from ci_ml import pipeline
+
+    b = make_build(args, rt)
+    name = args.command
+    if name == "report":
+        result = pipeline.report_stage(b, rt.actions)
+    else:
+        module = importlib.import_module(f"ci_ml.stages.{name}")
+        result = pipeline.stage(rt.actions, name, module.run, b)
+    print(_summary(name, result, b))
+    return 0

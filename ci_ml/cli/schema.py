@@ -1,0 +1,31 @@
+"""`ci-ml schema infer`: print a first pandera schema for a data file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ci_ml.cli import Runtime
+
+
+def cmd_infer(args: Any, rt: Runtime) -> int:
+    from ci_ml.data import read_frame
+    from ci_ml.stages.validate import infer_schema
+
+    df = read_frame(Path(args.data))
+    if args.target and args.target not in df.columns:
+        raise ConfigError(
+            f"--target {args.target!r} is not a column of {args.data}",
+            hint=f"columns are: {', '.join(map(str, df.columns[:30]))}",
+        )
+    schema = infer_schema(df, args.target, args.categories_max)
+    sys.stdout.write(
+        f"# pandera schema inferred by `ci-ml schema infer` from {Path(args.data).name}\n"
+    )
+    sys.stdout.write("# review it: tighten ranges and value sets to what your data must satisfy\n")
+    sys.stdout.write(schema.to_yaml())
+    return 0

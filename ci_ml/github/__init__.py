@@ -1,0 +1,12 @@
+"""Everything that talks to GitHub or to its Actions runner:
+
+    client     HTTP: auth, timeouts, retries, rate limits, pages
+    api        the domain calls: the sticky comment, releases and their assets
+    registry   releases as the model registry: tags, publishable files, fetching a baseline
+    comment    fitting the report into a comment and delivering it (or deferring it)
+    context    the run's facts (repository, event, token) read from the environment
+    plan       which stages the action runs for an event (a pure decision)
+    actions    workflow commands: log groups, annotations, outputs, job summary
+
+Nothing here imports a stage; the CLI connects the two.
+"""

@@ -1,0 +1,97 @@
+"""GitHub Actions workflow commands: log groups, annotations, outputs, job summary.
+
+`Actions` is built once by the CLI from the environment. Outside Actions (no
+GITHUB_ACTIONS=true) everything degrades to plain console output, so the CLI
+behaves the same on a laptop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+
+
+def _escape_data(s: str) -> str:
+    # https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(s: str) -> str:
+    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(
+    kind: str, message: str, *, file: str | None = None, title: str | None = None
+) -> str:
+    """The text of an ::error/::warning/::notice command."""
+    props = []
+    if file:
+        props.append(f"file={_escape_property(file)}")
+    if title:
+        props.append(f"title={_escape_property(title)}")
+    sep = " " + ",".join(props) if props else ""
+    return f"::{kind}{sep}::{_escape_data(message)}"
+
+
+class Actions:
+    """Workflow commands for the run described by `env` (a copy of the environment)."""
+
+    def __init__(self, env: Mapping[str, str] | None = None):
+        env = env or {}
+        self.enabled = env.get("GITHUB_ACTIONS") == "true"
+        self.output_path = env.get("GITHUB_OUTPUT") or None
+        self.summary_path = env.get("GITHUB_STEP_SUMMARY") or None
+
+    def _annotate(self, kind: str, message: str, file: str | None, title: str | None) -> None:
+        text = annotation(kind, message, file=file, title=title) if self.enabled else None
+        print(text or f"{kind}: {message}", file=sys.stderr, flush=True)
+
+    def error(self, message: str, *, file: str | None = None, title: str | None = None) -> None:
+        self._annotate("error", message, file, title)
+
+    def warning(self, message: str, *, file: str | None = None) -> None:
+        self._annotate("warning", message, file, None)
+
+    def notice(self, message: str) -> None:
+        self._annotate("notice", message, None, None)
+
+    def mask(self, secret: str) -> None:
+        """Ask the runner to redact a secret from every later log line."""
+        if secret and self.enabled:
+            print(f"::add-mask::{_escape_data(secret)}", flush=True)
+
+    @contextlib.contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        """A collapsible log group in Actions, a header line elsewhere."""
+        if not self.enabled:
+            print(f"── {title}", file=sys.stderr, flush=True)
+            yield
+            return
+        print(f"::group::{_escape_data(title)}", flush=True)
+        try:
+            yield
+        finally:
+            print("::endgroup::", flush=True)
+
+    def set_outputs(self, values: Mapping[str, object]) -> None:
+        """Append step outputs to $GITHUB_OUTPUT (multi-line safe); no-op outside Actions."""
+        if not self.output_path:
+            return
+        with open(self.output_path, "a", encoding="utf-8") as fh:
+            for key, value in values.items():
+                text = "" if value is None else str(value)
+                if "\n" in text:
+                    delim = f"ghadelim_{uuid.uuid4().hex}"
+                    fh.write(f"{key}<<{delim}\n{text}\n{delim}\n")
+                else:
+                    fh.write(f"{key}={text}\n")
+
+    def append_summary(self, markdown: str) -> bool:
+        """Append to $GITHUB_STEP_SUMMARY; returns whether there was one."""
+        if not self.summary_path:
+            return False
+        with open(self.summary_path, "a", encoding="utf-8") as fh:
+            fh.write(markdown.rstrip("\n") + "\n\n")
+        return True

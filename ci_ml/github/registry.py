@@ -1,0 +1,89 @@
+"""GitHub Releases as the model registry: which tag a build gets, which files
+it publishes, and fetching the latest model release into a directory that the
+compare stage reads as a baseline. The HTTP calls are in ci_ml.github.api."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.artifact import ORIGIN, REQUIRED_FOR_PUBLISH, SUMS, verify_sums, write_json
+from ci_ml.errors import UsageError
+
+if TYPE_CHECKING:
+    from ci_ml.github.client import GitHubClient
+
+
+def version_of(tag: str, prefix: str) -> int | None:
+    """The integer version in `<prefix><N>`, or None for any other tag."""
+    m = re.fullmatch(re.escape(prefix) + r"(\d+)", tag)
+    return int(m.group(1)) if m else None
+
+
+def choose_tag(releases: list[dict[str, Any]], prefix: str, sha: str) -> tuple[str, bool]:
+    """(tag, reused): the release already made for this commit (a re-run), else the
+    next integer version after the highest `<prefix><N>`. Pure."""
+    for r in releases:
+        if version_of(r["tag_name"], prefix) is not None and r.get("target_commitish") == sha:
+            return r["tag_name"], True
+    taken = [v for r in releases if (v := version_of(r["tag_name"], prefix)) is not None]
+    return f"{prefix}{max(taken, default=0) + 1}", False
+
+
+@dataclass(frozen=True)
+class FetchedRelease:
+    tag: str
+    url: str | None
+    directory: Path
+
+
+def fetch_latest(
+    client: GitHubClient,
+    repo: str,
+    tag_prefix: str,
+    into: Path,
+    include_prereleases: bool = False,
+) -> FetchedRelease | None:
+    """Download the newest model release into `into`, verified against its
+    SHA256SUMS; None if the model has no release yet."""
+    from ci_ml.github.api import download_release_assets, find_latest_model_release
+
+    release = find_latest_model_release(client, repo, tag_prefix, include_prereleases)
+    if release is None:
+        return None
+    # A fresh directory: stale files from an older fetch must not mix in.
+    if into.exists():
+        shutil.rmtree(into)
+    into.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".baseline-", dir=into.parent))
+    try:
+        download_release_assets(client, release, tmp)
+        verify_sums(tmp)
+        origin = {
+            "tag": release["tag_name"],
+            "url": release.get("html_url"),
+            "published_at": release.get("published_at"),
+            "repository": repo,
+        }
+        write_json(tmp / ORIGIN, origin)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    tmp.rename(into)
+    return FetchedRelease(release["tag_name"], release.get("html_url"), into)
+
+
+def publishable_files(out: Path) -> list[Path]:
+    """The artifact files to publish: exactly those SHA256SUMS lists, plus SHA256SUMS,
+    after checking them (a build changed after `ci-ml report` is not published)."""
+    if not (out / SUMS).is_file():
+        raise UsageError(
+            f"{out} has no {SUMS}: nothing complete to publish",
+            hint="run `ci-ml run` (or `ci-ml report`) before `ci-ml publish`",
+        )
+    listed = verify_sums(out, required=REQUIRED_FOR_PUBLISH)
+    return [out / name for name in listed] + [out / SUMS]

@@ -1,0 +1,40 @@
+"""The hidden marker that makes ci-ml's PR comment findable again: written by
+the report template, read by the comment command."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from ci_ml.errors import UsageError
+
+MARKER_PREFIX = "ci-ml:comment"
+_ID = r"[A-Za-z0-9._-]{1,64}"
+_MARKER_RE = re.compile(r"<!-- " + re.escape(MARKER_PREFIX) + rf" id=({_ID}) -->")
+
+
+def comment_id(config_path: str | Path) -> str:
+    """A stable id per config, so two models in one repo keep two comments."""
+    norm = Path(config_path).as_posix().lstrip("./") or "ci-ml.yaml"
+    return hashlib.sha256(norm.encode()).hexdigest()[:12]
+
+
+def marker(cid: str) -> str:
+    if not re.fullmatch(_ID, cid):
+        raise UsageError(
+            f"comment id {cid[:80]!r} is not valid",
+            hint="use 1 to 64 letters, digits, '.', '_' or '-'",
+        )
+    return f"<!-- {MARKER_PREFIX} id={cid} -->"
+
+
+def read_marker(body: str) -> str | None:
+    m = _MARKER_RE.search(body)
+    return m.group(0) if m else None
+
+
+def with_comment_id(body: str, cid: str) -> str:
+    """Replace the report's marker with one for `cid` (a second model, say)."""
+    new = marker(cid)
+    return _MARKER_RE.sub(lambda _: new, body, count=1) if read_marker(body) else f"{new}\n{body}"

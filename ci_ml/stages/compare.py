@@ -1,0 +1,454 @@
+"""The compare stage: candidate versus baseline on the same holdout rows: paired
+deltas, tests, data and schema changes, gates. The result is `comparison.json`.
+
+Everything but `run` is a pure function of predictions, metrics and manifests.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.artifact import optional, write_json
+from ci_ml.stages.gates import GateResult, evaluate_gate, overall
+from ci_ml.stats.bootstrap import (
+    Delta,
+    Estimate,
+    mcnemar_exact,
+    paired_deltas,
+    paired_error_test,
+)
+from ci_ml.stats.metrics import METRICS, Scored
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ci_ml.build import Build
+    from ci_ml.config import Gate, StatisticsConfig
+    from ci_ml.stages.baseline import Baseline, BaselineScores
+    from ci_ml.stages.evaluate import Evaluation
+
+
+# --- the result ---------------------------------------------------------------
+
+
+@dataclass
+class BaselineIdentity:
+    source: str  # "dir" or "release"
+    label: str  # what the report calls it: a path or a tag
+    url: str | None
+    commit: str | None
+    created: str | None
+    name: str | None
+    tag: str | None = optional()
+    published_at: str | None = optional()
+
+
+@dataclass
+class MetricRow:
+    metric: str
+    label: str
+    greater_is_better: bool
+    candidate: Estimate
+    baseline_recorded: float | None
+    baseline: Estimate | None = None
+    delta: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    verdict: str = "no baseline"  # improved | regressed | within noise | n/a | no baseline
+    p_value_mcnemar: float | None = optional()
+
+
+@dataclass
+class McNemar:
+    test: str
+    candidate_only_correct: int
+    baseline_only_correct: int
+    p_value: float
+
+
+@dataclass
+class PairedT:
+    test: str
+    statistic: float
+    p_value: float
+    mean_difference: float
+
+
+@dataclass
+class ErrorTests:
+    squared_error: PairedT
+    absolute_error: PairedT
+
+
+@dataclass
+class Statistics:
+    method: str
+    resamples: int
+    confidence: float
+    seed: int
+
+
+@dataclass
+class ColumnChanges:
+    added: list[str]
+    removed: list[str]
+    retyped: list[dict[str, str]]
+    schema_changed: bool
+
+
+@dataclass
+class DataChanges:
+    holdout_identical: bool
+    rows: dict[str, int | None]
+    class_balance: list[dict[str, Any]]
+    columns: ColumnChanges
+
+
+@dataclass
+class ParamChange:
+    param: str
+    baseline: Any
+    candidate: Any
+
+
+@dataclass
+class Primary:
+    metric: str
+    candidate: float
+    delta: float | None
+    verdict: str
+
+
+@dataclass
+class Comparison:
+    """comparison.json: the whole comparison, gates and verdict included."""
+
+    primary_metric: str
+    statistics: Statistics
+    baseline: BaselineIdentity | None = None
+    scored_on: str | None = None
+    baseline_problem: str | None = None
+    notes: list[str] = field(default_factory=list)
+    metrics: list[MetricRow] = field(default_factory=list)
+    tests: McNemar | ErrorTests | None = None
+    data_changes: DataChanges | None = None
+    params_diff: list[ParamChange] = field(default_factory=list)
+    gates: list[GateResult] = field(default_factory=list)
+    verdict: str = "no-baseline"  # pass | fail | no-baseline
+    primary: Primary | None = None
+
+    @property
+    def failed_gates(self) -> list[GateResult]:
+        return [g for g in self.gates if g.status == "fail"]
+
+
+# --- the stage ------------------------------------------------------------------
+
+
+def run(b: Build, baseline_dir: Path | None) -> Comparison:
+    """The stage: score the baseline (if any) on this holdout, compare, apply the gates."""
+    from ci_ml.artifact import read_json
+    from ci_ml.stages import baseline as baseline_mod
+    from ci_ml.stages.evaluate import load_evaluation
+
+    t0 = time.perf_counter()
+    b.state("train.json", needed_by="compare")
+    evaluation = load_evaluation(b, "compare")
+    manifest = read_json(b.out / "manifest.json")
+    base = scores = None
+    if baseline_dir is not None:
+        base = baseline_mod.load_baseline(baseline_dir)
+        X, _ = b.dataset.xy("test")
+        scores = baseline_mod.score(base, X, b.task)
+    result = compare(b.cfg.gates, b.cfg.statistics, evaluation, manifest, base, scores)
+    write_json(b.out / "comparison.json", result)
+    b.record("compare", {"verdict": result.verdict}, time.perf_counter() - t0)
+    b.write_manifest()
+    return result
+
+
+# --- the comparison, piece by piece -------------------------------------------------
+
+
+def align_classes(
+    candidate_classes: list[Any], baseline_classes: list[Any], pred: np.ndarray, proba: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Map the baseline's labels and probability columns onto the candidate's classes.
+    Returns (pred index, proba, notes). A baseline label unknown to the candidate gets
+    index -1 (always wrong); its probability mass is dropped."""
+    import numpy as np
+
+    key = {str(c): i for i, c in enumerate(candidate_classes)}
+    notes = []
+    idx = np.array([key.get(str(v), -1) for v in pred], dtype=np.int64)
+    out = np.zeros((proba.shape[0], len(candidate_classes)))
+    for j, c in enumerate(baseline_classes):
+        if str(c) in key:
+            out[:, key[str(c)]] = proba[:, j]
+    only_base = [c for c in baseline_classes if str(c) not in key]
+    only_cand = [c for c in candidate_classes if str(c) not in {str(b) for b in baseline_classes}]
+    if only_base:
+        notes.append(f"classes only the baseline knows: {', '.join(map(str, only_base))}")
+    if only_cand:
+        notes.append(f"classes only the candidate knows: {', '.join(map(str, only_cand))}")
+    return idx, out, notes
+
+
+def _scored_baseline(candidate: Scored, pred_idx: np.ndarray, proba: np.ndarray | None) -> Scored:
+    import numpy as np
+
+    # A label the candidate does not know can never be right: encode it as a class
+    # index no row has (K), which the one-hot encoders treat as a column of its own.
+    if candidate.task == "classification":
+        k = len(candidate.classes or [])
+        safe = np.where(pred_idx < 0, k, pred_idx)
+        if (pred_idx < 0).any():
+            classes = [*candidate.classes, "<unknown to candidate>"]
+            cand_proba = (
+                None if proba is None else np.hstack([proba, np.zeros((proba.shape[0], 1))])
+            )
+            return Scored("classification", candidate.y, safe, cand_proba, classes)
+        return Scored("classification", candidate.y, safe, proba, candidate.classes)
+    return Scored("regression", candidate.y, pred_idx)
+
+
+def significance_tests(candidate: Scored, baseline: Scored) -> McNemar | ErrorTests:
+    import numpy as np
+
+    if candidate.task == "classification":
+        return McNemar(
+            **mcnemar_exact(
+                candidate.pred == candidate.y, baseline.pred[: len(candidate.y)] == candidate.y
+            )
+        )
+    ce = candidate.pred.astype(np.float64) - candidate.y
+    be = baseline.pred.astype(np.float64) - candidate.y
+    return ErrorTests(
+        PairedT(**paired_error_test(ce, be, "squared")),
+        PairedT(**paired_error_test(ce, be, "absolute")),
+    )
+
+
+def recorded_deltas(
+    candidate_values: dict[str, float], recorded: dict[str, Any], names: list[str]
+) -> dict[str, Delta]:
+    """Deltas against the baseline's recorded metrics: no interval, no verdict."""
+    out = {}
+    nan = float("nan")
+    for name in names:
+        rec = (recorded.get("metrics") or {}).get(name)
+        if rec is None or name not in candidate_values:
+            continue
+        b = float(rec["value"])
+        c = candidate_values[name]
+        out[name] = Delta(
+            name,
+            METRICS[name].greater_is_better,
+            Estimate(c, nan, nan),
+            Estimate(b, rec.get("ci_low", nan), rec.get("ci_high", nan)),
+            c - b,
+            nan,
+            nan,
+            nan,
+            "n/a",
+        )
+    return out
+
+
+def _columns(manifest: dict[str, Any]) -> dict[str, str]:
+    cols = {f["name"]: f["dtype"] for f in manifest.get("features", [])}
+    if manifest.get("target"):
+        cols[manifest["target"]["name"]] = manifest["target"]["dtype"]
+    return cols
+
+
+def schema_changes(base_manifest: dict[str, Any], cand_manifest: dict[str, Any]) -> ColumnChanges:
+    b, c = _columns(base_manifest), _columns(cand_manifest)
+    return ColumnChanges(
+        added=sorted(set(c) - set(b)),
+        removed=sorted(set(b) - set(c)),
+        retyped=[
+            {"column": k, "baseline": b[k], "candidate": c[k]}
+            for k in sorted(set(b) & set(c))
+            if b[k] != c[k]
+        ],
+        schema_changed=(base_manifest.get("schema") or {}).get("sha256")
+        != (cand_manifest.get("schema") or {}).get("sha256"),
+    )
+
+
+def holdout_identity(manifest: dict[str, Any]) -> str | None:
+    """A fingerprint of the holdout rows: the test file's sha256, or data file + split."""
+    data = manifest.get("data") or {}
+    files = data.get("files") or {}
+    if "test" in files:
+        return files["test"]["sha256"]
+    if "data" in files:
+        split = data.get("split") or {}
+        return f"{files['data']['sha256']}:{split.get('test_size')}:{split.get('seed')}:{split.get('stratify')}"
+    return None
+
+
+def class_balance(base: dict[str, int] | None, cand: dict[str, int] | None) -> list[dict[str, Any]]:
+    b, c = base or {}, cand or {}
+    return [
+        {"class": k, "baseline": b.get(k), "candidate": c.get(k)}
+        for k in sorted(set(b) | set(c), key=str)
+    ]
+
+
+def params_diff(base_manifest: dict[str, Any], cand_manifest: dict[str, Any]) -> list[ParamChange]:
+    b = (base_manifest.get("model") or {}).get("params") or {}
+    c = (cand_manifest.get("model") or {}).get("params") or {}
+    rows = [
+        ParamChange(k, b.get(k), c.get(k))
+        for k in sorted(set(b) | set(c))
+        if b.get(k, "∅") != c.get(k, "∅")
+    ]
+    b_est = (base_manifest.get("model") or {}).get("estimator")
+    c_est = (cand_manifest.get("model") or {}).get("estimator")
+    if b_est != c_est:
+        rows.insert(0, ParamChange("(estimator)", b_est, c_est))
+    return rows
+
+
+def data_changes(
+    baseline: Baseline, evaluation: Evaluation, manifest: dict[str, Any], same_holdout: bool
+) -> DataChanges:
+    return DataChanges(
+        holdout_identical=same_holdout,
+        rows={"baseline": baseline.metrics.get("rows"), "candidate": evaluation.rows},
+        class_balance=class_balance(
+            baseline.metrics.get("class_balance"), evaluation.class_balance
+        ),
+        columns=schema_changes(baseline.manifest, manifest),
+    )
+
+
+def _paired(candidate: Scored, scores: BaselineScores) -> tuple[Scored, Scored, list[str]]:
+    """The candidate and the baseline as two Scored on the same class columns, and notes."""
+    import numpy as np
+
+    if candidate.task != "classification":
+        return candidate, _scored_baseline(candidate, scores.pred, None), []
+    idx, proba, notes = align_classes(
+        candidate.classes or [], scores.classes or [], scores.pred, scores.proba
+    )
+    base = _scored_baseline(candidate, idx, proba)
+    if base.classes == candidate.classes:
+        return candidate, base, notes
+    # The baseline predicted a label the candidate does not know: an extra class column.
+    extra = None if candidate.proba is None else np.zeros((len(candidate.y), 1))
+    widened = Scored(
+        "classification",
+        candidate.y,
+        candidate.pred,
+        None if extra is None else np.hstack([candidate.proba, extra]),
+        base.classes,
+    )
+    return widened, base, notes
+
+
+def _deltas(
+    result: Comparison,
+    evaluation: Evaluation,
+    manifest: dict[str, Any],
+    baseline: Baseline,
+    scores: BaselineScores | None,
+    st: StatisticsConfig,
+) -> dict[str, Delta]:
+    """Fill in the baseline's part of `result` and return the per-metric deltas."""
+    names = list(evaluation.metrics)
+    identity = baseline.identity
+    result.baseline = BaselineIdentity(**identity)
+    same_holdout = holdout_identity(baseline.manifest) == holdout_identity(manifest)
+    result.data_changes = data_changes(baseline, evaluation, manifest, same_holdout)
+    if not same_holdout:
+        result.notes.append(
+            "the holdout data differ from the baseline's: its recorded metrics are not comparable; "
+            "the baseline was re-scored on this holdout, so the deltas below are"
+        )
+    result.params_diff = params_diff(baseline.manifest, manifest)
+    if scores is not None and scores.problem is None:
+        cand, base, notes = _paired(evaluation.scored, scores)
+        result.notes.extend(notes)
+        result.tests = significance_tests(evaluation.scored, base)
+        result.scored_on = "current holdout"
+        return paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed)
+    result.baseline_problem = scores.problem if scores else "not scored"
+    if same_holdout:
+        result.scored_on = "recorded metrics (same holdout)"
+        values = {n: float(v.value) for n, v in evaluation.metrics.items()}
+        return recorded_deltas(values, baseline.metrics, names)
+    result.scored_on = "none (baseline not comparable)"
+    return {}
+
+
+def _metric_row(
+    name: str, evaluation: Evaluation, delta: Delta | None, baseline: Baseline | None
+) -> MetricRow:
+    m = METRICS[name]
+    cm = evaluation.metrics[name]
+    recorded = ((baseline.metrics.get("metrics") or {}).get(name) or {}) if baseline else {}
+    row = MetricRow(
+        metric=name,
+        label=m.label,
+        greater_is_better=m.greater_is_better,
+        candidate=Estimate(cm.value, cm.ci_low, cm.ci_high),
+        baseline_recorded=recorded.get("value"),
+    )
+    if delta is None:
+        row.verdict = "no baseline" if baseline is None else "n/a"
+        return row
+    row.baseline = delta.baseline
+    row.delta, row.ci_low, row.ci_high = delta.delta, delta.ci_low, delta.ci_high
+    row.p_value, row.verdict = delta.p_value, delta.verdict
+    return row
+
+
+def compare(
+    gates: list[Gate],
+    st: StatisticsConfig,
+    evaluation: Evaluation,
+    manifest: dict[str, Any],
+    baseline: Baseline | None,
+    scores: BaselineScores | None,
+) -> Comparison:
+    """The whole comparison record (comparison.json)."""
+    result = Comparison(
+        primary_metric=evaluation.primary,
+        statistics=Statistics(
+            "paired bootstrap (percentile)", st.resamples, st.confidence, st.seed
+        ),
+    )
+    deltas = (
+        _deltas(result, evaluation, manifest, baseline, scores, st) if baseline is not None else {}
+    )
+    for name in evaluation.metrics:
+        row = _metric_row(name, evaluation, deltas.get(name), baseline)
+        if name == "accuracy" and isinstance(result.tests, McNemar) and name in deltas:
+            row.p_value_mcnemar = result.tests.p_value
+        result.metrics.append(row)
+    values = {n: float(v.value) for n, v in evaluation.metrics.items()}
+    gate_results = [
+        evaluate_gate(
+            g,
+            values.get(g.metric, math.nan),
+            deltas.get(g.metric),
+            METRICS[g.metric].greater_is_better,
+            st.confidence,
+        )
+        for g in gates
+    ]
+    result.gates = sorted(
+        gate_results, key=lambda r: {"fail": 0, "skipped": 1, "pass": 2}[r.status]
+    )
+    result.verdict = overall(gate_results, has_baseline=bool(deltas))
+    p = next(r for r in result.metrics if r.metric == evaluation.primary)
+    result.primary = Primary(evaluation.primary, p.candidate.value, p.delta, p.verdict)
+    return result

@@ -1,0 +1,112 @@
+"""Quality gates: pure decisions over numbers, no I/O.
+
+Semantics (the README's "Gates" section says the same):
+- `min` / `max`: absolute bounds on the candidate's value. Always apply,
+  with or without a baseline.
+- `max_regression`: the candidate may be worse than the baseline by at most
+  this much, in the metric's own units. "Worse" follows the metric's
+  direction: lower for accuracy, higher for rmse.
+- `max_regression_pct`: the same, relative to the baseline's absolute value, in percent.
+- `only_if_significant`: a regression gate fails only if, in addition, the
+  paired bootstrap says the metric regressed (its interval excludes zero).
+Relative gates are skipped when there is no baseline (first build), and the
+overall verdict is then `no-baseline` unless an absolute gate failed.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ci_ml.config import Gate
+    from ci_ml.stats.bootstrap import Delta
+
+
+@dataclass
+class GateResult:
+    metric: str
+    rule: str
+    threshold: float
+    actual: float | None
+    status: str  # pass | fail | skipped
+    reason: str
+
+
+# rule -> (passes, symbol when it passes, symbol when it fails)
+ABSOLUTE = {
+    "min": (operator.ge, "≥", "<"),
+    "max": (operator.le, "≤", ">"),
+}
+
+
+def worsening(candidate: float, baseline: float, greater_is_better: bool) -> float:
+    """How much worse the candidate is (positive = worse), in the metric's units."""
+    return (baseline - candidate) if greater_is_better else (candidate - baseline)
+
+
+def _absolute(gate: Gate, rule: str, threshold: float, candidate: float) -> GateResult:
+    passes, yes, no = ABSOLUTE[rule]
+    ok = passes(candidate, threshold)
+    reason = f"{gate.metric} = {candidate:.4g} {yes if ok else no} {rule} {threshold:g}"
+    return GateResult(gate.metric, rule, threshold, candidate, "pass" if ok else "fail", reason)
+
+
+def _regression_amount(rule: str, worse: float, baseline: float) -> tuple[float, str, str]:
+    """(amount compared with the threshold, its unit, how to show it)."""
+    if rule == "max_regression_pct":
+        base = abs(baseline)
+        amount = math.inf if base == 0 and worse > 0 else (0.0 if base == 0 else 100 * worse / base)
+        return amount, "%", f"{amount:.3g}%"
+    return worse, "", f"{worse:.4g}"
+
+
+def evaluate_gate(
+    gate: Gate,
+    candidate: float,
+    delta: Delta | None,
+    greater_is_better: bool,
+    confidence: float = 0.95,
+) -> GateResult:
+    rule = gate.rule
+    threshold = float(getattr(gate, rule))
+    m = gate.metric
+    if math.isnan(candidate):
+        return GateResult(
+            m, rule, threshold, None, "fail", f"{m} could not be computed on the holdout set"
+        )
+    if rule in ABSOLUTE:
+        return _absolute(gate, rule, threshold, candidate)
+    if delta is None:
+        return GateResult(m, rule, threshold, None, "skipped", f"no baseline to compare {m} with")
+    worse = worsening(delta.candidate.value, delta.baseline.value, greater_is_better)
+    amount, unit, shown = _regression_amount(rule, worse, delta.baseline.value)
+    limit = f"{threshold:g}{unit}"
+    change = f"{delta.baseline.value:.4g} → {delta.candidate.value:.4g}"
+    significant = delta.verdict == "regressed"
+    if amount <= threshold:
+        reason = (
+            f"{m} worse by {shown}, within limit {limit}"
+            if worse > 0
+            else f"{m} did not regress ({change})"
+        )
+        return GateResult(m, rule, threshold, amount, "pass", reason)
+    if gate.only_if_significant and not significant:
+        level = f"{confidence * 100:g}%"
+        reason = (
+            f"{m} worse by {shown} (limit {limit}) but within noise "
+            f"({level} CI of Δ {delta.ci_low:+.4g} … {delta.ci_high:+.4g})"
+        )
+        return GateResult(m, rule, threshold, amount, "pass", reason)
+    sig = " (significant)" if significant else ""
+    reason = f"{m} regressed by {shown}{sig}: {change}, limit {limit}"
+    return GateResult(m, rule, threshold, amount, "fail", reason)
+
+
+def overall(results: list[GateResult], has_baseline: bool) -> str:
+    """fail if any gate failed, else pass with a baseline, else no-baseline."""
+    if any(r.status == "fail" for r in results):
+        return "fail"
+    return "pass" if has_baseline else "no-baseline"
