@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from ci_ml.compare import significance_tests
-from ci_ml.metrics import DEFAULTS, Scored
-from ci_ml.stats import paired_deltas
+from ci_ml.stages.compare import significance_tests
+from ci_ml.stats.bootstrap import paired_deltas
+from ci_ml.stats.metrics import DEFAULTS, Scored
 
 
 def classifier_pair(n: int, rng: np.random.Generator) -> tuple[Scored, Scored]:

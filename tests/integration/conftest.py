@@ -14,7 +14,7 @@ ROOT = str(Path(__file__).resolve().parents[2])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from ci_ml.github_client import GitHubClient  # noqa: E402
+from ci_ml.github.client import GitHubClient  # noqa: E402
 from tests.fake_github import DEFAULT_TOKEN, FakeGitHub  # noqa: E402
 
 REPO = "octo/ml"

@@ -14,20 +14,24 @@ from pathlib import Path
 import pytest
 import requests
 
-from ci_ml.errors import EXIT_GITHUB, GitHubError
-from ci_ml.github_client import (
+from ci_ml.errors import (
+    EXIT_GITHUB,
     ConnectionFailed,
-    GitHubClient,
+    GitHubError,
     NotFound,
     PermissionDenied,
     RateLimited,
     ServerError,
     Unauthorized,
     ValidationFailed,
+)
+from ci_ml.github.client import (
+    GitHubClient,
     backoff_delay,
     rate_limit_wait,
     strip_uri_template,
 )
+from ci_ml.github.context import GitHubContext
 from tests.fake_github import DEFAULT_TOKEN
 
 REPO, PR = "octo/ml", 7  # seeded by the fake_github fixture
@@ -74,10 +78,10 @@ def test_strip_uri_template():
     assert strip_uri_template(url) == "https://uploads.github.com/repos/o/r/releases/1/assets"
 
 
-def test_from_env_reads_url_and_token_only_there():
-    client = GitHubClient.from_env({"GITHUB_API_URL": "https://ghe.example/api/v3/"})
-    assert client.base_url == "https://ghe.example/api/v3"
-    assert GitHubClient.from_env({}).base_url == "https://api.github.com"
+def test_api_url_and_token_come_from_the_environment_through_the_context():
+    ctx = GitHubContext.from_env({"GITHUB_API_URL": "https://ghe.example/api/v3/"})
+    assert ctx.api_url == "https://ghe.example/api/v3" and ctx.token is None
+    assert GitHubContext.from_env({}).api_url == "https://api.github.com"
 
 
 # --- headers and pagination ---------------------------------------------------

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_ml import github as gh
-from ci_ml.errors import GitHubError
-from ci_ml.github_client import PermissionDenied
+from ci_ml.errors import GitHubError, PermissionDenied
+from ci_ml.github import api as gh
 
 REPO, PR = "octo/ml", 7  # seeded by the fake_github fixture
 HEAD_SHA = "c0ffee" + "0" * 34

@@ -1,7 +1,10 @@
 import pytest
 
-from ci_ml.commenting import GITHUB_LIMIT, fit_comment, read_marker, with_comment_id
-from ci_ml.registry import choose_tag, version_of
+from ci_ml.errors import UsageError
+from ci_ml.github.api import MAX_COMMENT_CHARS as GITHUB_LIMIT
+from ci_ml.github.comment import fit_comment
+from ci_ml.github.registry import choose_tag, version_of
+from ci_ml.marker import read_marker, with_comment_id
 
 MARK = "<!-- ci-ml:comment id=abc -->"
 
@@ -41,7 +44,7 @@ def test_comment_id_override() -> None:
         read_marker(with_comment_id(f"{MARK}\nbody", "second"))
         == "<!-- ci-ml:comment id=second -->"
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="comment id"):
         with_comment_id("body", "bad id -->")
 
 

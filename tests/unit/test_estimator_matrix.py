@@ -13,7 +13,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ci_ml.export import convert, parity, session_for
+from ci_ml.stages.export import convert, parity, session_for
 
 TOL = 1e-4
 
@@ -180,7 +180,7 @@ def test_protobuf_is_below_7() -> None:
 def test_unconvertible_estimator_gets_a_clear_error() -> None:
     from sklearn.preprocessing import FunctionTransformer
 
-    from ci_ml.export import ExportError
+    from ci_ml.errors import ExportError
 
     Xtr, ytr, _, _ = numeric_data("regression")
     est = make_pipeline(FunctionTransformer(np.log1p), linear_model.Ridge()).fit(Xtr.abs(), ytr)

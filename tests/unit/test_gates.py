@@ -3,8 +3,8 @@ import math
 import pytest
 
 from ci_ml.config import Gate
-from ci_ml.gates import evaluate_gate, overall
-from ci_ml.stats import Delta, Estimate
+from ci_ml.stages.gates import evaluate_gate, overall
+from ci_ml.stats.bootstrap import Delta, Estimate
 
 
 def delta(c: float, b: float, verdict: str, gib: bool = True) -> Delta:

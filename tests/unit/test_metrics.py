@@ -5,7 +5,7 @@ import pytest
 from sklearn import metrics as skm
 
 from ci_ml.errors import ConfigError
-from ci_ml.metrics import DEFAULTS, Scored, point_estimates, select
+from ci_ml.stats.metrics import DEFAULTS, Scored, point_estimates, select
 
 
 def _classification(k: int, n: int = 3000, seed: int = 0, ties: bool = False) -> Scored:

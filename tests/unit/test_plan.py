@@ -8,8 +8,11 @@ import os
 
 import pytest
 
+from ci_ml.cli import Runtime
+from ci_ml.cli.github import cmd_plan
 from ci_ml.errors import UsageError
-from ci_ml.plan import Plan, cmd_plan, default_branch_from_event, plan
+from ci_ml.github.context import GitHubContext
+from ci_ml.github.plan import Plan, plan
 
 MAIN = "refs/heads/main"
 FEATURE = "refs/heads/feature"
@@ -144,7 +147,7 @@ def test_cmd_plan_reads_event_and_writes_outputs(tmp_path, capsys):
     out = tmp_path / "out.txt"
     env = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/trunk",
            "GITHUB_EVENT_PATH": str(event), "GITHUB_OUTPUT": str(out)}
-    assert cmd_plan(_args(), env) == 0
+    assert cmd_plan(_args(), Runtime(env)) == 0
     lines = dict(line.split("=", 1) for line in out.read_text().splitlines())
     assert lines["mode"] == "release"
     assert lines["publish"] == "true"
@@ -155,19 +158,22 @@ def test_cmd_plan_reads_event_and_writes_outputs(tmp_path, capsys):
 def test_cmd_plan_arguments_override_env(tmp_path):
     out = tmp_path / "out.txt"
     env = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF": MAIN, "GITHUB_OUTPUT": str(out)}
-    cmd_plan(_args(event_name="pull_request", ref=PR_REF), env)
+    cmd_plan(_args(event_name="pull_request", ref=PR_REF), Runtime(env))
     assert "mode=pr\n" in out.read_text()
 
 
 def test_default_branch_from_event(tmp_path):
-    assert default_branch_from_event(None) is None
-    assert default_branch_from_event(str(tmp_path / "missing.json")) is None
+    def branch(path):
+        return GitHubContext.from_env({"GITHUB_EVENT_PATH": path} if path else {}).default_branch
+
+    assert branch(None) is None
+    assert branch(str(tmp_path / "missing.json")) is None
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2")
-    assert default_branch_from_event(str(bad)) is None
+    assert branch(str(bad)) is None
     ok = tmp_path / "ok.json"
     ok.write_text('{"repository": {"default_branch": "develop"}}')
-    assert default_branch_from_event(str(ok)) == "develop"
+    assert branch(str(ok)) == "develop"
 
 
 def test_cli_registers_plan(tmp_path, monkeypatch):
@@ -180,8 +186,8 @@ def test_cli_registers_plan(tmp_path, monkeypatch):
     for k in list(os.environ):
         if k.startswith("GITHUB_"):
             monkeypatch.delenv(k)
-    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
-    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
-    assert cli.main_inner(["plan", "--mode", "pr", "--comment", "false", "--baseline", "none"]) == 0
+    env = {"GITHUB_OUTPUT": str(out), "GITHUB_EVENT_NAME": "pull_request"}
+    argv = ["plan", "--mode", "pr", "--comment", "false", "--baseline", "none"]
+    assert cli.main_inner(argv, Runtime(env)) == 0
     assert "mode=pr\n" in out.read_text()
-    assert args.handler == "ci_ml.plan:cmd_plan"
+    assert args.handler == "ci_ml.cli.github:cmd_plan"

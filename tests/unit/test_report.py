@@ -5,7 +5,13 @@ import copy
 import pytest
 from markdown_it import MarkdownIt
 
-from ci_ml import report
+from ci_ml.artifact import load
+from ci_ml.errors import UsageError
+from ci_ml.marker import comment_id, marker
+from ci_ml.stages import report
+from ci_ml.stages.compare import Comparison
+from ci_ml.stages.evaluate import Evaluation
+from ci_ml.stages.validate import ValidationResult
 
 EVIL = "a|b <!-- x --> <script>alert(1)</script> **bold** [link](http://e.vil) `tick`\nnewline"
 
@@ -41,7 +47,14 @@ def _ctx() -> dict:
         "verdict": "fail",
         "primary_metric": "roc_auc",
         "primary": {"metric": "roc_auc", "candidate": 0.91, "delta": -0.02, "verdict": "regressed"},
-        "baseline": {"label": "model-v3", "commit": "abcdef1234567", "source": "release"},
+        "baseline": {
+            "label": "model-v3",
+            "commit": "abcdef1234567",
+            "source": "release",
+            "url": None,
+            "created": None,
+            "name": None,
+        },
         "scored_on": "current holdout",
         "baseline_problem": None,
         "notes": [EVIL],
@@ -50,8 +63,8 @@ def _ctx() -> dict:
                 "metric": "roc_auc",
                 "label": "ROC AUC",
                 "greater_is_better": True,
-                "candidate": {"value": 0.91},
-                "baseline": {"value": 0.93},
+                "candidate": {"value": 0.91, "ci_low": 0.88, "ci_high": 0.94},
+                "baseline": {"value": 0.93, "ci_low": 0.9, "ci_high": 0.96},
                 "baseline_recorded": 0.93,
                 "delta": -0.02,
                 "ci_low": -0.03,
@@ -63,8 +76,8 @@ def _ctx() -> dict:
                 "metric": "log_loss",
                 "label": "Log loss",
                 "greater_is_better": False,
-                "candidate": {"value": 0.3},
-                "baseline": {"value": 0.3},
+                "candidate": {"value": 0.3, "ci_low": 0.25, "ci_high": 0.35},
+                "baseline": {"value": 0.3, "ci_low": 0.25, "ci_high": 0.35},
                 "baseline_recorded": 0.3,
                 "delta": 0.0,
                 "ci_low": -0.01,
@@ -96,12 +109,19 @@ def _ctx() -> dict:
             "columns": {"added": [EVIL], "removed": [], "retyped": [], "schema_changed": True},
         },
         "params_diff": [{"param": "model__C", "baseline": 1.0, "candidate": EVIL}],
+        "statistics": {
+            "method": "paired bootstrap (percentile)",
+            "resamples": 1000,
+            "confidence": 0.95,
+            "seed": 0,
+        },
     }
+    metrics, comparison = load(Evaluation, metrics), load(Comparison, comparison)
     return {
         "name": EVIL,
         "config_path": "ci-ml.yaml",
         "comment_id": "abc123",
-        "marker": report.marker("abc123"),
+        "marker": marker("abc123"),
         "status": "fail",
         "manifest": None,
         "metrics": metrics,
@@ -138,8 +158,16 @@ def test_user_text_cannot_break_markdown_or_the_marker() -> None:
     md = MarkdownIt("commonmark").enable("table")
     tokens = md.parse(text)
     # The confusion-matrix header keeps exactly 3 cells despite the '|' in the class name.
-    heads = [t for t in tokens if t.type == "thead_open"]
-    assert heads
+    heads, cells, inside = [], 0, False
+    for t in tokens:
+        if t.type == "thead_open":
+            inside, cells = True, 0
+        elif t.type == "th_open" and inside:
+            cells += 1
+        elif t.type == "thead_close":
+            inside = False
+            heads.append(cells)
+    assert heads[-1] == 3, heads  # the confusion matrix is the last table
     links = [
         t
         for t in tokens
@@ -163,20 +191,26 @@ def test_validation_failure_report() -> None:
         metrics=None,
         status="invalid-data",
         chart=None,
-        validation={
-            "passed": False,
-            "broken_columns": ["age"],
-            "failures": [
-                {
-                    "dataset": "train",
-                    "column": "age",
-                    "check": "greater_than_or_equal_to(0)",
-                    "failing_rows": 2,
-                    "examples": [-1, -5],
-                    "rows": [3, 9],
-                }
-            ],
-        },
+        validation=load(
+            ValidationResult,
+            {
+                "passed": False,
+                "schema": "schema.yaml",
+                "schema_sha256": None,
+                "rows": {"train": 10},
+                "broken_columns": ["age"],
+                "failures": [
+                    {
+                        "dataset": "train",
+                        "column": "age",
+                        "check": "greater_than_or_equal_to(0)",
+                        "failing_rows": 2,
+                        "examples": [-1, -5],
+                        "rows": [3, 9],
+                    }
+                ],
+            },
+        ),
     )
     text = report.render_report(ctx)
     assert "Schema failures" in text and "age" in text and _tables(text) == 1
@@ -209,7 +243,7 @@ def test_signed_and_ci() -> None:
 
 
 def test_comment_id_is_stable_per_config_path() -> None:
-    assert report.comment_id("ci-ml.yaml") == report.comment_id("./ci-ml.yaml")
-    assert report.comment_id("a/ci-ml.yaml") != report.comment_id("b/ci-ml.yaml")
-    with pytest.raises(ValueError):
-        report.marker("x -->")
+    assert comment_id("ci-ml.yaml") == comment_id("./ci-ml.yaml")
+    assert comment_id("a/ci-ml.yaml") != comment_id("b/ci-ml.yaml")
+    with pytest.raises(UsageError, match="comment id"):
+        marker("x -->")

@@ -5,8 +5,8 @@ import pytest
 from scipy import stats as sps
 from statsmodels.stats.contingency_tables import mcnemar
 
-from ci_ml import stats
-from ci_ml.metrics import Scored
+from ci_ml.stats import bootstrap as stats
+from ci_ml.stats.metrics import Scored
 
 
 @pytest.mark.parametrize(("b", "c"), [(0, 0), (3, 9), (10, 10), (25, 7), (1, 40), (130, 95)])
