@@ -109,6 +109,23 @@ def _resolve_mode(mode: str, event_name: str, on_default: bool) -> tuple[str, st
     )
 
 
+def _choice(name: str, value: str, choices: tuple[str, ...], hint: str) -> str:
+    value = (value or "auto").strip().lower()
+    if value not in choices:
+        raise UsageError(
+            f"input '{name}' must be one of {', '.join(choices)}, got {value!r}", hint=hint
+        )
+    return value
+
+
+def _publishes(resolved: str, is_pr: bool, on_default: bool, publish: str) -> bool:
+    """A model is only ever published from the default branch, never from a PR
+    (its code is not reviewed yet), and `auto` publishes only in release mode."""
+    if resolved == "pr" or is_pr or not on_default or publish == "false":
+        return False
+    return publish == "true" or resolved == "release"
+
+
 def plan(
     event_name: str,
     ref: str,
@@ -120,64 +137,29 @@ def plan(
     fail_on_regression: str | bool = True,
 ) -> Plan:
     """Decide the steps; raises UsageError for an input outside its choices."""
-    mode = (mode or "auto").strip().lower()
-    if mode not in MODES:
-        raise UsageError(
-            f"input 'mode' must be one of {', '.join(MODES)}, got {mode!r}",
-            hint="use `mode: auto` to let the event decide",
-        )
-    publish = (publish or "auto").strip().lower()
-    if publish not in PUBLISH_CHOICES:
-        raise UsageError(
-            f"input 'publish' must be one of {', '.join(PUBLISH_CHOICES)}, got {publish!r}",
-            hint="`auto` publishes only on a push to the default branch",
-        )
+    mode = _choice("mode", mode, MODES, "use `mode: auto` to let the event decide")
+    publish = _choice(
+        "publish", publish, PUBLISH_CHOICES, "`auto` publishes only on a push to the default branch"
+    )
     want_comment = parse_bool("comment", comment)
     fail = parse_bool("fail-on-regression", fail_on_regression)
     baseline = (baseline or "").strip() or "none"
-
     on_default = bool(default_branch) and ref == f"refs/heads/{default_branch}"
     is_pr = event_name in PR_EVENTS
     resolved, reason = _resolve_mode(mode, event_name, on_default)
-
-    if resolved in ("validate", "comment"):
-        return Plan(
-            mode=resolved,
-            validate=resolved == "validate",
-            train=False,
-            evaluate=False,
-            export=False,
-            fetch_baseline=False,
-            compare=False,
-            report=False,
-            comment=resolved == "comment",
-            publish=False,
-            baseline="none",
-            fail_on_regression=fail,
-            reason=reason,
-        )
-
-    # A model is only ever published from the default branch, never from a PR
-    # (its code is not reviewed yet), and `auto` publishes only in release mode.
-    if resolved == "pr" or is_pr or not on_default or publish == "false":
-        do_publish = False
-    elif publish == "true":
-        do_publish = True
-    else:
-        do_publish = resolved == "release"
-
+    build = resolved not in ("validate", "comment")
     return Plan(
         mode=resolved,
-        validate=True,
-        train=True,
-        evaluate=True,
-        export=True,
-        fetch_baseline=baseline == "release",
-        compare=True,  # with no baseline, compare still applies the absolute gates
-        report=True,
-        comment=want_comment and resolved == "pr" and is_pr,
-        publish=do_publish,
-        baseline=baseline,
+        validate=resolved != "comment",
+        train=build,
+        evaluate=build,
+        export=build,
+        fetch_baseline=build and baseline == "release",
+        compare=build,  # with no baseline, compare still applies the absolute gates
+        report=build,
+        comment=resolved == "comment" or (build and want_comment and resolved == "pr" and is_pr),
+        publish=build and _publishes(resolved, is_pr, on_default, publish),
+        baseline=baseline if build else "none",
         fail_on_regression=fail,
         reason=reason,
     )

@@ -78,7 +78,6 @@ def test_act_runs_a_composite_action_in_host_mode(tmp_path):
     assert run.succeeded, run.explain()
     assert run.outputs("a") == {"greeting": "hello act"}
     assert f"## hi act from {REPO_SLUG}" in run.summary()
-    assert run.seconds < 60
 
 
 # --- the fake GitHub API, as its own process ----------------------------------------------

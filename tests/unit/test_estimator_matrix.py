@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from sklearn import ensemble, linear_model, neighbors, neural_network, svm, tree
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -62,7 +64,11 @@ CLASSIFIERS = {
     "KNeighborsClassifier": lambda: make_pipeline(
         StandardScaler(), neighbors.KNeighborsClassifier()
     ),
-    "SVC": lambda: make_pipeline(StandardScaler(), svm.SVC(probability=True, random_state=0)),
+    # SVC(probability=True) is deprecated in scikit-learn 1.9 and gone in 1.11; this is
+    # the replacement scikit-learn names (Platt scaling, the same sigmoid).
+    "SVC": lambda: make_pipeline(
+        StandardScaler(), CalibratedClassifierCV(svm.SVC(), ensemble=False)
+    ),
     "MLPClassifier": lambda: make_pipeline(
         StandardScaler(), neural_network.MLPClassifier(max_iter=500, random_state=0)
     ),
@@ -105,6 +111,17 @@ def test_binary_classifier(name: str) -> None:
     check(CLASSIFIERS[name](), Xtr, ytr, Xte, "classification")
 
 
+@pytest.mark.skipif(
+    tuple(int(x) for x in sklearn.__version__.split(".")[:2]) >= (1, 11),
+    reason="SVC(probability=True) was removed in scikit-learn 1.11",
+)
+@pytest.mark.filterwarnings("ignore:The `probability` parameter was deprecated:FutureWarning")
+def test_svc_with_probability_true_while_scikit_learn_has_it() -> None:
+    Xtr, ytr, Xte, _ = numeric_data("classification")
+    est = make_pipeline(StandardScaler(), svm.SVC(probability=True, random_state=0))
+    check(est, Xtr, ytr, Xte, "classification")
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -112,6 +129,7 @@ def test_binary_classifier(name: str) -> None:
         "RandomForestClassifier",
         "HistGradientBoostingClassifier",
         "MLPClassifier",
+        "SVC",
     ],
 )
 def test_multiclass_classifier(name: str) -> None:
