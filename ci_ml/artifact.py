@@ -1,20 +1,31 @@
 """The build's artifact directory: which files make it up, how they are
-written (atomically, as JSON any parser accepts) and their checksums."""
+written (atomically, as strict JSON that any parser accepts) and their checksums."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BeforeValidator
 
 from ci_ml.errors import BaselineError
 
 T = TypeVar("T")
+
+
+def _nan_for_null(v: Any) -> Any:
+    return math.nan if v is None else v
+
+
+# A number that may be undefined: NaN in memory, null in JSON (strict JSON has no NaN).
+Num = Annotated[float, BeforeValidator(_nan_for_null)]
 # Field metadata: what a result holds in memory but never writes (a fitted
 # estimator), and optional parts written only when present.
 TRANSIENT = "ci_ml_transient"
@@ -69,12 +80,16 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON has no NaN or Infinity
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, Path):
         return str(value)
     if hasattr(value, "tolist"):  # numpy scalars and arrays
         return plain(value.tolist())
+    if hasattr(value, "isoformat"):  # timestamps in data examples
+        return value.isoformat()
     return str(value)
 
 
@@ -87,7 +102,7 @@ def load(cls: type[T], data: Any) -> T:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically, so an interrupted stage never leaves half a file."""
-    text = json.dumps(plain(data), indent=2, allow_nan=True) + "\n"
+    text = json.dumps(plain(data), indent=2, allow_nan=False) + "\n"
     write_text(path, text)
 
 
@@ -101,6 +116,15 @@ def write_text(path: Path, text: str) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def loads_strict(text: str) -> Any:
+    """Parse JSON as strictly as JavaScript's JSON.parse: NaN and Infinity are errors."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def present_files(out: Path) -> list[str]:

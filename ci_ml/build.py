@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import BUILD_DIR, read_json, write_json
 from ci_ml.config import Config
-from ci_ml.errors import ConfigError, UsageError
+from ci_ml.errors import UsageError
 
 if TYPE_CHECKING:
     from ci_ml.data import Dataset
 
-STAGES = ("validate", "train", "evaluate", "export", "compare", "report")
+STAGES = ("validate", "train", "export", "evaluate", "compare", "report")
 BUILD_RECORDS = [
     *(f"{stage}.json" for stage in STAGES),
     "timings.json",
@@ -120,15 +120,18 @@ class Build:
     def metric_names(self) -> tuple[list[str], str]:
         from ci_ml.stats.metrics import select
 
-        names, primary = select(self.task, self.cfg.metrics.names, self.cfg.metrics.primary)
-        for i, g in enumerate(self.cfg.gates):
-            if g.metric not in names:
-                raise ConfigError(
-                    f"gates[{i}].metric: {g.metric!r} is not one of the computed metrics",
-                    file=str(self.cfg.source),
-                    hint=f"one of: {', '.join(names)}",
-                )
-        return names, primary
+        note = (
+            f" (inferred from the target {self.dataset.target!r}; set `task:` if that is wrong)"
+            if self.cfg.task == "auto"
+            else ""
+        )
+        return select(
+            self.task,
+            self.cfg.metrics.names,
+            self.cfg.metrics.primary,
+            [g.metric for g in self.cfg.gates],
+            note,
+        )
 
     @cached_property
     def git(self) -> dict[str, Any] | None:

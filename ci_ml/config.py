@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ci_ml.errors import ConfigError
 
@@ -37,6 +45,9 @@ EXAMPLES: dict[str, str] = {
     "export": "export: {target_opset: 17, tolerance: 1.0e-4}",
     "export.tolerance": "tolerance: 1.0e-4",
     "gates": "gates: [{metric: roc_auc, min: 0.9}, {metric: roc_auc, max_regression: 0.005}]",
+    "gates.min": "{metric: roc_auc, min: 0.9}  (a floor on a higher-is-better metric)",
+    "gates.max": "{metric: log_loss, max: 0.4}  (a cap on a lower-is-better metric)",
+    "baseline": "baseline: {on_unscorable: fail}  (or recorded, skip)",
     "statistics": "statistics: {resamples: 1000, confidence: 0.95, seed: 0}",
     "release": "release: {tag_prefix: model-v}",
 }
@@ -102,15 +113,17 @@ class MetricsConfig(_Strict):
 
 class ExportConfig(_Strict):
     target_opset: int | None = Field(None, ge=9)
-    tolerance: float = Field(1e-4, gt=0)
+    # Finite and below 1: a probability differs by at most 1, so a larger (or
+    # infinite) tolerance would make the parity check unable to fail.
+    tolerance: FiniteFloat = Field(1e-4, gt=0, lt=1)
 
 
 class Gate(_Strict):
     metric: str
-    min: float | None = None
-    max: float | None = None
-    max_regression: float | None = Field(None, ge=0)
-    max_regression_pct: float | None = Field(None, ge=0)
+    min: FiniteFloat | None = None
+    max: FiniteFloat | None = None
+    max_regression: FiniteFloat | None = Field(None, ge=0)
+    max_regression_pct: FiniteFloat | None = Field(None, ge=0)
     only_if_significant: bool = False
 
     @model_validator(mode="after")
@@ -125,6 +138,7 @@ class Gate(_Strict):
                 f"a gate needs exactly one of min, max, max_regression, max_regression_pct (got {rules or 'none'}); "
                 "write one list item per rule"
             )
+        _check_direction(self.metric, rules[0])
         return self
 
     @property
@@ -133,6 +147,34 @@ class Gate(_Strict):
             if getattr(self, r) is not None:
                 return r
         raise AssertionError("unreachable")
+
+
+def _check_direction(metric: str, rule: str) -> None:
+    """`min` on an error metric (or `max` on a score) bounds the wrong side: it
+    fails on a model that got better and never on one that got worse."""
+    from ci_ml.stats.metrics import METRICS
+
+    m = METRICS.get(metric)
+    if m is None:
+        return  # unknown names are reported with the task's metric list
+    if rule == "min" and not m.greater_is_better:
+        raise ValueError(
+            f"{metric} is lower-is-better, so `min` would fail when it improves; "
+            f"use `max: …` to cap {metric}"
+        )
+    if rule == "max" and m.greater_is_better:
+        raise ValueError(
+            f"{metric} is higher-is-better, so `max` would fail when it improves; "
+            f"use `min: …` for a floor on {metric}"
+        )
+
+
+class BaselineConfig(_Strict):
+    # What relative gates do when a baseline exists but cannot be scored on
+    # this holdout (a column it needs is gone): fail (default), compare with
+    # its recorded metrics even on other data (recorded), or report the gates
+    # as not evaluated (skip).
+    on_unscorable: Literal["fail", "recorded", "skip"] = "fail"
 
 
 class StatisticsConfig(_Strict):
@@ -163,6 +205,7 @@ class Config(_Strict):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     gates: list[Gate] = Field(default_factory=list)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     statistics: StatisticsConfig = Field(default_factory=StatisticsConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
 

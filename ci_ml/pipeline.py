@@ -1,6 +1,10 @@
 """The pipeline: the stages in order, each in a log group.
 
-    validate ──► train ──► evaluate ──► export ──► compare ──► report
+    validate ──► train ──► export ──► evaluate ──► compare ──► report
+
+Export comes before evaluate because the metrics are the shipped model's: the
+ONNX file's predictions, which the parity check has proved agree with
+scikit-learn's.
 
 Each stage is `ci_ml.stages.<name>.run(build, ...)`: it reads what earlier
 stages left in the build, writes its own part and returns a typed result. A
@@ -58,8 +62,10 @@ def metrics_line(m: Evaluation) -> str:
 
 def verdict_line(c: Comparison) -> str:
     p = c.primary
-    delta = "" if p.delta is None else f" (Δ {p.delta:+.4g}, {p.verdict})"
-    return f"verdict: {c.verdict}; {p.metric} {p.candidate:.4g}{delta}"
+    if p.delta is None:
+        return f"verdict: {c.verdict}; {p.metric} {p.candidate:.4g}"
+    shown = "0" if p.delta == 0 else f"{p.delta:+.4g}"
+    return f"verdict: {c.verdict}; {p.metric} {p.candidate:.4g} (Δ {shown}, {p.verdict})"
 
 
 def run(b: Build, baseline: Path | None, console: Console) -> Comparison:
@@ -69,8 +75,8 @@ def run(b: Build, baseline: Path | None, console: Console) -> Comparison:
     try:
         stage(console, "validate", validate.run, b)
         stage(console, "train", train.run, b)
-        print(metrics_line(stage(console, "evaluate", evaluate.run, b)))
         stage(console, "export", export.run, b)
+        print(metrics_line(stage(console, "evaluate", evaluate.run, b)))
         comp = compare_stage(b, baseline, console)
         print(verdict_line(comp))
     except Exception:

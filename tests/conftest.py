@@ -48,7 +48,9 @@ def pytest_runtestloop(session: pytest.Session):
     if low:
         writer = session.config.pluginmanager.getplugin("terminalreporter")
         lines = "\n".join(f"  {f}: {v:.1f}%" for f, v in sorted(low.items()))
-        writer.write(f"\nERROR: modules below {PER_MODULE_MINIMUM:.0f}% coverage:\n{lines}\n", red=True)
+        writer.write(
+            f"\nERROR: modules below {PER_MODULE_MINIMUM:.0f}% coverage:\n{lines}\n", red=True
+        )
         session.testsfailed += 1
     return result
 

@@ -35,8 +35,8 @@ exit codes:
 BUILD_STAGES = [
     ("validate", "test the train and test data against the pandera schema"),
     ("train", "fit the model and write the manifest"),
-    ("evaluate", "compute metrics on the holdout set"),
-    ("export", "export to ONNX and check parity with scikit-learn"),
+    ("export", "export to ONNX, predict the holdout set with it, check parity with scikit-learn"),
+    ("evaluate", "compute the ONNX model's metrics on the holdout set"),
     ("report", "render report.md, model-card.md and SHA256SUMS"),
 ]
 
@@ -102,7 +102,7 @@ def _build_commands(c: _Commands) -> None:
     p = c.add(
         "run",
         "ci_ml.cli.build:cmd_run",
-        "run every stage: validate, train, evaluate, export, compare, report",
+        "run every stage: validate, train, export, evaluate, compare, report",
     )
     _common(p)
     _baseline_arg(p)
@@ -216,8 +216,8 @@ def _schema_command(c: _Commands) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ci-ml",
-        description="A build system for ML pull requests: validate data, train, compare with "
-        "the baseline, export to ONNX, report.",
+        description="A build system for ML pull requests: validate data, train, export to "
+        "ONNX, compare with the baseline, report.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

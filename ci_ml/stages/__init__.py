@@ -1,6 +1,6 @@
 """The build's stages, one module each, in the order they run:
 
-    validate ──► train ──► evaluate ──► export ──► compare ──► report
+    validate ──► train ──► export ──► evaluate ──► compare ──► report
 
 Each has `run(build, ...)` returning a typed result (a dataclass written as
 JSON into the artifact). `baseline` and `gates` are parts of compare. No stage

@@ -150,11 +150,15 @@ def score(baseline: Baseline, X: pd.DataFrame, task: str) -> BaselineScores:
         )
     if task == "classification":
         classes = baseline.manifest.get("classes")
-        if len(outs) < 2 or not classes:
-            return BaselineScores(problem="the baseline is not a classifier with probabilities")
+        if not classes or not isinstance(classes, list):
+            return BaselineScores(
+                problem="the baseline is not a classifier (its manifest lists no classes)"
+            )
+        recorded = (baseline.manifest.get("export") or {}).get("probabilities")
+        has_proba = len(outs) > 1 if recorded is None else bool(recorded)
         return BaselineScores(
             pred=np.asarray(outs[0]).ravel(),
-            proba=np.asarray(outs[1], dtype=np.float64),
+            proba=np.asarray(outs[1], dtype=np.float64) if has_proba and len(outs) > 1 else None,
             classes=list(classes),
         )
     return BaselineScores(pred=np.asarray(outs[0], dtype=np.float64).ravel())

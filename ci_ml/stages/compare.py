@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.artifact import optional, write_json
-from ci_ml.stages.gates import GateResult, evaluate_gate, overall
+from ci_ml.artifact import Num, optional, write_json
+from ci_ml.stages.gates import ORDER, GateResult, evaluate_gate, overall
 from ci_ml.stats.bootstrap import (
     Delta,
     Estimate,
@@ -48,18 +48,26 @@ class BaselineIdentity:
 
 
 @dataclass
+class Interval:
+    value: Num
+    ci_low: Num
+    ci_high: Num
+
+
+@dataclass
 class MetricRow:
     metric: str
     label: str
     greater_is_better: bool
-    candidate: Estimate
+    candidate: Interval
     baseline_recorded: float | None
-    baseline: Estimate | None = None
+    baseline: Interval | None = None
     delta: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
     p_value: float | None = None
     verdict: str = "no baseline"  # improved | regressed | within noise | n/a | no baseline
+    not_compared: str | None = optional()  # why a baseline that exists gave no delta
     p_value_mcnemar: float | None = optional()
 
 
@@ -119,7 +127,7 @@ class ParamChange:
 @dataclass
 class Primary:
     metric: str
-    candidate: float
+    candidate: Num
     delta: float | None
     verdict: str
 
@@ -130,6 +138,9 @@ class Comparison:
 
     primary_metric: str
     statistics: Statistics
+    # none (first build) | scored (re-scored on this holdout) | recorded (its
+    # recorded metrics) | unscorable (exists, but gave nothing comparable)
+    baseline_status: str = "none"
     baseline: BaselineIdentity | None = None
     scored_on: str | None = None
     baseline_problem: str | None = None
@@ -139,7 +150,7 @@ class Comparison:
     data_changes: DataChanges | None = None
     params_diff: list[ParamChange] = field(default_factory=list)
     gates: list[GateResult] = field(default_factory=list)
-    verdict: str = "no-baseline"  # pass | fail | no-baseline
+    verdict: str = "no-baseline"  # pass | fail | no-baseline | incomplete
     primary: Primary | None = None
 
     @property
@@ -165,7 +176,15 @@ def run(b: Build, baseline_dir: Path | None) -> Comparison:
         base = baseline_mod.load_baseline(baseline_dir)
         X, _ = b.dataset.xy("test")
         scores = baseline_mod.score(base, X, b.task)
-    result = compare(b.cfg.gates, b.cfg.statistics, evaluation, manifest, base, scores)
+    result = compare(
+        b.cfg.gates,
+        b.cfg.statistics,
+        b.cfg.baseline.on_unscorable,
+        evaluation,
+        manifest,
+        base,
+        scores,
+    )
     write_json(b.out / "comparison.json", result)
     b.record("compare", {"verdict": result.verdict}, time.perf_counter() - t0)
     b.write_manifest()
@@ -176,20 +195,27 @@ def run(b: Build, baseline_dir: Path | None) -> Comparison:
 
 
 def align_classes(
-    candidate_classes: list[Any], baseline_classes: list[Any], pred: np.ndarray, proba: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    candidate_classes: list[Any],
+    baseline_classes: list[Any],
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """Map the baseline's labels and probability columns onto the candidate's classes.
     Returns (pred index, proba, notes). A baseline label unknown to the candidate gets
     index -1 (always wrong); its probability mass is dropped."""
     import numpy as np
 
+    from ci_ml.stages.evaluate import encode_labels
+
     key = {str(c): i for i, c in enumerate(candidate_classes)}
+    idx = encode_labels(pred, candidate_classes)
+    out = None
+    if proba is not None:
+        out = np.zeros((proba.shape[0], len(candidate_classes)))
+        for j, c in enumerate(baseline_classes):
+            if str(c) in key:
+                out[:, key[str(c)]] = proba[:, j]
     notes = []
-    idx = np.array([key.get(str(v), -1) for v in pred], dtype=np.int64)
-    out = np.zeros((proba.shape[0], len(candidate_classes)))
-    for j, c in enumerate(baseline_classes):
-        if str(c) in key:
-            out[:, key[str(c)]] = proba[:, j]
     only_base = [c for c in baseline_classes if str(c) not in key]
     only_cand = [c for c in candidate_classes if str(c) not in {str(b) for b in baseline_classes}]
     if only_base:
@@ -234,23 +260,31 @@ def significance_tests(candidate: Scored, baseline: Scored) -> McNemar | ErrorTe
     )
 
 
+def _number(v: Any) -> float:
+    """A recorded number (null for undefined in strict JSON) as a float."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def recorded_deltas(
     candidate_values: dict[str, float], recorded: dict[str, Any], names: list[str]
 ) -> dict[str, Delta]:
     """Deltas against the baseline's recorded metrics: no interval, no verdict."""
     out = {}
-    nan = float("nan")
+    nan = math.nan
+    metrics = recorded.get("metrics") if isinstance(recorded.get("metrics"), dict) else {}
     for name in names:
-        rec = (recorded.get("metrics") or {}).get(name)
-        if rec is None or name not in candidate_values:
+        rec = metrics.get(name)
+        if not isinstance(rec, dict) or name not in candidate_values:
             continue
-        b = float(rec["value"])
-        c = candidate_values[name]
+        b, c = _number(rec.get("value")), candidate_values[name]
         out[name] = Delta(
             name,
             METRICS[name].greater_is_better,
             Estimate(c, nan, nan),
-            Estimate(b, rec.get("ci_low", nan), rec.get("ci_high", nan)),
+            Estimate(b, _number(rec.get("ci_low")), _number(rec.get("ci_high"))),
             c - b,
             nan,
             nan,
@@ -302,13 +336,20 @@ def class_balance(base: dict[str, int] | None, cand: dict[str, int] | None) -> l
     ]
 
 
+def _same(a: Any, b: Any) -> bool:
+    nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return nan or a == b
+
+
 def params_diff(base_manifest: dict[str, Any], cand_manifest: dict[str, Any]) -> list[ParamChange]:
     b = (base_manifest.get("model") or {}).get("params") or {}
     c = (cand_manifest.get("model") or {}).get("params") or {}
+    # A parameter one estimator lacks reads as None (unset) on that side: equal
+    # values, or unset on both sides, are not changes.
     rows = [
         ParamChange(k, b.get(k), c.get(k))
         for k in sorted(set(b) | set(c))
-        if b.get(k, "∅") != c.get(k, "∅")
+        if not _same(b.get(k), c.get(k))
     ]
     b_est = (base_manifest.get("model") or {}).get("estimator")
     c_est = (cand_manifest.get("model") or {}).get("estimator")
@@ -361,32 +402,47 @@ def _deltas(
     baseline: Baseline,
     scores: BaselineScores | None,
     st: StatisticsConfig,
-) -> dict[str, Delta]:
-    """Fill in the baseline's part of `result` and return the per-metric deltas."""
+    on_unscorable: str,
+) -> tuple[dict[str, Delta], dict[str, str]]:
+    """Fill in the baseline's part of `result`; return the per-metric deltas and,
+    for each metric without one, why."""
     names = list(evaluation.metrics)
-    identity = baseline.identity
-    result.baseline = BaselineIdentity(**identity)
+    result.baseline = BaselineIdentity(**baseline.identity)
     same_holdout = holdout_identity(baseline.manifest) == holdout_identity(manifest)
     result.data_changes = data_changes(baseline, evaluation, manifest, same_holdout)
-    if not same_holdout:
-        result.notes.append(
-            "the holdout data differ from the baseline's: its recorded metrics are not comparable; "
-            "the baseline was re-scored on this holdout, so the deltas below are"
-        )
     result.params_diff = params_diff(baseline.manifest, manifest)
     if scores is not None and scores.problem is None:
+        if not same_holdout:
+            result.notes.append(
+                "the holdout data differ from the baseline's: its recorded metrics are not "
+                "comparable; the baseline was re-scored on this holdout, so the deltas below are"
+            )
         cand, base, notes = _paired(evaluation.scored, scores)
         result.notes.extend(notes)
         result.tests = significance_tests(evaluation.scored, base)
-        result.scored_on = "current holdout"
-        return paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed)
-    result.baseline_problem = scores.problem if scores else "not scored"
-    if same_holdout:
-        result.scored_on = "recorded metrics (same holdout)"
+        result.baseline_status, result.scored_on = "scored", "current holdout"
+        deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed)
+        why = {n: "the baseline gives no probabilities" for n in names if n not in deltas}
+        return deltas, why
+    problem = scores.problem if scores else "not scored"
+    result.baseline_problem = problem
+    if same_holdout or on_unscorable == "recorded":
+        result.baseline_status = "recorded"
+        result.scored_on = (
+            "recorded metrics (same holdout)"
+            if same_holdout
+            else ("recorded metrics (other holdout data: not comparable row for row)")
+        )
         values = {n: float(v.value) for n, v in evaluation.metrics.items()}
-        return recorded_deltas(values, baseline.metrics, names)
+        deltas = recorded_deltas(values, baseline.metrics, names)
+        return deltas, {n: f"the baseline recorded no {n}" for n in names if n not in deltas}
+    result.baseline_status = "unscorable"
     result.scored_on = "none (baseline not comparable)"
-    return {}
+    why = (
+        f"the baseline could not be scored on this holdout ({problem}), and its recorded "
+        "metrics were measured on other data"
+    )
+    return {}, dict.fromkeys(names, why)
 
 
 def _metric_row(
@@ -399,13 +455,14 @@ def _metric_row(
         metric=name,
         label=m.label,
         greater_is_better=m.greater_is_better,
-        candidate=Estimate(cm.value, cm.ci_low, cm.ci_high),
+        candidate=Interval(cm.value, cm.ci_low, cm.ci_high),
         baseline_recorded=recorded.get("value"),
     )
     if delta is None:
         row.verdict = "no baseline" if baseline is None else "n/a"
         return row
-    row.baseline = delta.baseline
+    b = delta.baseline
+    row.baseline = Interval(b.value, b.ci_low, b.ci_high)
     row.delta, row.ci_low, row.ci_high = delta.delta, delta.ci_low, delta.ci_high
     row.p_value, row.verdict = delta.p_value, delta.verdict
     return row
@@ -414,6 +471,7 @@ def _metric_row(
 def compare(
     gates: list[Gate],
     st: StatisticsConfig,
+    on_unscorable: str,
     evaluation: Evaluation,
     manifest: dict[str, Any],
     baseline: Baseline | None,
@@ -426,11 +484,13 @@ def compare(
             "paired bootstrap (percentile)", st.resamples, st.confidence, st.seed
         ),
     )
-    deltas = (
-        _deltas(result, evaluation, manifest, baseline, scores, st) if baseline is not None else {}
-    )
+    deltas: dict[str, Delta] = {}
+    why: dict[str, str] = {}
+    if baseline is not None:
+        deltas, why = _deltas(result, evaluation, manifest, baseline, scores, st, on_unscorable)
     for name in evaluation.metrics:
         row = _metric_row(name, evaluation, deltas.get(name), baseline)
+        row.not_compared = why.get(name)
         if name == "accuracy" and isinstance(result.tests, McNemar) and name in deltas:
             row.p_value_mcnemar = result.tests.p_value
         result.metrics.append(row)
@@ -442,13 +502,13 @@ def compare(
             deltas.get(g.metric),
             METRICS[g.metric].greater_is_better,
             st.confidence,
+            missing=why.get(g.metric, "no comparable baseline value") if baseline else None,
+            on_missing="skip" if on_unscorable == "skip" else "fail",
         )
         for g in gates
     ]
-    result.gates = sorted(
-        gate_results, key=lambda r: {"fail": 0, "skipped": 1, "pass": 2}[r.status]
-    )
-    result.verdict = overall(gate_results, has_baseline=bool(deltas))
+    result.gates = sorted(gate_results, key=lambda r: ORDER[r.status])
+    result.verdict = overall(gate_results, result.baseline_status)
     p = next(r for r in result.metrics if r.metric == evaluation.primary)
     result.primary = Primary(evaluation.primary, p.candidate.value, p.delta, p.verdict)
     return result

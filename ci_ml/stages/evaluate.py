@@ -1,5 +1,6 @@
-"""The evaluate stage: the candidate's predictions on the holdout rows, every
-metric with a bootstrap interval, and the confusion matrix or residuals."""
+"""The evaluate stage: every metric of the shipped model (the ONNX export's
+predictions on the holdout rows, which `export` saved) with a bootstrap
+interval, and the confusion matrix or residuals."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.artifact import TRANSIENT, load, optional, read_json, write_json
+from ci_ml.artifact import TRANSIENT, Num, load, optional, read_json, write_json
 from ci_ml.errors import DataValidationError
 
 if TYPE_CHECKING:
@@ -24,9 +25,9 @@ PREDICTIONS = "predictions.npz"
 class MetricValue:
     label: str
     greater_is_better: bool
-    value: float
-    ci_low: float
-    ci_high: float
+    value: Num
+    ci_low: Num
+    ci_high: Num
 
 
 @dataclass
@@ -39,15 +40,15 @@ class ConfusionMatrix:
 class Residuals:
     """Summary of prediction − truth."""
 
-    mean: float
-    std: float
-    min: float
-    p05: float
-    p25: float
-    median: float
-    p75: float
-    p95: float
-    max: float
+    mean: Num
+    std: Num
+    min: Num
+    p05: Num
+    p25: Num
+    median: Num
+    p75: Num
+    p95: Num
+    max: Num
 
 
 @dataclass
@@ -69,39 +70,34 @@ class Evaluation:
 
 
 def encode_labels(values: Any, classes: list[Any]) -> np.ndarray:
-    """Class indexes of `values` in `classes` (compared as text); -1 for unknown labels."""
+    """Class indexes of `values` in `classes`, compared as text; -1 for a label
+    that is not one of the classes."""
+    import numpy as np
+    import pandas as pd
+
+    names = [str(c) for c in classes]
+    text = pd.Series(np.asarray(values).ravel()).astype(str)
+    return pd.Categorical(text, categories=names).codes.astype(np.int64)
+
+
+def scored(
+    y: pd.Series, pred: np.ndarray, proba: np.ndarray | None, task: str, classes: Any
+) -> Scored:
+    """The model's predictions on the holdout with the truth, as the statistics read them."""
     import numpy as np
 
-    index = {str(c): i for i, c in enumerate(classes)}
-    return np.array([index.get(str(v), -1) for v in values], dtype=np.int64)
-
-
-def score_candidate(est: Any, X: pd.DataFrame, y: pd.Series, task: str) -> Scored:
-    """The candidate's predictions on the holdout, labels encoded by its classes."""
-    import numpy as np
-
-    from ci_ml.artifact import plain
     from ci_ml.stats.metrics import Scored
 
     if task != "classification":
-        return Scored(
-            "regression", y.to_numpy(dtype=np.float64), np.asarray(est.predict(X), dtype=np.float64)
-        )
-    classes = list(est.classes_)
+        return Scored("regression", y.to_numpy(dtype=np.float64), pred.astype(np.float64))
     y_idx = encode_labels(y, classes)
     if (y_idx < 0).any():
-        unseen = sorted({str(v) for v, i in zip(y, y_idx, strict=True) if i < 0})
+        unseen = sorted(set(y.astype(str)[y_idx < 0]))
         raise DataValidationError(
-            f"the holdout has class(es) the model never saw in training: {', '.join(unseen)}",
+            f"the holdout has class(es) the model never saw in training: {', '.join(unseen[:10])}",
             hint="make sure every class appears in the training data (stratified split)",
         )
-    pred_idx = encode_labels(np.asarray(est.predict(X)), classes)
-    proba = (
-        np.asarray(est.predict_proba(X), dtype=np.float64)
-        if hasattr(est, "predict_proba")
-        else None
-    )
-    return Scored("classification", y_idx, pred_idx, proba, plain(classes))
+    return Scored("classification", y_idx, pred, proba, classes)
 
 
 def evaluation(
@@ -160,39 +156,50 @@ def residuals(r: np.ndarray) -> Residuals:
 
 
 def run(b: Build) -> Evaluation:
-    """The stage: score the model, write metrics.json and keep the predictions."""
+    """The stage: score the ONNX model's holdout predictions, write metrics.json."""
     import numpy as np
 
-    from ci_ml.stages.train import load_model
-
     t0 = time.perf_counter()
-    est = load_model(b, "evaluate")
+    train = b.state("train.json", needed_by="evaluate")
+    b.state("export.json", needed_by="evaluate")
     names, primary = b.metric_names
-    X, y = b.dataset.xy("test")
-    s = score_candidate(est, X, y, b.task)
-    np.savez(
-        b.state_path(PREDICTIONS),
-        y=s.y,
-        pred=s.pred,
-        proba=s.proba if s.proba is not None else np.zeros((0, 0)),
-    )
+    _, y = b.dataset.xy("test")
+    with np.load(b.state_path(PREDICTIONS)) as z:
+        proba = z["proba"] if z["proba"].size else None
+        s = scored(y, z["pred"], proba, b.task, train["classes"])
     st = b.cfg.statistics
     result = evaluation(s, names, primary, st.resamples, st.confidence, st.seed)
+    if result.primary not in result.metrics:
+        result.primary = _fallback_primary(b, result)
     write_json(b.out / "metrics.json", result)
-    b.record("evaluate", {"primary": primary}, time.perf_counter() - t0)
+    b.record("evaluate", {"primary": result.primary}, time.perf_counter() - t0)
     b.write_manifest()
     return result
+
+
+def _fallback_primary(b: Build, result: Evaluation) -> str:
+    """The headline when the chosen one needs probabilities the model does not give."""
+    from ci_ml.errors import ConfigError
+
+    if b.cfg.metrics.primary:
+        raise ConfigError(
+            f"metrics.primary: {result.primary} needs predicted probabilities, and the model "
+            "has no predict_proba",
+            hint="choose another primary metric, or a classifier with probabilities",
+        )
+    gates = [g.metric for g in b.cfg.gates]
+    return next(n for n in [*gates, "accuracy", *result.metrics] if n in result.metrics)
 
 
 def load_evaluation(b: Build, needed_by: str) -> Evaluation:
     """metrics.json and the predictions behind it, as `evaluate` left them."""
     import numpy as np
 
-    from ci_ml.stats.metrics import Scored
-
     b.state("evaluate.json", needed_by=needed_by)
     result = load(Evaluation, read_json(b.out / "metrics.json"))
+    classes = b.state("train.json", needed_by=needed_by)["classes"]
+    _, y = b.dataset.xy("test")
     with np.load(b.state_path(PREDICTIONS)) as z:
         proba = z["proba"] if z["proba"].size else None
-        result.scored = Scored(b.task, z["y"], z["pred"], proba, result.classes)
+        result.scored = scored(y, z["pred"], proba, b.task, classes)
     return result

@@ -49,39 +49,101 @@ class ExportResult:
     parity: dict[str, Any] = field(default_factory=dict)
     latency_ms_per_1k_rows: float | None = None
     seconds: float = 0.0
+    probabilities: bool = False  # whether the second output holds class probabilities
+
+
+@dataclass
+class Predictions:
+    """One model's predictions on the holdout rows: class indexes (into the
+    model's classes) and probabilities, or predicted values."""
+
+    pred: np.ndarray
+    proba: np.ndarray | None = None
+
+
+# Classifiers whose predict() is exactly the argmax of predict_proba(), so one
+# call gives both. SVC is the counter-example: it predicts from its decision
+# function, and Platt-scaled probabilities can disagree with it.
+PREDICT_IS_ARGMAX = frozenset(
+    {
+        "LogisticRegression",
+        "DecisionTreeClassifier",
+        "ExtraTreeClassifier",
+        "RandomForestClassifier",
+        "ExtraTreesClassifier",
+        "GradientBoostingClassifier",
+        "HistGradientBoostingClassifier",
+        "KNeighborsClassifier",
+        "MLPClassifier",
+        "CalibratedClassifierCV",
+    }
+)
 
 
 def run(b: Build) -> ExportResult:
-    """The stage: export, record, then fail if the export predicts differently."""
+    """The stage: export, predict the holdout with the ONNX model (what ships, and
+    what `evaluate` scores), record, then fail if it predicts unlike scikit-learn."""
+    import numpy as np
+
+    from ci_ml.stages.evaluate import PREDICTIONS
     from ci_ml.stages.train import load_model
 
     t0 = time.perf_counter()
     est = load_model(b, "export")
     X, _ = b.dataset.xy("test")
-    result = export(
-        est, X, b.task, b.out, b.cfg.export.target_opset, b.cfg.export.tolerance, _reference(b)
+    result, onnx_pred = export(
+        est, X, b.task, b.out, b.cfg.export.target_opset, b.cfg.export.tolerance
     )
+    proba = onnx_pred.proba if onnx_pred.proba is not None else np.zeros((0, 0))
+    np.savez(b.state_path(PREDICTIONS), pred=onnx_pred.pred, proba=proba)
     b.record("export", result, time.perf_counter() - t0)
     b.write_manifest()
     check_parity(result, est, b.task)
     return result
 
 
-def _reference(b: Build) -> tuple[Any, Any] | None:
-    """scikit-learn's holdout predictions as `evaluate` saved them, decoded, or None."""
+def _final_step(est: Any) -> Any:
+    while hasattr(est, "steps"):
+        est = est.steps[-1][1]
+    return est
+
+
+def predict_is_argmax(est: Any) -> bool:
+    final = _final_step(est)
+    cls = type(final)
+    return cls.__module__.startswith("sklearn.") and cls.__name__ in PREDICT_IS_ARGMAX
+
+
+def sklearn_predictions(est: Any, X: pd.DataFrame, task: str) -> Predictions:
+    """scikit-learn's predictions on X, each method called once."""
     import numpy as np
 
-    from ci_ml.stages.evaluate import PREDICTIONS
+    from ci_ml.stages.evaluate import encode_labels
 
-    path = b.state_path(PREDICTIONS)
-    if not path.is_file() or not b.state_path("evaluate.json").is_file():
-        return None
-    with np.load(path) as z:
-        pred, proba = z["pred"], z["proba"]
-    if b.task != "classification":
-        return pred, None
-    classes = np.asarray(b.state("train.json", needed_by="export")["classes"], dtype=object)
-    return classes[pred], (proba if proba.size else None)
+    if task != "classification":
+        return Predictions(np.asarray(est.predict(X), dtype=np.float64).ravel())
+    if not hasattr(est, "predict_proba"):
+        return Predictions(encode_labels(est.predict(X), list(est.classes_)))
+    proba = np.asarray(est.predict_proba(X), dtype=np.float64)
+    if predict_is_argmax(est):
+        return Predictions(proba.argmax(axis=1).astype(np.int64), proba)
+    return Predictions(encode_labels(est.predict(X), list(est.classes_)), proba)
+
+
+def onnx_predictions(
+    session: Any, inputs: dict[str, Any], task: str, classes: list[Any] | None, probabilities: bool
+) -> Predictions:
+    """The ONNX model's predictions, in the same encoding as `sklearn_predictions`."""
+    import numpy as np
+
+    from ci_ml.stages.evaluate import encode_labels
+
+    outs = session.run(None, inputs)
+    if task != "classification":
+        return Predictions(np.asarray(outs[0], dtype=np.float64).ravel())
+    pred = encode_labels(np.asarray(outs[0]).ravel(), classes or [])
+    proba = np.asarray(outs[1], dtype=np.float64) if probabilities and len(outs) > 1 else None
+    return Predictions(pred, proba)
 
 
 def _takes_named_columns(est: Any) -> bool:
@@ -232,6 +294,11 @@ def _exact_hgb_thresholds(model: Any, est: Any) -> bool:
     node.attribute.append(
         helper.make_attribute("nodes_values_as_tensor", numpy_helper.from_array(exact))
     )
+    # The tensor attribute exists from ai.onnx.ml opset 3 on; skl2onnx declares the
+    # lowest version its own attributes need (1), under which the checker rejects it.
+    for imp in model.opset_import:
+        if imp.domain == "ai.onnx.ml" and imp.version < DEFAULT_ML_OPSET:
+            imp.version = DEFAULT_ML_OPSET
     return True
 
 
@@ -345,11 +412,15 @@ def convert(
 
 def canonical(model: Any) -> None:
     """Remove what makes two exports of one model differ byte for byte: skl2onnx
-    names the graph with a random uuid and lists opset imports in set order."""
+    names the graph with a random uuid and lists opset imports in set order
+    (sometimes one domain twice): one entry per domain, sorted."""
     model.graph.name = "ci_ml_model"
-    imports = sorted(model.opset_import, key=lambda o: o.domain)
+    versions: dict[str, int] = {}
+    for o in model.opset_import:  # skl2onnx can list a domain twice
+        versions[o.domain] = max(versions.get(o.domain, 0), o.version)
     del model.opset_import[:]
-    model.opset_import.extend(imports)
+    for domain in sorted(versions):
+        model.opset_import.add(domain=domain, version=versions[domain])
 
 
 def _default_opset() -> dict[str, int]:
@@ -359,65 +430,58 @@ def _default_opset() -> dict[str, int]:
 
 
 def parity(
-    est: Any,
-    session: Any,
-    X: pd.DataFrame,
-    spec: list[tuple[str, str]],
-    precision: str,
-    task: str,
-    tolerance: float,
-    reference: tuple[Any, Any] | None = None,
+    reference: Predictions, onnx: Predictions, task: str, tolerance: float
 ) -> dict[str, Any]:
-    """Compare scikit-learn and onnxruntime on every row: labels must be identical,
-    probabilities / predictions within `tolerance` (absolute, or relative for large values).
-    `reference` is scikit-learn's (labels or predictions, probabilities or None) when
-    the build already computed them, so the holdout is not predicted twice."""
+    """Compare scikit-learn and onnxruntime on every row: labels identical,
+    probabilities / predictions within `tolerance` (absolute, or relative for
+    large values)."""
+    if task == "classification":
+        return _classification_parity(reference, onnx, tolerance)
     import numpy as np
 
-    if reference is None:
-        has_proba = task == "classification" and hasattr(est, "predict_proba")
-        reference = (est.predict(X), est.predict_proba(X) if has_proba else None)
-    outs = session.run(None, feeds(X, spec, precision))
-    if task == "classification":
-        sk_label = np.asarray(reference[0])
-        sk_proba = None if reference[1] is None else np.asarray(reference[1], dtype=np.float64)
-        ox_label = np.asarray(outs[0]).ravel()
-        differ = ox_label.astype(str) != sk_label.astype(str)
-        if sk_proba is not None and sk_proba.shape[1] > 1:
-            # A row whose top two probabilities tie (within tolerance) has no single right
-            # label: argmax tie-breaking differs between runtimes. Count those apart.
-            top2 = np.sort(sk_proba, axis=1)[:, -2:]
-            tied = (top2[:, 1] - top2[:, 0]) <= tolerance
-        else:
-            tied = np.zeros(len(X), dtype=bool)
-        label_mismatch = int(np.sum(differ & ~tied))
-        if sk_proba is not None and len(outs) > 1:
-            diff = np.abs(np.asarray(outs[1], dtype=np.float64) - sk_proba)
-        else:
-            diff = np.zeros(0)
-        max_abs = float(diff.max()) if diff.size else 0.0
-        ok = label_mismatch == 0 and max_abs <= tolerance
-        return {
-            "rows": len(X),
-            "label_mismatches": label_mismatch,
-            "tied_rows_differing": int(np.sum(differ & tied)),
-            "max_abs_diff": max_abs,
-            "tolerance": tolerance,
-            "compared": "labels and probabilities" if diff.size else "labels",
-            "passed": bool(ok),
-        }
-    sk = np.asarray(reference[0], dtype=np.float64).ravel()
-    ox = np.asarray(outs[0], dtype=np.float64).ravel()
+    sk, ox = reference.pred, onnx.pred
     diff = np.abs(ox - sk)
-    bad = int(np.sum(diff > tolerance * np.maximum(1.0, np.abs(sk))))
+    scale = np.maximum(1.0, np.abs(sk))
+    bad = int(np.sum(diff > tolerance * scale))
     return {
-        "rows": len(X),
+        "rows": int(sk.shape[0]),
         "max_abs_diff": float(diff.max()) if diff.size else 0.0,
-        "max_rel_diff": float((diff / np.maximum(1.0, np.abs(sk))).max()) if diff.size else 0.0,
+        "max_rel_diff": float((diff / scale).max()) if diff.size else 0.0,
         "rows_beyond_tolerance": bad,
         "tolerance": tolerance,
         "compared": "predictions",
         "passed": bad == 0,
+    }
+
+
+def _classification_parity(
+    reference: Predictions, onnx: Predictions, tolerance: float
+) -> dict[str, Any]:
+    import numpy as np
+
+    differ = reference.pred != onnx.pred
+    sk_proba = reference.proba
+    if sk_proba is not None and sk_proba.shape[1] > 1:
+        # A row whose top two probabilities tie (within tolerance) has no single right
+        # label: argmax tie-breaking differs between runtimes. Count those apart.
+        top2 = np.partition(sk_proba, -2, axis=1)[:, -2:]
+        tied = (top2[:, 1] - top2[:, 0]) <= tolerance
+    else:
+        tied = np.zeros(differ.shape[0], dtype=bool)
+    mismatches = int(np.sum(differ & ~tied))
+    if sk_proba is not None and onnx.proba is not None:
+        diff = np.abs(onnx.proba - sk_proba)
+    else:
+        diff = np.zeros(0)
+    max_abs = float(diff.max()) if diff.size else 0.0
+    return {
+        "rows": int(differ.shape[0]),
+        "label_mismatches": mismatches,
+        "tied_rows_differing": int(np.sum(differ & tied)),
+        "max_abs_diff": max_abs,
+        "tolerance": tolerance,
+        "compared": "labels and probabilities" if diff.size else "labels",
+        "passed": bool(mismatches == 0 and max_abs <= tolerance),
     }
 
 
@@ -437,14 +501,16 @@ def export(
     out: Path,
     target_opset: int | None,
     tolerance: float,
-    reference: tuple[Any, Any] | None = None,
-) -> ExportResult:
+) -> tuple[ExportResult, Predictions]:
+    """Write model.onnx, predict X with it and with scikit-learn, compare.
+    Returns the record and the ONNX model's predictions."""
     t0 = time.perf_counter()
     model, precision, spec = convert(est, X, target_opset)
     path = out / MODEL
     data = model.SerializeToString()
     path.write_bytes(data)
     session = session_for(data)
+    probabilities = task == "classification" and hasattr(est, "predict_proba")
     result = ExportResult(
         path=path.name,
         bytes=len(data),
@@ -452,15 +518,18 @@ def export(
         inputs=[{"name": n, "kind": k} for n, k in spec],
         outputs=[o.name for o in session.get_outputs()],
         opset={(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import},
+        probabilities=probabilities,
     )
-    result.parity = parity(est, session, X, spec, precision, task, tolerance, reference)
+    classes = list(est.classes_) if task == "classification" else None
+    inputs = feeds(X, spec, precision)
+    onnx_pred = onnx_predictions(session, inputs, task, classes, probabilities)
+    result.parity = parity(sklearn_predictions(est, X, task), onnx_pred, task, tolerance)
     # Latency: one batch of (up to) 1,000 holdout rows, best of three.
-    sample = X.head(1000)
-    f = feeds(sample, spec, precision)
-    best = min(_timed(session, f) for _ in range(3))
-    result.latency_ms_per_1k_rows = round(best * 1000 * 1000 / max(len(sample), 1), 3)
+    sample = {k: v[:1000] for k, v in inputs.items()}
+    best = min(_timed(session, sample) for _ in range(3))
+    result.latency_ms_per_1k_rows = round(best * 1000 * 1000 / max(min(len(X), 1000), 1), 3)
     result.seconds = time.perf_counter() - t0
-    return result
+    return result, onnx_pred
 
 
 def check_parity(result: ExportResult, est: Any, task: str) -> None:

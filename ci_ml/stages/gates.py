@@ -10,7 +10,10 @@ Semantics (the README's "Gates" section says the same):
 - `only_if_significant`: a regression gate fails only if, in addition, the
   paired bootstrap says the metric regressed (its interval excludes zero).
 Relative gates are skipped when there is no baseline (first build), and the
-overall verdict is then `no-baseline` unless an absolute gate failed.
+overall verdict is then `no-baseline` unless an absolute gate failed. A
+baseline that exists but gives no comparable number never reads as "no
+baseline": its relative gates fail, or with `baseline.on_unscorable: skip`
+are reported as not evaluated (verdict `incomplete`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ class GateResult:
     rule: str
     threshold: float
     actual: float | None
-    status: str  # pass | fail | skipped
+    status: str  # pass | fail | skipped (no baseline) | not evaluated
     reason: str
 
 
@@ -69,7 +72,12 @@ def evaluate_gate(
     delta: Delta | None,
     greater_is_better: bool,
     confidence: float = 0.95,
+    missing: str | None = None,
+    on_missing: str = "fail",
 ) -> GateResult:
+    """One gate's verdict. `delta` is None without a baseline; `missing` then says
+    why a baseline that exists gave no delta, and `on_missing` ("fail" or "skip")
+    whether that fails the gate or leaves it explicitly not evaluated."""
     rule = gate.rule
     threshold = float(getattr(gate, rule))
     m = gate.metric
@@ -79,13 +87,28 @@ def evaluate_gate(
         )
     if rule in ABSOLUTE:
         return _absolute(gate, rule, threshold, candidate)
-    if delta is None:
+    if delta is None and missing is None:
         return GateResult(m, rule, threshold, None, "skipped", f"no baseline to compare {m} with")
+    if delta is None or math.isnan(delta.baseline.value):
+        why = missing or f"the baseline's {m} is undefined"
+        status = "not evaluated" if on_missing == "skip" else "fail"
+        return GateResult(m, rule, threshold, None, status, f"{m} cannot be compared: {why}")
+    return _relative(gate, rule, threshold, delta, greater_is_better, confidence)
+
+
+def _relative(
+    gate: Gate,
+    rule: str,
+    threshold: float,
+    delta: Delta,
+    greater_is_better: bool,
+    confidence: float,
+) -> GateResult:
+    m = gate.metric
     worse = worsening(delta.candidate.value, delta.baseline.value, greater_is_better)
     amount, unit, shown = _regression_amount(rule, worse, delta.baseline.value)
     limit = f"{threshold:g}{unit}"
     change = f"{delta.baseline.value:.4g} → {delta.candidate.value:.4g}"
-    significant = delta.verdict == "regressed"
     if amount <= threshold:
         reason = (
             f"{m} worse by {shown}, within limit {limit}"
@@ -93,20 +116,36 @@ def evaluate_gate(
             else f"{m} did not regress ({change})"
         )
         return GateResult(m, rule, threshold, amount, "pass", reason)
-    if gate.only_if_significant and not significant:
+    testable = not (math.isnan(delta.ci_low) or math.isnan(delta.ci_high))
+    significant = delta.verdict == "regressed"
+    if gate.only_if_significant and testable and not significant:
         level = f"{confidence * 100:g}%"
         reason = (
             f"{m} worse by {shown} (limit {limit}) but within noise "
             f"({level} CI of Δ {delta.ci_low:+.4g} … {delta.ci_high:+.4g})"
         )
         return GateResult(m, rule, threshold, amount, "pass", reason)
-    sig = " (significant)" if significant else ""
+    if significant:
+        sig = " (significant)"
+    elif gate.only_if_significant:
+        # No interval (recorded metrics): significance cannot be shown either way.
+        sig = " (significance not testable against recorded metrics)"
+    else:
+        sig = ""
     reason = f"{m} regressed by {shown}{sig}: {change}, limit {limit}"
     return GateResult(m, rule, threshold, amount, "fail", reason)
 
 
-def overall(results: list[GateResult], has_baseline: bool) -> str:
-    """fail if any gate failed, else pass with a baseline, else no-baseline."""
+ORDER = {"fail": 0, "not evaluated": 1, "skipped": 2, "pass": 3}
+
+
+def overall(results: list[GateResult], baseline_status: str) -> str:
+    """fail if any gate failed; no-baseline for a first build; incomplete when a
+    relative gate could not be evaluated (and the config said to skip it); else pass."""
     if any(r.status == "fail" for r in results):
         return "fail"
-    return "pass" if has_baseline else "no-baseline"
+    if baseline_status == "none":
+        return "no-baseline"
+    if any(r.status == "not evaluated" for r in results):
+        return "incomplete"
+    return "pass"

@@ -78,6 +78,17 @@ def ci(low: Any, high: Any) -> str:
     return f"[{signed(low, 3)}, {signed(high, 3)}]"
 
 
+def rows(n: Any) -> str:
+    """'1 row', '1,234 rows'."""
+    return f"{int(n):,} row{'' if int(n) == 1 else 's'}"
+
+
+def p_equals(p: Any) -> str:
+    """'p = 0.042', 'p < 0.001' (never 'p = < 0.001')."""
+    text = pvalue(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def pvalue(p: Any) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "—"
@@ -91,10 +102,12 @@ VERDICT_ICON = {
     "n/a": "·",
     "no baseline": "·",
 }
+GATE_ICON = {"pass": "✅", "fail": "❌", "skipped": "⏭️", "not evaluated": "⚠️"}
 HEADLINE = {
     "pass": ("✅", "passes its gates"),
     "fail": ("❌", "fails its gates"),
     "no-baseline": ("🆕", "first model: no baseline to compare with"),
+    "incomplete": ("⚠️", "could not be compared with its baseline: relative gates not evaluated"),
     "invalid-data": ("🚫", "data broke the schema"),
     "failed": ("💥", "the build failed before the comparison"),
 }
@@ -136,9 +149,19 @@ def _env() -> Any:
         autoescape=False,
     )
     env.filters.update(
-        md=md, code=code, num=num, signed=signed, pvalue=pvalue, seconds=seconds, size=size
+        md=md,
+        code=code,
+        num=num,
+        signed=signed,
+        pvalue=pvalue,
+        p_equals=p_equals,
+        rows=rows,
+        seconds=seconds,
+        size=size,
     )
-    env.globals.update(ci=ci, arrow=arrow, VERDICT_ICON=VERDICT_ICON, HEADLINE=HEADLINE)
+    env.globals.update(
+        ci=ci, arrow=arrow, VERDICT_ICON=VERDICT_ICON, HEADLINE=HEADLINE, GATE_ICON=GATE_ICON
+    )
     return env
 
 

@@ -253,20 +253,49 @@ TASKS = ("classification", "regression")
 DEFAULTS = {task: [n for n, m in METRICS.items() if m.task == task] for task in TASKS}
 
 
-def select(task: str, names: list[str] | None, primary: str | None) -> tuple[list[str], str]:
-    """The metric list and primary metric for a task, checked against the registry."""
+# The metric a reviewer reads first when the config names none and no gate does.
+HEADLINES = {"classification": ["roc_auc", "accuracy"], "regression": ["rmse"]}
+
+
+def _why_not(name: str, task: str, task_note: str) -> str:
+    m = METRICS.get(name)
+    if m is None:
+        return f"{name!r} is not a metric ci-ml computes"
+    return f"{name!r} is a {m.task} metric, but the task is {task}{task_note}"
+
+
+def select(
+    task: str,
+    names: list[str] | None,
+    primary: str | None,
+    gate_metrics: list[str] = (),  # type: ignore[assignment]
+    task_note: str = "",
+) -> tuple[list[str], str]:
+    """The metric list and the primary (headline) metric for a task, checked.
+
+    The primary metric is `metrics.primary`, else the first gate's metric, else
+    the task's usual headline (ROC AUC, then accuracy; RMSE). `task_note` says
+    how the task was decided, for messages."""
     chosen = list(names) if names else list(DEFAULTS[task])
     valid = [n for n, m in METRICS.items() if m.task == task]
+    hint = f"{task} metrics: {', '.join(valid)}"
     bad = [n for n in chosen if n not in valid]
     if bad:
         raise ConfigError(
-            f"metrics.list: {', '.join(map(repr, bad))} not available for {task}",
-            hint=f"choose from: {', '.join(valid)}",
+            "metrics.list: " + "; ".join(_why_not(n, task, task_note) for n in bad), hint=hint
         )
-    primary = primary or chosen[0]
-    if primary not in chosen:
+    for i, g in enumerate(gate_metrics):
+        if g not in chosen:
+            why = (
+                _why_not(g, task, task_note) if g not in valid else f"{g!r} is not in metrics.list"
+            )
+            raise ConfigError(f"gates[{i}].metric: {why}", hint=f"one of: {', '.join(chosen)}")
+    if primary is None:
+        candidates = [*gate_metrics, *HEADLINES[task], *chosen]
+        primary = next(n for n in candidates if n in chosen)
+    elif primary not in chosen:
         raise ConfigError(
-            f"metrics.primary: {primary!r} is not in metrics.list",
+            f"metrics.primary: {_why_not(primary, task, task_note) if primary not in valid else repr(primary) + ' is not in metrics.list'}",
             hint=f"one of: {', '.join(chosen)}",
         )
     return chosen, primary

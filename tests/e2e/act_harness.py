@@ -73,8 +73,11 @@ class ActRun:
         # sometimes again under the `uses:` step: skip such repeats.
         entries = [e for e in self.entries if e.get("command") == "summary"]
         inner = {e["stepID"][0] for e in entries if len(e.get("stepID") or []) > 1}
-        return "".join(e.get("content", "") for e in entries
-                       if len(e.get("stepID") or []) > 1 or (e.get("stepID") or [""])[0] not in inner)
+        return "".join(
+            e.get("content", "")
+            for e in entries
+            if len(e.get("stepID") or []) > 1 or (e.get("stepID") or [""])[0] not in inner
+        )
 
     def outputs(self, step_id: str) -> dict[str, str]:
         """Outputs of a top-level step (for a `uses:` step: the action's outputs)."""
@@ -86,8 +89,11 @@ class ActRun:
 
     def step_results(self) -> dict[str, str]:
         """'a/b' step-id path -> success/failure/skipped, for every step act ran."""
-        return {"/".join(e["stepID"]): e["stepResult"] for e in self.entries
-                if "stepResult" in e and e.get("stepID") and e.get("stage") == "Main"}
+        return {
+            "/".join(e["stepID"]): e["stepResult"]
+            for e in self.entries
+            if "stepResult" in e and e.get("stepID") and e.get("stage") == "Main"
+        }
 
     def explain(self) -> str:
         """For assertion messages: the command and the log's tail."""
@@ -100,8 +106,11 @@ def copy_action(dest: Path) -> Path:
     for name in ACTION_FILES:
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, dest / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+            shutil.copytree(
+                src,
+                dest / name,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
+            )
         elif src.is_file():
             shutil.copy2(src, dest / name)
     if not (dest / "README.md").exists():  # pyproject's readme must exist to build
@@ -121,7 +130,9 @@ def remote_stub_refs(workflows: list[Path]) -> dict[str, Path]:
     """`actions/<name>@sha` -> its stub, for every such action the workflows name."""
     mapping = {}
     for wf in workflows:
-        for owner_name, ref in re.findall(r"uses:\s*(actions/[\w-]+)@([0-9a-f]{40}|v[\w.]+)", wf.read_text()):
+        for owner_name, ref in re.findall(
+            r"uses:\s*(actions/[\w-]+)@([0-9a-f]{40}|v[\w.]+)", wf.read_text()
+        ):
             name = owner_name.split("/", 1)[1]
             if name == "checkout":
                 continue  # act copies the repository itself
@@ -133,10 +144,16 @@ def remote_stub_refs(workflows: list[Path]) -> dict[str, Path]:
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {**_clean_env(), "GIT_AUTHOR_NAME": "e2e", "GIT_AUTHOR_EMAIL": "e2e@example.invalid",
-           "GIT_COMMITTER_NAME": "e2e", "GIT_COMMITTER_EMAIL": "e2e@example.invalid"}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True, env=env).stdout.strip()
+    env = {
+        **_clean_env(),
+        "GIT_AUTHOR_NAME": "e2e",
+        "GIT_AUTHOR_EMAIL": "e2e@example.invalid",
+        "GIT_COMMITTER_NAME": "e2e",
+        "GIT_COMMITTER_EMAIL": "e2e@example.invalid",
+    }
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
 
 
 def make_repo(path: Path, project: Path, workflows: list[Path]) -> Path:
@@ -177,15 +194,21 @@ def run_act(
     timeout: float = 600,
 ) -> ActRun:
     cmd = [
-        tool("act"), event,
-        "-C", str(repo),
-        "-W", str(workflow),
-        "-P", "ubuntu-latest=-self-hosted",
+        tool("act"),
+        event,
+        "-C",
+        str(repo),
+        "-W",
+        str(workflow),
+        "-P",
+        "ubuntu-latest=-self-hosted",
         "--json",
         "--no-cache-server",
         "--action-offline-mode",
-        "--action-cache-path", str(cache_dir),
-        "--defaultbranch", "main",
+        "--action-cache-path",
+        str(cache_dir),
+        "--defaultbranch",
+        "main",
     ]
     if payload is not None:
         event_file = cache_dir.parent / f"event-{event}-{time.monotonic_ns()}.json"
@@ -201,8 +224,9 @@ def run_act(
     started = time.monotonic()
     # A developer's act config must not change the runs (see the module docstring).
     act_env = {**_clean_env(), "XDG_CONFIG_HOME": str(cache_dir / "xdg-config")}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=act_env,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env=act_env, stdin=subprocess.DEVNULL
+    )
     entries = []
     extra = []
     for line in proc.stdout.splitlines():

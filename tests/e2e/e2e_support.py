@@ -27,5 +27,7 @@ def tool(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    pytest.fail(f"{name} not found next to {sys.executable} nor on PATH; install the test "
-                "extras: pip install -e '.[test]'")
+    pytest.fail(
+        f"{name} not found next to {sys.executable} nor on PATH; install the test "
+        "extras: pip install -e '.[test]'"
+    )

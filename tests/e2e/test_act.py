@@ -39,48 +39,87 @@ READ_ONLY_TOKEN = "ghs_e2e_fork_token_0123456789"
 PR = 7
 FORK_PR = 8
 EXAMPLE = ROOT / "examples" / "binary-classification"
-RELEASE_ASSETS = {"model.onnx", "metrics.json", "manifest.json", "report.md", "model-card.md",
-                  "SHA256SUMS"}
+RELEASE_ASSETS = {
+    "model.onnx",
+    "metrics.json",
+    "manifest.json",
+    "report.md",
+    "model-card.md",
+    "SHA256SUMS",
+}
 MARKER = "<!-- ci-ml"  # the sticky comment's hidden marker starts with this
 
 
 # --- a trivial composite action: proves act's host mode works here at all ----------------
 
+
 def test_act_runs_a_composite_action_in_host_mode(tmp_path):
     action = tmp_path / "hello-action"
     action.mkdir()
-    (action / "action.yml").write_text(yaml.safe_dump({
-        "name": "hello", "description": "e2e smoke",
-        "inputs": {"who": {"description": "who", "default": "world"}},
-        "outputs": {"greeting": {"description": "g", "value": "${{ steps.s.outputs.greeting }}"}},
-        "runs": {"using": "composite", "steps": [{
-            "id": "s", "shell": "bash", "env": {"WHO": "${{ inputs.who }}"},
-            "run": 'set -eEuo pipefail\necho "greeting=hello $WHO" >> "$GITHUB_OUTPUT"\n'
-                   'echo "## hi $WHO from $GITHUB_REPOSITORY" >> "$GITHUB_STEP_SUMMARY"\n'
-                   'test "$GITHUB_API_URL" = http://127.0.0.1:9\n',
-        }]},
-    }))
+    (action / "action.yml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "hello",
+                "description": "e2e smoke",
+                "inputs": {"who": {"description": "who", "default": "world"}},
+                "outputs": {
+                    "greeting": {"description": "g", "value": "${{ steps.s.outputs.greeting }}"}
+                },
+                "runs": {
+                    "using": "composite",
+                    "steps": [
+                        {
+                            "id": "s",
+                            "shell": "bash",
+                            "env": {"WHO": "${{ inputs.who }}"},
+                            "run": 'set -eEuo pipefail\necho "greeting=hello $WHO" >> "$GITHUB_OUTPUT"\n'
+                            'echo "## hi $WHO from $GITHUB_REPOSITORY" >> "$GITHUB_STEP_SUMMARY"\n'
+                            'test "$GITHUB_API_URL" = http://127.0.0.1:9\n',
+                        }
+                    ],
+                },
+            }
+        )
+    )
     workflow = tmp_path / "hello.yml"
-    workflow.write_text(yaml.safe_dump({
-        "name": "hello", "on": "push", "permissions": {},
-        "jobs": {"j": {"runs-on": "ubuntu-latest", "steps": [
-            {"uses": "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"},
-            {"id": "a", "uses": "e2e/hello@v1", "with": {"who": "act"}},
-        ]}},
-    }))
+    workflow.write_text(
+        yaml.safe_dump(
+            {
+                "name": "hello",
+                "on": "push",
+                "permissions": {},
+                "jobs": {
+                    "j": {
+                        "runs-on": "ubuntu-latest",
+                        "steps": [
+                            {"uses": "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"},
+                            {"id": "a", "uses": "e2e/hello@v1", "with": {"who": "act"}},
+                        ],
+                    }
+                },
+            }
+        )
+    )
     project = tmp_path / "project"
     project.mkdir()
     (project / "README.md").write_text("x\n")
     repo = make_repo(tmp_path / "repo", project, [workflow])
-    run = run_act(repo, "push", repo / ".github/workflows/hello.yml", cache_dir=tmp_path / "act",
-                  local_repositories={"e2e/hello@v1": action},
-                  env={"GITHUB_API_URL": "http://127.0.0.1:9"}, secrets={"GITHUB_TOKEN": "ghs_e2e_smoke_token"})
+    run = run_act(
+        repo,
+        "push",
+        repo / ".github/workflows/hello.yml",
+        cache_dir=tmp_path / "act",
+        local_repositories={"e2e/hello@v1": action},
+        env={"GITHUB_API_URL": "http://127.0.0.1:9"},
+        secrets={"GITHUB_TOKEN": "ghs_e2e_smoke_token"},
+    )
     assert run.succeeded, run.explain()
     assert run.outputs("a") == {"greeting": "hello act"}
     assert f"## hi act from {REPO_SLUG}" in run.summary()
 
 
 # --- the fake GitHub API, as its own process ----------------------------------------------
+
 
 class Fake:
     def __init__(self, url: str, proc: subprocess.Popen):
@@ -89,8 +128,12 @@ class Fake:
 
     def _call(self, method: str, path: str, body: object | None = None):
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + "/_fake/" + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + "/_fake/" + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
@@ -108,8 +151,11 @@ class Fake:
         return self._call("GET", "requests")
 
     def comments(self, issue: int) -> list[dict]:
-        return [c for c in self.state()["comments"] if c.get("issue_url", "").endswith(f"/issues/{issue}")
-                or c.get("issue") == issue]
+        return [
+            c
+            for c in self.state()["comments"]
+            if c.get("issue_url", "").endswith(f"/issues/{issue}") or c.get("issue") == issue
+        ]
 
     def releases(self) -> list[dict]:
         return self.state()["releases"]
@@ -119,19 +165,38 @@ class Fake:
 def fake(tmp_path_factory):
     d = tmp_path_factory.mktemp("fake-github")
     seed = d / "seed.json"
-    seed.write_text(json.dumps({
-        "repos": [REPO_SLUG],
-        "tokens": {
-            WRITE_TOKEN: {"login": "github-actions[bot]", "type": "Bot"},
-            READ_ONLY_TOKEN: {"login": "github-actions[bot]", "type": "Bot", "read_only": True},
-        },
-    }))
+    seed.write_text(
+        json.dumps(
+            {
+                "repos": [REPO_SLUG],
+                "tokens": {
+                    WRITE_TOKEN: {"login": "github-actions[bot]", "type": "Bot"},
+                    READ_ONLY_TOKEN: {
+                        "login": "github-actions[bot]",
+                        "type": "Bot",
+                        "read_only": True,
+                    },
+                },
+            }
+        )
+    )
     port_file = d / "port"
     log = (d / "server.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_github", "--port-file", str(port_file),
-         "--seed", str(seed), "--state-file", str(d / "state.json")],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "tests.fake_github",
+            "--port-file",
+            str(port_file),
+            "--seed",
+            str(seed),
+            "--state-file",
+            str(d / "state.json"),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 20
     while not port_file.exists():
@@ -150,6 +215,7 @@ def fake(tmp_path_factory):
 
 
 # --- the repository the scenarios live in --------------------------------------------------
+
 
 class Repo:
     """The test repository plus everything act needs to run its workflows."""
@@ -176,10 +242,13 @@ class Repo:
         git(self.root, "commit", "-q", "--allow-empty", "-m", message)
         return self.head()
 
-    def act(self, event: str, workflow: str, *, payload: dict | None = None,
-            token: str = WRITE_TOKEN) -> ActRun:
+    def act(
+        self, event: str, workflow: str, *, payload: dict | None = None, token: str = WRITE_TOKEN
+    ) -> ActRun:
         run = run_act(
-            self.root, event, self.workflow(workflow),
+            self.root,
+            event,
+            self.workflow(workflow),
             cache_dir=self.work / "act-cache",
             local_repositories=self.local_repositories,
             payload=payload,
@@ -219,10 +288,17 @@ def _comment_bodies(fake: Fake, issue: int) -> list[str]:
 
 # --- the scenarios, in order -----------------------------------------------------------------
 
+
 def test_push_to_main_publishes_a_release(repo, fake):
-    run = repo.act("push", "ml-release.yml",
-                   payload={"ref": "refs/heads/main", "after": repo.head(),
-                            "repository": {"full_name": REPO_SLUG, "default_branch": "main"}})
+    run = repo.act(
+        "push",
+        "ml-release.yml",
+        payload={
+            "ref": "refs/heads/main",
+            "after": repo.head(),
+            "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
+        },
+    )
     assert run.succeeded, run.explain()
     releases = fake.releases()
     assert len(releases) == 1, releases
@@ -319,8 +395,12 @@ def test_fork_pr_with_read_only_token_does_not_fail(repo, fake):
     shutil.rmtree(repo.artifacts / "ci-ml-comment", ignore_errors=True)
     git(repo.root, "checkout", "-q", "-b", f"pr-{FORK_PR}")
     repo.commit("a PR from a fork")
-    run = repo.act("pull_request", "ml-pull-request.yml", payload=repo.pr_payload(FORK_PR, fork=True),
-                   token=READ_ONLY_TOKEN)
+    run = repo.act(
+        "pull_request",
+        "ml-pull-request.yml",
+        payload=repo.pr_payload(FORK_PR, fork=True),
+        token=READ_ONLY_TOKEN,
+    )
     assert run.succeeded, run.explain()
     assert _comment_bodies(fake, FORK_PR) == []
     assert run.summary().strip(), "the report belongs in the job summary"
@@ -330,12 +410,17 @@ def test_fork_pr_with_read_only_token_does_not_fail(repo, fake):
 
 
 def test_fork_comment_workflow_posts_the_saved_comment(repo, fake):
-    assert (repo.artifacts / "ci-ml-comment" / "meta.json").is_file(), "the fork PR run saved no comment"
+    assert (repo.artifacts / "ci-ml-comment" / "meta.json").is_file(), (
+        "the fork PR run saved no comment"
+    )
     payload = {
         "action": "completed",
         "workflow_run": {
-            "id": 4242, "event": "pull_request", "conclusion": "success",
-            "head_sha": repo.head(), "head_branch": f"pr-{FORK_PR}",
+            "id": 4242,
+            "event": "pull_request",
+            "conclusion": "success",
+            "head_sha": repo.head(),
+            "head_branch": f"pr-{FORK_PR}",
             "head_repository": {"full_name": "fork-owner/ml"},
             "pull_requests": [],
         },
@@ -355,9 +440,15 @@ def test_fork_comment_refuses_a_forged_pr_number(repo, fake):
     before = len(fake.comments(PR))
     payload = {
         "action": "completed",
-        "workflow_run": {"id": 4243, "event": "pull_request", "conclusion": "success",
-                         "head_sha": repo.head(), "head_branch": f"pr-{FORK_PR}",
-                         "head_repository": {"full_name": "fork-owner/ml"}, "pull_requests": []},
+        "workflow_run": {
+            "id": 4243,
+            "event": "pull_request",
+            "conclusion": "success",
+            "head_sha": repo.head(),
+            "head_branch": f"pr-{FORK_PR}",
+            "head_repository": {"full_name": "fork-owner/ml"},
+            "pull_requests": [],
+        },
         "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
     }
     run = repo.act("workflow_run", "ml-fork-comment.yml", payload=payload)

@@ -27,8 +27,11 @@ def _load(path):
 
 
 def test_there_are_workflows():
-    assert {p.name for p in TEMPLATES} >= {"ml-pull-request.yml", "ml-release.yml",
-                                           "ml-fork-comment.yml"}
+    assert {p.name for p in TEMPLATES} >= {
+        "ml-pull-request.yml",
+        "ml-release.yml",
+        "ml-fork-comment.yml",
+    }
     assert ACTION.is_file()
 
 
@@ -40,8 +43,9 @@ def test_actionlint(workflow):
 
 @pytest.mark.parametrize("workflow", ALL_WORKFLOWS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_workflow_schema(workflow):
-    r = _run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-              str(workflow)])
+    r = _run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)]
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -57,6 +61,7 @@ def test_zizmor_finds_nothing():
 
 
 # --- our own rules for action.yml -------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def action():
@@ -86,12 +91,15 @@ def test_every_run_step_is_strict_bash(action):
 
 
 def test_every_input_is_documented_and_used(action):
-    env_text = "\n".join(str(v) for step in _steps(action) for v in (step.get("env") or {}).values())
+    env_text = "\n".join(
+        str(v) for step in _steps(action) for v in (step.get("env") or {}).values()
+    )
     for name, spec in action["inputs"].items():
         assert name == name.lower() and "_" not in name, f"input {name} is not kebab-case"
         assert (spec.get("description") or "").strip(), f"input {name} has no description"
-        assert re.search(r"inputs\." + re.escape(name) + r"\b", env_text), \
+        assert re.search(r"inputs\." + re.escape(name) + r"\b", env_text), (
             f"input {name} is not passed to any step's env"
+        )
 
 
 def test_expected_inputs_and_defaults(action):
@@ -113,8 +121,15 @@ def test_expected_inputs_and_defaults(action):
 
 def test_every_output_maps_to_a_step_output(action):
     ids = {step.get("id") for step in _steps(action)}
-    assert set(action["outputs"]) == {"verdict", "primary-metric", "primary-delta", "report-path",
-                                      "model-path", "release-url", "comment-url"}
+    assert set(action["outputs"]) == {
+        "verdict",
+        "primary-metric",
+        "primary-delta",
+        "report-path",
+        "model-path",
+        "release-url",
+        "comment-url",
+    }
     for name, spec in action["outputs"].items():
         assert (spec.get("description") or "").strip(), f"output {name} has no description"
         m = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.([\w-]+) \}\}", spec["value"])
@@ -138,6 +153,7 @@ def test_token_is_masked_first(action):
 
 # --- our own rules for the workflows -----------------------------------------------------
 
+
 def _workflow_steps(wf):
     for job in wf["jobs"].values():
         yield from job.get("steps", [])
@@ -151,8 +167,9 @@ def test_remote_actions_are_pinned_with_a_version_comment(workflow):
         if not uses or uses.startswith("./") or OWN_ACTION.match(uses):
             continue
         assert SHA_PIN.match(uses), f"{workflow.name}: {uses} is not pinned to a commit SHA"
-        assert re.search(re.escape(uses) + r" # v\d+\.\d+\.\d+", text), \
+        assert re.search(re.escape(uses) + r" # v\d+\.\d+\.\d+", text), (
             f"{workflow.name}: {uses} has no '# vX.Y.Z' comment"
+        )
 
 
 @pytest.mark.parametrize("workflow", ALL_WORKFLOWS, ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -173,8 +190,10 @@ def test_pr_template():
     assert wf["concurrency"]["cancel-in-progress"] is True
     assert "pull_request.number" in wf["concurrency"]["group"]
     uploads = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
-    assert any(s["with"]["name"] == "ci-ml-comment" and s["with"]["path"].startswith(".ci-ml/comment")
-               for s in uploads)
+    assert any(
+        s["with"]["name"] == "ci-ml-comment" and s["with"]["path"].startswith(".ci-ml/comment")
+        for s in uploads
+    )
 
 
 def test_release_template():

@@ -7,10 +7,10 @@ import ast
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "ci_ml"
@@ -52,11 +52,16 @@ def environment_reads(source: str) -> list[int]:
     """Lines that read the process environment (os.environ, os.getenv, os.environb)."""
     lines = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv"):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("environ", "environb", "getenv")
+            or (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "os"
+                and any(a.name in ("environ", "environb", "getenv") for a in node.names)
+            )
+        ):
             lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "os":
-            if any(a.name in ("environ", "environb", "getenv") for a in node.names):
-                lines.append(node.lineno)
     return lines
 
 

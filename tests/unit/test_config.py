@@ -44,6 +44,29 @@ def test_valid_config_resolves_paths_relative_to_the_config(tmp_path: Path) -> N
             "exactly one of",
         ),
         (
+            VALID + "gates: [{metric: log_loss, min: 0.1}]\n",
+            "gates[0]",
+            "use `max: …` to cap log_loss",
+        ),
+        (
+            VALID + "gates: [{metric: roc_auc, max: 0.99}]\n",
+            "gates[0]",
+            "use `min: …` for a floor on roc_auc",
+        ),
+        (VALID + "gates: [{metric: roc_auc, min: .nan}]\n", "gates[0].min", "finite number"),
+        (
+            VALID + "gates: [{metric: rmse, max_regression: .inf}]\n",
+            "gates[0].max_regression",
+            "finite",
+        ),
+        (VALID + "export: {tolerance: .inf}\n", "export.tolerance", "finite number"),
+        (VALID + "export: {tolerance: 2}\n", "export.tolerance", "less than 1"),
+        (
+            VALID + "baseline: {on_unscorable: ignore}\n",
+            "baseline.on_unscorable",
+            "'fail', 'recorded' or 'skip'",
+        ),
+        (
             VALID + "statistics: {resamples: 5}\n",
             "statistics.resamples",
             "greater than or equal to 100",

@@ -15,7 +15,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ci_ml.stages.export import convert, parity, session_for
+from ci_ml.stages.export import convert, export, predict_is_argmax
 
 TOL = 1e-4
 
@@ -97,18 +97,29 @@ REGRESSORS = {
 }
 
 
-def check(est, Xtr, ytr, Xte, task: str) -> dict:
+# What each estimator exports in (the README says the same): double everywhere,
+# except SVR, whose kernel onnxruntime has only in float.
+FLOAT_EXPORTS = {"SVR"}
+
+
+def check(est, Xtr, ytr, Xte, task: str, name: str | None = None, tmp_path=None) -> dict:
+    """Fit, export with ci-ml's export stage, and check parity and precision."""
+    import tempfile
+    from pathlib import Path
+
     est.fit(Xtr, ytr)
-    model, precision, spec = convert(est, Xtr, None)
-    result = parity(est, session_for(model.SerializeToString()), Xte, spec, precision, task, TOL)
-    assert result["passed"], result
-    return result
+    with tempfile.TemporaryDirectory() as d:
+        result, _ = export(est, Xte, task, Path(d), None, TOL)
+    assert result.parity["passed"], result.parity
+    if name is not None:
+        assert result.precision == ("float" if name in FLOAT_EXPORTS else "double"), name
+    return result.parity
 
 
 @pytest.mark.parametrize("name", sorted(CLASSIFIERS))
 def test_binary_classifier(name: str) -> None:
     Xtr, ytr, Xte, _ = numeric_data("classification")
-    check(CLASSIFIERS[name](), Xtr, ytr, Xte, "classification")
+    check(CLASSIFIERS[name](), Xtr, ytr, Xte, "classification", name)
 
 
 @pytest.mark.skipif(
@@ -134,13 +145,13 @@ def test_svc_with_probability_true_while_scikit_learn_has_it() -> None:
 )
 def test_multiclass_classifier(name: str) -> None:
     Xtr, ytr, Xte, _ = numeric_data("classification", classes=3)
-    check(CLASSIFIERS[name](), Xtr, ytr, Xte, "classification")
+    check(CLASSIFIERS[name](), Xtr, ytr, Xte, "classification", name)
 
 
 @pytest.mark.parametrize("name", sorted(REGRESSORS))
 def test_regressor(name: str) -> None:
     Xtr, ytr, Xte, _ = numeric_data("regression")
-    check(REGRESSORS[name](), Xtr, ytr, Xte, "regression")
+    check(REGRESSORS[name](), Xtr, ytr, Xte, "regression", name)
 
 
 def _column_pipeline(final):
@@ -186,6 +197,39 @@ def test_imputer_before_a_tree() -> None:
         Xte,
         "regression",
     )
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_predict_is_the_argmax_of_predict_proba_where_ci_ml_takes_it_so(name, classes) -> None:
+    """ci-ml calls predict_proba alone for these; a model where the two disagree
+    must not be on the list."""
+    Xtr, ytr, Xte, _ = numeric_data("classification", classes=classes)
+    est = CLASSIFIERS[name]().fit(Xtr, ytr)
+    assert predict_is_argmax(est), name  # every matrix classifier is on the list
+    argmax = est.classes_[est.predict_proba(Xte).argmax(axis=1)]
+    assert (est.predict(Xte) == argmax).all()
+
+
+@pytest.mark.filterwarnings("ignore:The `probability` parameter was deprecated:FutureWarning")
+def test_svc_with_platt_probabilities_is_not_taken_for_an_argmax() -> None:
+    est = make_pipeline(StandardScaler(), svm.SVC(probability=True, random_state=0))
+    assert not predict_is_argmax(est)
+
+
+def test_hist_gradient_boosting_exports_double_thresholds_under_ml_opset_3() -> None:
+    Xtr, ytr, _, _ = numeric_data("classification")
+    est = CLASSIFIERS["HistGradientBoostingClassifier"]().fit(Xtr, ytr)
+    model, precision, _ = convert(est, Xtr, None)
+    assert precision == "double"
+    assert {o.domain: o.version for o in model.opset_import}["ai.onnx.ml"] >= 3
+    attrs = {
+        a.name
+        for n in model.graph.node
+        if n.op_type.startswith("TreeEnsemble")
+        for a in n.attribute
+    }
+    assert "nodes_values_as_tensor" in attrs and "nodes_values" not in attrs
 
 
 def test_protobuf_is_below_7() -> None:

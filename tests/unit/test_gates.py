@@ -12,6 +12,12 @@ def delta(c: float, b: float, verdict: str, gib: bool = True) -> Delta:
     return Delta("m", gib, Estimate(c, e, e), Estimate(b, e, e), c - b, -1, 1, 0.5, verdict)
 
 
+def recorded(c: float, b: float, gib: bool = True) -> Delta:
+    """A delta against recorded metrics: no interval, so no significance."""
+    e = float("nan")
+    return Delta("m", gib, Estimate(c, e, e), Estimate(b, e, e), c - b, e, e, e, "n/a")
+
+
 @pytest.mark.parametrize(
     ("gate", "cand", "d", "gib", "status"),
     [
@@ -43,6 +49,17 @@ def delta(c: float, b: float, verdict: str, gib: bool = True) -> Delta:
         ({"max_regression_pct": 5}, 10.3, delta(10.3, 10.0, "regressed", gib=False), False, "pass"),
         ({"max_regression_pct": 2}, 0.97, delta(0.97, 1.0, "regressed"), True, "fail"),
         ({"min": 0.5}, math.nan, None, True, "fail"),
+        # against recorded metrics significance cannot be shown: over the limit fails
+        (
+            {"max_regression": 0.01, "only_if_significant": True},
+            0.815,
+            recorded(0.815, 0.90),
+            True,
+            "fail",
+        ),
+        ({"max_regression": 0.01}, 0.899, recorded(0.899, 0.90), True, "pass"),
+        # a baseline value that is undefined cannot pass a relative gate
+        ({"max_regression": 0.01}, 0.9, recorded(0.9, math.nan), True, "fail"),
     ],
 )
 def test_gate_table(gate: dict, cand: float, d: Delta | None, gib: bool, status: str) -> None:
@@ -51,10 +68,31 @@ def test_gate_table(gate: dict, cand: float, d: Delta | None, gib: bool, status:
     assert r.reason
 
 
+def test_a_baseline_that_gave_no_delta_fails_a_relative_gate_or_is_not_evaluated() -> None:
+    gate = Gate(metric="m", max_regression=0.01, only_if_significant=True)
+    why = "the baseline could not be scored on this holdout"
+    failed = evaluate_gate(gate, 0.8, None, True, missing=why)
+    assert failed.status == "fail" and why in failed.reason
+    skipped = evaluate_gate(gate, 0.8, None, True, missing=why, on_missing="skip")
+    assert skipped.status == "not evaluated" and why in skipped.reason
+    # absolute gates still apply whatever happened to the baseline
+    assert evaluate_gate(Gate(metric="m", min=0.9), 0.8, None, True, missing=why).status == "fail"
+
+
+def test_reasons_name_the_configured_confidence() -> None:
+    gate = Gate(metric="m", max_regression=0.01, only_if_significant=True)
+    r = evaluate_gate(gate, 0.88, delta(0.88, 0.90, "within noise"), True, confidence=0.9)
+    assert "90% CI" in r.reason and "95%" not in r.reason
+
+
 def test_overall() -> None:
     g = evaluate_gate(Gate(metric="m", min=0.5), 0.4, None, True)
-    assert overall([g], True) == "fail"
+    assert overall([g], "scored") == "fail"
     ok = evaluate_gate(Gate(metric="m", min=0.5), 0.6, None, True)
-    assert overall([ok], True) == "pass"
-    assert overall([ok], False) == "no-baseline"
-    assert overall([], False) == "no-baseline"
+    assert overall([ok], "scored") == "pass"
+    assert overall([ok], "none") == "no-baseline"
+    assert overall([], "none") == "no-baseline"
+    assert overall([], "unscorable") == "pass"  # nothing to gate on, but never "first model"
+    gate = Gate(metric="m", max_regression=0.01)
+    skipped = evaluate_gate(gate, 0.8, None, True, missing="gone", on_missing="skip")
+    assert overall([ok, skipped], "unscorable") == "incomplete"

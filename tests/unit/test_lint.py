@@ -14,10 +14,17 @@ def _ruff() -> str:
 
 
 def test_ruff_check_is_clean() -> None:
-    r = subprocess.run([_ruff(), "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(
+        [_ruff(), "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_package_is_formatted() -> None:
-    r = subprocess.run([_ruff(), "format", "--check", "--no-cache", "ci_ml"], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(
+        [_ruff(), "format", "--check", "--no-cache", "ci_ml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stdout + r.stderr

@@ -71,7 +71,25 @@ def test_proba_metrics_are_skipped_without_probabilities() -> None:
 
 def test_select_checks_names_against_the_task() -> None:
     assert select("regression", None, None) == (["rmse", "mae", "r2"], "rmse")
-    with pytest.raises(ConfigError, match="not available for regression"):
+    with pytest.raises(ConfigError, match="'accuracy' is a classification metric, but the task"):
         select("regression", ["accuracy"], None)
     with pytest.raises(ConfigError, match="metrics.primary"):
         select("classification", ["accuracy"], "roc_auc")
+    with pytest.raises(ConfigError, match="'nope' is not a metric ci-ml computes"):
+        select("classification", ["nope"], None)
+
+
+@pytest.mark.parametrize(
+    ("task", "names", "gates", "primary"),
+    [
+        ("classification", None, [], "roc_auc"),  # the task's usual headline
+        ("classification", ["accuracy", "f1_macro"], [], "accuracy"),  # no AUC listed
+        ("classification", None, ["f1_macro", "roc_auc"], "f1_macro"),  # the first gate's
+        ("regression", None, [], "rmse"),
+        ("regression", None, ["r2"], "r2"),
+    ],
+)
+def test_primary_defaults_to_the_first_gate_then_the_tasks_headline(
+    task, names, gates, primary
+) -> None:
+    assert select(task, names, None, gates)[1] == primary

@@ -23,70 +23,193 @@ BUILD = ("validate", "train", "evaluate", "export", "compare", "report")
 # event, ref, mode, publish, comment, baseline -> mode, steps that run (besides none)
 CASES = [
     # auto mode: the event decides
-    ("pull_request", PR_REF, "auto", "auto", "true", "release",
-     "pr", {*BUILD, "fetch_baseline", "comment"}),
-    ("pull_request", PR_REF, "auto", "auto", "false", "release",
-     "pr", {*BUILD, "fetch_baseline"}),
-    ("pull_request", PR_REF, "auto", "true", "true", "release",  # never publish from a PR
-     "pr", {*BUILD, "fetch_baseline", "comment"}),
-    ("pull_request", PR_REF, "auto", "auto", "true", "none",
-     "pr", {*BUILD, "comment"}),
-    ("pull_request", PR_REF, "auto", "auto", "true", "models/v1",
-     "pr", {*BUILD, "comment"}),
-    ("push", MAIN, "auto", "auto", "true", "release",
-     "release", {*BUILD, "fetch_baseline", "publish"}),
-    ("push", MAIN, "auto", "false", "true", "release",
-     "release", {*BUILD, "fetch_baseline"}),
-    ("push", MAIN, "auto", "auto", "true", "none",
-     "release", {*BUILD, "publish"}),
-    ("push", FEATURE, "auto", "auto", "true", "release",
-     "build", {*BUILD, "fetch_baseline"}),
-    ("push", FEATURE, "auto", "true", "true", "release",  # publish=true still needs the default branch
-     "build", {*BUILD, "fetch_baseline"}),
-    ("push", "refs/tags/v1.0", "auto", "auto", "true", "release",
-     "build", {*BUILD, "fetch_baseline"}),
-    ("workflow_dispatch", MAIN, "auto", "auto", "true", "release",
-     "build", {*BUILD, "fetch_baseline"}),
-    ("workflow_dispatch", MAIN, "auto", "true", "true", "release",
-     "build", {*BUILD, "fetch_baseline", "publish"}),
-    ("workflow_dispatch", FEATURE, "auto", "true", "true", "release",
-     "build", {*BUILD, "fetch_baseline"}),
-    ("schedule", MAIN, "auto", "auto", "true", "release",
-     "build", {*BUILD, "fetch_baseline"}),
-    ("schedule", MAIN, "auto", "true", "true", "none",
-     "build", {*BUILD, "publish"}),
-    ("release", "refs/tags/v1.0", "auto", "true", "true", "release",
-     "build", {*BUILD, "fetch_baseline"}),
-    ("merge_group", "refs/heads/gh-readonly-queue/main/pr-1", "auto", "auto", "true", "release",
-     "build", {*BUILD, "fetch_baseline"}),
+    (
+        "pull_request",
+        PR_REF,
+        "auto",
+        "auto",
+        "true",
+        "release",
+        "pr",
+        {*BUILD, "fetch_baseline", "comment"},
+    ),
+    ("pull_request", PR_REF, "auto", "auto", "false", "release", "pr", {*BUILD, "fetch_baseline"}),
+    (
+        "pull_request",
+        PR_REF,
+        "auto",
+        "true",
+        "true",
+        "release",  # never publish from a PR
+        "pr",
+        {*BUILD, "fetch_baseline", "comment"},
+    ),
+    ("pull_request", PR_REF, "auto", "auto", "true", "none", "pr", {*BUILD, "comment"}),
+    ("pull_request", PR_REF, "auto", "auto", "true", "models/v1", "pr", {*BUILD, "comment"}),
+    (
+        "push",
+        MAIN,
+        "auto",
+        "auto",
+        "true",
+        "release",
+        "release",
+        {*BUILD, "fetch_baseline", "publish"},
+    ),
+    ("push", MAIN, "auto", "false", "true", "release", "release", {*BUILD, "fetch_baseline"}),
+    ("push", MAIN, "auto", "auto", "true", "none", "release", {*BUILD, "publish"}),
+    ("push", FEATURE, "auto", "auto", "true", "release", "build", {*BUILD, "fetch_baseline"}),
+    (
+        "push",
+        FEATURE,
+        "auto",
+        "true",
+        "true",
+        "release",  # publish=true still needs the default branch
+        "build",
+        {*BUILD, "fetch_baseline"},
+    ),
+    (
+        "push",
+        "refs/tags/v1.0",
+        "auto",
+        "auto",
+        "true",
+        "release",
+        "build",
+        {*BUILD, "fetch_baseline"},
+    ),
+    (
+        "workflow_dispatch",
+        MAIN,
+        "auto",
+        "auto",
+        "true",
+        "release",
+        "build",
+        {*BUILD, "fetch_baseline"},
+    ),
+    (
+        "workflow_dispatch",
+        MAIN,
+        "auto",
+        "true",
+        "true",
+        "release",
+        "build",
+        {*BUILD, "fetch_baseline", "publish"},
+    ),
+    (
+        "workflow_dispatch",
+        FEATURE,
+        "auto",
+        "true",
+        "true",
+        "release",
+        "build",
+        {*BUILD, "fetch_baseline"},
+    ),
+    ("schedule", MAIN, "auto", "auto", "true", "release", "build", {*BUILD, "fetch_baseline"}),
+    ("schedule", MAIN, "auto", "true", "true", "none", "build", {*BUILD, "publish"}),
+    (
+        "release",
+        "refs/tags/v1.0",
+        "auto",
+        "true",
+        "true",
+        "release",
+        "build",
+        {*BUILD, "fetch_baseline"},
+    ),
+    (
+        "merge_group",
+        "refs/heads/gh-readonly-queue/main/pr-1",
+        "auto",
+        "auto",
+        "true",
+        "release",
+        "build",
+        {*BUILD, "fetch_baseline"},
+    ),
     # explicit modes
-    ("push", FEATURE, "pr", "auto", "true", "release",  # no PR to comment on
-     "pr", {*BUILD, "fetch_baseline"}),
-    ("push", MAIN, "pr", "true", "true", "release",
-     "pr", {*BUILD, "fetch_baseline"}),
-    ("workflow_dispatch", MAIN, "release", "auto", "true", "release",
-     "release", {*BUILD, "fetch_baseline", "publish"}),
-    ("workflow_dispatch", FEATURE, "release", "auto", "true", "release",
-     "release", {*BUILD, "fetch_baseline"}),
-    ("pull_request", PR_REF, "release", "true", "true", "release",
-     "release", {*BUILD, "fetch_baseline"}),
+    (
+        "push",
+        FEATURE,
+        "pr",
+        "auto",
+        "true",
+        "release",  # no PR to comment on
+        "pr",
+        {*BUILD, "fetch_baseline"},
+    ),
+    ("push", MAIN, "pr", "true", "true", "release", "pr", {*BUILD, "fetch_baseline"}),
+    (
+        "workflow_dispatch",
+        MAIN,
+        "release",
+        "auto",
+        "true",
+        "release",
+        "release",
+        {*BUILD, "fetch_baseline", "publish"},
+    ),
+    (
+        "workflow_dispatch",
+        FEATURE,
+        "release",
+        "auto",
+        "true",
+        "release",
+        "release",
+        {*BUILD, "fetch_baseline"},
+    ),
+    (
+        "pull_request",
+        PR_REF,
+        "release",
+        "true",
+        "true",
+        "release",
+        "release",
+        {*BUILD, "fetch_baseline"},
+    ),
     ("pull_request", PR_REF, "validate", "auto", "true", "release", "validate", {"validate"}),
     ("push", MAIN, "validate", "true", "true", "release", "validate", {"validate"}),
     ("workflow_run", MAIN, "comment", "true", "true", "release", "comment", {"comment"}),
     ("workflow_run", MAIN, "comment", "true", "false", "release", "comment", {"comment"}),
     # case and whitespace in inputs
-    ("push", MAIN, " AUTO ", "Auto", "TRUE", " release ",
-     "release", {*BUILD, "fetch_baseline", "publish"}),
+    (
+        "push",
+        MAIN,
+        " AUTO ",
+        "Auto",
+        "TRUE",
+        " release ",
+        "release",
+        {*BUILD, "fetch_baseline", "publish"},
+    ),
 ]
 
-STEPS = ("validate", "train", "evaluate", "export", "fetch_baseline", "compare", "report",
-         "comment", "publish")
+STEPS = (
+    "validate",
+    "train",
+    "evaluate",
+    "export",
+    "fetch_baseline",
+    "compare",
+    "report",
+    "comment",
+    "publish",
+)
 
 
 @pytest.mark.parametrize(
-    "event, ref, mode, publish, comment, baseline, want_mode, want_steps", CASES,
-    ids=[f"{c[0]}-{c[1].rsplit('/', 1)[-1]}-{c[2].strip()}-pub={c[3]}-comment={c[4]}-base={c[5].strip()}"
-         for c in CASES],
+    "event, ref, mode, publish, comment, baseline, want_mode, want_steps",
+    CASES,
+    ids=[
+        f"{c[0]}-{c[1].rsplit('/', 1)[-1]}-{c[2].strip()}-pub={c[3]}-comment={c[4]}-base={c[5].strip()}"
+        for c in CASES
+    ],
 )
 def test_plan_table(event, ref, mode, publish, comment, baseline, want_mode, want_steps):
     p = plan(event, ref, "main", mode=mode, publish=publish, comment=comment, baseline=baseline)
@@ -100,24 +223,30 @@ def test_default_branch_is_respected():
     assert not plan("push", "refs/heads/main", "").publish
 
 
-@pytest.mark.parametrize("baseline, want", [("release", "release"), ("none", "none"),
-                                            ("", "none"), (" out/base ", "out/base")])
+@pytest.mark.parametrize(
+    "baseline, want",
+    [("release", "release"), ("none", "none"), ("", "none"), (" out/base ", "out/base")],
+)
 def test_baseline_passes_through(baseline, want):
     assert plan("pull_request", PR_REF, "main", baseline=baseline).baseline == want
 
 
-@pytest.mark.parametrize("value, want", [("true", True), ("false", False), (True, True),
-                                         ("No", False), ("1", True)])
+@pytest.mark.parametrize(
+    "value, want", [("true", True), ("false", False), (True, True), ("No", False), ("1", True)]
+)
 def test_fail_on_regression(value, want):
     assert plan("push", MAIN, "main", fail_on_regression=value).fail_on_regression is want
 
 
-@pytest.mark.parametrize("kwargs, word", [
-    ({"mode": "nightly"}, "mode"),
-    ({"publish": "always"}, "publish"),
-    ({"comment": "maybe"}, "comment"),
-    ({"fail_on_regression": "sometimes"}, "fail-on-regression"),
-])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"mode": "nightly"}, "mode"),
+        ({"publish": "always"}, "publish"),
+        ({"comment": "maybe"}, "comment"),
+        ({"fail_on_regression": "sometimes"}, "fail-on-regression"),
+    ],
+)
 def test_bad_inputs_name_the_input(kwargs, word):
     with pytest.raises(UsageError, match=word) as exc:
         plan("push", MAIN, "main", **kwargs)
@@ -135,8 +264,16 @@ def test_outputs_are_kebab_case_strings():
 
 
 def _args(**kw):
-    base = dict(mode="auto", publish="auto", comment="true", baseline="release",
-                fail_on_regression="true", event_name=None, ref=None, default_branch=None)
+    base = dict(
+        mode="auto",
+        publish="auto",
+        comment="true",
+        baseline="release",
+        fail_on_regression="true",
+        event_name=None,
+        ref=None,
+        default_branch=None,
+    )
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -145,8 +282,12 @@ def test_cmd_plan_reads_event_and_writes_outputs(tmp_path, capsys):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"repository": {"default_branch": "trunk"}}))
     out = tmp_path / "out.txt"
-    env = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/trunk",
-           "GITHUB_EVENT_PATH": str(event), "GITHUB_OUTPUT": str(out)}
+    env = {
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_REF": "refs/heads/trunk",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_OUTPUT": str(out),
+    }
     assert cmd_plan(_args(), Runtime(env)) == 0
     lines = dict(line.split("=", 1) for line in out.read_text().splitlines())
     assert lines["mode"] == "release"
@@ -180,8 +321,21 @@ def test_cli_registers_plan(tmp_path, monkeypatch):
     from ci_ml import cli
 
     parser = cli.build_parser()
-    args = parser.parse_args(["plan", "--mode", "pr", "--publish", "false", "--comment", "false",
-                              "--baseline", "none", "--fail-on-regression", "false"])
+    args = parser.parse_args(
+        [
+            "plan",
+            "--mode",
+            "pr",
+            "--publish",
+            "false",
+            "--comment",
+            "false",
+            "--baseline",
+            "none",
+            "--fail-on-regression",
+            "false",
+        ]
+    )
     out = tmp_path / "out.txt"
     for k in list(os.environ):
         if k.startswith("GITHUB_"):
