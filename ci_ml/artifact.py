@@ -107,11 +107,17 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write atomically: a reader sees the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; artifact files are for everyone
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def read_json(path: Path) -> Any:
@@ -149,7 +155,13 @@ def verify_sums(directory: Path, required: list[str] = REQUIRED_FOR_BASELINE) ->
             hint="point --baseline at the artifact directory of a ci-ml build (it writes SHA256SUMS)",
         )
     listed: dict[str, str] = {}
-    for n, line in enumerate(sums_path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = sums_path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as e:  # unreadable or not UTF-8
+        raise BaselineError(
+            f"{sums_path} is not a readable sha256sum file: {str(e)[:200]}", file=str(sums_path)
+        ) from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         m = _LINE.match(line)

@@ -7,8 +7,10 @@ run in one process (`ci-ml run`) or one per step with the same result.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -16,20 +18,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.artifact import BUILD_DIR, read_json, write_json
+from ci_ml import chain, outdir
+from ci_ml.artifact import BUILD_DIR, read_json, sha256_file, write_json
 from ci_ml.config import Config
 from ci_ml.errors import UsageError
 
 if TYPE_CHECKING:
     from ci_ml.data import Dataset
 
-STAGES = ("validate", "train", "export", "evaluate", "compare", "report")
-BUILD_RECORDS = [
-    *(f"{stage}.json" for stage in STAGES),
-    "timings.json",
-    "model.joblib",
-    "predictions.npz",
-]
+STAGES = chain.STAGES
 PACKAGES = [
     "ci-ml",
     "scikit-learn",
@@ -61,15 +58,72 @@ class Build:
     out: Path
     run: RunContext = field(default_factory=RunContext)
 
-    def __post_init__(self) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / BUILD_DIR).mkdir(exist_ok=True)
+    @contextlib.contextmanager
+    def open(self) -> Iterator[Build]:
+        """Claim the artifact folder (ci-ml's own, new or empty) and hold its lock."""
+        outdir.claim(self.out, "build")
+        with outdir.locked(self.out):
+            (self.out / BUILD_DIR).mkdir(exist_ok=True)
+            yield self
 
     def clear(self, names: list[str]) -> None:
-        """Remove earlier outputs (artifact files or _build records) by name."""
+        """Remove earlier outputs by their path in the artifact folder."""
         for name in names:
-            for path in (self.out / name, self.state_path(name)):
-                path.unlink(missing_ok=True)
+            (self.out / name).unlink(missing_ok=True)
+
+    def clear_all(self) -> None:
+        """A fresh build: nothing of an earlier one in this folder may mix in."""
+        self.clear([n for stage in STAGES for n in chain.OUTPUTS[stage]])
+        self.clear(["manifest.json", f"{BUILD_DIR}/timings.json", f"{BUILD_DIR}/{chain.CHAIN}"])
+
+    # --- the sealed chain -----------------------------------------------------
+    @cached_property
+    def data_shas(self) -> dict[str, str]:
+        from ci_ml.data import data_paths
+
+        return {role: sha256_file(p) for role, p in data_paths(self.cfg).items() if p.is_file()}
+
+    @cached_property
+    def config_json(self) -> dict[str, Any]:
+        return self.cfg.model_dump(mode="json", by_alias=True)
+
+    def _chain(self) -> dict[str, Any]:
+        data = self.optional(chain.CHAIN)
+        return data if isinstance(data, dict) else {}
+
+    def chain_problems(self, stages: list[str]) -> list[str]:
+        return chain.problems(stages, self._chain(), self.out, self.config_json, self.data_shas)
+
+    def begin(self, stage: str) -> None:
+        """Start a stage: its inputs must be sealed and current; its own earlier
+        output, and everything downstream of it, is removed first, so a failed or
+        interrupted stage leaves nothing a later one could take for current."""
+        found = self.chain_problems(chain.ancestors(stage))
+        if found:
+            first = next((s for s in chain.ancestors(stage) if s in " ".join(found)), stage)
+            raise UsageError(
+                f"`ci-ml {stage}` cannot use what is in {self.out}: " + "; ".join(found),
+                hint=f"run `ci-ml {first}` and the stages after it again, or `ci-ml run`",
+            )
+        seals = self._chain()
+        for later in chain.descendants(stage):
+            seals.pop(later, None)
+            self.clear(chain.OUTPUTS[later])
+        write_json(self.state_path(chain.CHAIN), seals)
+
+    def publish_problems(self) -> list[str]:
+        """Why this folder is not a complete, current build (empty: it is)."""
+        found = self.chain_problems(list(STAGES))
+        report = self._chain().get("report")
+        if isinstance(report, dict) and not report.get("complete"):
+            found.append("its report was written after a stage failed")
+        return found
+
+    def seal(self, stage: str, **extra: Any) -> None:
+        """Record that `stage` completed: what it consumed and what it wrote."""
+        seals = self._chain()
+        seals[stage] = chain.seal(stage, self.out, self.config_json, self.data_shas, **extra)
+        write_json(self.state_path(chain.CHAIN), seals)
 
     # --- what earlier stages left -------------------------------------------
     def state_path(self, name: str) -> Path:
@@ -83,7 +137,7 @@ class Build:
                 f"`ci-ml {needed_by}` needs the output of `ci-ml {stage}` in {self.out}",
                 hint=f"run `ci-ml {stage}` first with the same --config and --out, or `ci-ml run`",
             )
-        return read_json(path)
+        return read_json(path)  # begin() has checked it is sealed and current
 
     def optional(self, name: str) -> Any:
         """A record or artifact file if an earlier stage wrote it, else None."""
@@ -103,7 +157,7 @@ class Build:
     def dataset(self) -> Dataset:
         from ci_ml.data import load_dataset
 
-        return load_dataset(self.cfg)
+        return load_dataset(self.cfg, self.data_shas)
 
     @cached_property
     def task(self) -> str:

@@ -275,6 +275,51 @@ def _valid_keys(parent: tuple[Any, ...]) -> list[str]:
     ]
 
 
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_NODES = 100_000  # values after YAML aliases are expanded
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value as it may appear in a message: never more than a short excerpt."""
+    text = repr(value) if not isinstance(value, (list, dict)) else type(value).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _expanded_size(value: Any, memo: dict[int, int] | None = None) -> int:
+    """How many values the document holds once its aliases are expanded, counted
+    without expanding them (a shared node is sized once and counted each time)."""
+    memo = {} if memo is None else memo
+    key = id(value)
+    if key not in memo:
+        memo[key] = 1  # a cycle counts once
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, (dict, list)):
+            memo[key] = 1 + sum(_expanded_size(c, memo) for c in children)
+    return memo[key]
+
+
+def _read_yaml(path: Path) -> Any:
+    """yaml.safe_load, refusing files and alias expansions too large for a config."""
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size:,} bytes is too large for a config")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text", file=str(path)) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = str(getattr(e, "problem", None) or e)[:200]
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}", file=str(path)) from None
+    if _expanded_size(raw) > MAX_CONFIG_NODES:
+        raise ConfigError(
+            f"{path}: its YAML aliases expand to more than {MAX_CONFIG_NODES:,} values",
+            file=str(path),
+            hint="a config needs no deeply nested aliases (`&anchor` / `*alias`); write the values out",
+        )
+    return raw
+
+
 def format_validation_error(err: ValidationError, source: Path) -> str:
     lines = [f"{source}: invalid config"]
     for e in err.errors():
@@ -289,7 +334,9 @@ def format_validation_error(err: ValidationError, source: Path) -> str:
             msg = "required key is missing"
         given = e.get("input")
         given_txt = (
-            "" if e["type"] in ("missing",) or isinstance(given, dict) else f" (got {given!r})"
+            ""
+            if e["type"] in ("missing",) or isinstance(given, dict)
+            else f" (got {_short(given)})"
         )
         lines.append(f"  - {key}: {msg}{given_txt}")
         example = _example_for(key)
@@ -306,14 +353,7 @@ def load_config(path: Path | str) -> Config:
             f"config file {path} not found",
             hint="run from your project's root or pass --config path/to/ci-ml.yaml",
         )
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(
-            f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}", file=str(path)
-        ) from None
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{path}: the config must be a mapping of keys (data, model, ...), got {type(raw).__name__}",

@@ -113,12 +113,12 @@ def is_text(s: pd.Series) -> bool:
     )
 
 
-def _describe(role: str, path: Path, df: pd.DataFrame, base: Path) -> DataFile:
+def _describe(path: Path, df: pd.DataFrame, base: Path, sha: str | None) -> DataFile:
     try:
         shown = str(path.resolve().relative_to(base.resolve()))
     except ValueError:
         shown = str(path)
-    return DataFile(path=shown, sha256=sha256_file(path), rows=len(df), columns=df.shape[1])
+    return DataFile(shown, sha or sha256_file(path), rows=len(df), columns=df.shape[1])
 
 
 def infer_task(y: pd.Series) -> str:
@@ -143,21 +143,31 @@ def infer_task(y: pd.Series) -> str:
     return "regression"
 
 
-def load_dataset(cfg: Config) -> Dataset:
-    """Read the configured data and drop the configured columns; split on first use."""
+def data_paths(cfg: Config) -> dict[str, Path]:
+    """The configured data files by role: {"data": …} or {"train": …, "test": …}."""
     d = cfg.data
+    if d.path is not None:
+        return {"data": cfg.resolve(d.path)}
+    return {"train": cfg.resolve(d.train), "test": cfg.resolve(d.test)}
+
+
+def load_dataset(cfg: Config, shas: dict[str, str] | None = None) -> Dataset:
+    """Read the configured data and drop the configured columns; split on first use.
+    `shas` are the files' sha256 if the caller has them already."""
+    d = cfg.data
+    shas = shas or {}
     files: dict[str, DataFile] = {}
     if d.path is not None:
         path = cfg.resolve(d.path)
         df = read_frame(path)
-        files["data"] = _describe("data", path, df, cfg.base_dir)
+        files["data"] = _describe(path, df, cfg.base_dir, shas.get("data"))
         df = _drop(df, d.drop, path)
         _require_target(df, d.target, path)
         return Dataset(cfg, {"data": df}, files)
     train_path, test_path = cfg.resolve(d.train), cfg.resolve(d.test)
     train, test = read_frame(train_path), read_frame(test_path)
-    files["train"] = _describe("train", train_path, train, cfg.base_dir)
-    files["test"] = _describe("test", test_path, test, cfg.base_dir)
+    files["train"] = _describe(train_path, train, cfg.base_dir, shas.get("train"))
+    files["test"] = _describe(test_path, test, cfg.base_dir, shas.get("test"))
     train, test = _drop(train, d.drop, train_path), _drop(test, d.drop, test_path)
     _require_target(train, d.target, train_path)
     _require_target(test, d.target, test_path)

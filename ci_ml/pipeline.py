@@ -19,8 +19,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ci_ml.artifact import ARTIFACT_FILES, SUMS
-from ci_ml.build import BUILD_RECORDS, Build
+from ci_ml.build import Build
 from ci_ml.stages import compare, evaluate, export, report, train, validate
 
 if TYPE_CHECKING:
@@ -70,8 +69,7 @@ def verdict_line(c: Comparison) -> str:
 
 def run(b: Build, baseline: Path | None, console: Console) -> Comparison:
     """Every stage in order, from a clean build directory."""
-    # A fresh build: nothing from an earlier one in the same --out may mix in.
-    b.clear([*ARTIFACT_FILES, SUMS, *BUILD_RECORDS])
+    b.clear_all()
     try:
         stage(console, "validate", validate.run, b)
         stage(console, "train", train.run, b)

@@ -26,11 +26,45 @@ def make_build(args: Any, rt: Runtime) -> Build:
 
 def resolve_baseline(arg: str | None, b: Build, rt: Runtime) -> Path | None:
     """'none' → None; 'release' → the latest model release, fetched into
-    <out>/baseline (None if there is none yet); anything else is a directory."""
+    <out>/baseline (None if there is none yet); anything else is a directory.
+    Either way the baseline is checked now, before anything is trained."""
     if arg in (None, "", "none"):
         return None
-    if arg != "release":
-        return Path(arg)
+    path = _fetch_release(b, rt) if arg == "release" else Path(arg)
+    if path is not None:
+        check_baseline_location(path, b.out)
+        from ci_ml.stages.baseline import load_baseline
+
+        base = load_baseline(path)
+        if base.task and base.task != b.task:
+            from ci_ml.errors import BaselineError
+
+            raise BaselineError(
+                f"baseline {path} is a {base.task} model, but this build is {b.task}",
+                hint="compare with a build of the same model, or pass --baseline none",
+            )
+    return path
+
+
+def check_baseline_location(baseline: Path, out: Path) -> None:
+    """The baseline must survive the build: it may not be the artifact folder,
+    nor hold it; inside it only as the folder `baseline fetch` made there."""
+    from ci_ml import outdir
+    from ci_ml.errors import UsageError
+
+    if not outdir.overlaps(baseline, out):
+        return
+    inside = out.resolve() in baseline.resolve().parents
+    if inside and outdir.is_ours(baseline, "baseline"):
+        return
+    raise UsageError(
+        f"--baseline {baseline} and --out {out} overlap: the build would overwrite the "
+        "baseline it compares with",
+        hint="copy the earlier build elsewhere first, or give this build another --out",
+    )
+
+
+def _fetch_release(b: Build, rt: Runtime) -> Path | None:
     from ci_ml.cli.github import client_for
     from ci_ml.github.context import GitHubContext
     from ci_ml.github.registry import fetch_latest
@@ -61,8 +95,9 @@ def cmd_run(args: Any, rt: Runtime) -> int:
     from ci_ml import pipeline
 
     b = make_build(args, rt)
-    comp = pipeline.run(b, resolve_baseline(args.baseline, b, rt), rt.actions)
-    files = ", ".join(p.name for p in sorted(b.out.iterdir()) if p.is_file())
+    with b.open():
+        comp = pipeline.run(b, resolve_baseline(args.baseline, b, rt), rt.actions)
+    files = ", ".join(p.name for p in sorted(b.out.iterdir()) if p.is_file() and p.name[0] != ".")
     print(f"artifact: {b.out}/ ({files})")
     if comp.verdict == "fail" and args.fail_on_regression:
         raise gate_failure(comp)
@@ -73,7 +108,8 @@ def cmd_compare(args: Any, rt: Runtime) -> int:
     from ci_ml import pipeline
 
     b = make_build(args, rt)
-    comp = pipeline.compare_stage(b, resolve_baseline(args.baseline, b, rt), rt.actions)
+    with b.open():
+        comp = pipeline.compare_stage(b, resolve_baseline(args.baseline, b, rt), rt.actions)
     print(pipeline.verdict_line(comp))
     if comp.verdict == "fail" and args.fail_on_regression:
         raise gate_failure(comp)
@@ -107,10 +143,11 @@ def cmd_stage(args: Any, rt: Runtime) -> int:
 
     b = make_build(args, rt)
     name = args.command
-    if name == "report":
-        result = pipeline.report_stage(b, rt.actions)
-    else:
-        module = importlib.import_module(f"ci_ml.stages.{name}")
-        result = pipeline.stage(rt.actions, name, module.run, b)
+    with b.open():
+        if name == "report":
+            result = pipeline.report_stage(b, rt.actions)
+        else:
+            module = importlib.import_module(f"ci_ml.stages.{name}")
+            result = pipeline.stage(rt.actions, name, module.run, b)
     print(_summary(name, result, b))
     return 0

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ci_ml.errors import UsageError
 
 if TYPE_CHECKING:
+    from ci_ml.build import Build
     from ci_ml.cli import Runtime
     from ci_ml.config import Config
     from ci_ml.github.client import GitHubClient
@@ -86,19 +87,40 @@ def cmd_comment(args: Any, rt: Runtime) -> int:
 
 
 def cmd_publish(args: Any, rt: Runtime) -> int:
-    from ci_ml.artifact import read_json
-    from ci_ml.github.api import publish_release
-    from ci_ml.github.registry import choose_tag, publishable_files
+    from ci_ml.build import Build
 
     ctx, cfg = _context(args, rt)
     out = Path(args.out)
-    files = publishable_files(out)
-    comparison = out / "comparison.json"
-    if comparison.is_file() and read_json(comparison).get("verdict") == "fail" and not args.force:
+    with Build(cfg, out).open() as b:
+        _check_publishable(b, args.force)
+        return _publish(args, rt, ctx, cfg, out)
+
+
+def _check_publishable(b: Build, force: bool) -> None:
+    """Only a complete build whose every stage is current may become a release;
+    --force overrides failed gates, never a broken chain."""
+    from ci_ml.artifact import read_json
+
+    problems = b.publish_problems()
+    if problems:
+        raise UsageError(
+            f"refusing to publish {b.out}: it is not a complete, current build: "
+            + "; ".join(problems),
+            hint="run `ci-ml run` and publish what it builds (--force cannot override this)",
+        )
+    if read_json(b.out / "comparison.json").get("verdict") == "fail" and not force:
         raise UsageError(
             "this build failed its gates: refusing to publish it as the latest model",
             hint="fix the regression, or pass --force to publish anyway",
         )
+
+
+def _publish(args: Any, rt: Runtime, ctx: GitHubContext, cfg: Config, out: Path) -> int:
+    from ci_ml.artifact import read_json
+    from ci_ml.github.api import publish_release
+    from ci_ml.github.registry import choose_tag, publishable_files
+
+    files = publishable_files(out)
     repo = ctx.require_repo("ci-ml publish")
     sha = ctx.sha or ((read_json(out / "manifest.json").get("git") or {}).get("commit"))
     if not sha:

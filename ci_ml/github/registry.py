@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_ml import outdir
 from ci_ml.artifact import ORIGIN, REQUIRED_FOR_PUBLISH, SUMS, verify_sums, write_json
 from ci_ml.errors import UsageError
 
@@ -55,11 +55,10 @@ def fetch_latest(
     release = find_latest_model_release(client, repo, tag_prefix, include_prereleases)
     if release is None:
         return None
-    # A fresh directory: stale files from an older fetch must not mix in.
-    if into.exists():
-        shutil.rmtree(into)
-    into.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".baseline-", dir=into.parent))
+    # Downloaded and verified in a fresh folder first; `into` is replaced only
+    # when that is complete, and only if ci-ml made it (never a user's folder).
+    outdir.check_replaceable(into, "baseline", "--into")
+    tmp = outdir.fresh_sibling(into)
     try:
         download_release_assets(client, release, tmp)
         verify_sums(tmp)
@@ -70,10 +69,9 @@ def fetch_latest(
             "repository": repo,
         }
         write_json(tmp / ORIGIN, origin)
-    except BaseException:
+        outdir.put_in_place(tmp, into, "baseline", "--into")
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    tmp.rename(into)
     return FetchedRelease(release["tag_name"], release.get("html_url"), into)
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from ci_ml.artifact import ORIGIN, read_json, verify_sums
 from ci_ml.errors import BaselineError
@@ -14,6 +16,40 @@ from ci_ml.errors import BaselineError
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Column(_Open):
+    name: str
+    dtype: str
+
+
+class _Manifest(_Open):
+    """The fields of a baseline's manifest.json that compare reads."""
+
+    task: Literal["classification", "regression"]
+    features: list[_Column]
+    target: _Column | None = None
+    classes: list[str | int | float | bool] | None = None
+    data: dict[str, Any] | None = None
+    model: dict[str, Any] | None = None
+    git: dict[str, Any] | None = None
+    export: dict[str, Any] | None = None
+
+
+class _Value(_Open):
+    value: float | None
+
+
+class _Metrics(_Open):
+    """The fields of a baseline's metrics.json that compare reads."""
+
+    rows: int | None = None
+    metrics: dict[str, _Value]
+    class_balance: dict[str, int] | None = None
 
 
 @dataclass
@@ -26,6 +62,11 @@ class Baseline:
     schema_text: str | None
     url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task(self) -> str | None:
+        task = self.manifest.get("task")
+        return task if isinstance(task, str) else None
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -74,22 +115,35 @@ def load_directory(
             hint="pass --baseline with the --out directory of an earlier build, or 'release'",
         )
     verify_sums(path)
-    try:
-        manifest = read_json(path / "manifest.json")
-        metrics = read_json(path / "metrics.json")
-    except ValueError as e:
-        raise BaselineError(f"baseline {path}: unreadable JSON: {e}") from None
+    manifest = _checked(path / "manifest.json", _Manifest)
+    metrics = _checked(path / "metrics.json", _Metrics)
     schema = path / "schema.yaml"
-    return Baseline(
-        path,
-        source,
-        label,
-        manifest,
-        metrics,
-        schema.read_text(encoding="utf-8") if schema.is_file() else None,
-        url,
-        extra or {},
-    )
+    try:
+        schema_text = schema.read_text(encoding="utf-8") if schema.is_file() else None
+    except (OSError, ValueError):
+        schema_text = None  # only shown, never trusted
+    return Baseline(path, source, label, manifest, metrics, schema_text, url, extra or {})
+
+
+def _checked(path: Path, model: Any) -> dict[str, Any]:
+    """A baseline file as a dict, after checking the fields compare reads: a
+    baseline can come from a download, so its shape is not taken on trust."""
+    from pydantic import ValidationError
+
+    try:
+        data = read_json(path)
+        model.model_validate(data)
+    except (OSError, ValueError) as e:  # unreadable, not UTF-8, not JSON
+        raise BaselineError(f"baseline {path} is not readable JSON: {str(e)[:200]}") from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
+        raise BaselineError(
+            f"baseline {path} is not what a ci-ml build writes: {where}: {first['msg']}",
+            file=str(path),
+            hint="point --baseline at the artifact folder of a ci-ml build",
+        ) from None
+    return data
 
 
 @dataclass

@@ -168,7 +168,7 @@ def run(b: Build, baseline_dir: Path | None) -> Comparison:
     from ci_ml.stages.evaluate import load_evaluation
 
     t0 = time.perf_counter()
-    b.state("train.json", needed_by="compare")
+    b.begin("compare")
     evaluation = load_evaluation(b, "compare")
     manifest = read_json(b.out / "manifest.json")
     base = scores = None
@@ -188,6 +188,7 @@ def run(b: Build, baseline_dir: Path | None) -> Comparison:
     write_json(b.out / "comparison.json", result)
     b.record("compare", {"verdict": result.verdict}, time.perf_counter() - t0)
     b.write_manifest()
+    b.seal("compare", baseline=str(baseline_dir) if baseline_dir else None)
     return result
 
 

@@ -160,6 +160,7 @@ def run(b: Build) -> Evaluation:
     import numpy as np
 
     t0 = time.perf_counter()
+    b.begin("evaluate")
     train = b.state("train.json", needed_by="evaluate")
     b.state("export.json", needed_by="evaluate")
     names, primary = b.metric_names
@@ -174,6 +175,7 @@ def run(b: Build) -> Evaluation:
     write_json(b.out / "metrics.json", result)
     b.record("evaluate", {"primary": result.primary}, time.perf_counter() - t0)
     b.write_manifest()
+    b.seal("evaluate")
     return result
 
 

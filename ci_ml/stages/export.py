@@ -89,6 +89,7 @@ def run(b: Build) -> ExportResult:
     from ci_ml.stages.train import load_model
 
     t0 = time.perf_counter()
+    b.begin("export")
     est = load_model(b, "export")
     X, _ = b.dataset.xy("test")
     result, onnx_pred = export(
@@ -99,6 +100,7 @@ def run(b: Build) -> ExportResult:
     b.record("export", result, time.perf_counter() - t0)
     b.write_manifest()
     check_parity(result, est, b.task)
+    b.seal("export")
     return result
 
 

@@ -283,6 +283,9 @@ def outputs(ctx: dict[str, Any], out: Path) -> dict[str, str]:
 def run(b: Build) -> ReportResult:
     """The stage: render report.md and model-card.md, refresh the manifest, write SHA256SUMS."""
     t0 = time.perf_counter()
+    b.begin("report")
+    # Publishable only when every stage before completed and is still current.
+    complete = not b.chain_problems(["validate", "train", "export", "evaluate", "compare"])
     ctx = context(b)
     text = render_report(ctx)
     write_text(b.out / "report.md", text)
@@ -290,8 +293,9 @@ def run(b: Build) -> ReportResult:
         b.clear(["model-card.md"])  # no model, no card
     else:
         write_text(b.out / "model-card.md", render_model_card(ctx))
-    b.record("report", {}, time.perf_counter() - t0)
+    b.record("report", {"complete": complete}, time.perf_counter() - t0)
     if (b.out / "metrics.json").is_file():
         b.write_manifest()
     write_sums(b.out)
+    b.seal("report", complete=complete)
     return ReportResult(text, ctx["status"], outputs(ctx, b.out))

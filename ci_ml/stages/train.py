@@ -20,21 +20,6 @@ if TYPE_CHECKING:
     from ci_ml.config import Config
 
 MODEL_FILE = "model.joblib"
-# A new model makes everything downstream stale: never let export, compare or
-# the report read what belonged to the model this one replaces.
-DOWNSTREAM = [
-    "evaluate.json",
-    "export.json",
-    "compare.json",
-    "report.json",
-    "predictions.npz",
-    "metrics.json",
-    "model.onnx",
-    "comparison.json",
-    "report.md",
-    "model-card.md",
-    "SHA256SUMS",
-]
 
 
 @dataclass
@@ -54,9 +39,9 @@ def run(b: Build) -> TrainResult:
     """The stage: fit on the training rows, keep the model for later stages of this build."""
     import joblib
 
-    _ = b.metric_names  # fail on a bad metric or gate before spending time on fit
     t0 = time.perf_counter()
-    b.clear(DOWNSTREAM)
+    b.begin("train")  # a new model makes everything downstream stale
+    _ = b.metric_names  # fail on a bad metric or gate before spending time on fit
     X, y = b.dataset.xy("train")
     result = fit(b.cfg, X, y, b.task)
     # An intermediate of this build only: later stages of the same build read it.
@@ -64,6 +49,7 @@ def run(b: Build) -> TrainResult:
     joblib.dump(result.model, b.state_path(MODEL_FILE))
     b.record("train", result, time.perf_counter() - t0)
     b.write_manifest()
+    b.seal("train")
     return result
 
 
@@ -84,18 +70,49 @@ def describe_estimator(est: Any) -> str:
 
 
 def _import_estimator(path: str) -> type:
+    """The class an `estimator:` path names. Only a class that is an estimator is
+    accepted, and nothing is called before that is checked: the config comes
+    with the pull request, and `os.system` is an import path too."""
+    from sklearn.base import BaseEstimator
+
     module_name, _, cls_name = path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
-        return getattr(module, cls_name)
+        obj = getattr(module, cls_name)
     except (ImportError, AttributeError) as e:
         raise ConfigError(
             f"model.estimator: cannot import {path!r}: {e}",
             hint="use a full import path such as sklearn.ensemble.RandomForestClassifier",
         ) from None
+    if not (isinstance(obj, type) and (issubclass(obj, BaseEstimator) or hasattr(obj, "fit"))):
+        raise ConfigError(
+            f"model.estimator: {path!r} is a {type(obj).__name__}, not an estimator class",
+            hint="name a scikit-learn estimator class; build anything else in a `factory:`",
+        )
+    return obj
 
 
-def _load_factory(cfg: Config) -> Any:
+def _where(e: BaseException) -> str:
+    """file:line of the innermost frame, for errors raised by the user's code."""
+    import traceback
+
+    frames = traceback.extract_tb(e.__traceback__)
+    return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+
+
+def _user_code_error(what: str, path: Path | None, e: BaseException) -> ConfigError:
+    if isinstance(e, SystemExit):
+        detail = f"called sys.exit({e.code!r})"
+    else:
+        detail = f"raised {type(e).__name__}: {str(e)[:300]}"
+    return ConfigError(
+        f"model.factory: {what} {detail}{_where(e)}",
+        file=str(path) if path else None,
+        hint="fix the factory; it must return an unfitted estimator and nothing else",
+    )
+
+
+def _load_factory(cfg: Config) -> tuple[Any, Path]:
     ref = cfg.model.factory
     assert ref is not None
     file_part, _, func_name = ref.rpartition(":")
@@ -111,21 +128,14 @@ def _load_factory(cfg: Config) -> Any:
     sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
-    except Exception as e:  # the user's file failed to import: their error to fix
-        import traceback
-
-        where = traceback.extract_tb(e.__traceback__)[-1]
-        raise ConfigError(
-            f"model.factory: importing {path} failed: {type(e).__name__}: {e} "
-            f"(at {Path(where.filename).name}:{where.lineno})",
-            file=str(path),
-        ) from None
+    except (Exception, SystemExit) as e:  # the user's file failed to import: theirs to fix
+        raise _user_code_error(f"importing {path.name}", path, e) from None
     finally:
         sys.path.remove(str(path.parent))
     func = getattr(module, func_name, None)
     if not callable(func):
         raise ConfigError(f"model.factory: {path.name} has no function {func_name!r}")
-    return func
+    return func, path
 
 
 def build_estimator(cfg: Config) -> Any:
@@ -142,13 +152,15 @@ def build_estimator(cfg: Config) -> Any:
                 f"model.params: {cfg.model.estimator} rejected the parameters: {e}"
             ) from None
     else:
-        func = _load_factory(cfg)
+        func, path = _load_factory(cfg)
         try:
             est = func(**params)
         except TypeError as e:
             raise ConfigError(
                 f"model.params: the factory {cfg.model.factory} rejected the parameters: {e}"
             ) from None
+        except (Exception, SystemExit) as e:
+            raise _user_code_error(f"calling {cfg.model.factory}", path, e) from None
     if not isinstance(est, BaseEstimator):
         raise ConfigError(
             f"model: expected a scikit-learn estimator, got {type(est).__name__}",
@@ -195,8 +207,13 @@ def fit(cfg: Config, X: pd.DataFrame, y: pd.Series, task: str) -> TrainResult:
         # sklearn's ValueErrors at fit time are data problems: strings in a numeric
         # model, NaNs an estimator cannot take, and so on.
         raise UsageError(
-            f"{type(est).__name__}.fit failed: {e}",
+            f"{type(est).__name__}.fit failed: {str(e)[:500]}",
             hint="encode categorical columns and impute missing values in a Pipeline (see examples/mixed-tabular)",
+        ) from None
+    except (Exception, SystemExit) as e:  # the estimator's own code (a custom step, say)
+        raise UsageError(
+            f"{type(est).__name__}.fit raised {type(e).__name__}: {str(e)[:500]}{_where(e)}",
+            hint="the estimator or a step of its pipeline failed on this data; see the message",
         ) from None
     seconds = time.perf_counter() - t0
     classes = plain(list(est.classes_)) if hasattr(est, "classes_") else None

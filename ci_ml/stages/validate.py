@@ -82,6 +82,7 @@ def validate(
 def run(b: Build) -> ValidationResult:
     """The stage: validate, write validation.json and schema.yaml, raise on failure."""
     t0 = time.perf_counter()
+    b.begin("validate")
     schema, text = load_schema(b.cfg)
     d = b.dataset
     # What was read, before the split: a bad row fails here, not in the split.
@@ -101,6 +102,7 @@ def run(b: Build) -> ValidationResult:
             file=str(b.cfg.resolve(ref)) if ref and ref.endswith((".yaml", ".yml")) else None,
             hint=f"fix the data or the schema; every failure is in {b.out / 'validation.json'}",
         )
+    b.seal("validate")
     return result
 
 

@@ -71,9 +71,9 @@ def test_stage_out_of_order_says_what_to_run_first(tmp_path: Path) -> None:
     r = run_cli(
         "export", "--config", str(EXAMPLES / "regression" / "ci-ml.yaml"), "--out", str(tmp_path)
     )
-    assert (
-        r.returncode == 2 and "run `ci-ml train` first" in r.stderr and "Traceback" not in r.stderr
-    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "`ci-ml train` has not completed" in r.stderr
+    assert "run `ci-ml validate` and the stages after it again" in r.stderr
 
 
 def test_data_that_breaks_its_schema_exits_3_listing_every_column(
@@ -270,7 +270,7 @@ def test_broken_factory_file_is_a_config_error_not_a_crash(example_copy, tmp_pat
     (project / "model.py").write_text(
         "import sklearn\n\ndef build_model(C=1.0):\n    return undefined_name\nx = 1 / 0\n"
     )
-    r = run_cli("train", "--config", str(project / "ci-ml.yaml"), "--out", str(tmp_path / "o"))
+    r = run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(tmp_path / "o"))
     assert r.returncode == 2, r.stderr
     assert (
         "ZeroDivisionError" in r.stderr and "model.py:5" in r.stderr and "Traceback" not in r.stderr
