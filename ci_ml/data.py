@@ -34,12 +34,45 @@ def read_frame(path: Path) -> pd.DataFrame:
         )
     try:
         if kind == "parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+            df = pd.read_parquet(path)
+            header = [str(c) for c in df.columns]
+        else:
+            sep = "\t" if kind == "tsv" else ","
+            df = pd.read_csv(path, sep=sep)
+            # pandas renames a repeated header (a, a.1); the file's own header says.
+            header = [str(c) for c in pd.read_csv(path, sep=sep, header=None, nrows=1).iloc[0]]
     except Exception as e:  # pandas raises many kinds; all mean "this file is unreadable"
         raise DataValidationError(
-            f"{path}: could not be read as {kind}: {e}", file=str(path)
+            f"{path}: could not be read as {kind}: {str(e)[:300]}", file=str(path)
         ) from None
+    check_table(df, header, path)
+    return df
+
+
+def _nested(v: Any) -> bool:
+    return isinstance(v, (list, tuple, dict, set)) or hasattr(v, "shape")
+
+
+def check_table(df: pd.DataFrame, header: list[str], path: Path) -> None:
+    """A flat table with one column per name: what every stage assumes."""
+    from collections import Counter
+
+    dupes = sorted(name for name, n in Counter(header).items() if n > 1)
+    if dupes:
+        raise DataValidationError(
+            f"{path}: the header repeats column name(s) {', '.join(map(repr, dupes[:10]))}",
+            file=str(path),
+            hint="give every column its own name",
+        )
+    for c in df.columns:
+        if df[c].dtype == object:
+            sample = df[c].dropna().head(1000)
+            if sample.map(_nested).any():
+                raise DataValidationError(
+                    f"{path}: column {str(c)!r} holds nested values (lists or records)",
+                    file=str(path),
+                    hint="flatten it into plain columns before training",
+                )
 
 
 @dataclass

@@ -53,6 +53,8 @@ def claim(path: Path, kind: str, flag: str = "--out") -> Path:
         raise _refuse(path, "is a file, not a folder", flag)
     if path.is_dir():
         if is_ours(path, kind):
+            if not os.access(path, os.W_OK):
+                raise _refuse(path, "is not writable", flag)
             return path
         if is_ours(path):
             raise _refuse(path, "holds another kind of ci-ml output", flag)

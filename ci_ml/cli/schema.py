@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.errors import ConfigError
+from ci_ml.errors import ConfigError, DataValidationError
 
 if TYPE_CHECKING:
     from ci_ml.cli import Runtime
@@ -17,6 +17,11 @@ def cmd_infer(args: Any, rt: Runtime) -> int:
     from ci_ml.stages.validate import infer_schema
 
     df = read_frame(Path(args.data))
+    if len(df) == 0:
+        raise DataValidationError(
+            f"{args.data} has a header but no rows: there is nothing to infer a schema from",
+            hint="point --data at a file with the data the model trains on",
+        )
     if args.target and args.target not in df.columns:
         raise ConfigError(
             f"--target {args.target!r} is not a column of {args.data}",

@@ -52,12 +52,12 @@ def fetch_latest(
     SHA256SUMS; None if the model has no release yet."""
     from ci_ml.github.api import download_release_assets, find_latest_model_release
 
+    outdir.check_replaceable(into, "baseline", "--into")  # before any download
     release = find_latest_model_release(client, repo, tag_prefix, include_prereleases)
     if release is None:
         return None
     # Downloaded and verified in a fresh folder first; `into` is replaced only
     # when that is complete, and only if ci-ml made it (never a user's folder).
-    outdir.check_replaceable(into, "baseline", "--into")
     tmp = outdir.fresh_sibling(into)
     try:
         download_release_assets(client, release, tmp)

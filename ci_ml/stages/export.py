@@ -18,12 +18,14 @@ whether that is good enough.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.errors import ExportError, ParityError
+from ci_ml.errors import DataValidationError, ExportError, ParityError
 from ci_ml.stages.train import describe_estimator
 
 if TYPE_CHECKING:
@@ -102,6 +104,21 @@ def run(b: Build) -> ExportResult:
     check_parity(result, est, b.task)
     b.seal("export")
     return result
+
+
+@contextlib.contextmanager
+def _predicting(runtime: str) -> Iterator[None]:
+    """A model that cannot predict the holdout is the data's or the model's problem
+    to fix (a category seen only there, say): say so, with no traceback."""
+    try:
+        yield
+    except Exception as e:  # scikit-learn raises ValueError; onnxruntime its own kinds
+        raise DataValidationError(
+            f"the model cannot predict the holdout rows with {runtime}: "
+            f"{str(e).strip().splitlines()[0][:300]}",
+            hint="a category seen only in the holdout needs OneHotEncoder(handle_unknown="
+            "'ignore'); values the training data never had need a check in the schema",
+        ) from None
 
 
 def _final_step(est: Any) -> Any:
@@ -524,8 +541,11 @@ def export(
     )
     classes = list(est.classes_) if task == "classification" else None
     inputs = feeds(X, spec, precision)
-    onnx_pred = onnx_predictions(session, inputs, task, classes, probabilities)
-    result.parity = parity(sklearn_predictions(est, X, task), onnx_pred, task, tolerance)
+    with _predicting("scikit-learn"):
+        reference = sklearn_predictions(est, X, task)
+    with _predicting("onnxruntime"):
+        onnx_pred = onnx_predictions(session, inputs, task, classes, probabilities)
+    result.parity = parity(reference, onnx_pred, task, tolerance)
     # Latency: one batch of (up to) 1,000 holdout rows, best of three.
     sample = {k: v[:1000] for k, v in inputs.items()}
     best = min(_timed(session, sample) for _ in range(3))

@@ -210,6 +210,30 @@ def target_failures(df: pd.DataFrame, target: str, task: str, dataset: str) -> l
     return out
 
 
+def table_failures(df: pd.DataFrame, dataset: str) -> list[Failure]:
+    """Rules every table obeys whatever the schema says: it has rows, and its
+    numbers are finite (no model can be trained or scored on ±inf)."""
+    import numpy as np
+
+    if len(df) == 0:
+        return [Failure(dataset, None, "has at least one row", 0)]
+    out = []
+    for c in df.select_dtypes(include="number").columns:
+        inf = np.isinf(df[c].to_numpy(dtype=np.float64, na_value=np.nan))
+        if inf.any():
+            out.append(
+                Failure(
+                    dataset,
+                    str(c),
+                    "values are finite (no ±inf)",
+                    int(inf.sum()),
+                    examples=[plain(v) for v in df[c][inf].head(MAX_EXAMPLES)],
+                    rows=[plain(i) for i in df.index[inf][:MAX_EXAMPLES]],
+                )
+            )
+    return out
+
+
 def validate_frames(
     frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema | None, target: str, task: str
 ) -> list[Failure]:
@@ -226,6 +250,7 @@ def validate_frames(
                 pa.errors.SchemaError
             ) as e:  # raised even in lazy mode for some table-level checks
                 failures.append(Failure(name, None, str(e).splitlines()[0], len(df)))
+        failures.extend(table_failures(df, name))
         failures.extend(target_failures(df, target, task, name))
     return failures
 
@@ -260,8 +285,8 @@ def infer_schema(
             dtype = str
             values = s.dropna().unique()
             # A target with many values is still worth pinning, up to a point.
-            if len(values) <= categories_max or (
-                is_target and len(values) <= max(categories_max, 50)
+            if 0 < len(values) <= categories_max or (
+                is_target and 0 < len(values) <= max(categories_max, 50)
             ):
                 checks.append(pa.Check.isin(sorted(map(str, values))))
         numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
