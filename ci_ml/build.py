@@ -59,8 +59,14 @@ class Build:
     run: RunContext = field(default_factory=RunContext)
 
     @contextlib.contextmanager
-    def open(self) -> Iterator[Build]:
-        """Claim the artifact folder (ci-ml's own, new or empty) and hold its lock."""
+    def open(self, create: bool = True) -> Iterator[Build]:
+        """Claim the artifact folder (ci-ml's own, new or empty) and hold its lock;
+        with create=False it must already hold a build."""
+        if not create and not outdir.is_ours(self.out, "build"):
+            raise UsageError(
+                f"{self.out} holds no ci-ml build",
+                hint="run `ci-ml run` first, or pass the --out it built into",
+            )
         outdir.claim(self.out, "build")
         with outdir.locked(self.out):
             (self.out / BUILD_DIR).mkdir(exist_ok=True)

@@ -91,7 +91,7 @@ def cmd_publish(args: Any, rt: Runtime) -> int:
 
     ctx, cfg = _context(args, rt)
     out = Path(args.out)
-    with Build(cfg, out).open() as b:
+    with Build(cfg, out).open(create=False) as b:
         _check_publishable(b, args.force)
         return _publish(args, rt, ctx, cfg, out)
 

@@ -132,9 +132,10 @@ def _checked(path: Path, model: Any) -> dict[str, Any]:
 
     try:
         data = read_json(path)
-        model.model_validate(data)
     except (OSError, ValueError) as e:  # unreadable, not UTF-8, not JSON
         raise BaselineError(f"baseline {path} is not readable JSON: {str(e)[:200]}") from None
+    try:
+        model.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "(top level)"
