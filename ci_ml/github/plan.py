@@ -10,9 +10,9 @@ $GITHUB_OUTPUT for the `if:` of the action's steps.
                 workflow_dispatch / schedule -> build (publishes only with publish=true
                                                 on the default branch)
                 anything else                -> build
-    pr          validate, train, evaluate, export, compare, report, comment
-    release     validate, train, evaluate, export, compare, report, publish
-    build       validate, train, evaluate, export, compare, report
+    pr          build (`ci-ml run`: validate ... report), comment
+    release     build, publish
+    build       build
     validate    validate only
     comment     post a comment an earlier run saved in .ci-ml/comment/ (the second
                 half of the fork pattern: a workflow_run job that runs no PR code)
@@ -39,13 +39,8 @@ class Plan:
     """Which steps to run. `mode` is the resolved one: pr, release, build, validate or comment."""
 
     mode: str
-    validate: bool
-    train: bool
-    evaluate: bool
-    export: bool
-    fetch_baseline: bool
-    compare: bool
-    report: bool
+    validate: bool  # the data checks alone (mode: validate)
+    build: bool  # the whole build in one process: `ci-ml run`
     comment: bool
     publish: bool
     baseline: str
@@ -65,17 +60,7 @@ class Plan:
     def summary(self) -> str:
         steps = [
             name.replace("_", "-")
-            for name in (
-                "validate",
-                "train",
-                "evaluate",
-                "export",
-                "fetch_baseline",
-                "compare",
-                "report",
-                "comment",
-                "publish",
-            )
+            for name in ("validate", "build", "comment", "publish")
             if getattr(self, name)
         ]
         return f"ci-ml plan: mode={self.mode} ({self.reason}); steps: {', '.join(steps)}; baseline={self.baseline}"
@@ -150,13 +135,8 @@ def plan(
     build = resolved not in ("validate", "comment")
     return Plan(
         mode=resolved,
-        validate=resolved != "comment",
-        train=build,
-        evaluate=build,
-        export=build,
-        fetch_baseline=build and baseline == "release",
-        compare=build,  # with no baseline, compare still applies the absolute gates
-        report=build,
+        validate=resolved == "validate",
+        build=build,  # with no baseline, the build still applies the absolute gates
         comment=resolved == "comment" or (build and want_comment and resolved == "pr" and is_pr),
         publish=build and _publishes(resolved, is_pr, on_default, publish),
         baseline=baseline if build else "none",

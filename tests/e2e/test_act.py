@@ -1,11 +1,14 @@
 """The workflow templates and action.yml, run end to end by act against the fake GitHub.
 
 One temporary repository (`octo/ml`) and one fake GitHub server serve the
-whole module, and the scenarios run in order, as a repository would live them:
-main publishes a release, a PR compares with it and comments, a second run
-updates that comment, a PR that breaks a gate fails, a fork PR defers its
-comment, and the workflow_run job posts it. See act_harness for how act runs
-offline.
+whole module. Each act run is a module-scoped fixture that first brings about
+what it needs (a PR run needs the release a push to main publishes), so any
+test, or any order of tests, works, and tests that look at different things
+of one run share it: main publishes a release, a PR compares with it and
+comments, a second run updates that comment, a PR that breaks a gate fails, a
+PR with broken data fails, a fork PR defers its comment, and the workflow_run
+job posts it (and refuses a forged PR number). Each scenario lives on its own
+branch and PR number. See act_harness for how act runs offline.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -38,6 +42,8 @@ WRITE_TOKEN = "ghs_e2e_write_token_0123456789"
 READ_ONLY_TOKEN = "ghs_e2e_fork_token_0123456789"
 PR = 7
 FORK_PR = 8
+GATE_PR = 9
+DATA_PR = 10
 EXAMPLE = ROOT / "examples" / "binary-classification"
 RELEASE_ASSETS = {
     "model.onnx",
@@ -217,6 +223,15 @@ def fake(tmp_path_factory):
 # --- the repository the scenarios live in --------------------------------------------------
 
 
+@dataclass
+class Scenario:
+    """One act run and what it left: its artifacts and the commit it built."""
+
+    run: ActRun
+    artifacts: Path
+    head: str
+
+
 class Repo:
     """The test repository plus everything act needs to run its workflows."""
 
@@ -224,12 +239,9 @@ class Repo:
         self.root = root
         self.work = work
         self.fake = fake
-        self.artifacts = work / "artifacts"
-        self.artifacts.mkdir()
         action = copy_action(work / "ci-ml-action")
         self.local_repositories = {ref: action for ref in own_action_refs(TEMPLATES)}
         self.local_repositories.update(remote_stub_refs(TEMPLATES))
-        self.runs: list[ActRun] = []
 
     def workflow(self, name: str) -> Path:
         return self.root / ".github" / "workflows" / name
@@ -237,14 +249,29 @@ class Repo:
     def head(self) -> str:
         return git(self.root, "rev-parse", "HEAD")
 
-    def commit(self, message: str) -> str:
+    def on_branch(self, branch: str, message: str, edit=None, base: str = "main") -> str:
+        """Commit an optional edit on a branch of its own (made from `base`)."""
+        git(self.root, "checkout", "-q", "-B", branch, base)
+        if edit is not None:
+            edit(self.root)
         git(self.root, "add", "-A")
         git(self.root, "commit", "-q", "--allow-empty", "-m", message)
         return self.head()
 
     def act(
-        self, event: str, workflow: str, *, payload: dict | None = None, token: str = WRITE_TOKEN
-    ) -> ActRun:
+        self,
+        name: str,
+        event: str,
+        workflow: str,
+        *,
+        payload: dict | None = None,
+        token: str = WRITE_TOKEN,
+        artifacts: Path | None = None,
+    ) -> Scenario:
+        """Run a workflow at the current commit; artifacts go to a folder of the run's own."""
+        artifacts = artifacts or self.work / f"artifacts-{name}"
+        artifacts.mkdir(exist_ok=True)
+        head = self.head()
         run = run_act(
             self.root,
             event,
@@ -252,12 +279,12 @@ class Repo:
             cache_dir=self.work / "act-cache",
             local_repositories=self.local_repositories,
             payload=payload,
-            env={"GITHUB_API_URL": self.fake.url, "CI_ML_E2E_ARTIFACTS": str(self.artifacts)},
+            env={"GITHUB_API_URL": self.fake.url, "CI_ML_E2E_ARTIFACTS": str(artifacts)},
             secrets={"GITHUB_TOKEN": token},
         )
-        self.runs.append(run)
-        print(f"act {event} {workflow}: exit {run.returncode}, {run.seconds:.1f}s")
-        return run
+        git(self.root, "checkout", "-q", "main")
+        print(f"act {name} ({event} {workflow}): exit {run.returncode}, {run.seconds:.1f}s")
+        return Scenario(run, artifacts, head)
 
     def pr_payload(self, number: int, *, fork: bool = False) -> dict:
         head_repo = "fork-owner/ml" if fork else REPO_SLUG
@@ -274,6 +301,32 @@ class Repo:
             "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
         }
 
+    def pr(self, number: int, message: str, edit=None, *, fork: bool = False, base: str = "main",
+           token: str = WRITE_TOKEN, name: str | None = None) -> Scenario:
+        self.on_branch(f"pr-{number}", message, edit, base=base)
+        payload = self.pr_payload(number, fork=fork)
+        return self.act(name or f"pr-{number}", "pull_request", "ml-pull-request.yml",
+                        payload=payload, token=token)
+
+    def workflow_run(self, name: str, source: Scenario, number: int,
+                     artifacts: Path | None = None) -> Scenario:
+        """The fork-comment workflow, triggered by the PR run `source`."""
+        payload = {
+            "action": "completed",
+            "workflow_run": {
+                "id": 4242 + len(name),
+                "event": "pull_request",
+                "conclusion": "success",
+                "head_sha": source.head,
+                "head_branch": f"pr-{number}",
+                "head_repository": {"full_name": "fork-owner/ml"},
+                "pull_requests": [],
+            },
+            "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
+        }
+        return self.act(name, "workflow_run", "ml-fork-comment.yml", payload=payload,
+                        artifacts=artifacts or source.artifacts)
+
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, fake):
@@ -286,26 +339,93 @@ def _comment_bodies(fake: Fake, issue: int) -> list[str]:
     return [c["body"] for c in fake.comments(issue) if MARKER in c["body"]]
 
 
-# --- the scenarios, in order -----------------------------------------------------------------
+# --- the runs: each brings about what it needs ------------------------------------------------
 
 
-def test_push_to_main_publishes_a_release(repo, fake):
-    run = repo.act(
-        "push",
-        "ml-release.yml",
-        payload={
-            "ref": "refs/heads/main",
-            "after": repo.head(),
-            "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
-        },
+@pytest.fixture(scope="module")
+def released(repo) -> Scenario:
+    payload = {
+        "ref": "refs/heads/main",
+        "after": repo.head(),
+        "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
+    }
+    return repo.act("release", "push", "ml-release.yml", payload=payload)
+
+
+@pytest.fixture(scope="module")
+def pr_run(repo, released) -> Scenario:
+    return repo.pr(PR, "a PR with no model change")
+
+
+@pytest.fixture(scope="module")
+def pr_rerun(repo, pr_run) -> Scenario:
+    before = [c["id"] for c in repo.fake.comments(PR) if MARKER in c["body"]]
+    scenario = repo.pr(PR, "another push to the PR", base=f"pr-{PR}", name="pr-rerun")
+    scenario.comment_ids_before = before  # type: ignore[attr-defined]
+    return scenario
+
+
+def _impossible_gate(root: Path) -> None:
+    config_path = root / "ci-ml.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    primary = (config.get("metrics") or {}).get("primary", "roc_auc")
+    # No model can reach this: the gate must fail, whatever the data.
+    config.setdefault("gates", []).append({"metric": primary, "min": 1.5})
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def _broken_row(root: Path) -> None:
+    train = root / "data" / "train.csv"
+    lines = train.read_text().splitlines()
+    header, row = lines[0].split(","), lines[1].split(",")
+    row[header.index("mean_radius")] = "-5"  # the schema says >= 0
+    lines[1] = ",".join(row)
+    train.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def gate_failure(repo, released) -> Scenario:
+    return repo.pr(GATE_PR, "a PR that breaks a gate", _impossible_gate)
+
+
+@pytest.fixture(scope="module")
+def broken_data(repo, released) -> Scenario:
+    return repo.pr(DATA_PR, "a PR with a broken data row", _broken_row)
+
+
+@pytest.fixture(scope="module")
+def fork_run(repo, released) -> Scenario:
+    return repo.pr(FORK_PR, "a PR from a fork", fork=True, token=READ_ONLY_TOKEN)
+
+
+@pytest.fixture(scope="module")
+def fork_comment(repo, fork_run) -> Scenario:
+    return repo.workflow_run("fork-comment", fork_run, FORK_PR)
+
+
+@pytest.fixture(scope="module")
+def forged_comment(repo, fork_run) -> tuple[Scenario, int]:
+    forged = repo.work / "artifacts-forged"
+    shutil.copytree(fork_run.artifacts, forged)
+    (forged / "ci-ml-comment" / "meta.json").write_text(
+        json.dumps({"pr": "7; echo pwned", "comment_id": None})
     )
+    before = len(repo.fake.comments(PR))
+    return repo.workflow_run("forged", fork_run, FORK_PR, artifacts=forged), before
+
+
+# --- what each run must show ----------------------------------------------------------------
+
+
+def test_push_to_main_publishes_a_release(released, fake):
+    run = released.run
     assert run.succeeded, run.explain()
     releases = fake.releases()
     assert len(releases) == 1, releases
     release = releases[0]
     assert not release["draft"]
     assert release["tag_name"].startswith("model-v")
-    assert release["target_commitish"] == repo.head()
+    assert release["target_commitish"] == released.head
     names = {a["name"] for a in release["assets"]}
     assert names >= RELEASE_ASSETS, names
     assert all(a["state"] == "uploaded" for a in release["assets"])
@@ -313,146 +433,84 @@ def test_push_to_main_publishes_a_release(repo, fake):
     assert fake.failures() == []
 
 
-def test_pr_comments_against_the_release(repo, fake):
-    git(repo.root, "checkout", "-q", "-b", f"pr-{PR}")
-    repo.commit("a PR with no model change")
-    run = repo.act("pull_request", "ml-pull-request.yml", payload=repo.pr_payload(PR))
+def test_the_build_runs_in_one_process(released):
+    results = released.run.step_results()
+    assert results.get("ci-ml/build") == "success", results
+    assert not any(k.split("/")[-1] in ("train", "evaluate", "export") for k in results), results
+    for stage in ("validate", "train", "export", "evaluate", "compare", "report"):
+        assert f"ci-ml {stage}" in released.run.log, stage  # a log group each
+
+
+def test_pr_comments_against_the_release(pr_run, fake):
+    run = pr_run.run
     assert run.succeeded, run.explain()
     bodies = _comment_bodies(fake, PR)
-    assert len(bodies) == 1, bodies
+    assert len(bodies) >= 1, bodies
     tag = fake.releases()[0]["tag_name"]
     assert tag in bodies[0], "the comment should name the baseline release"
     outputs = run.outputs("ci-ml")
-    assert outputs.get("verdict"), outputs
+    assert outputs.get("verdict") == "pass", outputs
     assert outputs.get("comment-url"), outputs
-    assert (repo.artifacts / "ci-ml-comment" / "body.md").is_file()
+    assert (pr_run.artifacts / "ci-ml-comment" / "body.md").is_file()
     assert run.summary().strip(), "the report belongs in the job summary"
     assert fake.failures() == []
 
 
-def test_second_pr_run_updates_the_same_comment(repo, fake):
-    before = fake.comments(PR)
-    repo.commit("another push to the PR")
-    run = repo.act("pull_request", "ml-pull-request.yml", payload=repo.pr_payload(PR))
-    assert run.succeeded, run.explain()
+def test_second_pr_run_updates_the_same_comment(pr_rerun, fake):
+    assert pr_rerun.run.succeeded, pr_rerun.run.explain()
     after = [c for c in fake.comments(PR) if MARKER in c["body"]]
     assert len(after) == 1, after
-    assert after[0]["id"] == next(c["id"] for c in before if MARKER in c["body"])
+    assert [after[0]["id"]] == pr_rerun.comment_ids_before
     assert any(r["method"] == "PATCH" and "/issues/comments/" in r["path"] for r in fake.requests())
     assert fake.failures() == []
 
 
-def test_pr_that_breaks_a_gate_fails_and_says_why(repo, fake):
-    config_path = repo.root / "ci-ml.yaml"
-    config = yaml.safe_load(config_path.read_text())
-    primary = (config.get("metrics") or {}).get("primary", "roc_auc")
-    # No model can reach this: the gate must fail, whatever the data.
-    config.setdefault("gates", []).append({"metric": primary, "min": 1.5})
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    repo.commit("a PR that breaks a gate")
-    try:
-        run = repo.act("pull_request", "ml-pull-request.yml", payload=repo.pr_payload(PR))
-        assert not run.succeeded, run.explain()
-        assert "quality gate failed" in run.log, run.explain()
-        assert "1.5" in run.log, "the log should name the failed rule"
-        results = run.step_results()
-        assert results.get("ci-ml/report") == "success", results
-        bodies = _comment_bodies(fake, PR)
-        assert len(bodies) == 1
-        assert "1.5" in bodies[0], "the comment should show the failed gate"
-        assert (repo.artifacts / "ci-ml-comment" / "body.md").is_file()
-    finally:
-        git(repo.root, "checkout", "-q", "HEAD~1", "--", "ci-ml.yaml")
-        repo.commit("revert the broken gate")
+def test_pr_that_breaks_a_gate_fails_and_says_why(gate_failure, fake):
+    run = gate_failure.run
+    assert not run.succeeded, run.explain()
+    assert "quality gate failed" in run.log, run.explain()
+    assert "1.5" in run.log, "the log should name the failed rule"
+    results = run.step_results()
+    assert results.get("ci-ml/build") == "success", results
+    assert results.get("ci-ml/comment") == "success", results
+    bodies = _comment_bodies(fake, GATE_PR)
+    assert len(bodies) == 1
+    assert "1.5" in bodies[0], "the comment should show the failed gate"
+    assert (gate_failure.artifacts / "ci-ml-comment" / "body.md").is_file()
 
 
-def test_pr_with_broken_data_comments_the_failures_and_fails(repo, fake):
-    train = repo.root / "data" / "train.csv"
-    original = train.read_text()
-    lines = original.splitlines()
-    header = lines[0].split(",")
-    row = lines[1].split(",")
-    row[header.index("mean_radius")] = "-5"  # the schema says >= 0
-    lines[1] = ",".join(row)
-    train.write_text("\n".join(lines) + "\n")
-    repo.commit("a PR with a broken data row")
-    try:
-        run = repo.act("pull_request", "ml-pull-request.yml", payload=repo.pr_payload(PR))
-        assert not run.succeeded, run.explain()
-        assert "data broke its schema" in run.log, run.explain()
-        results = run.step_results()
-        assert results.get("ci-ml/report") == "success", results
-        assert results.get("ci-ml/train") != "success", results
-        bodies = _comment_bodies(fake, PR)
-        assert len(bodies) == 1
-        assert "Schema failures" in bodies[0] and "mean\\_radius" in bodies[0]
-    finally:
-        train.write_text(original)
-        repo.commit("restore the data")
+def test_pr_with_broken_data_comments_the_failures_and_fails(broken_data, fake):
+    run = broken_data.run
+    assert not run.succeeded, run.explain()
+    assert "data broke its schema" in run.log, run.explain()
+    results = run.step_results()
+    assert results.get("ci-ml/comment") == "success", results
+    assert "ci-ml train" not in run.log, "nothing is trained on broken data"
+    bodies = _comment_bodies(fake, DATA_PR)
+    assert len(bodies) == 1
+    assert "Schema failures" in bodies[0] and "mean\\_radius" in bodies[0]
 
 
-def test_fork_pr_with_read_only_token_does_not_fail(repo, fake):
-    shutil.rmtree(repo.artifacts / "ci-ml-comment", ignore_errors=True)
-    git(repo.root, "checkout", "-q", "-b", f"pr-{FORK_PR}")
-    repo.commit("a PR from a fork")
-    run = repo.act(
-        "pull_request",
-        "ml-pull-request.yml",
-        payload=repo.pr_payload(FORK_PR, fork=True),
-        token=READ_ONLY_TOKEN,
-    )
+def test_fork_pr_with_read_only_token_does_not_fail(fork_run, fake):
+    run = fork_run.run
     assert run.succeeded, run.explain()
     assert _comment_bodies(fake, FORK_PR) == []
     assert run.summary().strip(), "the report belongs in the job summary"
-    saved = repo.artifacts / "ci-ml-comment"
+    saved = fork_run.artifacts / "ci-ml-comment"
     assert (saved / "body.md").is_file()
     assert json.loads((saved / "meta.json").read_text())["pr"] == FORK_PR
 
 
-def test_fork_comment_workflow_posts_the_saved_comment(repo, fake):
-    assert (repo.artifacts / "ci-ml-comment" / "meta.json").is_file(), (
-        "the fork PR run saved no comment"
-    )
-    payload = {
-        "action": "completed",
-        "workflow_run": {
-            "id": 4242,
-            "event": "pull_request",
-            "conclusion": "success",
-            "head_sha": repo.head(),
-            "head_branch": f"pr-{FORK_PR}",
-            "head_repository": {"full_name": "fork-owner/ml"},
-            "pull_requests": [],
-        },
-        "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
-    }
-    run = repo.act("workflow_run", "ml-fork-comment.yml", payload=payload)
-    assert run.succeeded, run.explain()
+def test_fork_comment_workflow_posts_the_saved_comment(fork_comment, fake):
+    assert fork_comment.run.succeeded, fork_comment.run.explain()
     bodies = _comment_bodies(fake, FORK_PR)
     assert len(bodies) == 1, bodies
     assert fake.failures() == []
 
 
-def test_fork_comment_refuses_a_forged_pr_number(repo, fake):
-    meta = repo.artifacts / "ci-ml-comment" / "meta.json"
-    assert meta.is_file(), "the fork PR run (the test before) saved no comment"
-    meta.write_text(json.dumps({"pr": "7; echo pwned", "comment_id": None}))
-    before = len(fake.comments(PR))
-    payload = {
-        "action": "completed",
-        "workflow_run": {
-            "id": 4243,
-            "event": "pull_request",
-            "conclusion": "success",
-            "head_sha": repo.head(),
-            "head_branch": f"pr-{FORK_PR}",
-            "head_repository": {"full_name": "fork-owner/ml"},
-            "pull_requests": [],
-        },
-        "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
-    }
-    run = repo.act("workflow_run", "ml-fork-comment.yml", payload=payload)
-    assert not run.succeeded
-    assert "'pr' must be a positive integer" in run.log, run.explain()
+def test_fork_comment_refuses_a_forged_pr_number(forged_comment, fake):
+    scenario, before = forged_comment
+    assert not scenario.run.succeeded
+    assert "'pr' must be a positive integer" in scenario.run.log, scenario.run.explain()
     assert "pwned" not in "".join(c["body"] for c in fake.comments(PR))
     assert len(fake.comments(PR)) == before

@@ -18,7 +18,7 @@ MAIN = "refs/heads/main"
 FEATURE = "refs/heads/feature"
 PR_REF = "refs/pull/7/merge"
 
-BUILD = ("validate", "train", "evaluate", "export", "compare", "report")
+BUILD = ("build",)
 
 # event, ref, mode, publish, comment, baseline -> mode, steps that run (besides none)
 CASES = [
@@ -31,9 +31,9 @@ CASES = [
         "true",
         "release",
         "pr",
-        {*BUILD, "fetch_baseline", "comment"},
+        {*BUILD, "comment"},
     ),
-    ("pull_request", PR_REF, "auto", "auto", "false", "release", "pr", {*BUILD, "fetch_baseline"}),
+    ("pull_request", PR_REF, "auto", "auto", "false", "release", "pr", {*BUILD}),
     (
         "pull_request",
         PR_REF,
@@ -42,7 +42,7 @@ CASES = [
         "true",
         "release",  # never publish from a PR
         "pr",
-        {*BUILD, "fetch_baseline", "comment"},
+        {*BUILD, "comment"},
     ),
     ("pull_request", PR_REF, "auto", "auto", "true", "none", "pr", {*BUILD, "comment"}),
     ("pull_request", PR_REF, "auto", "auto", "true", "models/v1", "pr", {*BUILD, "comment"}),
@@ -54,11 +54,11 @@ CASES = [
         "true",
         "release",
         "release",
-        {*BUILD, "fetch_baseline", "publish"},
+        {*BUILD, "publish"},
     ),
-    ("push", MAIN, "auto", "false", "true", "release", "release", {*BUILD, "fetch_baseline"}),
+    ("push", MAIN, "auto", "false", "true", "release", "release", {*BUILD}),
     ("push", MAIN, "auto", "auto", "true", "none", "release", {*BUILD, "publish"}),
-    ("push", FEATURE, "auto", "auto", "true", "release", "build", {*BUILD, "fetch_baseline"}),
+    ("push", FEATURE, "auto", "auto", "true", "release", "build", {*BUILD}),
     (
         "push",
         FEATURE,
@@ -67,7 +67,7 @@ CASES = [
         "true",
         "release",  # publish=true still needs the default branch
         "build",
-        {*BUILD, "fetch_baseline"},
+        {*BUILD},
     ),
     (
         "push",
@@ -77,7 +77,7 @@ CASES = [
         "true",
         "release",
         "build",
-        {*BUILD, "fetch_baseline"},
+        {*BUILD},
     ),
     (
         "workflow_dispatch",
@@ -87,7 +87,7 @@ CASES = [
         "true",
         "release",
         "build",
-        {*BUILD, "fetch_baseline"},
+        {*BUILD},
     ),
     (
         "workflow_dispatch",
@@ -97,7 +97,7 @@ CASES = [
         "true",
         "release",
         "build",
-        {*BUILD, "fetch_baseline", "publish"},
+        {*BUILD, "publish"},
     ),
     (
         "workflow_dispatch",
@@ -107,9 +107,9 @@ CASES = [
         "true",
         "release",
         "build",
-        {*BUILD, "fetch_baseline"},
+        {*BUILD},
     ),
-    ("schedule", MAIN, "auto", "auto", "true", "release", "build", {*BUILD, "fetch_baseline"}),
+    ("schedule", MAIN, "auto", "auto", "true", "release", "build", {*BUILD}),
     ("schedule", MAIN, "auto", "true", "true", "none", "build", {*BUILD, "publish"}),
     (
         "release",
@@ -119,7 +119,7 @@ CASES = [
         "true",
         "release",
         "build",
-        {*BUILD, "fetch_baseline"},
+        {*BUILD},
     ),
     (
         "merge_group",
@@ -129,7 +129,7 @@ CASES = [
         "true",
         "release",
         "build",
-        {*BUILD, "fetch_baseline"},
+        {*BUILD},
     ),
     # explicit modes
     (
@@ -140,9 +140,9 @@ CASES = [
         "true",
         "release",  # no PR to comment on
         "pr",
-        {*BUILD, "fetch_baseline"},
+        {*BUILD},
     ),
-    ("push", MAIN, "pr", "true", "true", "release", "pr", {*BUILD, "fetch_baseline"}),
+    ("push", MAIN, "pr", "true", "true", "release", "pr", {*BUILD}),
     (
         "workflow_dispatch",
         MAIN,
@@ -151,7 +151,7 @@ CASES = [
         "true",
         "release",
         "release",
-        {*BUILD, "fetch_baseline", "publish"},
+        {*BUILD, "publish"},
     ),
     (
         "workflow_dispatch",
@@ -161,7 +161,7 @@ CASES = [
         "true",
         "release",
         "release",
-        {*BUILD, "fetch_baseline"},
+        {*BUILD},
     ),
     (
         "pull_request",
@@ -171,7 +171,7 @@ CASES = [
         "true",
         "release",
         "release",
-        {*BUILD, "fetch_baseline"},
+        {*BUILD},
     ),
     ("pull_request", PR_REF, "validate", "auto", "true", "release", "validate", {"validate"}),
     ("push", MAIN, "validate", "true", "true", "release", "validate", {"validate"}),
@@ -186,21 +186,11 @@ CASES = [
         "TRUE",
         " release ",
         "release",
-        {*BUILD, "fetch_baseline", "publish"},
+        {*BUILD, "publish"},
     ),
 ]
 
-STEPS = (
-    "validate",
-    "train",
-    "evaluate",
-    "export",
-    "fetch_baseline",
-    "compare",
-    "report",
-    "comment",
-    "publish",
-)
+STEPS = ("validate", "build", "comment", "publish")
 
 
 @pytest.mark.parametrize(
@@ -255,7 +245,7 @@ def test_bad_inputs_name_the_input(kwargs, word):
 
 def test_outputs_are_kebab_case_strings():
     out = plan("pull_request", PR_REF, "main").outputs()
-    assert out["fetch-baseline"] == "true"
+    assert out["build"] == "true"
     assert out["publish"] == "false"
     assert out["mode"] == "pr"
     assert out["fail-on-regression"] == "true"
