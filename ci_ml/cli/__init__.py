@@ -27,8 +27,9 @@ EXIT_CODES_HELP = """\
 exit codes:
   0  success
   1  unexpected error (a bug: please report it with the traceback)
-  2  usage or config error, missing file, baseline that fails its checksums
-  3  the data broke its schema (see validation.json)
+  2  usage or config error, missing file, a baseline that fails its checks,
+     a folder ci-ml does not own, a stale or incomplete build
+  3  the data broke its schema (see validation.json) or cannot be read or predicted
   4  a quality gate failed (see comparison.json)
   5  GitHub refused a request or could not be reached
 """
