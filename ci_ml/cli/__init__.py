@@ -71,6 +71,27 @@ def _baseline_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def _network_arg(p: argparse.ArgumentParser) -> None:
+    """For every command that talks to GitHub: one deadline for all of it."""
+    p.add_argument(
+        "--network-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up on GitHub after this many seconds in all, retries and rate-limit "
+        "waits included (default: $CI_ML_NETWORK_TIMEOUT, else 600)",
+    )
+
+
 def _no_fail(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-fail-on-regression",
@@ -106,6 +127,7 @@ def _build_commands(c: _Commands) -> None:
     )
     _common(p)
     _baseline_arg(p)
+    _network_arg(p)
     _no_fail(p)
     for name, help_ in BUILD_STAGES:
         _common(c.add(name, "ci_ml.cli.build:cmd_stage", help_))
@@ -116,6 +138,7 @@ def _build_commands(c: _Commands) -> None:
     )
     _common(p)
     _baseline_arg(p)
+    _network_arg(p)
     _no_fail(p)
 
 
@@ -141,6 +164,7 @@ def _comment_command(c: _Commands) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="write <out>/comment/ but do not call GitHub"
     )
+    _network_arg(p)
 
 
 def _registry_commands(c: _Commands) -> None:
@@ -157,6 +181,7 @@ def _registry_commands(c: _Commands) -> None:
     p.add_argument(
         "--force", action="store_true", help="publish even if the build failed its gates"
     )
+    _network_arg(p)
     p = c.add("baseline", "", "baseline tools")
     bsub = p.add_subparsers(dest="baseline_command", metavar="SUBCOMMAND", required=True)
     pf = bsub.add_parser("fetch", help="download and verify the latest model release")
@@ -165,6 +190,7 @@ def _registry_commands(c: _Commands) -> None:
     pf.add_argument("--into", help="directory (default: <out>/baseline)")
     pf.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
     pf.add_argument("--prereleases", action="store_true", help="consider prereleases too")
+    _network_arg(pf)
     p = c.add(
         "promote",
         "ci_ml.cli.github:cmd_promote",
@@ -172,6 +198,7 @@ def _registry_commands(c: _Commands) -> None:
     )
     _common(p)
     p.add_argument("--tag", required=True, help="the release tag to make latest")
+    _network_arg(p)
 
 
 def _plan_command(c: _Commands) -> None:

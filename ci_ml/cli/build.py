@@ -24,9 +24,10 @@ def make_build(args: Any, rt: Runtime) -> Build:
     return Build(load_config(args.config), Path(args.out), RunContext(ctx.sha, ctx.run_url))
 
 
-def resolve_baseline(arg: str | None, b: Build, rt: Runtime) -> Path | None:
-    """'none' → None; 'release' → the latest model release, fetched into
+def resolve_baseline(args: Any, b: Build, rt: Runtime) -> Path | None:
+    """--baseline 'none' → None; 'release' → the latest model release, fetched into
     <out>/baseline (None if there is none yet); anything else is a directory."""
+    arg = args.baseline
     if arg in (None, "", "none"):
         return None
     if arg != "release":
@@ -39,7 +40,7 @@ def resolve_baseline(arg: str | None, b: Build, rt: Runtime) -> Path | None:
     repo = ctx.require_repo("--baseline release")
     prefix = b.cfg.release.tag_prefix
     fetched = fetch_latest(
-        client_for(ctx, rt, "--baseline release"), repo, prefix, b.out / "baseline"
+        client_for(ctx, rt, "--baseline release", args), repo, prefix, b.out / "baseline"
     )
     if fetched is None:
         rt.actions.notice(
@@ -61,7 +62,7 @@ def cmd_run(args: Any, rt: Runtime) -> int:
     from ci_ml import pipeline
 
     b = make_build(args, rt)
-    comp = pipeline.run(b, resolve_baseline(args.baseline, b, rt), rt.actions)
+    comp = pipeline.run(b, resolve_baseline(args, b, rt), rt.actions)
     files = ", ".join(p.name for p in sorted(b.out.iterdir()) if p.is_file())
     print(f"artifact: {b.out}/ ({files})")
     if comp.verdict == "fail" and args.fail_on_regression:
@@ -73,7 +74,7 @@ def cmd_compare(args: Any, rt: Runtime) -> int:
     from ci_ml import pipeline
 
     b = make_build(args, rt)
-    comp = pipeline.compare_stage(b, resolve_baseline(args.baseline, b, rt), rt.actions)
+    comp = pipeline.compare_stage(b, resolve_baseline(args, b, rt), rt.actions)
     print(pipeline.verdict_line(comp))
     if comp.verdict == "fail" and args.fail_on_regression:
         raise gate_failure(comp)
