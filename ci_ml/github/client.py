@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import hashlib
+import html
 import json as jsonlib
 import math
 import os
@@ -740,7 +741,7 @@ class GitHubClient:
         self, method: str, url: str, exc: BaseException, tries: int, attempt: _Attempt
     ) -> ConnectionFailed:
         if attempt.cut == "try":
-            kind = f"timed out (no complete reply within {attempt.per_try:.0f} s)"
+            kind = f"timed out (no complete reply within {attempt.per_try:g} s)"
         else:
             kind = _failure_kind(exc)
         # Only the exception's class name: its text or request may carry headers.
@@ -846,7 +847,8 @@ class GitHubClient:
             "html" in response.headers.get("content-type", "").lower() or body.lstrip()[:1] == b"<"
         ):
             title = re.search(rb"<title>([^<]{1,80})</title>", body, re.I)
-            named = f" ({title.group(1).decode(errors='replace').strip()!r})" if title else ""
+            text = html.unescape(title.group(1).decode(errors="replace")).strip() if title else ""
+            named = f" ({text!r})" if text else ""
             problem = f"an HTML page{named} instead of JSON"
         else:
             try:
