@@ -60,6 +60,8 @@ def client_for(ctx: GitHubContext, rt: Runtime, what: str, args: Any) -> GitHubC
         deadline_hint=(
             f"raise it with --network-timeout SECONDS or {NETWORK_TIMEOUT_ENV} (now {seconds:g} s)"
         ),
+        # One knob: the deadline alone bounds how long a rate limit is waited out.
+        max_rate_limit_wait=seconds,
         on_wait=lambda wait: actions.notice(str(wait)),
     )
 

@@ -671,10 +671,10 @@ class GitHubClient:
             wait = rate_limit_wait(response, self.clock())
             if wait is not None:
                 # A rate-limited request was not processed, so any method may repeat.
-                if wait > self.max_rate_limit_wait or rate_waits >= MAX_RATE_LIMIT_WAITS:
-                    raise self._rate_limited(method, url, response, wait, "cap")
                 if not self.has_time_for(wait):
                     raise self._rate_limited(method, url, response, wait, "deadline")
+                if wait > self.max_rate_limit_wait or rate_waits >= MAX_RATE_LIMIT_WAITS:
+                    raise self._rate_limited(method, url, response, wait, "cap")
                 self.wait(wait, "for GitHub's rate limit to reset", f"{method} {_path(url)}")
                 rate_waits += 1
                 continue
