@@ -184,7 +184,10 @@ def upsert_sticky_comment(
                 )
         elif keep is None:  # listing lagged behind the write
             keep, duplicates = created, []
-        action = "created" if created and keep["id"] == created["id"] else "updated"
+        if created is not None:
+            action = "created" if keep["id"] == created["id"] else "updated"
+        else:  # the reply was lost; a comment with our very body is the one we posted
+            action = "created" if keep.get("body") == body else "updated"
     if action == "updated":
         keep = client.patch(
             f"/repos/{repo}/issues/comments/{keep['id']}", {"body": body}, expect=Comment

@@ -855,10 +855,10 @@ class GitHubClient:
                 data = jsonlib.loads(body)
                 problem = ""
             except ValueError as e:
-                where = (
-                    f": {e.msg} at byte {e.pos}" if isinstance(e, jsonlib.JSONDecodeError) else ""
-                )
-                problem = f"a body that is not valid JSON ({len(body)} bytes{where})"
+                size = f"{len(body)} byte{'s' if len(body) != 1 else ''}"
+                if isinstance(e, jsonlib.JSONDecodeError):
+                    size += f"; at byte {e.pos}: {e.msg}"
+                problem = f"a body that is not valid JSON, cut off or garbled ({size})"
             if not problem:
                 if expect is None:
                     return data

@@ -100,9 +100,10 @@ def check(data: Any, shape: Any, method: str, url: str, status: int | None = Non
         errors = e.errors(include_url=False)
         problems = "; ".join(_problem(err) for err in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        code = f" (HTTP {status})" if status else ""
         failure = UnexpectedReply(
-            f"GitHub sent an unexpected reply to {method} {url}: expected {describe(shape)}; "
-            f"{problems}{more}",
+            f"GitHub sent an unexpected reply to {method} {url}{code}: expected "
+            f"{describe(shape)}; {problems}{more}",
             method=method,
             url=url,
             status=status,

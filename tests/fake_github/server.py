@@ -157,6 +157,9 @@ class FakeGitHub:
         blob_host: str = "localhost",
         state_file: Path | None = None,
     ):
+        # Load GitHub's description now, not on the first request: that takes seconds,
+        # and tests with tiny deadlines would time the fake instead of the client.
+        openapi_check.openapi()
         self.state = state or State()
         self.faults: list[Fault] = []
         self.requests: list[dict[str, Any]] = []
