@@ -30,7 +30,7 @@ exit codes:
   2  usage or config error, missing file, baseline that fails its checksums
   3  the data broke its schema (see validation.json)
   4  a quality gate failed (see comparison.json)
-  5  GitHub refused a request or could not be reached
+  5  GitHub refused a request, could not be reached in time, or sent garbage
 """
 BUILD_STAGES = [
     ("validate", "test the train and test data against the pandera schema"),

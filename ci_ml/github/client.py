@@ -304,6 +304,11 @@ class _Watchdog:
             attempt.announce_at = now + notice if client.on_wait else math.inf
             self.cond.notify()
 
+    def disarm(self, attempt: _Attempt) -> None:
+        """The try is over (it failed and the policy decides what next)."""
+        with self.cond:
+            attempt.deadline = attempt.announce_at = math.inf
+
     def _run(self) -> None:
         while True:
             due: list[tuple[Callable[[Wait], None], Wait]] = []
@@ -421,6 +426,9 @@ class _Retry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> _Retry:
+        attempt: _Attempt | None = getattr(_CURRENT, "attempt", None)
+        if attempt is not None:
+            _WATCHDOG.disarm(attempt)  # nothing of this try is in flight any more
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         client = self.client
         assert client is not None
@@ -428,7 +436,6 @@ class _Retry(Retry):
             len(new.history) - 1, client.backoff_base, client.backoff_cap, client.rand
         )
         if not client.has_time_for(new.delay):
-            attempt: _Attempt | None = getattr(_CURRENT, "attempt", None)
             if attempt is not None:
                 attempt.no_time = True
             reason = error or ResponseError(f"HTTP {getattr(response, 'status', '?')}")
