@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from ci_ml.errors import (
     ConnectionFailed,
+    DeadlineExceeded,
     GitHubError,
     NotFound,
     ServerError,
@@ -342,10 +343,13 @@ def _upload_one(
             if existing and not asset_problems(existing, {name: data}):
                 return  # theirs is byte-identical to ours
             error = exc
+        except DeadlineExceeded:
+            raise  # no time for another attempt; the release stays a draft
         except (ConnectionFailed, ServerError) as exc:
             error = exc
     raise GitHubError(
-        f"uploading {name} to release {release['tag_name']} failed {attempts} times: {error}",
+        f"uploading {name} to release {release['tag_name']} failed {attempts} times: "
+        f"{getattr(error, 'message', error)}",
         hint="re-run the job: the release stays a draft and the next run replaces the asset",
     )
 

@@ -316,12 +316,15 @@ class _Watchdog:
                 now = time.monotonic()
                 wake = math.inf
                 for a in self.attempts:
-                    if now >= a.deadline:
-                        self._cut(a, now)
-                    if now >= a.announce_at and a.deadline > now:
-                        a.announce_at = math.inf
-                        if a.client.on_wait:
-                            due.append((a.client.on_wait, self._slow_reply(a, now)))
+                    try:
+                        if now >= a.deadline:
+                            self._cut(a, now)
+                        elif now >= a.announce_at:
+                            a.announce_at = math.inf
+                            if a.client.on_wait:
+                                due.append((a.client.on_wait, self._slow_reply(a, now)))
+                    except Exception:  # the watchdog must outlive anything one attempt does
+                        a.deadline = a.announce_at = math.inf
                     wake = min(wake, a.deadline, a.announce_at)
                 if not due:
                     self.cond.wait(None if wake == math.inf else max(0.0, wake - now))
@@ -332,6 +335,7 @@ class _Watchdog:
     @staticmethod
     def _cut(a: _Attempt, now: float) -> None:
         a.cut = a.bound
+        a.announce_at = math.inf
         conn = a.conn if getattr(a.conn, "_ci_ml_owner", None) is a else None
         sock = getattr(conn, "sock", None)
         if sock is None and conn is not None:
@@ -584,7 +588,7 @@ class GitHubClient:
         if not self.has_time_for(delay):
             raise DeadlineExceeded(
                 f"{what}: no time left to retry before the network deadline of "
-                f"{self._deadline_text()} (last error: {last_error})",
+                f"{self._deadline_text()} (last error: {getattr(last_error, 'message', last_error)})",
                 hint=f"{self.deadline_hint}; {STATUS_HINT}",
             )
         self.wait(delay, "before retrying", what)
