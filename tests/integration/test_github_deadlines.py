@@ -164,8 +164,8 @@ def test_concurrent_requests_are_cut_at_their_own_deadlines(fake_github, client)
     with DrippingServer(BODY_HEAD) as s:
 
         def run(deadline: float) -> None:
-            stuck = GitHubClient(DEFAULT_TOKEN, base_url=s.url, deadline=deadline)
             start = time.monotonic()
+            stuck = GitHubClient(DEFAULT_TOKEN, base_url=s.url, deadline=deadline)
             with contextlib.suppress(DeadlineExceeded):
                 stuck.get(RELEASES)
                 return
@@ -182,7 +182,7 @@ def test_concurrent_requests_are_cut_at_their_own_deadlines(fake_github, client)
             t.join()
     assert sorted(ended) == deadlines and healthy > 0
     for deadline, elapsed in ended.items():
-        assert deadline - 0.25 <= elapsed < deadline + SLACK  # its own deadline, no one else's
+        assert deadline <= elapsed < deadline + SLACK  # its own deadline, no one else's
 
 
 # --- the CLI ----------------------------------------------------------------------
