@@ -55,7 +55,7 @@ def test_every_example_builds(example: str, tmp_path: Path) -> None:
 
 def test_stages_one_by_one_give_the_same_metrics_as_run(tmp_path: Path) -> None:
     cfg = str(EXAMPLES / "regression" / "ci-ml.yaml")
-    for stage in ["validate", "train", "export", "evaluate", "report"]:
+    for stage in ["validate", "check-data", "train", "export", "evaluate", "report"]:
         r = run_cli(stage, "--config", cfg, "--out", str(tmp_path / "a"))
         assert r.returncode == 0, (stage, r.stderr)
     assert run_cli("run", "--config", cfg, "--out", str(tmp_path / "b")).returncode == 0

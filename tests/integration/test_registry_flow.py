@@ -267,7 +267,7 @@ def test_fetched_baseline_directory_keeps_its_release_name(
     env = env_for(fake_github, tmp_path, sha=HEAD_SHA, event=pr_event())
     out = tmp_path / "pr"
     cfg = str(project / "ci-ml.yaml")
-    for stage in ["validate", "train", "export", "evaluate"]:
+    for stage in ["validate", "check-data", "train", "export", "evaluate"]:
         ok(run_cli(stage, "--config", cfg, "--out", str(out), env=env))
     ok(run_cli("baseline", "fetch", "--config", cfg, "--out", str(out), env=env))
     assert "baseline-found=true" in (tmp_path / "github_output").read_text()
