@@ -5,10 +5,12 @@ component matrix. The point estimate is `value(components.sum(0))`; a
 bootstrap resample is `value(weights @ components)`; so one definition serves
 both, and a thousand resamples cost one matrix product (see ci_ml.stats.bootstrap).
 
-ROC AUC is the one metric that is not a plain sum: its components are the
-DeLong placement values, whose sums give the AUC exactly on the full sample
-and its first-order (Hajek) expansion on a resample, which is how the DeLong
-variance is derived too.
+ROC AUC is the one metric that is not a plain sum: it is a count of
+(positive, negative) pairs ranked the right way over the product of the two
+class sizes. Its pair column (`Pairs`) is summed like any other on the full
+sample; on a resample its weighted pair count is computed exactly from the
+row weights, or, when blocks of rows are resampled, from the Hajek projection
+of the pairs, which is a function of four per-row sums.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Metric:
     needs_proba: bool
     label: str
     # components(scored) -> (n, k) per-row parts; value(sums (..., k)) -> (...)
-    components: Callable[[Scored], np.ndarray]
+    components: Callable[[Scored], np.ndarray | Parts]
     value: Callable[[np.ndarray], np.ndarray]
 
 
@@ -127,58 +129,144 @@ def _log_loss_parts(s: Scored) -> np.ndarray:
     return np.stack([-np.log(p_true), np.ones(s.y.shape[0])], axis=1)
 
 
-def _placements(score: np.ndarray, positive: np.ndarray) -> np.ndarray:
-    """DeLong placement values: for a positive, the share of negatives it
-    outranks (ties count half); for a negative, the share of positives that
-    outrank it. Vectorised with one sort."""
+class Pairs:
+    """The pair count behind one ROC AUC: the sum over (positive i, negative j)
+    of w_i * w_j * [s_i > s_j], ties counting half, for row weights w. The AUC
+    is pairs / (positives * negatives), each weighted.
+
+    In the component matrix a pair column holds each positive's count of
+    negatives below it, so that its plain sum is the full sample's pair count.
+    A resample is not a plain sum: `exact` weighs the pairs by the resample's
+    row weights; `project` gives the Hajek projection from the weighted sums of
+    the four columns [pairs, pos, neg, neg_pairs], for when blocks of rows are
+    resampled and row weights are not at hand."""
+
+    def __init__(self, score: np.ndarray, positive: np.ndarray) -> None:
+        import numpy as np
+
+        self.score, self.positive = score, positive
+        self.n_pos = int(positive.sum())
+        self.n_neg = positive.shape[0] - self.n_pos
+        self.pos_rows = np.flatnonzero(positive)
+        neg_rows = np.flatnonzero(~positive)
+        by_score = np.argsort(score[neg_rows])
+        self.neg_rows = neg_rows[by_score]  # negatives, by ascending score
+        neg_sorted = score[self.neg_rows]
+        s = score[self.pos_rows]
+        # per positive: negatives strictly below it, and at or below it
+        self.below = np.searchsorted(neg_sorted, s, "left")
+        self.at_or_below = np.searchsorted(neg_sorted, s, "right")
+        self.total = 0.5 * float(self.below.sum() + self.at_or_below.sum())
+
+    def columns(self) -> np.ndarray:
+        """(n, 4): [negatives below each positive, positive, negative,
+        positives above each negative]; ties count half."""
+        import numpy as np
+
+        n = self.positive.shape[0]
+        pos_sorted = np.sort(self.score[self.pos_rows])
+        s = self.score[self.neg_rows]
+        left = np.searchsorted(pos_sorted, s, "left")
+        right = np.searchsorted(pos_sorted, s, "right")
+        out = np.zeros((n, 4))
+        out[self.pos_rows, 0] = 0.5 * (self.below + self.at_or_below)
+        out[self.pos_rows, 1] = 1.0
+        out[self.neg_rows, 2] = 1.0
+        out[self.neg_rows, 3] = self.n_pos - 0.5 * (left + right)
+        return out
+
+    def project(self, sums: np.ndarray) -> np.ndarray:
+        """Hajek projection of the weighted pair count from the weighted sums
+        (..., 4) of `columns`: AUC* = mean positive placement + mean negative
+        placement - AUC, times the weighted class sizes. First order in the
+        weights, like the DeLong variance."""
+        import numpy as np
+
+        if self.n_pos == 0 or self.n_neg == 0:
+            return np.zeros(sums.shape[:-1])
+        pairs, pos, neg, neg_pairs = np.moveaxis(sums, -1, 0)
+        auc = self.total / (self.n_pos * self.n_neg)
+        return pairs * neg / self.n_neg + neg_pairs * pos / self.n_pos - auc * pos * neg
+
+
+def pair_counts(weights: np.ndarray, pairs: list[Pairs], cells: int = 4_000_000) -> np.ndarray:
+    """(b, m): the exact weighted pair count of each `pairs` for each row of
+    row weights (b, n). One cumulative sum over the negatives' weights in score
+    order per batch of `Pairs`; batches are sized to keep `cells` temporaries."""
     import numpy as np
 
-    order = np.argsort(score, kind="mergesort")
-    s_sorted = score[order]
-    pos_sorted = positive[order].astype(np.float64)
-    neg_sorted = 1.0 - pos_sorted
-    # Group ties: first and last index of each run of equal scores.
-    _, first, counts = np.unique(s_sorted, return_index=True, return_counts=True)
-    group = np.repeat(np.arange(first.size), counts)
-    neg_cum = np.concatenate([[0.0], np.cumsum(np.add.reduceat(neg_sorted, first))])
-    pos_cum = np.concatenate([[0.0], np.cumsum(np.add.reduceat(pos_sorted, first))])
-    n_pos, n_neg = pos_sorted.sum(), neg_sorted.sum()
-    neg_below = neg_cum[group] + 0.5 * (neg_cum[group + 1] - neg_cum[group])
-    pos_above = (n_pos - pos_cum[group + 1]) + 0.5 * (pos_cum[group + 1] - pos_cum[group])
-    v = np.where(pos_sorted > 0, neg_below / max(n_neg, 1), pos_above / max(n_pos, 1))
-    out = np.empty_like(v)
-    out[order] = v
+    b = weights.shape[0]
+    out = np.empty((b, len(pairs)))
+    i = 0
+    while i < len(pairs):
+        j, size = i, 0
+        while j < len(pairs) and (j == i or (size + pairs[j].positive.shape[0]) * b <= cells):
+            size += pairs[j].positive.shape[0]
+            j += 1
+        chunk = pairs[i:j]
+        # Negatives of all Pairs side by side, each run preceded by a zero column
+        # so that one cumulative sum gives each run's own running totals.
+        n_neg = np.array([p.n_neg for p in chunk])
+        run_start = np.concatenate([[0], np.cumsum(n_neg + 1)[:-1]])
+        wn = np.zeros((b, int((n_neg + 1).sum())))
+        neg_cols = np.concatenate(
+            [s + 1 + np.arange(k) for s, k in zip(run_start, n_neg, strict=True)]
+        )
+        wn[:, neg_cols] = weights[:, np.concatenate([p.neg_rows for p in chunk])]
+        running = np.cumsum(wn, axis=1)
+        base = running[:, run_start]  # the total of all earlier runs
+        offset = np.repeat(run_start, [p.n_pos for p in chunk])
+        below = np.concatenate([p.below for p in chunk]) + offset
+        at_or_below = np.concatenate([p.at_or_below for p in chunk]) + offset
+        credit = 0.5 * (running[:, below] + running[:, at_or_below])
+        wp = weights[:, np.concatenate([p.pos_rows for p in chunk])]
+        n_pos = np.array([p.n_pos for p in chunk])
+        first = np.concatenate([[0], np.cumsum(n_pos)[:-1]])
+        prod = wp * credit
+        sums = np.zeros((b, len(chunk)))
+        has = n_pos > 0
+        if has.any():
+            sums[:, has] = np.add.reduceat(prod, first[has], axis=1)
+            sums[:, has] -= base[:, has] * np.add.reduceat(wp, first[has], axis=1)
+        out[:, i:j] = sums
+        i = j
     return out
 
 
-def _auc_parts(s: Scored) -> np.ndarray:
+@dataclass
+class Parts:
+    """A metric's per-row components, with the columns that are pair counts."""
+
+    matrix: np.ndarray
+    pairs: dict[int, Pairs]
+
+
+def _auc_parts(s: Scored) -> Parts:
     """Per class c (one-vs-rest; one column set for binary):
-    [pos * V10, pos, neg * V01, neg]."""
+    [pairs, pos, neg, neg_pairs] (see Pairs.columns)."""
     import numpy as np
 
     assert s.proba is not None
     k = s.proba.shape[1]
     cols = [1] if k == 2 else range(k)
-    parts = []
-    for c in cols:
-        pos = (s.y == c).astype(np.float64)
-        v = _placements(s.proba[:, c], pos)
-        parts.append(np.stack([pos * v, pos, (1 - pos) * v, 1 - pos], axis=1))
-    return np.hstack(parts)
+    parts, pairs = [], {}
+    for i, c in enumerate(cols):
+        p = Pairs(s.proba[:, c], s.y == c)
+        pairs[4 * i] = p
+        parts.append(p.columns())
+    return Parts(np.hstack(parts), pairs)
 
 
 def _auc(sums: np.ndarray) -> np.ndarray:
-    """Macro one-vs-rest AUC. With full-sample sums both halves equal the AUC;
-    on a resample, their sum minus the full-sample AUC is the Hajek expansion,
-    so we average the two halves, which is the same to first order."""
+    """Macro one-vs-rest AUC: per class, pairs / (positives * negatives)."""
     import numpy as np
 
     k = sums.shape[-1] // 4
     s = sums.reshape(*sums.shape[:-1], k, 4)
-    a10 = _safe_div(s[..., 0], s[..., 1])
-    a01 = _safe_div(s[..., 2], s[..., 3])
-    per_class = 0.5 * (a10 + a01)
-    valid = (s[..., 1] > 0) & (s[..., 3] > 0)
+    pos, neg = s[..., 1], s[..., 2]
+    valid = (pos > 0) & (neg > 0)
+    # The Hajek projection of a resample can step past [0, 1]; the AUC cannot.
+    per_class = np.clip(_safe_div(s[..., 0], pos * neg), 0.0, 1.0)
     return np.where(valid.any(-1), _macro(per_class, valid), np.nan)
 
 
@@ -272,13 +360,14 @@ def select(task: str, names: list[str] | None, primary: str | None) -> tuple[lis
     return chosen, primary
 
 
-def component_blocks(scored: Scored, names: list[str]) -> tuple[np.ndarray, dict[str, slice]]:
+def component_blocks(scored: Scored, names: list[str]) -> tuple[Parts, dict[str, slice]]:
     """All metrics' components side by side, shared blocks computed once.
-    Returns the (n, k) matrix and each metric's column slice."""
+    Returns the (n, k) matrix with its pair columns, and each metric's column slice."""
     import numpy as np
 
-    blocks: dict[Callable, tuple[np.ndarray, slice]] = {}
+    blocks: dict[Callable, slice] = {}
     cols: list[np.ndarray] = []
+    pairs: dict[int, Pairs] = {}
     start = 0
     where: dict[str, slice] = {}
     for name in names:
@@ -287,15 +376,18 @@ def component_blocks(scored: Scored, names: list[str]) -> tuple[np.ndarray, dict
             continue
         if m.components not in blocks:
             c = m.components(scored)
-            blocks[m.components] = (c, slice(start, start + c.shape[1]))
+            if isinstance(c, Parts):
+                pairs.update({start + col: p for col, p in c.pairs.items()})
+                c = c.matrix
+            blocks[m.components] = slice(start, start + c.shape[1])
             cols.append(c)
             start += c.shape[1]
-        where[name] = blocks[m.components][1]
+        where[name] = blocks[m.components]
     matrix = np.hstack(cols) if cols else np.zeros((scored.y.shape[0], 0))
-    return matrix, where
+    return Parts(matrix, pairs), where
 
 
 def point_estimates(scored: Scored, names: list[str]) -> dict[str, float]:
-    matrix, where = component_blocks(scored, names)
-    sums = matrix.sum(axis=0)
+    parts, where = component_blocks(scored, names)
+    sums = parts.matrix.sum(axis=0)
     return {name: float(METRICS[name].value(sums[sl])) for name, sl in where.items()}
