@@ -45,7 +45,7 @@ def bootstrap_sums(
     counted exactly per resample, or projected when blocks are resampled."""
     import numpy as np
 
-    from ci_ml.stats.metrics import pair_counts
+    from ci_ml.stats.metrics import PairCounter
 
     rng = np.random.default_rng(seed)
     n = matrices[0].shape[0]
@@ -64,6 +64,9 @@ def bootstrap_sums(
         member = sparse.csr_matrix((np.ones(n), (block, np.arange(n))), shape=(max_units, n))
         units = np.hstack([np.asarray(member @ m) for m in matrices])
     g = units.shape[0]
+    if special and exact:
+        cols = [c for c, _ in special]
+        count_pairs = PairCounter([p for _, p in special], min(BATCH, resamples))
     out = np.empty((resamples, units.shape[1]))
     for start in range(0, resamples, BATCH):
         b = min(BATCH, resamples - start)
@@ -72,8 +75,7 @@ def bootstrap_sums(
         counts = np.bincount(draws.ravel(), minlength=b * g).reshape(b, g).astype(np.float64)
         batch = counts @ units
         if special and exact:
-            cols = [c for c, _ in special]
-            batch[:, cols] = pair_counts(counts, [p for _, p in special])
+            batch[:, cols] = count_pairs(counts)
         elif special:
             for c, p in special:
                 batch[:, c] = p.project(batch[:, c : c + 4])
@@ -101,12 +103,22 @@ def resample(models: list[Scored], names: list[str], resamples: int, seed: int) 
     sums = bootstrap_sums(
         [parts.matrix for parts, _ in blocks], resamples, seed, pairs=[p.pairs for p, _ in blocks]
     )
-    out = []
-    for (parts, where), s in zip(blocks, sums, strict=True):
-        full = parts.matrix.sum(axis=0)
-        point = {name: float(METRICS[name].value(full[sl])) for name, sl in where.items()}
-        samples = {name: np.asarray(METRICS[name].value(s[:, sl])) for name, sl in where.items()}
-        out.append(Resampled(point, samples))
+    out = [Resampled({}, {}) for _ in models]
+    # Models with the same metrics in the same columns are evaluated together.
+    layouts: dict[tuple, list[int]] = {}
+    for i, (parts, where) in enumerate(blocks):
+        key = (parts.matrix.shape[1], *((n, sl.start, sl.stop) for n, sl in where.items()))
+        layouts.setdefault(key, []).append(i)
+    for members in layouts.values():
+        where = blocks[members[0]][1]
+        full = np.stack([blocks[i][0].matrix.sum(axis=0) for i in members])  # (m, k)
+        resampled = np.stack([sums[i] for i in members], axis=1)  # (resamples, m, k)
+        for name, sl in where.items():
+            value = METRICS[name].value
+            points, samples = value(full[:, sl]), value(resampled[..., sl])
+            for j, i in enumerate(members):
+                out[i].point[name] = float(points[j])
+                out[i].samples[name] = samples[:, j]
     return out
 
 

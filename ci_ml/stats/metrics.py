@@ -189,48 +189,78 @@ class Pairs:
         return pairs * neg / self.n_neg + neg_pairs * pos / self.n_pos - auc * pos * neg
 
 
-def pair_counts(weights: np.ndarray, pairs: list[Pairs], cells: int = 4_000_000) -> np.ndarray:
-    """(b, m): the exact weighted pair count of each `pairs` for each row of
-    row weights (b, n). One cumulative sum over the negatives' weights in score
-    order per batch of `Pairs`; batches are sized to keep `cells` temporaries."""
-    import numpy as np
+class PairCounter:
+    """Counts the weighted pairs of many `Pairs` (same rows) for batches of row
+    weights: one cumulative sum over the negatives' weights in score order, read
+    at each positive. The index arrays are laid out once; the Pairs are taken in
+    chunks of about `cells` (rows x batch) so the temporaries stay in cache."""
 
-    b = weights.shape[0]
-    out = np.empty((b, len(pairs)))
-    i = 0
-    while i < len(pairs):
-        j, size = i, 0
-        while j < len(pairs) and (j == i or (size + pairs[j].positive.shape[0]) * b <= cells):
-            size += pairs[j].positive.shape[0]
-            j += 1
-        chunk = pairs[i:j]
-        # Negatives of all Pairs side by side, each run preceded by a zero column
-        # so that one cumulative sum gives each run's own running totals.
-        n_neg = np.array([p.n_neg for p in chunk])
-        run_start = np.concatenate([[0], np.cumsum(n_neg + 1)[:-1]])
-        wn = np.zeros((b, int((n_neg + 1).sum())))
-        neg_cols = np.concatenate(
-            [s + 1 + np.arange(k) for s, k in zip(run_start, n_neg, strict=True)]
-        )
-        wn[:, neg_cols] = weights[:, np.concatenate([p.neg_rows for p in chunk])]
-        running = np.cumsum(wn, axis=1)
-        base = running[:, run_start]  # the total of all earlier runs
-        offset = np.repeat(run_start, [p.n_pos for p in chunk])
-        below = np.concatenate([p.below for p in chunk]) + offset
-        at_or_below = np.concatenate([p.at_or_below for p in chunk]) + offset
-        credit = 0.5 * (running[:, below] + running[:, at_or_below])
-        wp = weights[:, np.concatenate([p.pos_rows for p in chunk])]
-        n_pos = np.array([p.n_pos for p in chunk])
-        first = np.concatenate([[0], np.cumsum(n_pos)[:-1]])
-        prod = wp * credit
-        sums = np.zeros((b, len(chunk)))
-        has = n_pos > 0
-        if has.any():
-            sums[:, has] = np.add.reduceat(prod, first[has], axis=1)
-            sums[:, has] -= base[:, has] * np.add.reduceat(wp, first[has], axis=1)
-        out[:, i:j] = sums
-        i = j
-    return out
+    def __init__(self, pairs: list[Pairs], batch: int, cells: int = 100_000) -> None:
+        import numpy as np
+
+        self.m = len(pairs)
+        self.chunks = []
+        i = 0
+        while i < len(pairs):
+            j, rows = i + 1, pairs[i].positive.shape[0]
+            while j < len(pairs) and (rows + pairs[j].positive.shape[0]) * batch <= cells:
+                rows += pairs[j].positive.shape[0]
+                j += 1
+            chunk = pairs[i:j]
+            n_neg = np.array([p.n_neg for p in chunk])
+            n_pos = np.array([p.n_pos for p in chunk])
+            # The negatives of all Pairs side by side, one run each: a running
+            # total read at a positive counts the runs before its own too, which
+            # is taken off once per Pairs (its total positive weight times that).
+            starts = np.concatenate([[0], np.cumsum(n_neg)[:-1]])
+            offset = np.repeat(starts, n_pos)
+            below = np.concatenate([p.below for p in chunk]) + offset
+            at_or_below = np.concatenate([p.at_or_below for p in chunk]) + offset
+            has = n_pos > 0
+            self.chunks.append(
+                (
+                    slice(i, j),
+                    np.concatenate([p.neg_rows for p in chunk]),
+                    below,
+                    None if np.array_equal(below, at_or_below) else at_or_below,  # no ties
+                    np.concatenate([p.pos_rows for p in chunk]),
+                    np.concatenate([[0], np.cumsum(n_pos)[:-1]])[has],
+                    starts[has],
+                    has,
+                )
+            )
+            i = j
+
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        """(b, m) pair counts for row weights (b, n)."""
+        import numpy as np
+
+        b = weights.shape[0]
+        out = np.zeros((b, self.m))
+        for where, neg, below, at_or_below, pos, first, starts, has in self.chunks:
+            if not first.size:
+                continue
+            running = np.empty((b, neg.size + 1))
+            running[:, 0] = 0.0
+            np.cumsum(weights[:, neg], axis=1, out=running[:, 1:])
+            credit = running[:, below]
+            if at_or_below is not None:  # ties count half
+                credit += running[:, at_or_below]
+                credit *= 0.5
+            wp = weights[:, pos]
+            credit *= wp
+            counts = np.add.reduceat(credit, first, axis=1)
+            counts -= running[:, starts] * np.add.reduceat(wp, first, axis=1)
+            sub = out[:, where]
+            sub[:, has] = counts
+            out[:, where] = sub
+        return out
+
+
+def pair_counts(weights: np.ndarray, pairs: list[Pairs], cells: int = 100_000) -> np.ndarray:
+    """(b, m): the exact weighted pair count of each `pairs` for each row of
+    row weights (b, n)."""
+    return PairCounter(pairs, weights.shape[0], cells)(weights)
 
 
 @dataclass
@@ -361,8 +391,9 @@ def select(task: str, names: list[str] | None, primary: str | None) -> tuple[lis
 
 
 def component_blocks(scored: Scored, names: list[str]) -> tuple[Parts, dict[str, slice]]:
-    """All metrics' components side by side, shared blocks computed once.
-    Returns the (n, k) matrix with its pair columns, and each metric's column slice."""
+    """The components of the named metrics that apply to `scored` (its task; its
+    probabilities, if any) side by side, shared blocks computed once. Returns the
+    (n, k) matrix with its pair columns, and each metric's column slice."""
     import numpy as np
 
     blocks: dict[Callable, slice] = {}
@@ -372,7 +403,7 @@ def component_blocks(scored: Scored, names: list[str]) -> tuple[Parts, dict[str,
     where: dict[str, slice] = {}
     for name in names:
         m = METRICS[name]
-        if m.needs_proba and scored.proba is None:
+        if m.task != scored.task or (m.needs_proba and scored.proba is None):
             continue
         if m.components not in blocks:
             c = m.components(scored)
