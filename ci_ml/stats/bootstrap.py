@@ -41,8 +41,19 @@ def bootstrap_sums(
 ) -> list[np.ndarray]:
     """Per-resample column sums (resamples, k) of each (n, k) matrix, all
     resampled with the same weights. `pairs[i]` names the pair-count columns of
-    matrix i (each followed by its other three Pairs.columns), which are
+    matrix i (each followed by its other three Pairs columns), which are
     counted exactly per resample, or projected when blocks are resampled."""
+    return _sums(matrices, resamples, seed, max_units, pairs)[1]
+
+
+def _sums(
+    matrices: list[np.ndarray],
+    resamples: int,
+    seed: int,
+    max_units: int = MAX_UNITS,
+    pairs: list[dict[int, Pairs]] | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """bootstrap_sums, with each matrix's plain column sums first."""
     import numpy as np
 
     from ci_ml.stats.metrics import PairCounter
@@ -71,8 +82,9 @@ def bootstrap_sums(
     for start in range(0, resamples, BATCH):
         b = min(BATCH, resamples - start)
         draws = rng.integers(0, g, size=(b, g), dtype=np.int32)
-        draws += (np.arange(b, dtype=np.int32) * g)[:, None]
-        counts = np.bincount(draws.ravel(), minlength=b * g).reshape(b, g).astype(np.float64)
+        counts = np.empty((b, g))
+        for i, row in enumerate(draws):  # one resample at a time: its counts stay in cache
+            counts[i] = np.bincount(row, minlength=g)
         batch = counts @ units
         if special and exact:
             batch[:, cols] = count_pairs(counts)
@@ -80,7 +92,8 @@ def bootstrap_sums(
             for c, p in special:
                 batch[:, c] = p.project(batch[:, c : c + 4])
         out[start : start + b] = batch
-    return np.split(out, offsets[1:-1], axis=1)
+    splits = offsets[1:-1]
+    return np.split(units.sum(axis=0), splits), np.split(out, splits, axis=1)
 
 
 @dataclass
@@ -100,7 +113,7 @@ def resample(models: list[Scored], names: list[str], resamples: int, seed: int) 
     from ci_ml.stats.metrics import METRICS, component_blocks
 
     blocks = [component_blocks(m, names) for m in models]
-    sums = bootstrap_sums(
+    totals, sums = _sums(
         [parts.matrix for parts, _ in blocks], resamples, seed, pairs=[p.pairs for p, _ in blocks]
     )
     out = [Resampled({}, {}) for _ in models]
@@ -111,7 +124,7 @@ def resample(models: list[Scored], names: list[str], resamples: int, seed: int) 
         layouts.setdefault(key, []).append(i)
     for members in layouts.values():
         where = blocks[members[0]][1]
-        full = np.stack([blocks[i][0].matrix.sum(axis=0) for i in members])  # (m, k)
+        full = np.stack([totals[i] for i in members])  # (m, k)
         resampled = np.stack([sums[i] for i in members], axis=1)  # (resamples, m, k)
         for name, sl in where.items():
             value = METRICS[name].value

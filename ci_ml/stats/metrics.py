@@ -51,21 +51,17 @@ class Metric:
 # --- components -------------------------------------------------------------
 
 
-def _onehot(idx: np.ndarray, k: int) -> np.ndarray:
-    import numpy as np
-
-    out = np.zeros((idx.shape[0], k), dtype=np.float64)
-    out[np.arange(idx.shape[0]), idx] = 1.0
-    return out
-
-
 def _confusion_parts(s: Scored) -> np.ndarray:
     """[true one-hot (K) | predicted one-hot (K) | true positive one-hot (K)]"""
     import numpy as np
 
-    k = len(s.classes or [])
-    t, p = _onehot(s.y, k), _onehot(s.pred, k)
-    return np.hstack([t, p, t * p])
+    k, n = len(s.classes or []), s.y.shape[0]
+    out = np.zeros((n, 3 * k))
+    rows = np.arange(n)
+    out[rows, s.y] = 1.0
+    out[rows, k + s.pred] = 1.0
+    out[rows, 2 * k + s.y] = s.y == s.pred
+    return out
 
 
 def _split3(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -129,51 +125,68 @@ def _log_loss_parts(s: Scored) -> np.ndarray:
     return np.stack([-np.log(p_true), np.ones(s.y.shape[0])], axis=1)
 
 
+def _ranks(score: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One sort: the rows by ascending score, whether each is positive, how many
+    sorted rows lie strictly below its score and at or below it (they differ
+    only for ties), and how many of those are positive."""
+    import numpy as np
+
+    n = positive.shape[0]
+    order = np.argsort(score)
+    s, pos = score[order], positive[order]
+    lo = hi = np.arange(n)
+    tied = s[1:] == s[:-1]
+    if tied.any():
+        new = np.concatenate([[True], ~tied])
+        run = np.cumsum(new) - 1
+        first = np.flatnonzero(new)
+        lo, hi = first[run], np.append(first[1:], n)[run]
+    pos_upto = np.zeros(n + 1, dtype=np.int64)  # positives among the first i sorted rows
+    np.cumsum(pos, out=pos_upto[1:])
+    return order, pos, lo, hi, pos_upto[lo], pos_upto[hi]
+
+
 class Pairs:
     """The pair count behind one ROC AUC: the sum over (positive i, negative j)
     of w_i * w_j * [s_i > s_j], ties counting half, for row weights w. The AUC
     is pairs / (positives * negatives), each weighted.
 
     In the component matrix a pair column holds each positive's count of
-    negatives below it, so that its plain sum is the full sample's pair count.
-    A resample is not a plain sum: `exact` weighs the pairs by the resample's
-    row weights; `project` gives the Hajek projection from the weighted sums of
-    the four columns [pairs, pos, neg, neg_pairs], for when blocks of rows are
-    resampled and row weights are not at hand."""
+    negatives below it, so that its plain sum is the full sample's pair count
+    (`ranked`). A resample is not a plain sum: `PairCounter` counts the pairs
+    for the resample's row weights; `project` gives the Hajek projection from
+    the weighted sums of the four columns [pairs, pos, neg, neg_pairs], for when
+    blocks of rows are resampled and row weights are not at hand."""
 
-    def __init__(self, score: np.ndarray, positive: np.ndarray) -> None:
-        import numpy as np
-
-        self.score, self.positive = score, positive
+    def __init__(self, score: np.ndarray, positive: np.ndarray, total: float) -> None:
+        self.score, self.positive, self.total = score, positive, total
         self.n_pos = int(positive.sum())
         self.n_neg = positive.shape[0] - self.n_pos
-        self.pos_rows = np.flatnonzero(positive)
-        neg_rows = np.flatnonzero(~positive)
-        by_score = np.argsort(score[neg_rows])
-        self.neg_rows = neg_rows[by_score]  # negatives, by ascending score
-        neg_sorted = score[self.neg_rows]
-        s = score[self.pos_rows]
-        # per positive: negatives strictly below it, and at or below it
-        self.below = np.searchsorted(neg_sorted, s, "left")
-        self.at_or_below = np.searchsorted(neg_sorted, s, "right")
-        self.total = 0.5 * float(self.below.sum() + self.at_or_below.sum())
 
-    def columns(self) -> np.ndarray:
-        """(n, 4): [negatives below each positive, positive, negative,
-        positives above each negative]; ties count half."""
+    @classmethod
+    def ranked(cls, score: np.ndarray, positive: np.ndarray) -> tuple[Pairs, np.ndarray]:
+        """The Pairs of a score and its (n, 4) columns: [negatives below each
+        positive, positive, negative, positives above each negative]; ties
+        count half. The first and the last column both sum to the pair count."""
         import numpy as np
 
-        n = self.positive.shape[0]
-        pos_sorted = np.sort(self.score[self.pos_rows])
-        s = self.score[self.neg_rows]
-        left = np.searchsorted(pos_sorted, s, "left")
-        right = np.searchsorted(pos_sorted, s, "right")
-        out = np.zeros((n, 4))
-        out[self.pos_rows, 0] = 0.5 * (self.below + self.at_or_below)
-        out[self.pos_rows, 1] = 1.0
-        out[self.neg_rows, 2] = 1.0
-        out[self.neg_rows, 3] = self.n_pos - 0.5 * (left + right)
-        return out
+        order, pos, lo, hi, pos_lo, pos_hi = _ranks(score, positive)
+        by_score = np.empty((pos.shape[0], 4))
+        # negatives strictly below + half the tied = (rows - positives), below and at
+        by_score[:, 0] = np.where(pos, 0.5 * (lo + hi - pos_lo - pos_hi), 0.0)
+        by_score[:, 1] = pos
+        by_score[:, 2] = ~pos
+        by_score[:, 3] = np.where(pos, 0.0, pos.sum() - 0.5 * (pos_lo + pos_hi))
+        total = float(by_score[:, 0].sum())  # half-integers: exact
+        out = np.empty_like(by_score)
+        out[order] = by_score
+        return cls(score, positive, total), out
+
+    def rows(self) -> tuple[np.ndarray, ...]:
+        """For counting: negative rows by ascending score, positive rows, and per
+        positive the negatives strictly below it and at or below it."""
+        order, pos, lo, hi, pos_lo, pos_hi = _ranks(self.score, self.positive)
+        return order[~pos], order[pos], (lo - pos_lo)[pos], (hi - pos_hi)[pos]
 
     def project(self, sums: np.ndarray) -> np.ndarray:
         """Hajek projection of the weighted pair count from the weighted sums
@@ -209,21 +222,23 @@ class PairCounter:
             chunk = pairs[i:j]
             n_neg = np.array([p.n_neg for p in chunk])
             n_pos = np.array([p.n_pos for p in chunk])
+            neg_rows, pos_rows, below, at_or_below = (
+                np.concatenate(part) for part in zip(*(p.rows() for p in chunk), strict=True)
+            )
             # The negatives of all Pairs side by side, one run each: a running
             # total read at a positive counts the runs before its own too, which
             # is taken off once per Pairs (its total positive weight times that).
             starts = np.concatenate([[0], np.cumsum(n_neg)[:-1]])
             offset = np.repeat(starts, n_pos)
-            below = np.concatenate([p.below for p in chunk]) + offset
-            at_or_below = np.concatenate([p.at_or_below for p in chunk]) + offset
+            below, at_or_below = below + offset, at_or_below + offset
             has = n_pos > 0
             self.chunks.append(
                 (
                     slice(i, j),
-                    np.concatenate([p.neg_rows for p in chunk]),
+                    neg_rows,
                     below,
                     None if np.array_equal(below, at_or_below) else at_or_below,  # no ties
-                    np.concatenate([p.pos_rows for p in chunk]),
+                    pos_rows,
                     np.concatenate([[0], np.cumsum(n_pos)[:-1]])[has],
                     starts[has],
                     has,
@@ -273,7 +288,7 @@ class Parts:
 
 def _auc_parts(s: Scored) -> Parts:
     """Per class c (one-vs-rest; one column set for binary):
-    [pairs, pos, neg, neg_pairs] (see Pairs.columns)."""
+    [pairs, pos, neg, neg_pairs] (see Pairs.ranked)."""
     import numpy as np
 
     assert s.proba is not None
@@ -281,10 +296,9 @@ def _auc_parts(s: Scored) -> Parts:
     cols = [1] if k == 2 else range(k)
     parts, pairs = [], {}
     for i, c in enumerate(cols):
-        p = Pairs(s.proba[:, c], s.y == c)
-        pairs[4 * i] = p
-        parts.append(p.columns())
-    return Parts(np.hstack(parts), pairs)
+        pairs[4 * i], columns = Pairs.ranked(s.proba[:, c], s.y == c)
+        parts.append(columns)
+    return Parts(parts[0] if len(parts) == 1 else np.hstack(parts), pairs)
 
 
 def _auc(sums: np.ndarray) -> np.ndarray:

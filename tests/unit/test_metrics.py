@@ -88,10 +88,10 @@ def test_pair_counts_are_roc_auc_with_integer_weights(cells: int) -> None:
     for i in range(6):
         positive = rng.random(n) < [0.4, 0.1, 0.5, 0.3, 0.0, 1.0][i]
         score = np.round(rng.normal(size=n) + positive, [3, 1, 0, 2, 1, 1][i])  # ties
-        cases.append((score, positive, Pairs(score, positive)))
+        cases.append((score, positive, *Pairs.ranked(score, positive)))
     weights = rng.multinomial(n, np.full(n, 1 / n), size=b).astype(float)
-    got = pair_counts(weights, [p for *_, p in cases], cells=cells)
-    for j, (score, positive, p) in enumerate(cases):
+    got = pair_counts(weights, [p for _, _, p, _ in cases], cells=cells)
+    for j, (score, positive, p, columns) in enumerate(cases):
         for r in range(b):
             w = weights[r]
             pos, neg = w[positive].sum(), w[~positive].sum()
@@ -101,4 +101,4 @@ def test_pair_counts_are_roc_auc_with_integer_weights(cells: int) -> None:
             want = skm.roc_auc_score(positive, score, sample_weight=w)
             assert got[r, j] / (pos * neg) == pytest.approx(want, abs=1e-12)
         full = pair_counts(np.ones((1, n)), [p])[0, 0]
-        assert full == p.total == p.columns()[:, 0].sum() == p.columns()[:, 3].sum()
+        assert full == p.total == columns[:, 0].sum() == columns[:, 3].sum()
