@@ -140,10 +140,15 @@ def _ranks(score: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, ...]:
         new = np.concatenate([[True], ~tied])
         run = np.cumsum(new) - 1
         first = np.flatnonzero(new)
-        lo, hi = first[run], np.append(first[1:], n)[run]
+        lo, hi = first[run], np.concatenate([first[1:], [n]])[run]
     pos_upto = np.zeros(n + 1, dtype=np.int64)  # positives among the first i sorted rows
     np.cumsum(pos, out=pos_upto[1:])
     return order, pos, lo, hi, pos_upto[lo], pos_upto[hi]
+
+
+def _count_rows(*ranks: np.ndarray) -> tuple[np.ndarray, ...]:
+    order, pos, lo, hi, pos_lo, pos_hi = ranks
+    return order[~pos], order[pos], (lo - pos_lo)[pos], (hi - pos_hi)[pos]
 
 
 class Pairs:
@@ -158,10 +163,15 @@ class Pairs:
     the weighted sums of the four columns [pairs, pos, neg, neg_pairs], for when
     blocks of rows are resampled and row weights are not at hand."""
 
+    # Up to this many rows `ranked` keeps the index arrays that exact pair
+    # counting needs (holdouts resampled row by row are smaller: MAX_UNITS).
+    KEEP_ROWS = 1 << 16
+
     def __init__(self, score: np.ndarray, positive: np.ndarray, total: float) -> None:
         self.score, self.positive, self.total = score, positive, total
         self.n_pos = int(positive.sum())
         self.n_neg = positive.shape[0] - self.n_pos
+        self._rows: tuple[np.ndarray, ...] | None = None
 
     @classmethod
     def ranked(cls, score: np.ndarray, positive: np.ndarray) -> tuple[Pairs, np.ndarray]:
@@ -180,13 +190,17 @@ class Pairs:
         total = float(by_score[:, 0].sum())  # half-integers: exact
         out = np.empty_like(by_score)
         out[order] = by_score
-        return cls(score, positive, total), out
+        pairs = cls(score, positive, total)
+        if pos.shape[0] <= cls.KEEP_ROWS:
+            pairs._rows = _count_rows(order, pos, lo, hi, pos_lo, pos_hi)
+        return pairs, out
 
     def rows(self) -> tuple[np.ndarray, ...]:
         """For counting: negative rows by ascending score, positive rows, and per
         positive the negatives strictly below it and at or below it."""
-        order, pos, lo, hi, pos_lo, pos_hi = _ranks(self.score, self.positive)
-        return order[~pos], order[pos], (lo - pos_lo)[pos], (hi - pos_hi)[pos]
+        if self._rows is None:
+            self._rows = _count_rows(*_ranks(self.score, self.positive))
+        return self._rows
 
     def project(self, sums: np.ndarray) -> np.ndarray:
         """Hajek projection of the weighted pair count from the weighted sums
