@@ -204,9 +204,9 @@ class Pairs:
 
     def project(self, sums: np.ndarray) -> np.ndarray:
         """Hajek projection of the weighted pair count from the weighted sums
-        (..., 4) of `columns`: AUC* = mean positive placement + mean negative
-        placement - AUC, times the weighted class sizes. First order in the
-        weights, like the DeLong variance."""
+        (..., 4) of the columns from `ranked`: AUC* = mean positive placement +
+        mean negative placement - AUC, times the weighted class sizes. First
+        order in the weights, like the DeLong variance."""
         import numpy as np
 
         if self.n_pos == 0 or self.n_neg == 0:

@@ -8,7 +8,7 @@ from sklearn import metrics as skm
 from statsmodels.stats.contingency_tables import mcnemar
 
 from ci_ml.stats import bootstrap as stats
-from ci_ml.stats.metrics import METRICS, Scored
+from ci_ml.stats.metrics import METRICS, Scored, component_blocks
 
 
 @pytest.mark.parametrize(("b", "c"), [(0, 0), (3, 9), (10, 10), (25, 7), (1, 40), (130, 95)])
@@ -191,3 +191,22 @@ def test_intervals_equal_a_plain_percentile_bootstrap(kind: str) -> None:
             (alone[name].ci_low, alone[name].ci_high), want["candidate"], atol=1e-9, err_msg=name
         )
         assert d.candidate.value == pytest.approx(SKLEARN[name](cand), abs=1e-12)
+
+
+def test_block_bootstrap_of_the_auc_matches_the_exact_one() -> None:
+    """On blocks the AUC's pairs come from their Hajek projection: its spread is
+    the exact bootstrap's (a halved deviation would show as half the spread)."""
+    rng = np.random.default_rng(4)
+    n = 4_000
+    y = rng.integers(0, 3, n)
+    proba = softmax(1.2 * np.eye(3)[y] + rng.normal(size=(n, 3)), axis=1)
+    s = Scored("classification", y, proba.argmax(1), proba, [0, 1, 2])
+    parts, _ = component_blocks(s, ["roc_auc"])
+    auc = METRICS["roc_auc"].value
+    spread = {}
+    for max_units in (n, 1_000):
+        (sums,) = stats.bootstrap_sums(
+            [parts.matrix], 1_000, seed=2, max_units=max_units, pairs=[parts.pairs]
+        )
+        spread[max_units] = auc(sums).std()
+    assert spread[1_000] == pytest.approx(spread[n], rel=0.1)
