@@ -134,15 +134,16 @@ def _ranks(score: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, ...]:
     n = positive.shape[0]
     order = np.argsort(score)
     s, pos = score[order], positive[order]
-    lo = hi = np.arange(n)
-    tied = s[1:] == s[:-1]
-    if tied.any():
-        new = np.concatenate([[True], ~tied])
-        run = np.cumsum(new) - 1
-        first = np.flatnonzero(new)
-        lo, hi = first[run], np.concatenate([first[1:], [n]])[run]
     pos_upto = np.zeros(n + 1, dtype=np.int64)  # positives among the first i sorted rows
     np.cumsum(pos, out=pos_upto[1:])
+    tied = s[1:] == s[:-1]
+    if not tied.any():
+        lo = np.arange(n)
+        return order, pos, lo, lo, pos_upto[:-1], pos_upto[:-1]
+    new = np.concatenate([[True], ~tied])
+    run = np.cumsum(new) - 1
+    first = np.flatnonzero(new)
+    lo, hi = first[run], np.concatenate([first[1:], [n]])[run]
     return order, pos, lo, hi, pos_upto[lo], pos_upto[hi]
 
 
@@ -182,11 +183,17 @@ class Pairs:
 
         order, pos, lo, hi, pos_lo, pos_hi = _ranks(score, positive)
         by_score = np.empty((pos.shape[0], 4))
-        # negatives strictly below + half the tied = (rows - positives), below and at
-        by_score[:, 0] = np.where(pos, 0.5 * (lo + hi - pos_lo - pos_hi), 0.0)
+        # negatives below (rows below - positives below) and positives above,
+        # ties counting half: the mean of "strictly below" and "at or below"
+        if lo is hi:  # no ties
+            neg_below, pos_above = lo - pos_lo, pos.sum() - pos_lo
+        else:
+            neg_below = 0.5 * (lo + hi - pos_lo - pos_hi)
+            pos_above = pos.sum() - 0.5 * (pos_lo + pos_hi)
+        by_score[:, 0] = neg_below * pos
         by_score[:, 1] = pos
         by_score[:, 2] = ~pos
-        by_score[:, 3] = np.where(pos, 0.0, pos.sum() - 0.5 * (pos_lo + pos_hi))
+        by_score[:, 3] = pos_above * ~pos
         total = float(by_score[:, 0].sum())  # half-integers: exact
         out = np.empty_like(by_score)
         out[order] = by_score
