@@ -9,8 +9,8 @@ ROC AUC is the one metric that is not a plain sum: it is a count of
 (positive, negative) pairs ranked the right way over the product of the two
 class sizes. Its pair column (`Pairs`) is summed like any other on the full
 sample; on a resample its weighted pair count is computed exactly from the
-row weights, or, when blocks of rows are resampled, from the Hajek projection
-of the pairs, which is a function of four per-row sums.
+row weights (small holdouts), or from the Hajek projection of the pairs, a
+function of four per-row sums (larger ones, and blocks of rows).
 """
 
 from __future__ import annotations
@@ -165,8 +165,8 @@ class Pairs:
     blocks of rows are resampled and row weights are not at hand."""
 
     # Up to this many rows `ranked` keeps the index arrays that exact pair
-    # counting needs (holdouts resampled row by row are smaller: MAX_UNITS).
-    KEEP_ROWS = 1 << 16
+    # counting needs (it counts up to bootstrap.EXACT_PAIRS rows).
+    KEEP_ROWS = 1 << 13
 
     def __init__(self, score: np.ndarray, positive: np.ndarray, total: float) -> None:
         self.score, self.positive, self.total = score, positive, total
