@@ -97,8 +97,9 @@ def test_publish_then_pr_compares_and_comments(fake_github, project: Path, tmp_p
         "release",
         env=pr_env,
     )
-    assert r.returncode in (0, 4), r.stderr
+    assert r.returncode == 0, r.stderr
     comp = json.loads((pr_out / "comparison.json").read_text())
+    assert comp["verdict"] == "pass"  # 60 trees instead of 150: rmse within noise
     assert comp["baseline"]["label"] == "model-v1" and comp["baseline"]["source"] == "release"
     assert comp["scored_on"] == "current holdout"
 
