@@ -241,6 +241,7 @@ def assemble_manifest(b: Build) -> dict[str, Any]:
                 "params": train["params"],
                 "seed": b.cfg.model.seed,
                 "seeded": train["seeded"],
+                "preprocess": train.get("preprocess"),
             }
             if train
             else None
