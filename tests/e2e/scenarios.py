@@ -112,13 +112,15 @@ def serve_fake(d: Path) -> Iterator[Fake]:
             raise RuntimeError(f"the fake GitHub did not start:\n{(d / 'server.log').read_text()}")
         time.sleep(0.05)
     server = Fake(f"http://127.0.0.1:{port_file.read_text().strip()}", proc)
-    yield server
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
 
 
 @dataclass
@@ -139,6 +141,8 @@ class Repo:
         self.fake = fake
         # What actions/cache saves, shared by every run on this repository.
         self.cache = work / "actions-cache"
+        # More variables for every run (benchmarks/bench_install.py empties caches).
+        self.env: dict[str, str] = {}
         action = copy_action(work / "ci-ml-action")
         self.local_repositories = {ref: action for ref in own_action_refs(workflows)}
         self.local_repositories.update(remote_stub_refs(workflows))
@@ -183,6 +187,7 @@ class Repo:
                 "GITHUB_API_URL": self.fake.url,
                 "CI_ML_E2E_ARTIFACTS": str(artifacts),
                 "CI_ML_E2E_CACHE": str(self.cache),
+                **self.env,
             },
             secrets={"GITHUB_TOKEN": token},
         )

@@ -156,7 +156,7 @@ def test_the_action_installs_from_its_lock(action):
     assert (ROOT / "requirements.lock").is_file()
     # Every later step reports the lock to ci-ml, which records it in the manifest.
     for step in _steps(action)[1:]:
-        if "-m ci_ml" in step["run"]:
+        if '"$CI_ML_ENTRY"' in step["run"]:
             assert step["env"]["CI_ML_LOCK_FILE"] == "${{ steps.install.outputs.lock }}"
 
 
