@@ -100,6 +100,9 @@ def run_pair(work: Path, fake, installer: str) -> list[tuple[str, dict[str, floa
 
 
 def main() -> None:
+    # As on a hosted runner: Python writes the bytecode of what it imports into
+    # the venv, so the saved install holds it (a sandbox may set this).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     ap = argparse.ArgumentParser()
     ap.add_argument("--installers", default="uv,pip")
     args = ap.parse_args()
