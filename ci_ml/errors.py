@@ -11,6 +11,8 @@ with its exit code:
     │   └── ParityError         exit 4   the ONNX export predicts differently
     └── GitHubError             exit 5   GitHub refused or could not be reached
         ├── ConnectionFailed             could not reach GitHub (after retries)
+        │   └── DeadlineExceeded         no complete reply before the network deadline
+        ├── UnexpectedReply              2xx, but not JSON or not the fields ci-ml reads
         └── GitHubAPIError               GitHub answered with an error status
             ├── Unauthorized             401: bad or expired token
             ├── PermissionDenied         403: token lacks a permission (fork PRs)
@@ -91,6 +93,30 @@ class ConnectionFailed(GitHubError):
         self.url = url
         # Same attributes as GitHubAPIError, so callers can log any GitHubError alike.
         self.status: int | None = None
+        self.github_message: str | None = None
+        self.documentation_url: str | None = None
+
+
+class DeadlineExceeded(ConnectionFailed):
+    """The command's network deadline passed (a server that never answers, or drips)."""
+
+
+class UnexpectedReply(GitHubError):
+    """A success status with a body ci-ml cannot use: HTML, cut-off JSON, another shape."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        status: int | None = None,
+        hint: str | None = None,
+    ):
+        super().__init__(message, hint=hint)
+        self.method = method
+        self.url = url
+        self.status = status
         self.github_message: str | None = None
         self.documentation_url: str | None = None
 

@@ -64,7 +64,7 @@ def _github_env_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess:
     """`ci-ml ARGS` in a subprocess, as a user runs it."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
@@ -75,7 +75,7 @@ def run_cli(
         env=full_env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
 

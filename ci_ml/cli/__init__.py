@@ -27,10 +27,11 @@ EXIT_CODES_HELP = """\
 exit codes:
   0  success
   1  unexpected error (a bug: please report it with the traceback)
-  2  usage or config error, missing file, baseline that fails its checksums
-  3  the data broke its schema (see validation.json)
+  2  usage or config error, missing file, a baseline that fails its checks,
+     a folder ci-ml does not own, a stale or incomplete build
+  3  the data broke its schema (see validation.json) or cannot be read or predicted
   4  a quality gate failed (see comparison.json)
-  5  GitHub refused a request or could not be reached
+  5  GitHub refused a request, could not be reached in time, or sent garbage
 """
 BUILD_STAGES = [
     ("validate", "test the train and test data against the pandera schema"),
@@ -71,6 +72,27 @@ def _baseline_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def _network_arg(p: argparse.ArgumentParser) -> None:
+    """For every command that talks to GitHub: one deadline for all of it."""
+    p.add_argument(
+        "--network-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up on GitHub after this many seconds in all, retries and rate-limit "
+        "waits included (default: $CI_ML_NETWORK_TIMEOUT, else 600)",
+    )
+
+
 def _no_fail(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-fail-on-regression",
@@ -106,6 +128,7 @@ def _build_commands(c: _Commands) -> None:
     )
     _common(p)
     _baseline_arg(p)
+    _network_arg(p)
     _no_fail(p)
     for name, help_ in BUILD_STAGES:
         _common(c.add(name, "ci_ml.cli.build:cmd_stage", help_))
@@ -116,6 +139,7 @@ def _build_commands(c: _Commands) -> None:
     )
     _common(p)
     _baseline_arg(p)
+    _network_arg(p)
     _no_fail(p)
 
 
@@ -141,6 +165,7 @@ def _comment_command(c: _Commands) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="write <out>/comment/ but do not call GitHub"
     )
+    _network_arg(p)
 
 
 def _registry_commands(c: _Commands) -> None:
@@ -157,6 +182,7 @@ def _registry_commands(c: _Commands) -> None:
     p.add_argument(
         "--force", action="store_true", help="publish even if the build failed its gates"
     )
+    _network_arg(p)
     p = c.add("baseline", "", "baseline tools")
     bsub = p.add_subparsers(dest="baseline_command", metavar="SUBCOMMAND", required=True)
     pf = bsub.add_parser("fetch", help="download and verify the latest model release")
@@ -165,6 +191,7 @@ def _registry_commands(c: _Commands) -> None:
     pf.add_argument("--into", help="directory (default: <out>/baseline)")
     pf.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
     pf.add_argument("--prereleases", action="store_true", help="consider prereleases too")
+    _network_arg(pf)
     p = c.add(
         "promote",
         "ci_ml.cli.github:cmd_promote",
@@ -172,6 +199,7 @@ def _registry_commands(c: _Commands) -> None:
     )
     _common(p)
     p.add_argument("--tag", required=True, help="the release tag to make latest")
+    _network_arg(p)
 
 
 def _plan_command(c: _Commands) -> None:

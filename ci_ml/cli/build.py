@@ -27,13 +27,14 @@ def make_build(args: Any, rt: Runtime) -> Build:
     return Build(load_config(args.config), Path(args.out), run)
 
 
-def resolve_baseline(arg: str | None, b: Build, rt: Runtime) -> Path | None:
+def resolve_baseline(args: Any, b: Build, rt: Runtime) -> Path | None:
     """'none' → None; 'release' → the latest model release, fetched into
     <out>/baseline (None if there is none yet); anything else is a directory.
     Either way the baseline is checked now, before anything is trained."""
+    arg = args.baseline
     if arg in (None, "", "none"):
         return None
-    path = _fetch_release(b, rt) if arg == "release" else Path(arg)
+    path = _fetch_release(args, b, rt) if arg == "release" else Path(arg)
     if path is not None:
         check_baseline_location(path, b.out)
         from ci_ml.stages.baseline import load_baseline
@@ -67,7 +68,7 @@ def check_baseline_location(baseline: Path, out: Path) -> None:
     )
 
 
-def _fetch_release(b: Build, rt: Runtime) -> Path | None:
+def _fetch_release(args: Any, b: Build, rt: Runtime) -> Path | None:
     from ci_ml.cli.github import client_for
     from ci_ml.github.context import GitHubContext
     from ci_ml.github.registry import fetch_latest
@@ -76,7 +77,7 @@ def _fetch_release(b: Build, rt: Runtime) -> Path | None:
     repo = ctx.require_repo("--baseline release")
     prefix = b.cfg.release.tag_prefix
     fetched = fetch_latest(
-        client_for(ctx, rt, "--baseline release"), repo, prefix, b.out / "baseline"
+        client_for(ctx, rt, "--baseline release", args), repo, prefix, b.out / "baseline"
     )
     if fetched is None:
         rt.actions.notice(
@@ -99,7 +100,7 @@ def cmd_run(args: Any, rt: Runtime) -> int:
 
     b = make_build(args, rt)
     with b.open():
-        comp = pipeline.run(b, resolve_baseline(args.baseline, b, rt), rt.actions)
+        comp = pipeline.run(b, resolve_baseline(args, b, rt), rt.actions)
     files = ", ".join(p.name for p in sorted(b.out.iterdir()) if p.is_file() and p.name[0] != ".")
     print(f"artifact: {b.out}/ ({files})")
     if comp.verdict == "fail" and args.fail_on_regression:
@@ -112,7 +113,7 @@ def cmd_compare(args: Any, rt: Runtime) -> int:
 
     b = make_build(args, rt)
     with b.open():
-        comp = pipeline.compare_stage(b, resolve_baseline(args.baseline, b, rt), rt.actions)
+        comp = pipeline.compare_stage(b, resolve_baseline(args, b, rt), rt.actions)
     print(pipeline.verdict_line(comp))
     if comp.verdict == "fail" and args.fail_on_regression:
         raise gate_failure(comp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,13 +16,55 @@ if TYPE_CHECKING:
     from ci_ml.github.context import GitHubContext
 
 
-def client_for(ctx: GitHubContext, rt: Runtime, what: str) -> GitHubClient:
-    """The one place a GitHub client is built: token from the environment, masked."""
+# The whole of one command's conversation with GitHub, retries and rate-limit waits
+# included. A healthy command needs seconds (GitHub answers in well under one, a
+# model's assets upload in seconds), so this is never in the way; ten minutes still
+# hold a secondary rate limit (GitHub asks for about a minute) plus retries through
+# a degraded GitHub, while a hung connection gives up long before the job's own
+# 6-hour timeout has burnt the runner's minutes.
+DEFAULT_NETWORK_TIMEOUT = 600.0
+NETWORK_TIMEOUT_ENV = "CI_ML_NETWORK_TIMEOUT"
+
+
+def network_timeout(args: Any, rt: Runtime) -> float:
+    """--network-timeout, else $CI_ML_NETWORK_TIMEOUT, else the default (seconds)."""
+    if getattr(args, "network_timeout", None) is not None:
+        return float(args.network_timeout)
+    raw = rt.env.get(NETWORK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_NETWORK_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UsageError(
+            f"{NETWORK_TIMEOUT_ENV}={raw!r} is not a number of seconds",
+            hint=f"set it to a positive number (e.g. {DEFAULT_NETWORK_TIMEOUT:g}) or unset it",
+        )
+    return seconds
+
+
+def client_for(ctx: GitHubContext, rt: Runtime, what: str, args: Any) -> GitHubClient:
+    """The one place a GitHub client is built: token from the environment, masked; the
+    command's network deadline starts now; long waits are printed as notices."""
     from ci_ml.github.client import GitHubClient
 
     token = ctx.require_token(what)
     rt.actions.mask(token)
-    return GitHubClient(token, base_url=ctx.api_url)
+    seconds = network_timeout(args, rt)
+    actions = rt.actions
+    return GitHubClient(
+        token,
+        base_url=ctx.api_url,
+        deadline=seconds,
+        deadline_hint=(
+            f"raise it with --network-timeout SECONDS or {NETWORK_TIMEOUT_ENV} (now {seconds:g} s)"
+        ),
+        # One knob: the deadline alone bounds how long a rate limit is waited out.
+        max_rate_limit_wait=seconds,
+        on_wait=lambda wait: actions.notice(str(wait)),
+    )
 
 
 def _context(args: Any, rt: Runtime) -> tuple[GitHubContext, Config]:
@@ -68,7 +111,7 @@ def cmd_comment(args: Any, rt: Runtime) -> int:
         print(f"comment for #{pr} written to {out / 'comment' / 'body.md'} (not posted: --dry-run)")
         return 0
     repo = ctx.require_repo("ci-ml comment")
-    client = client_for(ctx, rt, "ci-ml comment")
+    client = client_for(ctx, rt, "ci-ml comment", args)
     result = deliver(client, repo, pr, body, mark, rt.actions, args.verify_head_sha)
     if result.action == "deferred":
         print(f"comment deferred: its body is in {out / 'comment'}/")
@@ -117,7 +160,7 @@ def _check_publishable(b: Build, force: bool) -> None:
 
 def _publish(args: Any, rt: Runtime, ctx: GitHubContext, cfg: Config, out: Path) -> int:
     from ci_ml.artifact import read_json
-    from ci_ml.github.api import publish_release
+    from ci_ml.github.api import list_releases, publish_release
     from ci_ml.github.registry import choose_tag, publishable_files
 
     files = publishable_files(out)
@@ -128,12 +171,12 @@ def _publish(args: Any, rt: Runtime, ctx: GitHubContext, cfg: Config, out: Path)
             "ci-ml publish needs the commit to tag: set GITHUB_SHA or build inside a git checkout"
         )
     prefix = args.tag_prefix or cfg.release.tag_prefix
-    client = client_for(ctx, rt, "ci-ml publish")
+    client = client_for(ctx, rt, "ci-ml publish", args)
     with rt.actions.group("ci-ml publish"):
         if args.tag:
             tag, reused = args.tag, False
         else:
-            releases = list(client.paginate(f"/repos/{repo}/releases"))
+            releases = list_releases(client, repo)
             tag, reused = choose_tag(releases, prefix, sha)
         body = (out / "model-card.md").read_text(encoding="utf-8")
         result = publish_release(
@@ -152,7 +195,7 @@ def cmd_baseline_fetch(args: Any, rt: Runtime) -> int:
     repo = ctx.require_repo("ci-ml baseline fetch")
     into = Path(args.into) if args.into else Path(args.out) / "baseline"
     prefix = args.tag_prefix or cfg.release.tag_prefix
-    client = client_for(ctx, rt, "ci-ml baseline fetch")
+    client = client_for(ctx, rt, "ci-ml baseline fetch", args)
     with rt.actions.group("ci-ml baseline fetch"):
         fetched = fetch_latest(client, repo, prefix, into, args.prereleases)
     if fetched is None:
@@ -174,7 +217,7 @@ def cmd_promote(args: Any, rt: Runtime) -> int:
 
     ctx, _ = _context(args, rt)
     repo = ctx.require_repo("ci-ml promote")
-    result = mark_latest(client_for(ctx, rt, "ci-ml promote"), repo, args.tag)
+    result = mark_latest(client_for(ctx, rt, "ci-ml promote", args), repo, args.tag)
     print(f"{result.tag} is now the latest release: {result.html_url}")
     rt.actions.set_outputs({"release-url": result.html_url, "release-tag": result.tag})
     return 0

@@ -1,6 +1,7 @@
 """Everything that talks to GitHub or to its Actions runner:
 
-    client     HTTP: auth, timeouts, retries, rate limits, pages
+    client     HTTP: auth, deadlines, the retry policy, rate limits, pages
+    replies    the fields ci-ml reads from GitHub's replies, checked on arrival
     api        the domain calls: the sticky comment, releases and their assets
     registry   releases as the model registry: tags, publishable files, fetching a baseline
     comment    fitting the report into a comment and delivering it (or deferring it)

@@ -2,7 +2,9 @@
 
 Functions take a ``GitHubClient`` and plain values and return small dataclasses.
 The choices they make (which comment is ours, which release is newest, is the
-upload complete?) are pure functions below, tested without HTTP.
+upload complete?) are pure functions below, tested without HTTP. Every reply
+is checked against the shapes in ``ci_ml.github.replies`` on arrival, so the
+dicts here always carry the fields read from them.
 """
 
 from __future__ import annotations
@@ -14,8 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ci_ml.errors import ConnectionFailed, GitHubError, NotFound, ServerError, ValidationFailed
+from ci_ml.errors import (
+    ConnectionFailed,
+    DeadlineExceeded,
+    GitHubError,
+    NotFound,
+    ServerError,
+    UnexpectedReply,
+    ValidationFailed,
+)
 from ci_ml.github.client import GitHubClient
+from ci_ml.github.replies import Asset, Comment, PullRequest, Release
+
+# A write whose outcome is unknown: it may have happened. Look before repeating it.
+AMBIGUOUS = (ConnectionFailed, ServerError, UnexpectedReply)
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit on a comment body
 ACTIONS_BOT = "github-actions[bot]"
@@ -27,7 +41,6 @@ CONTENT_TYPES = {
     ".yml": "application/yaml",
     ".txt": "text/plain",
 }
-UPLOAD_ATTEMPTS = 4
 VERIFY_ROUNDS = 3
 
 
@@ -128,6 +141,10 @@ def _comments_path(repo: str, pr_number: int) -> str:
     return f"/repos/{repo}/issues/{pr_number}/comments"
 
 
+def _list_comments(client: GitHubClient, repo: str, pr_number: int) -> list[dict[str, Any]]:
+    return list(client.paginate(_comments_path(repo, pr_number), item=Comment))
+
+
 def _delete_comments(client: GitHubClient, repo: str, comments: list[dict[str, Any]]) -> int:
     for c in comments:
         _delete_if_present(client, f"/repos/{repo}/issues/comments/{c['id']}")
@@ -148,17 +165,17 @@ def upsert_sticky_comment(
     jobs converge on the oldest and delete the other.
     """
     _check_comment(body, marker)
-    comments = list(client.paginate(_comments_path(repo, pr_number)))
+    comments = _list_comments(client, repo, pr_number)
     keep, duplicates = select_sticky(comments, marker, author)
     action: Literal["created", "updated"] = "updated"
     if keep is None:
         try:
-            created = client.post(_comments_path(repo, pr_number), {"body": body})
-        except (ConnectionFailed, ServerError):
-            created = None  # ambiguous: the comment may exist; the re-read below decides
-        if created is not None:
+            created = client.post(_comments_path(repo, pr_number), {"body": body}, expect=Comment)
+        except AMBIGUOUS:
+            created = None  # the comment may exist; the re-read below decides
+        if created is not None and created["user"] is not None:
             author = author or created["user"]["login"]
-        comments = list(client.paginate(_comments_path(repo, pr_number)))
+        comments = _list_comments(client, repo, pr_number)
         keep, duplicates = select_sticky(comments, marker, author)
         if created is None:
             if keep is None:
@@ -168,9 +185,14 @@ def upsert_sticky_comment(
                 )
         elif keep is None:  # listing lagged behind the write
             keep, duplicates = created, []
-        action = "created" if created and keep["id"] == created["id"] else "updated"
+        if created is not None:
+            action = "created" if keep["id"] == created["id"] else "updated"
+        else:  # the reply was lost; a comment with our very body is the one we posted
+            action = "created" if keep.get("body") == body else "updated"
     if action == "updated":
-        keep = client.patch(f"/repos/{repo}/issues/comments/{keep['id']}", {"body": body})
+        keep = client.patch(
+            f"/repos/{repo}/issues/comments/{keep['id']}", {"body": body}, expect=Comment
+        )
     deleted = _delete_comments(client, repo, duplicates)
     return CommentResult(
         url=keep["html_url"], id=keep["id"], action=action, deleted_duplicates=deleted
@@ -180,7 +202,7 @@ def upsert_sticky_comment(
 def verify_pr_head(client: GitHubClient, repo: str, pr_number: int, head_sha: str) -> bool:
     """True if the PR's head is still ``head_sha`` (a workflow_run job must not comment
     on a PR that moved on, nor on a PR the artifact does not belong to)."""
-    pr = client.get(f"/repos/{repo}/pulls/{pr_number}")
+    pr = client.get(f"/repos/{repo}/pulls/{pr_number}", expect=PullRequest)
     return pr["head"]["sha"] == head_sha
 
 
@@ -222,13 +244,18 @@ def asset_problems(
     return problems
 
 
+def list_releases(client: GitHubClient, repo: str) -> list[dict[str, Any]]:
+    """Every release of the repository, newest first (drafts only with push access)."""
+    return list(client.paginate(f"/repos/{repo}/releases", item=Release))
+
+
 def get_release_by_tag(client: GitHubClient, repo: str, tag: str) -> dict[str, Any] | None:
     """A release by tag, drafts included (``releases/tags/{tag}`` does not return drafts)."""
     try:
-        return client.get(f"/repos/{repo}/releases/tags/{tag}")
+        return client.get(f"/repos/{repo}/releases/tags/{tag}", expect=Release)
     except NotFound:
         pass
-    drafts = [r for r in client.paginate(f"/repos/{repo}/releases") if r["tag_name"] == tag]
+    drafts = [r for r in list_releases(client, repo) if r["tag_name"] == tag]
     # Real GitHub allows several drafts with one tag: the oldest is the canonical one.
     return min(drafts, key=lambda r: r["id"]) if drafts else None
 
@@ -245,13 +272,13 @@ def _create_draft(
         "prerelease": False,
     }
     try:
-        release = client.post(f"/repos/{repo}/releases", payload)
+        release = client.post(f"/repos/{repo}/releases", payload, expect=Release)
     except ValidationFailed as exc:
         if not exc.has_code("already_exists"):
             raise
         release = None  # a racing job created it: reuse theirs
-    except (ServerError, ConnectionFailed):
-        release = None  # ambiguous: it may exist now; look before giving up
+    except AMBIGUOUS:
+        release = None  # it may exist now; look before giving up
     if release is not None:
         return _dedupe_drafts(client, repo, tag, release), True
     found = get_release_by_tag(client, repo, tag)
@@ -267,7 +294,7 @@ def _dedupe_drafts(
     client: GitHubClient, repo: str, tag: str, ours: dict[str, Any]
 ) -> dict[str, Any]:
     """If a racing job also created a draft for this tag, keep the oldest, drop ours."""
-    same = [r for r in client.paginate(f"/repos/{repo}/releases") if r["tag_name"] == tag]
+    same = [r for r in list_releases(client, repo) if r["tag_name"] == tag]
     if not same:
         return ours
     keep = min(same, key=lambda r: r["id"])
@@ -277,7 +304,7 @@ def _dedupe_drafts(
 
 
 def _list_assets(client: GitHubClient, repo: str, release_id: int) -> list[dict[str, Any]]:
-    return list(client.paginate(f"/repos/{repo}/releases/{release_id}/assets"))
+    return list(client.paginate(f"/repos/{repo}/releases/{release_id}/assets", item=Asset))
 
 
 def _delete_asset(client: GitHubClient, repo: str, asset_id: int) -> None:
@@ -287,18 +314,27 @@ def _delete_asset(client: GitHubClient, repo: str, asset_id: int) -> None:
 def _upload_one(
     client: GitHubClient, repo: str, release: dict[str, Any], name: str, data: bytes, ctype: str
 ) -> None:
-    """Upload one asset, replacing any same-named one; retry resets and 5xx.
+    """Upload one asset, replacing any same-named one.
 
-    A retry is safe because each attempt first deletes whatever same-named asset
-    (complete, or half-uploaded in state "starter") the previous attempt left.
+    An upload is a POST, so the client's retry policy does not repeat it once sent
+    (GitHub may keep a half-uploaded asset in state "starter"). This is the one
+    repetition the domain does itself, because only it can make the repeat safe:
+    each attempt first deletes whatever same-named asset the previous one left.
+    The number of attempts and the pauses between them are the client's policy.
     """
-    for attempt in range(UPLOAD_ATTEMPTS):
+    attempts = client.max_retries + 1
+    error: Exception | None = None
+    for attempt in range(attempts):
+        if attempt:
+            client.pause_before_retry(attempt - 1, f"uploading {name}", error)
         for a in _list_assets(client, repo, release["id"]):
             if a["name"] == name:
                 _delete_asset(client, repo, a["id"])
         try:
             client.upload_asset(release["upload_url"], name, data, ctype)
             return
+        except UnexpectedReply:
+            return  # sent; what GitHub kept is checked by listing the assets afterwards
         except ValidationFailed as exc:
             # already_exists: a racing job uploaded it between our delete and our POST.
             if not exc.has_code("already_exists"):
@@ -306,13 +342,14 @@ def _upload_one(
             existing = [a for a in _list_assets(client, repo, release["id"]) if a["name"] == name]
             if existing and not asset_problems(existing, {name: data}):
                 return  # theirs is byte-identical to ours
-            error: Exception = exc
+            error = exc
+        except DeadlineExceeded:
+            raise  # no time for another attempt; the release stays a draft
         except (ConnectionFailed, ServerError) as exc:
             error = exc
-        if attempt + 1 < UPLOAD_ATTEMPTS:
-            client.backoff(attempt)
     raise GitHubError(
-        f"uploading {name} to release {release['tag_name']} failed {UPLOAD_ATTEMPTS} times: {error}",
+        f"uploading {name} to release {release['tag_name']} failed {attempts} times: "
+        f"{getattr(error, 'message', error)}",
         hint="re-run the job: the release stays a draft and the next run replaces the asset",
     )
 
@@ -379,6 +416,7 @@ def publish_release(
             "draft": False,
             "make_latest": "true" if make_latest else "false",
         },
+        expect=Release,
     )
     published["assets"] = _list_assets(client, repo, release["id"])
     return ReleaseResult.from_api(published, created=created)
@@ -412,14 +450,16 @@ def find_latest_model_release(
     include_drafts: bool = False,
 ) -> dict[str, Any] | None:
     """The newest release of the model (other releases of the repo are ignored)."""
-    releases = client.paginate(f"/repos/{repo}/releases")
+    releases = list_releases(client, repo)
     return newest_release(releases, tag_prefix, include_prereleases, include_drafts)
 
 
 def download_release_assets(client: GitHubClient, release: dict[str, Any], into: Path) -> Path:
     """Download every asset of ``release`` into ``into`` via the API (private repos work).
 
-    Checksums are the caller's job (SHA256SUMS).
+    Each file is checked against the size and digest the release lists (what
+    GitHub sent); whether the release is what was published is the caller's job
+    (SHA256SUMS).
     """
     into = Path(into)
     into.mkdir(parents=True, exist_ok=True)
@@ -427,12 +467,16 @@ def download_release_assets(client: GitHubClient, release: dict[str, Any], into:
         name = asset["name"]
         if Path(name).name != name or name in ("", ".", ".."):
             raise GitHubError(f"refusing release asset with unsafe name {name!r}")
-        client.download(asset["url"], into / name)
+        client.download(
+            asset["url"], into / name, size=asset.get("size"), digest=asset.get("digest")
+        )
     return into
 
 
 def mark_latest(client: GitHubClient, repo: str, tag: str) -> ReleaseResult:
     """Make release ``tag`` the repository's latest again (promote / roll back)."""
-    release = client.get(f"/repos/{repo}/releases/tags/{tag}")
-    updated = client.patch(f"/repos/{repo}/releases/{release['id']}", {"make_latest": "true"})
+    release = client.get(f"/repos/{repo}/releases/tags/{tag}", expect=Release)
+    updated = client.patch(
+        f"/repos/{repo}/releases/{release['id']}", {"make_latest": "true"}, expect=Release
+    )
     return ReleaseResult.from_api(updated)

@@ -1,14 +1,25 @@
-"""A small generic GitHub REST client: auth, timeouts, retries, rate limits, pagination.
+"""A small generic GitHub REST client: auth, deadlines, retries, rate limits, pagination.
 
 It knows nothing about comments or releases (that is ``ci_ml.github.api``).
-Every HTTP failure becomes a named exception (the tree is in ``ci_ml.errors``),
-so callers branch on types, not codes. The token is never put into a message,
-an exception or a ``repr``.
+Every failure becomes a named exception (the tree is in ``ci_ml.errors``), so
+callers branch on types, not codes. The token is never put into a message, an
+exception or a ``repr``.
+
+The retry policy is ``ci_ml.github.retry`` (urllib3's ``Retry``); the
+deadlines are enforced by ``ci_ml.github.watchdog``. This module's own code
+handles only what urllib3 cannot see: GitHub's rate-limit headers, and a body
+that breaks off after urllib3 has returned the headers (the same policy
+decides). The client as a whole may have a deadline (``deadline``, the
+command's); a wait that would end past it is not started, and a wait longer
+than ``announce_after`` seconds is announced through ``on_wait``.
 """
 
 from __future__ import annotations
 
-import email.utils
+import hashlib
+import html
+import json as jsonlib
+import math
 import os
 import random
 import re
@@ -19,30 +30,48 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from urllib3.exceptions import MaxRetryError, ProtocolError
 
 from ci_ml.errors import (
     ConnectionFailed,
+    DeadlineExceeded,
     GitHubAPIError,
     NotFound,
     PermissionDenied,
     RateLimited,
     ServerError,
     Unauthorized,
+    UnexpectedReply,
     ValidationFailed,
 )
+from ci_ml.github import replies
+from ci_ml.github.retry import (
+    NoTimeToRetry,
+    RetryPolicy,
+    backoff_delay,
+    failure_kind,
+    rate_limit_wait,
+)
+from ci_ml.github.watchdog import Adapter, Attempt, OutOfTime, Wait, clock_time, path_of
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 # Methods whose repetition cannot duplicate a side effect. POST is excluded: a
 # 5xx or a reset after the body was sent may still have created the resource.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
-# GitHub documents no header for a secondary limit without retry-after: "wait at least a minute".
-SECONDARY_RATE_LIMIT_DEFAULT_WAIT = 60.0
+RETRY_STATUSES = frozenset(range(500, 600))
+MAX_RATE_LIMIT_WAITS = 3
+# A try that would start with less than this left before the deadline is not started.
+MIN_TRY_SECONDS = 0.5
+# No JSON reply ci-ml reads comes near this (a page of 100 releases is a few MB);
+# a body that never ends must not fill the runner's memory before the deadline.
+MAX_REPLY_BYTES = 32 << 20
 FORK_HINT = (
     "pull requests from forks get a read-only GITHUB_TOKEN: post the comment from a "
     "`workflow_run` job instead; otherwise grant the job `permissions:` "
     "(pull-requests: write for comments, contents: write for releases)"
 )
+STATUS_HINT = "GitHub may be degraded (https://www.githubstatus.com)"
 
 
 def _version() -> str:
@@ -68,55 +97,9 @@ _HINTS: dict[type[GitHubAPIError], str] = {
 }
 
 
-# --- pure decisions ---------------------------------------------------------
-
-
-def rate_limit_wait(response: requests.Response, now: float) -> float | None:
-    """Seconds GitHub asks us to wait before retrying, or None if this is no rate limit."""
-    if response.status_code not in (403, 429):
-        return None
-    headers = response.headers
-    retry_after = headers.get("retry-after")
-    if retry_after is not None:  # secondary rate limit (or abuse detection)
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(retry_after)
-            return max(0.0, parsed.timestamp() - now)
-    if headers.get("x-ratelimit-remaining") == "0":  # primary rate limit
-        reset = float(headers.get("x-ratelimit-reset", now))
-        return max(0.0, reset - now) + 1.0  # +1: the reset second itself may still be limited
-    if "secondary rate limit" in _github_message(response).lower():
-        return SECONDARY_RATE_LIMIT_DEFAULT_WAIT
-    return None
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rand: Callable[[], float]) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random, never above cap."""
-    delay = min(cap, base * (2**attempt))
-    return delay / 2 + rand() * delay / 2
-
-
 def strip_uri_template(url: str) -> str:
     """``.../assets{?name,label}`` -> ``.../assets`` (the RFC 6570 part of ``upload_url``)."""
     return re.sub(r"\{[^}]*\}$", "", url)
-
-
-def _github_message(response: requests.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return ""
-    return str(data.get("message", "")) if isinstance(data, dict) else ""
-
-
-def _is_unsent(exc: requests.RequestException) -> bool:
-    """True if the request never left this machine, so even a POST is safe to repeat."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    text = f"{type(reason).__name__} {reason!s}"
-    return "NewConnectionError" in text or "NameResolutionError" in text
 
 
 # --- the client -------------------------------------------------------------
@@ -140,13 +123,17 @@ class _BearerAuth(requests.auth.AuthBase):
         return "<BearerAuth ***>"
 
 
-class GitHubClient:
-    """One ``requests.Session`` with GitHub's headers, timeouts, retries and rate limits.
+class _TooLarge(Exception):
+    pass
 
-    Retries are a small loop rather than urllib3's ``Retry``: we need an injectable
-    ``sleep`` (tests do not wait), rate-limit waits read GitHub's headers and are
-    capped by ``max_rate_limit_wait``, callers may vouch that a POST is safe to
-    repeat, and the last response must become a named exception, not a MaxRetryError.
+
+class GitHubClient:
+    """One ``requests.Session`` with GitHub's headers, the retry policy and deadlines.
+
+    ``deadline`` (seconds from construction, None for none) bounds everything the
+    client does; ``deadline_hint`` tells the user how to change it. ``sleep``,
+    ``clock`` (wall time, for rate-limit resets), ``monotonic`` (for the deadline)
+    and ``rand`` are injectable so that tests never wait.
     """
 
     def __init__(
@@ -155,26 +142,56 @@ class GitHubClient:
         *,
         base_url: str = DEFAULT_API_URL,
         timeout: tuple[float, float] = (5.0, 30.0),
+        request_deadline: float = 60.0,
+        transfer_deadline: float = 300.0,
+        deadline: float | None = None,
+        deadline_hint: str = "pass a longer `deadline` to GitHubClient",
         max_retries: int = 4,
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
         max_rate_limit_wait: float = 300.0,
+        announce_after: float = 2.0,
+        on_wait: Callable[[Wait], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
         session: requests.Session | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.request_deadline = request_deadline
+        self.transfer_deadline = transfer_deadline
+        self.deadline = deadline
+        self.deadline_hint = deadline_hint
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_rate_limit_wait = max_rate_limit_wait
+        self.announce_after = announce_after
+        self.on_wait = on_wait
         self.sleep = sleep
         self.clock = clock
+        self.monotonic = monotonic
         self.rand = rand
+        self._ends_at = math.inf if deadline is None else monotonic() + deadline
         self._token = token or ""
+        self.retry = RetryPolicy(
+            total=max_retries,
+            connect=max_retries,
+            read=max_retries,
+            status=max_retries,
+            other=0,  # TLS and proxy errors: not transient, and a POST may have been sent
+            allowed_methods=IDEMPOTENT_METHODS,
+            status_forcelist=RETRY_STATUSES,
+            raise_on_status=False,  # the last reply becomes a named exception, not MaxRetryError
+            respect_retry_after_header=False,  # rate limits are GitHub's headers: request() reads them
+            client=self,
+        )
         self.session = session or requests.Session()
+        adapter = Adapter(max_retries=self.retry)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
         self.session.headers.update(
             {
                 "Accept": "application/vnd.github+json",
@@ -190,6 +207,36 @@ class GitHubClient:
 
     def close(self) -> None:
         self.session.close()
+
+    # -- time ----------------------------------------------------------------
+
+    def remaining(self) -> float:
+        """Seconds left before the client's deadline (inf without one)."""
+        return self._ends_at - self.monotonic()
+
+    def has_time_for(self, seconds: float) -> bool:
+        """Would a wait of ``seconds`` still leave time for a try before the deadline?"""
+        return seconds + MIN_TRY_SECONDS <= self.remaining()
+
+    def wait(self, seconds: float, reason: str, where: str) -> None:
+        """Sleep ``seconds`` (announced if long). Callers checked ``has_time_for`` first."""
+        if seconds <= 0:
+            return
+        if self.on_wait is not None and seconds >= self.announce_after:
+            self.on_wait(Wait(seconds, reason, where, self.clock() + seconds))
+        self.sleep(seconds)
+
+    def pause_before_retry(self, attempt: int, what: str, last_error: BaseException | None) -> None:
+        """The policy's backoff before the domain code repeats ``what`` (attempt from 0);
+        DeadlineExceeded if that retry could not finish before the deadline."""
+        delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, self.rand)
+        if not self.has_time_for(delay):
+            raise DeadlineExceeded(
+                f"{what}: no time left to retry before the network deadline of "
+                f"{self._deadline_text()} (last error: {getattr(last_error, 'message', last_error)})",
+                hint=f"{self.deadline_hint}; {STATUS_HINT}",
+            )
+        self.wait(delay, "before retrying", what)
 
     # -- core --------------------------------------------------------------
 
@@ -210,94 +257,193 @@ class GitHubClient:
         json: Any = None,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-        stream: bool = False,
-        retry_unsafe: bool = False,
+        sink: Callable[[requests.Response], None] | None = None,
+        transfer: bool = False,
     ) -> requests.Response:
-        """Send one request; retry what is safe; return a 2xx/3xx response or raise.
+        """Send one request under the retry policy and deadlines; return a 2xx/3xx
+        response with its body read, or raise a named exception.
 
-        ``retry_unsafe=True`` lets the caller vouch that repeating a POST is harmless.
+        ``sink`` receives a 2xx response to stream its body (downloads); a try whose
+        body breaks off calls it again. ``transfer`` gives each try the longer
+        ``transfer_deadline`` (asset uploads and downloads).
         """
         method = method.upper()
         url = self.url(path_or_url)
-        retryable = retry_unsafe or method in IDEMPOTENT_METHODS
-        attempt = 0
-        rate_waits = 0
+        retry = self.retry
+        tries = rate_waits = 0
+        per_try = self.transfer_deadline if transfer else self.request_deadline
         while True:
-            response = self._send(method, url, params, json, data, headers, stream)
-            if isinstance(response, requests.RequestException):
-                if (retryable or _is_unsent(response)) and attempt < self.max_retries:
-                    self.backoff(attempt)
-                    attempt += 1
-                    continue
-                # Raised outside any `except`, so no __context__ drags the original
-                # exception (whose .request holds the Authorization header) along.
-                raise self._connection_error(method, url, response, attempt)
-
+            attempt = Attempt(self, method, url, per_try)
+            if self.remaining() <= 0:
+                raise self._deadline_error(method, url, tries, attempt)
+            response, failure = self._try(
+                attempt, method, url, sink, params=params, json=json, data=data, headers=headers
+            )
+            tries += attempt.tries
+            # Errors are raised outside any `except`, so no __context__ drags the
+            # original exception (whose .request holds the Authorization header) along.
+            if failure is not None:
+                retry = self._after_failure(retry, method, url, response, failure, tries, attempt)
+                retry.sleep()
+                continue
+            assert response is not None
             if response.status_code < 400:
                 return response
-
             wait = rate_limit_wait(response, self.clock())
-            if wait is not None:
-                # A rate-limited request was not processed, so any method may repeat.
-                if wait > self.max_rate_limit_wait or rate_waits >= 3:
-                    raise self._rate_limited(method, url, response, wait)
-                response.close()
-                self.sleep(wait)
-                rate_waits += 1
-                continue
+            if wait is None:
+                raise self._api_error(method, url, response, tries, attempt)
+            # A rate-limited request was not processed, so any method may repeat.
+            if not self.has_time_for(wait):
+                raise self._rate_limited(method, url, response, wait, "deadline")
+            if wait > self.max_rate_limit_wait or rate_waits >= MAX_RATE_LIMIT_WAITS:
+                raise self._rate_limited(method, url, response, wait, "cap")
+            self.wait(wait, "for GitHub's rate limit to reset", f"{method} {path_of(url)}")
+            rate_waits += 1
 
-            if response.status_code >= 500 and retryable and attempt < self.max_retries:
-                response.close()
-                self.backoff(attempt)
-                attempt += 1
-                continue
-            raise self._api_error(method, url, response, attempt)
-
-    def _send(
+    def _try(
         self,
+        attempt: Attempt,
         method: str,
         url: str,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        data: bytes | None,
-        headers: Mapping[str, str] | None,
-        stream: bool,
-    ) -> requests.Response | requests.RequestException:
-        try:
-            return self.session.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                data=data,
-                headers=dict(headers or {}),
-                timeout=self.timeout,
-                stream=stream,
-            )
-        except requests.RequestException as exc:
-            return exc
+        sink: Callable[[requests.Response], None] | None,
+        **send: Any,
+    ) -> tuple[requests.Response | None, BaseException | None]:
+        """One try under the watchdog: (response with its body read, failure)."""
+        response: requests.Response | None = None
+        failure: BaseException | None = None
+        with attempt:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=send["params"],
+                    json=send["json"],
+                    data=send["data"],
+                    headers=dict(send["headers"] or {}),
+                    timeout=self.timeout,
+                    stream=True,
+                )
+                self._read(response, sink)
+            except (requests.RequestException, OutOfTime, _TooLarge) as exc:
+                failure = exc
+            finally:
+                if response is not None:
+                    response.close()
+        if failure is None and attempt.cut is not None:
+            # A body without a length "ends" when the watchdog closes the socket.
+            failure = ProtocolError("cut off at the deadline")
+        return response, failure
 
-    def backoff(self, attempt: int) -> None:
-        """Sleep before retry number ``attempt + 1`` (exponential, jittered)."""
-        self.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap, self.rand))
+    def _after_failure(
+        self,
+        retry: RetryPolicy,
+        method: str,
+        url: str,
+        response: requests.Response | None,
+        failure: BaseException,
+        tries: int,
+        attempt: Attempt,
+    ) -> RetryPolicy:
+        """The policy for a try that failed: the next policy state, or the error."""
+        if isinstance(failure, _TooLarge):
+            raise self._unexpected(method, url, f"a body of more than {MAX_REPLY_BYTES} bytes")
+        if attempt.cut == "command" or isinstance(failure, OutOfTime):
+            raise self._deadline_error(method, url, tries, attempt)
+        if response is not None and method in IDEMPOTENT_METHODS:
+            # The body broke off after urllib3 returned the headers: the same policy decides.
+            retry, stop = self._advance(retry, method, url, failure)
+            if stop is None:
+                return retry
+            attempt.no_time = isinstance(stop, NoTimeToRetry)
+        if self.remaining() <= 0:
+            raise self._deadline_error(method, url, tries, attempt)
+        raise self._connection_error(method, url, failure, tries, attempt)
+
+    @staticmethod
+    def _advance(
+        retry: RetryPolicy, method: str, url: str, failure: BaseException
+    ) -> tuple[RetryPolicy, MaxRetryError | None]:
+        try:
+            return retry.increment(
+                method, path_of(url), error=ProtocolError("body broke off")
+            ), None
+        except MaxRetryError as stop:
+            return retry, stop
+
+    @staticmethod
+    def _read(
+        response: requests.Response, sink: Callable[[requests.Response], None] | None
+    ) -> None:
+        """Read the body while the try's deadline is armed (the watchdog can cut it)."""
+        if sink is not None and response.status_code < 300:
+            sink(response)
+            response._content = b""
+            return
+        chunks, size = [], 0
+        for chunk in response.iter_content(chunk_size=1 << 16):
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                raise _TooLarge
+            chunks.append(chunk)
+        response._content = b"".join(chunks)
 
     # -- error construction (token redacted everywhere) ----------------------
 
     def _where(self, method: str, url: str) -> str:
         return self.redact(f"{method} {url}")
 
-    def _connection_error(
-        self, method: str, url: str, exc: requests.RequestException, attempt: int
-    ) -> ConnectionFailed:
-        kind = "timed out" if isinstance(exc, requests.Timeout) else "failed"
-        tries = f" after {attempt + 1} attempts" if attempt else ""
-        # Only the exception's class name: its text or request may carry headers.
-        return ConnectionFailed(
-            f"{self._where(method, url)}: connection {kind}{tries} ({type(exc).__name__})",
+    @staticmethod
+    def _tries(tries: int) -> str:
+        return f" after {tries} attempts" if tries > 1 else ""
+
+    def _deadline_text(self) -> str:
+        return "none" if self.deadline is None else f"{self.deadline:g} s"
+
+    def _stopped(self, attempt: Attempt) -> str:
+        if not attempt.no_time:
+            return ""
+        return (
+            f"; not retried again: that would pass the network deadline ({self._deadline_text()})"
+        )
+
+    def _deadline_error(
+        self, method: str, url: str, tries: int, attempt: Attempt
+    ) -> DeadlineExceeded:
+        what = "no complete reply" if tries else "not sent"
+        return DeadlineExceeded(
+            f"{self._where(method, url)}: timed out ({what}{self._tries(tries)}): "
+            f"the network deadline of {self._deadline_text()} for this command has passed",
             method=method,
             url=self.redact(url),
-            hint="check GITHUB_API_URL and the runner's network; GitHub may be degraded "
-            "(https://www.githubstatus.com)",
+            hint=f"{self.deadline_hint}; {STATUS_HINT}",
+        )
+
+    def _connection_error(
+        self, method: str, url: str, exc: BaseException, tries: int, attempt: Attempt
+    ) -> ConnectionFailed:
+        if attempt.cut == "try":
+            kind = f"timed out (no complete reply within {attempt.per_try:g} s)"
+        else:
+            kind = failure_kind(exc)
+        # Only the exception's class name: its text or request may carry headers.
+        return ConnectionFailed(
+            f"{self._where(method, url)}: connection {kind}{self._tries(tries)}"
+            f"{self._stopped(attempt)} ({type(exc).__name__})",
+            method=method,
+            url=self.redact(url),
+            hint=f"check GITHUB_API_URL and the runner's network; {STATUS_HINT}",
+        )
+
+    def _unexpected(
+        self, method: str, url: str, problem: str, status: int | None = None
+    ) -> UnexpectedReply:
+        code = f" (HTTP {status})" if status else ""
+        return UnexpectedReply(
+            f"GitHub sent an unexpected reply to {self._where(method, url)}{code}: {problem}",
+            method=method,
+            url=self.redact(url),
+            status=status,
+            hint=replies.REPLY_HINT,
         )
 
     def _parse_body(self, response: requests.Response) -> dict[str, Any]:
@@ -308,15 +454,15 @@ class GitHubClient:
         return data if isinstance(data, dict) else {}
 
     def _api_error(
-        self, method: str, url: str, response: requests.Response, attempt: int
+        self, method: str, url: str, response: requests.Response, tries: int, attempt: Attempt
     ) -> GitHubAPIError:
         body = self._parse_body(response)
         status = response.status_code
         cls = ServerError if status >= 500 else _ERROR_CLASSES.get(status, GitHubAPIError)
         gh_message = self.redact(str(body.get("message", response.reason or "")))
         doc = body.get("documentation_url")
-        tries = f" after {attempt + 1} attempts" if attempt else ""
-        message = f"{self._where(method, url)} -> {status}{tries}: {gh_message}"
+        doc = doc if isinstance(doc, str) else None
+        message = f"{self._where(method, url)} -> {status}{self._tries(tries)}: {gh_message}"
         if doc:
             message += f" ({doc})"
         errors = body.get("errors") if isinstance(body.get("errors"), list) else []
@@ -324,6 +470,7 @@ class GitHubClient:
             message += f" errors={self.redact(str(errors))}"
         if cls is PermissionDenied:
             message += " — fork PRs get a read-only token"
+        message += self._stopped(attempt)
         return cls(
             message,
             status=status,
@@ -336,18 +483,23 @@ class GitHubClient:
         )
 
     def _rate_limited(
-        self, method: str, url: str, response: requests.Response, wait: float
+        self, method: str, url: str, response: requests.Response, wait: float, why: str
     ) -> RateLimited:
         body = self._parse_body(response)
-        reset = response.headers.get("x-ratelimit-reset")
-        when = (
-            time.strftime(" (resets at %H:%M:%S UTC)", time.gmtime(float(reset))) if reset else ""
-        )
+        until = clock_time(self.clock() + wait)
         message = (
             f"{self._where(method, url)} -> {response.status_code}: GitHub API rate limit; "
-            f"retry in {wait:.0f} s{when}, longer than max_rate_limit_wait="
-            f"{self.max_rate_limit_wait:.0f} s"
+            f"retry in {wait:.0f} s (resets at {until} UTC), "
         )
+        if why == "cap":
+            message += f"longer than max_rate_limit_wait={self.max_rate_limit_wait:.0f} s"
+            hint = "re-run the job later, or use a token with a higher limit"
+        else:
+            message += (
+                f"after the network deadline of {self._deadline_text()} for this command "
+                f"({max(0.0, self.remaining()):.0f} s left)"
+            )
+            hint = f"re-run the job later, or {self.deadline_hint}"
         return RateLimited(
             message,
             wait_seconds=wait,
@@ -356,36 +508,76 @@ class GitHubClient:
             url=self.redact(url),
             github_message=self.redact(str(body.get("message", ""))),
             documentation_url=body.get("documentation_url"),
-            hint="re-run the job later, or use a token with a higher limit",
+            hint=hint,
         )
+
+    # -- replies -------------------------------------------------------------
+
+    def decode(self, response: requests.Response, expect: Any = None) -> Any:
+        """The JSON of a 2xx reply, checked against ``expect`` (a shape from
+        ``ci_ml.github.replies``) if given; UnexpectedReply otherwise."""
+        method = response.request.method or "GET"
+        url = response.request.url or ""
+        body = response.content
+        status = response.status_code
+        if not body:
+            if expect is None:
+                return None
+            problem = "an empty body"
+        elif (
+            "html" in response.headers.get("content-type", "").lower() or body.lstrip()[:1] == b"<"
+        ):
+            title = re.search(rb"<title>([^<]{1,80})</title>", body, re.I)
+            text = html.unescape(title.group(1).decode(errors="replace")).strip() if title else ""
+            named = f" ({text!r})" if text else ""
+            problem = f"an HTML page{named} instead of JSON"
+        else:
+            try:
+                data = jsonlib.loads(body)
+                problem = ""
+            except ValueError as e:
+                size = f"{len(body)} byte{'s' if len(body) != 1 else ''}"
+                if isinstance(e, jsonlib.JSONDecodeError):
+                    size += f"; at byte {e.pos}: {e.msg}"
+                problem = f"a body that is not valid JSON, cut off or garbled ({size})"
+            if not problem:
+                if expect is None:
+                    return data
+                return replies.check(data, expect, method, self.redact(url), status)
+        raise self._unexpected(method, url, problem, status)
 
     # -- conveniences --------------------------------------------------------
 
-    def _json(self, response: requests.Response) -> Any:
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, expect: Any = None) -> Any:
+        return self.decode(self.request("GET", path, params=params), expect)
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return self._json(self.request("GET", path, params=params))
+    def post(self, path: str, json: Any = None, *, expect: Any = None) -> Any:
+        return self.decode(self.request("POST", path, json=json), expect)
 
-    def post(self, path: str, json: Any = None, *, retry_unsafe: bool = False) -> Any:
-        return self._json(self.request("POST", path, json=json, retry_unsafe=retry_unsafe))
-
-    def patch(self, path: str, json: Any = None) -> Any:
-        return self._json(self.request("PATCH", path, json=json))
+    def patch(self, path: str, json: Any = None, *, expect: Any = None) -> Any:
+        return self.decode(self.request("PATCH", path, json=json), expect)
 
     def delete(self, path: str) -> None:
-        self.request("DELETE", path)
+        self.request("DELETE", path)  # the body, if any, is not read: nothing to check
 
-    def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
-        """Yield the items of every page, following ``Link: <...>; rel="next"``."""
+    def paginate(
+        self, path: str, params: Mapping[str, Any] | None = None, *, item: Any = None
+    ) -> Iterator[Any]:
+        """Yield the items of every page, following ``Link: <...>; rel="next"``; every
+        page must be a list (of ``item`` shapes, if given)."""
         response = self.request("GET", path, params={"per_page": 100, **(params or {})})
         while True:
-            page = response.json()
-            # A few endpoints wrap the list: {"total_count": n, "artifacts": [...]}.
-            if isinstance(page, dict):
-                page = next((v for v in page.values() if isinstance(v, list)), [])
+            if item is None:
+                page = self.decode(response)
+                if not isinstance(page, list):
+                    raise self._unexpected(
+                        "GET",
+                        response.request.url or path,
+                        f"expected a list, got {type(page).__name__}",
+                        response.status_code,
+                    )
+            else:
+                page = self.decode(response, list[item])
             yield from page
             url = response.links.get("next", {}).get("url")
             if not url:
@@ -401,7 +593,8 @@ class GitHubClient:
         *,
         label: str | None = None,
     ) -> dict[str, Any]:
-        """POST bytes to a release's ``upload_url``; not retried here (see ci_ml.github)."""
+        """POST bytes to a release's ``upload_url``. Not repeated once sent (a POST):
+        ``ci_ml.github.api`` deletes what a broken upload left, then re-sends."""
         params = {"name": name, **({"label": label} if label else {})}
         response = self.request(
             "POST",
@@ -409,38 +602,53 @@ class GitHubClient:
             params=params,
             data=data,
             headers={"Content-Type": content_type},
+            transfer=True,
         )
-        return response.json()
+        return self.decode(response, replies.Asset)
 
-    def download(self, url: str, dest: Path) -> Path:
-        """Stream an asset (``Accept: application/octet-stream``) to ``dest`` atomically.
+    def download(
+        self, url: str, dest: Path, *, size: int | None = None, digest: str | None = None
+    ) -> Path:
+        """Stream an asset (``Accept: application/octet-stream``) to ``dest`` atomically,
+        checked against the ``size`` and ``digest`` the release lists, if given.
 
         GitHub answers with a 302 to a blob host; requests follows it and drops the
         Authorization header because the host changes.
         """
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        attempt = 0
-        while True:
-            response = self.request(
-                "GET", url, headers={"Accept": "application/octet-stream"}, stream=True
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+        os.close(fd)
+        got: dict[str, Any] = {}
+
+        def sink(response: requests.Response) -> None:
+            sha, n = hashlib.sha256(), 0
+            with open(tmp, "wb") as fh:  # "wb": a retried try starts the file over
+                for chunk in response.iter_content(chunk_size=1 << 16):
+                    fh.write(chunk)
+                    sha.update(chunk)
+                    n += len(chunk)
+            got.update(size=n, digest=f"sha256:{sha.hexdigest()}")
+
+        try:
+            self.request(
+                "GET",
+                url,
+                headers={"Accept": "application/octet-stream"},
+                sink=sink,
+                transfer=True,
             )
-            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-            failure: requests.RequestException | None = None
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    for chunk in response.iter_content(chunk_size=1 << 16):
-                        fh.write(chunk)
-                os.replace(tmp, dest)
-                return dest
-            except requests.RequestException as exc:
-                # The body broke off mid-stream: request()'s retries never saw it.
-                failure = exc
-            finally:
-                response.close()
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            if attempt >= self.max_retries:
-                raise self._connection_error("GET", url, failure, attempt)
-            self.backoff(attempt)
-            attempt += 1
+            problem = ""
+            if size is not None and got["size"] != size:
+                problem = f"{got['size']} bytes, but the release lists {size} for {dest.name}"
+            elif digest and got["digest"] != digest:
+                problem = (
+                    f"bytes whose sha256 differs from the digest the release lists for {dest.name}"
+                )
+            if problem:
+                raise self._unexpected("GET", url, problem)
+            os.replace(tmp, dest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return dest

@@ -75,9 +75,9 @@ def encode_labels(values: Any, classes: list[Any]) -> np.ndarray:
     import numpy as np
     import pandas as pd
 
-    names = [str(c) for c in classes]
+    names = pd.Index([str(c) for c in classes])
     text = pd.Series(np.asarray(values).ravel()).astype(str)
-    return pd.Categorical(text, categories=names).codes.astype(np.int64)
+    return names.get_indexer(text).astype(np.int64)
 
 
 def scored(

@@ -5,6 +5,7 @@ In a test::
     with FakeGitHub() as fake:          # a thread, on a free port
         fake.state.add_pull("octo/ml", 7)
         fake.add_fault("GET /repos/.*/comments", "status", status=502)
+        fake.add_fault("GET /repos/.*/releases$", "html")  # garbage, recorded in fake.deliberate
         client = GitHubClient(DEFAULT_TOKEN, base_url=fake.url)
         ...
         assert fake.failures == []      # every request matched GitHub's OpenAPI spec

@@ -6,18 +6,24 @@ that clients drop the token) and a control API (``/_fake/...``) for tests in
 another process. Every API request, and every response the spec describes, is
 checked against GitHub's OpenAPI description; failures are recorded, never
 raised, so a test can assert at the end that the list is empty.
+
+Garbage faults (``GARBAGE_KINDS``) break replies on purpose, the way a degraded
+GitHub or a proxy in front of it does: the request is processed and the fake's
+real reply is still checked against the spec (so the fake stays honest), then a
+broken version goes out and is recorded in ``deliberate``, never in ``failures``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,15 +37,31 @@ from .state import State, Token
 
 DOCS = "https://docs.github.com/rest"
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
+# Replies broken on purpose, after the request was processed; all say 200.
+GARBAGE_KINDS = {
+    "html",  # an HTML error page (GitHub's "Unicorn!", a proxy, a captive portal)
+    "truncated",  # the JSON cut in half, in a complete HTTP message
+    "cut_off",  # the full Content-Length announced, half the body sent, connection closed
+    "wrong_shape",  # valid JSON of another shape: lists become objects, field types change
+    "endless",  # a chunked body that never ends (fast: ~6 MB/s of whitespace after the JSON)
+    "drip",  # the real headers, then the body one byte every `delay` s, padded
+    # with leading whitespace (still valid JSON) so that it outlasts any deadline
+}
 FAULT_KINDS = {
     "status",  # answer with `status` (default 502) without processing
     "drop",  # close the connection without a response, without processing
     "drop_after",  # process the request, then close without a response (ambiguous POST)
     "slow",  # wait `delay` seconds, then process (beyond a client's read timeout)
+    "hang",  # read the request, never answer (until the fake stops), without processing
     "rate_limit",  # primary: 403/429, x-ratelimit-remaining: 0, reset in `reset_in` s
     "secondary_rate_limit",  # 403/429 with retry-after: `retry_after`
     "half_upload",  # an upload leaves a same-named asset in state "starter", then drops
-}
+} | GARBAGE_KINDS
+HTML_PAGE = b"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Unicorn! &middot; GitHub</title></head>
+<body><p>No server is currently available to service your request.</p></body></html>
+"""
+DRIP_PADDING = 100_000  # bytes of leading whitespace: at 5 bytes/s, more than 5 hours
 
 
 @dataclass
@@ -135,10 +157,16 @@ class FakeGitHub:
         blob_host: str = "localhost",
         state_file: Path | None = None,
     ):
+        # Load GitHub's description now, not on the first request: that takes seconds,
+        # and tests with tiny deadlines would time the fake instead of the client.
+        openapi_check.openapi()
         self.state = state or State()
         self.faults: list[Fault] = []
         self.requests: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
+        # Replies broken on purpose by a garbage fault, with what the spec says of them.
+        self.deliberate: list[dict[str, Any]] = []
+        self._stopping = threading.Event()  # ends hangs, drips and endless bodies
         self.state_file = state_file
         self.blob_host = blob_host
         self._log_lock = threading.Lock()
@@ -192,6 +220,7 @@ class FakeGitHub:
         self._httpd.serve_forever()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread:
@@ -270,7 +299,11 @@ class FakeGitHub:
         fault = self._take_fault(req)
         entry["fault"] = fault.kind if fault else None
         if fault and fault.kind == "slow":
-            time.sleep(fault.delay)
+            self._stopping.wait(fault.delay)
+        if fault and fault.kind == "hang":
+            self._stopping.wait()
+            h.drop()
+            return
         if fault and fault.kind == "drop":
             h.drop()
             return
@@ -289,6 +322,11 @@ class FakeGitHub:
             self._save_state()
         if fault and fault.kind in ("drop_after", "half_upload"):
             h.drop()
+            return
+        if fault and fault.kind in GARBAGE_KINDS:
+            if not problems:
+                self._check_response(spec_req, req, reply)  # what the fake would have sent
+            self._send_garbage(h, fault, spec_req, req, reply)
             return
         if not problems and not fault:
             self._check_response(spec_req, req, reply)
@@ -332,6 +370,46 @@ class FakeGitHub:
             reply.headers["retry-after"] = str(fault.retry_after)
             return reply
         return None
+
+    def _send_garbage(
+        self, h: _RequestHandler, fault: Fault, spec_req: Any, req: Incoming, reply: Reply
+    ) -> None:
+        data = reply.data() or b'{"message": "OK"}'
+        kind = fault.kind
+        broken: Reply | None = None
+        if kind == "html":
+            broken = Reply(200, HTML_PAGE, content_type="text/html; charset=utf-8")
+        elif kind == "truncated":
+            broken = Reply(200, data[: len(data) // 2])
+        elif kind == "wrong_shape":
+            broken = Reply(200, wrong_shape(reply.body))
+        if broken is not None:
+            spec_resp = openapi_check.SpecResponse(
+                status_code=broken.status,
+                data=broken.data(),
+                content_type=broken.content_type.split(";")[0],
+                headers=Headers(broken.headers),
+            )
+            found = openapi_check.response_errors(spec_req, spec_resp)
+        else:
+            found = [f"{kind}: the body never arrives complete"]
+        with self._log_lock:
+            self.deliberate.append(
+                {"kind": kind, "method": req.method, "path": req.path, "problems": found}
+            )
+        if broken is not None:
+            h.send(broken)
+        elif kind == "cut_off":
+            h.send_slowly(Reply(200, data), [data[: len(data) // 2]], len(data), 0, self._stopping)
+        elif kind == "drip":
+            body = b" " * DRIP_PADDING + data
+            pieces = (body[i : i + 1] for i in range(len(body)))
+            h.send_slowly(
+                Reply(200, data, reply.headers), pieces, len(body), fault.delay, self._stopping
+            )
+        else:  # endless
+            pieces = itertools.chain([data], itertools.repeat(b" " * 65536))
+            h.send_slowly(Reply(200, data), pieces, None, 0.01, self._stopping)
 
     def _check_response(self, spec_req: Any, req: Incoming, reply: Reply) -> None:
         if reply.status == 404 and self._route(req) is None:
@@ -640,6 +718,8 @@ class FakeGitHub:
                 return Reply(200, list(self.requests))
             if route == ("GET", "failures"):
                 return Reply(200, list(self.failures))
+            if route == ("GET", "deliberate"):
+                return Reply(200, list(self.deliberate))
             if route == ("GET", "faults"):
                 return Reply(200, [asdict(f) for f in self.faults])
             if route == ("DELETE", "faults"):
@@ -648,6 +728,7 @@ class FakeGitHub:
             if route == ("POST", "reset-log"):
                 self.requests.clear()
                 self.failures.clear()
+                self.deliberate.clear()
                 return Reply(204)
         if route == ("GET", "health"):
             return Reply(200, {"ok": True, "url": self.url})
@@ -703,6 +784,36 @@ def seed(state: State, data: dict[str, Any]) -> None:
             )  # fmt: skip
 
 
+def wrong_shape(body: Any) -> Any:
+    """The same data in another shape, as a wrong endpoint or a broken proxy sends it:
+    a list's items (or an empty list) become objects, every field changes type."""
+    if isinstance(body, list):
+        return [_retyped(x) for x in body] if body else {"message": "OK", "items": []}
+    if isinstance(body, dict):
+        return _retyped(body)
+    return {"message": "OK"}  # no JSON body at all (204, a redirect)
+
+
+def _retyped(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _flip(v) for k, v in value.items()}
+    return _flip(value)
+
+
+def _flip(value: Any) -> Any:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return len(value)
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        return {"items": value}
+    return [value]
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -742,6 +853,36 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
         except OSError:
             self.close_connection = True
+
+    def send_slowly(
+        self,
+        reply: Reply,
+        pieces: Iterable[bytes],
+        length: int | None,
+        pause: float,
+        stopping: threading.Event,
+    ) -> None:
+        """Headers at once, then the body in ``pieces``, ``pause`` s apart, then close.
+        ``length`` None: chunked, so the client cannot tell where the body ends."""
+        self.close_connection = True
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            if length is None:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(length))
+            for key, value in reply.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            for piece in pieces:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if length is None else piece)
+                if stopping.wait(pause):
+                    break
+        except OSError:  # the client gave up (its deadline): that is the point
+            pass
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def drop(self) -> None:
         """Close the connection without sending a byte: the client sees a reset."""

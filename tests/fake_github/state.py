@@ -35,7 +35,7 @@ class Comment:
     repo: str
     issue: int
     body: str
-    user: dict[str, Any]
+    user: dict[str, Any] | None  # None: a deleted account (the API sends "user": null)
     created_at: str
     updated_at: str
 
@@ -110,10 +110,15 @@ class State:
         self.pulls[(repo, number)] = {"head_sha": head_sha, "ref": f"pr-{number}"}
 
     def add_comment(
-        self, repo: str, issue: int, body: str, login: str = "octocat", type: str = "User"
+        self, repo: str, issue: int, body: str, login: str | None = "octocat", type: str = "User"
     ) -> Comment:
+        """``login=None``: written by an account deleted since (``"user": null``)."""
         now = self.now()
-        user = {"login": login, "id": abs(hash(login)) % 10**7 + 1, "type": type}
+        user = (
+            None
+            if login is None
+            else {"login": login, "id": abs(hash(login)) % 10**7 + 1, "type": type}
+        )
         comment = Comment(self.new_id(), repo, issue, body, user, now, now)
         self.comments[comment.id] = comment
         return comment
@@ -210,7 +215,7 @@ class State:
             "html_url": f"https://github.com/{c.repo}/pull/{c.issue}#issuecomment-{c.id}",
             "issue_url": f"{self.base_url}/repos/{c.repo}/issues/{c.issue}",
             "body": c.body,
-            "user": self.user_json(c.user),
+            "user": self.user_json(c.user) if c.user else None,
             "created_at": c.created_at,
             "updated_at": c.updated_at,
             "author_association": "NONE",

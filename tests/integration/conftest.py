@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,11 @@ HEAD_SHA = "c0ffee" + "0" * 34
 
 @pytest.fixture
 def fake_github() -> Iterator[FakeGitHub]:
-    """The fake, in a thread on a free port; fails the test if any request broke the spec."""
+    """The fake, in a thread on a free port; fails the test if any request broke the spec.
+
+    Replies a garbage fault broke on purpose are in ``fake.deliberate``, not in
+    ``fake.failures``: the fake's own reply was checked before it was broken.
+    """
     fake = FakeGitHub().start()
     fake.state.add_pull(REPO, PR, HEAD_SHA)
     try:
@@ -35,13 +40,17 @@ def fake_github() -> Iterator[FakeGitHub]:
 
 
 class SleepRecorder:
-    """An injected ``sleep``: records the waits instead of waiting."""
+    """An injected ``sleep``: records the waits instead of waiting. Its ``monotonic``
+    runs ahead of the real clock by what was "slept", so deadlines still count it."""
 
     def __init__(self) -> None:
         self.calls: list[float] = []
 
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+
+    def monotonic(self) -> float:
+        return time.monotonic() + sum(self.calls)
 
 
 @pytest.fixture
@@ -57,6 +66,7 @@ def make_client(fake_github: FakeGitHub, sleeps: SleepRecorder) -> Iterator:
     def make(token: str | None = DEFAULT_TOKEN, **kwargs) -> GitHubClient:
         kwargs.setdefault("timeout", (2.0, 5.0))
         kwargs.setdefault("sleep", sleeps)
+        kwargs.setdefault("monotonic", sleeps.monotonic)
         kwargs.setdefault("rand", lambda: 0.5)
         client = GitHubClient(token, base_url=fake_github.url, **kwargs)
         clients.append(client)

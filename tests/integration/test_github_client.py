@@ -1,4 +1,5 @@
-"""The generic REST client against the fake GitHub API: headers, retries, limits, errors."""
+"""The generic REST client against the fake GitHub API: headers, the retry policy,
+rate limits and the waits they cause, errors, reply shapes, transfers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from urllib3.util.retry import Retry
 
 from ci_ml.errors import (
     EXIT_GITHUB,
@@ -23,15 +25,15 @@ from ci_ml.errors import (
     RateLimited,
     ServerError,
     Unauthorized,
+    UnexpectedReply,
     ValidationFailed,
 )
-from ci_ml.github.client import (
-    GitHubClient,
-    backoff_delay,
-    rate_limit_wait,
-    strip_uri_template,
-)
+from ci_ml.github import client as client_module
+from ci_ml.github.client import GitHubClient, strip_uri_template
 from ci_ml.github.context import GitHubContext
+from ci_ml.github.replies import Comment
+from ci_ml.github.retry import backoff_delay, rate_limit_wait
+from ci_ml.github.watchdog import Wait
 from tests.fake_github import DEFAULT_TOKEN
 
 REPO, PR = "octo/ml", 7  # seeded by the fake_github fixture
@@ -152,6 +154,54 @@ def test_read_timeout_is_retried(fake_github, make_client):
     assert len(fake_github.api_requests("GET", "/pulls/")) == 2
 
 
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_5xx_is_retried_for_other_idempotent_methods(fake_github, client, method):
+    comment = fake_github.state.add_comment(REPO, PR, "hi", "github-actions[bot]", "Bot")
+    path = f"/repos/{REPO}/issues/comments/{comment.id}"
+    fake_github.add_fault(f"{method} /repos/.*/issues/comments/", "status", status=503)
+    client.request(method, path, json={"body": "edited"} if method == "PATCH" else None)
+    assert [r["status"] for r in fake_github.api_requests(method, "/comments/")][0] == 503
+    assert len(fake_github.api_requests(method, "/comments/")) == 2
+
+
+def test_one_retry_policy_urllib3_retry_mounted_on_the_session(client):
+    """Not a loop of our own: the session's adapter carries the client's Retry."""
+    policy = client.session.get_adapter(client.url("/repos")).max_retries
+    assert isinstance(policy, Retry) and policy is client.retry
+    assert "GET" in policy.allowed_methods and "POST" not in policy.allowed_methods
+    assert {500, 502, 503, 504} <= set(policy.status_forcelist)
+    assert policy.raise_on_status is False  # the last reply becomes ServerError, not MaxRetryError
+    assert (
+        policy.respect_retry_after_header is False
+    )  # rate limits: the client reads GitHub's headers
+
+
+def test_body_broken_off_after_the_headers_is_retried_for_get(fake_github, client, sleeps):
+    fake_github.add_fault("GET /repos/.*/comments", "cut_off")
+    assert client.get(COMMENTS) == []
+    assert len(fake_github.api_requests("GET", "/comments")) == 2
+    assert sleeps.calls == [0.75]  # the same policy and backoff as urllib3's retries
+
+
+def test_body_broken_off_is_not_retried_for_post(fake_github, client):
+    fake_github.add_fault("POST /repos/.*/comments", "cut_off")
+    with pytest.raises(ConnectionFailed, match="broke off"):
+        client.post(COMMENTS, {"body": "hi"})
+    assert len(fake_github.api_requests("POST", "/comments")) == 1
+    assert len(fake_github.state.comments) == 1  # GitHub processed it: repeating would duplicate
+
+
+def test_retries_stop_when_the_next_would_pass_the_deadline(fake_github, make_client, sleeps):
+    client = make_client(deadline=3.0, deadline_hint="raise it with --network-timeout")
+    fake_github.add_fault("GET /repos/.*/comments", "status", times=5, status=503)
+    with pytest.raises(ServerError) as info:
+        client.get(COMMENTS)
+    assert sleeps.calls == [0.75, 1.5]  # the third backoff (3 s) would end after the deadline
+    assert len(fake_github.api_requests("GET", "/comments")) == 3
+    assert "after 3 attempts" in str(info.value)
+    assert "not retried again: that would pass the network deadline (3 s)" in str(info.value)
+
+
 def test_unreachable_host_is_connection_failed_even_for_post(sleeps):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -162,6 +212,7 @@ def test_unreachable_host_is_connection_failed_even_for_post(sleeps):
     with pytest.raises(ConnectionFailed) as info:
         client.post("/repos/o/r/releases", {"tag_name": "v1"})
     assert "after 3 attempts" in str(info.value)  # refused: nothing sent, safe to repeat
+    assert "could not be opened" in str(info.value)
     assert len(sleeps.calls) == 2
 
 
@@ -193,6 +244,55 @@ def test_secondary_rate_limit_honours_retry_after(fake_github, client, sleeps, s
     client.post(COMMENTS, {"body": "hi"})
     assert sleeps.calls == [7.0]
     assert len(fake_github.state.comments) == 1
+
+
+def test_long_waits_are_announced_with_what_and_until_when(fake_github, make_client, sleeps):
+    waits: list[Wait] = []
+    client = make_client(on_wait=waits.append, clock=lambda: 1_700_000_000.0)  # 22:13:20 UTC
+    fake_github.add_fault("GET /repos/.*/comments", "secondary_rate_limit", retry_after=45)
+    client.get(COMMENTS)
+    assert sleeps.calls == [45.0]
+    assert [str(w) for w in waits] == [
+        f"waiting 45 s for GitHub's rate limit to reset, until 22:14:05 UTC (GET {COMMENTS})"
+    ]
+
+
+def test_short_waits_are_not_announced(fake_github, make_client, sleeps):
+    waits: list[Wait] = []
+    client = make_client(on_wait=waits.append)
+    fake_github.add_fault("GET /repos/.*/comments", "status", status=502)
+    client.get(COMMENTS)
+    assert sleeps.calls == [0.75] and waits == []
+
+
+def test_long_backoff_is_announced(fake_github, make_client, sleeps):
+    waits: list[Wait] = []
+    client = make_client(on_wait=waits.append, max_retries=3)
+    fake_github.add_fault("GET /repos/.*/comments", "status", times=3, status=502)
+    client.get(COMMENTS)
+    assert sleeps.calls == [0.75, 1.5, 3.0]
+    assert [str(w).split(", until")[0] for w in waits] == [
+        "waiting 3 s before retrying (after HTTP 502)"
+    ]
+
+
+def test_rate_limit_wait_past_the_deadline_is_not_started(fake_github, make_client, sleeps):
+    client = make_client(deadline=30, deadline_hint="raise it with --network-timeout")
+    fake_github.add_fault("GET /repos/.*/comments", "secondary_rate_limit", retry_after=45)
+    with pytest.raises(RateLimited) as info:
+        client.get(COMMENTS)
+    assert sleeps.calls == []
+    message = str(info.value)
+    assert "retry in 45 s" in message and "after the network deadline of 30 s" in message
+    assert "--network-timeout" in message
+
+
+def test_rate_limit_waits_add_up_against_the_deadline(fake_github, make_client, sleeps):
+    client = make_client(deadline=30)
+    fake_github.add_fault("GET /repos/.*/comments", "secondary_rate_limit", times=2, retry_after=20)
+    with pytest.raises(RateLimited, match="after the network deadline"):
+        client.get(COMMENTS)
+    assert sleeps.calls == [20.0]  # the second 20 s would end 10 s past the deadline
 
 
 def test_secondary_rate_limit_longer_than_cap_raises(fake_github, make_client):
@@ -236,6 +336,54 @@ def test_validation_failed_exposes_error_codes(fake_github, client):
         client.post(f"/repos/{REPO}/releases", {"tag_name": "model-v1"})
     assert info.value.has_code("already_exists")
     assert info.value.errors[0]["resource"] == "Release"
+
+
+# --- replies that are not what ci-ml reads -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("html", "an HTML page ('Unicorn! · GitHub') instead of JSON"),
+        ("truncated", "a body that is not valid JSON"),
+        ("wrong_shape", "expected a list of objects with 'id', 'html_url', 'created_at', 'user'"),
+    ],
+)
+def test_garbage_with_status_200_is_unexpected_reply_naming_the_endpoint(
+    fake_github, client, kind, expected
+):
+    fake_github.state.add_comment(REPO, PR, "hi")
+    fake_github.add_fault("GET /repos/.*/comments", kind)
+    with pytest.raises(UnexpectedReply) as info:
+        list(client.paginate(COMMENTS, item=Comment))
+    message = str(info.value)
+    assert f"GitHub sent an unexpected reply to GET {fake_github.url}{COMMENTS}" in message
+    assert expected in message and "githubstatus" in message
+    assert info.value.exit_code == EXIT_GITHUB and info.value.status == 200
+    assert info.value.__context__ is None  # no JSONDecodeError or ValidationError riding along
+    (broken,) = fake_github.deliberate
+    assert broken["kind"] == kind and broken["problems"]  # it really breaks GitHub's description
+
+
+def test_wrong_shape_names_the_fields(fake_github, client):
+    fake_github.state.add_comment(REPO, PR, "hi")
+    fake_github.add_fault("GET /repos/.*/comments", "wrong_shape")
+    with pytest.raises(UnexpectedReply) as info:
+        list(client.paginate(COMMENTS, item=Comment))
+    assert "[0].id: input should be a valid integer, got str" in str(info.value)
+
+
+def test_a_page_that_is_not_a_list_is_unexpected_reply(fake_github, client):
+    fake_github.add_fault("GET /repos/.*/comments", "wrong_shape")  # [] becomes an object
+    with pytest.raises(UnexpectedReply, match="expected a list, got dict"):
+        list(client.paginate(COMMENTS))
+
+
+def test_a_body_that_never_ends_is_cut_at_a_size_limit(fake_github, client, monkeypatch):
+    monkeypatch.setattr(client_module, "MAX_REPLY_BYTES", 1 << 20)
+    fake_github.add_fault("GET /repos/.*/comments", "endless")
+    with pytest.raises(UnexpectedReply, match=f"a body of more than {1 << 20} bytes"):
+        client.get(COMMENTS)
 
 
 # --- the token never leaks --------------------------------------------------------
@@ -306,6 +454,38 @@ def test_download_follows_redirect_without_the_token(fake_github, client, tmp_pa
     assert api["status"] == 302 and api["authorization"] is True
     assert blob["status"] == 200 and blob["authorization"] is False  # other host: token dropped
     assert list(tmp_path.iterdir()) == [path]  # no temp file left behind
+
+
+def _one_asset(fake_github, data: bytes) -> dict:
+    release = fake_github.state.add_release(REPO, "model-v1", assets={"model.onnx": data})
+    return fake_github.state.release_json(release)["assets"][0]
+
+
+def test_download_starts_over_when_the_body_breaks_off(fake_github, client, tmp_path, sleeps):
+    asset = _one_asset(fake_github, b"\x08onnx" * 1000)
+    fake_github.add_fault("GET /repos/.*/releases/assets/", "cut_off")
+    path = client.download(
+        asset["url"], tmp_path / "model.onnx", size=asset["size"], digest=asset["digest"]
+    )
+    assert path.read_bytes() == b"\x08onnx" * 1000
+    assert sleeps.calls == [0.75]
+    assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("kind", ["html", "wrong_shape", "truncated"])
+def test_download_that_is_not_the_listed_asset_is_refused(fake_github, client, tmp_path, kind):
+    asset = _one_asset(fake_github, b"\x08onnx" * 1000)
+    fake_github.add_fault("GET /repos/.*/releases/assets/", kind)
+    with pytest.raises(UnexpectedReply, match="bytes, but the release lists 5000 for model.onnx"):
+        client.download(asset["url"], tmp_path / "model.onnx", size=asset["size"])
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+
+
+def test_download_checks_the_listed_digest(fake_github, client, tmp_path):
+    asset = _one_asset(fake_github, b"\x08onnx" * 1000)
+    with pytest.raises(UnexpectedReply, match="sha256 differs"):
+        client.download(asset["url"], tmp_path / "m.onnx", digest="sha256:" + "0" * 64)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_suite_does_not_sleep_for_real(fake_github, client):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_ml.errors import GitHubError, PermissionDenied
+from ci_ml.errors import DeadlineExceeded, GitHubError, PermissionDenied
 from ci_ml.github import api as gh
 
 REPO, PR = "octo/ml", 7  # seeded by the fake_github fixture
@@ -298,6 +298,18 @@ def test_upload_retried_after_half_upload_and_reset(fake_github, client, artifac
     publish(client, artifact)
     assert_one_clean_release(fake_github, "model-v1", artifact)
     assert len(fake_github.api_requests("POST", "^/uploads/")) == len(artifact) + 3
+
+
+def test_upload_retry_that_would_pass_the_deadline_is_not_started(
+    fake_github, make_client, artifact, sleeps
+):
+    client = make_client(deadline=1.0)
+    fake_github.add_fault("POST /uploads/", "status", status=502)
+    with pytest.raises(DeadlineExceeded, match="uploading .+: no time left to retry"):
+        publish(client, artifact)
+    assert sleeps.calls == []
+    (release,) = fake_github.state.releases.values()
+    assert release.draft  # nobody sees a release with half its files
 
 
 def test_fork_token_cannot_publish(fake_github, make_client, artifact):

@@ -247,3 +247,34 @@ def test_comment_id_is_stable_per_config_path() -> None:
     assert comment_id("a/ci-ml.yaml") != comment_id("b/ci-ml.yaml")
     with pytest.raises(UsageError, match="comment id"):
         marker("x -->")
+
+
+def test_rows_and_p_values_read_as_english() -> None:
+    assert report.rows(1) == "1 row" and report.rows(1234) == "1,234 rows"
+    assert report.p_equals(0.0004) == "p < 0.001"
+    assert report.p_equals(0.25) == "p = 0.250"
+
+
+def test_a_build_from_a_dirty_tree_says_so_in_the_report_and_the_card() -> None:
+    ctx = _ctx()
+    ctx["manifest"] = {
+        "git": {"commit": "abcdef1234567890", "dirty": True},
+        "model": None,
+        "task": "classification",
+        "created": "2026-11-26T00:00:00+00:00",
+        "data": {"files": {}},
+        "schema": {"source": None, "sha256": None},
+        "config": {"model": {"seed": 0}},
+        "environment": {
+            "python": "3.11",
+            "packages": {"scikit-learn": "1", "skl2onnx": "1", "onnxruntime": "1"},
+        },
+        "features": [],
+        "classes": None,
+    }
+    text = report.render_report(ctx)
+    assert "uncommitted changes" in text and "abcdef123456" in text
+    card = report.render_model_card(ctx)
+    assert "uncommitted changes" in card and "Check out the commit above" not in card
+    ctx["manifest"]["git"]["dirty"] = False
+    assert "uncommitted changes" not in report.render_report(ctx)

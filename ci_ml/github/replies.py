@@ -1,0 +1,118 @@
+"""The fields ci-ml reads from GitHub's replies, declared once and checked on arrival.
+
+GitHub, or a proxy in front of it, can answer 200 with an HTML page, cut-off
+JSON or an object of another shape. The client parses every reply a caller uses
+and checks it against one of the shapes below, so such a reply becomes an
+``UnexpectedReply`` that names the endpoint and the field, never a KeyError or
+a TypeError deep in the domain logic. Only the fields ci-ml reads are declared;
+the others are dropped, so a field GitHub adds or removes elsewhere changes
+nothing.
+"""
+
+# No `from __future__ import annotations`: pydantic reads these annotations at runtime.
+import functools
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import NotRequired, TypedDict  # pydantic needs these before 3.12
+
+from ci_ml.errors import UnexpectedReply
+
+
+class User(TypedDict):
+    login: str
+    type: str
+
+
+class Comment(TypedDict):
+    id: int
+    html_url: str
+    created_at: str
+    body: NotRequired[str | None]
+    user: User | None  # null for a deleted account ("ghost"), as the API description allows
+
+
+class Asset(TypedDict):
+    id: int
+    name: str
+    size: int
+    state: str
+    url: str
+    browser_download_url: NotRequired[str]
+    digest: NotRequired[str | None]  # newer than most GitHub Enterprise Servers
+
+
+class Release(TypedDict):
+    id: int
+    url: str
+    html_url: str
+    upload_url: str
+    tag_name: str
+    target_commitish: str
+    draft: bool
+    prerelease: bool
+    created_at: str
+    published_at: str | None
+    assets: list[Asset]
+    immutable: NotRequired[bool]
+
+
+class Head(TypedDict):
+    sha: str
+
+
+class PullRequest(TypedDict):
+    head: Head
+
+
+@functools.cache
+def _adapter(shape: Any) -> TypeAdapter:
+    return TypeAdapter(shape)
+
+
+def _fields(shape: Any) -> str:
+    keys = sorted(getattr(shape, "__required_keys__", ()), key=list(shape.__annotations__).index)
+    shown = ", ".join(repr(k) for k in keys[:4])
+    return shown + (", …" if len(keys) > 4 else "")
+
+
+def describe(shape: Any) -> str:
+    """'a list of objects with 'id', 'name', …' for ``list[Asset]``."""
+    args = getattr(shape, "__args__", None)
+    if getattr(shape, "__origin__", None) is list and args:
+        return f"a list of objects with {_fields(args[0])}"
+    return f"an object with {_fields(shape)}"
+
+
+def _problem(error: Any) -> str:
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+    if error["type"] == "missing":
+        return f"{loc or 'the reply'}: missing"
+    got = type(error.get("input")).__name__.replace("NoneType", "null")
+    return f"{loc or 'the reply'}: {error['msg'][0].lower()}{error['msg'][1:]}, got {got}"
+
+
+def check(data: Any, shape: Any, method: str, url: str, status: int | None = None) -> Any:
+    """``data`` reduced to the declared fields of ``shape``, or UnexpectedReply."""
+    try:
+        return _adapter(shape).validate_python(data, strict=True)
+    except ValidationError as e:
+        errors = e.errors(include_url=False)
+        problems = "; ".join(_problem(err) for err in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        code = f" (HTTP {status})" if status else ""
+        failure = UnexpectedReply(
+            f"GitHub sent an unexpected reply to {method} {url}{code}: expected "
+            f"{describe(shape)}; {problems}{more}",
+            method=method,
+            url=url,
+            status=status,
+            hint=REPLY_HINT,
+        )
+    raise failure  # outside `except`: the pydantic error (with the whole input) stays out
+
+
+REPLY_HINT = (
+    "GitHub may be degraded (https://www.githubstatus.com), or something between the runner "
+    "and GITHUB_API_URL (a proxy, a captive portal) answered instead; re-run the job"
+)

@@ -1,0 +1,42 @@
+"""Pure pieces of the comparison: what counts as a parameter change, class alignment."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ci_ml.stages.compare import align_classes, params_diff
+
+
+def manifest(estimator: str, **params) -> dict:
+    return {"model": {"estimator": estimator, "params": params}}
+
+
+def test_equal_or_unset_parameters_are_not_changes() -> None:
+    base = manifest("RandomForestClassifier", max_depth=6, max_samples=None, n_jobs=None)
+    cand = manifest("RandomForestClassifier", max_depth=2)  # the others unset: same as None
+    rows = params_diff(base, cand)
+    assert [(r.param, r.baseline, r.candidate) for r in rows] == [("max_depth", 6, 2)]
+
+
+def test_nan_equals_nan_and_numbers_compare_by_value() -> None:
+    base = manifest("X", alpha=math.nan, C=1)
+    cand = manifest("X", alpha=math.nan, C=1.0)
+    assert params_diff(base, cand) == []
+
+
+def test_a_changed_estimator_is_the_first_row() -> None:
+    rows = params_diff(manifest("A", x=1), manifest("B", x=1))
+    assert rows[0].param == "(estimator)" and rows[0].baseline == "A" and rows[0].candidate == "B"
+
+
+def test_align_classes_maps_labels_and_probabilities_onto_the_candidates() -> None:
+    pred = np.array(["b", "a", "z"], dtype=object)
+    proba = np.array([[0.1, 0.9, 0.0], [0.8, 0.2, 0.0], [0.0, 0.1, 0.9]])
+    idx, out, notes = align_classes(["a", "b"], ["a", "b", "z"], pred, proba)
+    assert idx.tolist() == [1, 0, -1]
+    assert out.tolist() == [[0.1, 0.9], [0.8, 0.2], [0.0, 0.1]]
+    assert notes == ["classes only the baseline knows: z"]
+    idx, out, _ = align_classes(["a", "b"], ["a", "b"], np.array(["a"]), None)
+    assert idx.tolist() == [0] and out is None
