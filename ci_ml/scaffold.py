@@ -143,16 +143,28 @@ def decide(frames: dict[str, pd.DataFrame], target: str, split: bool) -> Setup:
         counts = y.value_counts()
         # A class with one row cannot be on both sides of a stratified split.
         setup.stratify = False if split and counts.min() < 2 else None
-        holdout = first if split else list(frames.values())[1]
-        every_class_held_out = split or set(map(str, y.unique())) <= set(
-            map(str, holdout[target].unique())
-        )
+        held_out = _holdout(frames, target, split, setup.stratify)[target]
+        every_class_held_out = set(map(str, y.unique())) <= set(map(str, held_out.unique()))
         setup.primary, setup.gates = classification_gates(
             every_class_held_out, float(counts.max() / counts.sum())
         )
     else:
         setup.primary, setup.gates = regression_gates(float(y.std(ddof=0)))
     return setup
+
+
+def _holdout(
+    frames: dict[str, pd.DataFrame], target: str, split: bool, stratify: bool | None
+) -> pd.DataFrame:
+    """The holdout rows `ci-ml run` will score: the second file, or the rows the
+    configured split holds out (the same call, seed and stratification as data.py)."""
+    if not split:
+        return list(frames.values())[1]
+    from sklearn.model_selection import train_test_split
+
+    df = next(iter(frames.values()))
+    strata = df[target] if stratify is not False else None
+    return train_test_split(df, test_size=TEST_SIZE, random_state=0, stratify=strata)[1]
 
 
 def classification_gates(

@@ -167,3 +167,28 @@ def test_the_shipped_workflows_are_the_repositorys_templates() -> None:
     assert set(shipped) == set(scaffold.WORKFLOWS)
     for name, text in shipped.items():
         assert text == (ROOT / "workflows" / name).read_text(encoding="utf-8"), name
+
+
+@pytest.mark.parametrize("rare_rows", [1, 2])
+def test_the_holdout_init_judges_is_the_one_run_will_score(rare_rows: int) -> None:
+    """Same split as data.py; a class it leaves out of the holdout makes ROC AUC
+    undefined, so init gates on accuracy instead."""
+    from ci_ml.config import Config
+    from ci_ml.data import _split
+
+    df = churn(400)
+    df.loc[: rare_rows - 1, "churn"] = "rare"
+    setup = scaffold.decide({"d.csv": df}, "churn", split=True)
+    split = {"test_size": scaffold.TEST_SIZE, "seed": 0}
+    if setup.stratify is not None:
+        split["stratify"] = setup.stratify
+    cfg = Config.model_validate(
+        {
+            "data": {"path": "d.csv", "target": "churn", "split": split},
+            "model": {"estimator": "a.B"},
+        }
+    )
+    _, test, _ = _split(df, cfg)
+    held_out = scaffold._holdout({"d.csv": df}, "churn", True, setup.stratify)
+    assert sorted(held_out.index) == sorted(test.index)
+    assert setup.primary == ("roc_auc" if "rare" in set(test["churn"]) else "accuracy")
