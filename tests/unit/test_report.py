@@ -278,3 +278,43 @@ def test_a_build_from_a_dirty_tree_says_so_in_the_report_and_the_card() -> None:
     assert "uncommitted changes" in card and "Check out the commit above" not in card
     ctx["manifest"]["git"]["dirty"] = False
     assert "uncommitted changes" not in report.render_report(ctx)
+
+
+@pytest.mark.parametrize(
+    ("install", "shown"),
+    [
+        (
+            {"locked": True, "lock_sha256": "96e33e51a0a9b951", "differs": {}},
+            "from ci-ml's lock (sha256 `96e33e51a0a9`)",
+        ),
+        (
+            {"locked": False, "lock_sha256": "96e33e51a0a9b951", "differs": {"numpy": {}}},
+            "⚠️ 1 package(s) differ from ci-ml's lock",
+        ),
+        ({"locked": False, "lock_sha256": None, "differs": {}}, "not from ci-ml's lock"),
+        (None, None),  # a manifest from before the install was recorded
+    ],
+)
+def test_the_lineage_says_whether_ci_ml_was_installed_from_its_lock(install, shown) -> None:
+    ctx = _ctx()
+    environment = {
+        "python": "3.12",
+        "packages": {"scikit-learn": "1", "skl2onnx": "1", "onnxruntime": "1"},
+    }
+    if install is not None:
+        environment["install"] = install
+    ctx["manifest"] = {
+        "git": None,
+        "model": None,
+        "task": "classification",
+        "created": "2026-11-26T00:00:00+00:00",
+        "data": {"files": {}},
+        "schema": {"source": None, "sha256": None},
+        "config": {"model": {"seed": 0}},
+        "environment": environment,
+        "features": [],
+        "classes": None,
+    }
+    text = report.render_report(ctx)
+    rows = [line for line in text.splitlines() if line.startswith("| install |")]
+    assert rows == ([] if shown is None else [f"| install | {shown} |"])
