@@ -48,6 +48,8 @@ class RunContext:
 
     github_sha: str | None = None
     run_url: str | None = None
+    # The lock the action installed ci-ml from (None: not installed by the action).
+    lock_file: Path | None = None
 
 
 @dataclass
@@ -203,7 +205,7 @@ class Build:
 
     @cached_property
     def environment(self) -> dict[str, Any]:
-        return environment()
+        return environment(self.run.lock_file)
 
     def write_manifest(self) -> dict[str, Any]:
         """The manifest, rebuilt from the stage records after every stage."""
@@ -245,6 +247,7 @@ def assemble_manifest(b: Build) -> dict[str, Any]:
                 "params": train["params"],
                 "seed": b.cfg.model.seed,
                 "seeded": train["seeded"],
+                "preprocess": train.get("preprocess"),
             }
             if train
             else None
@@ -283,12 +286,16 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def environment() -> dict[str, Any]:
+def environment(lock_file: Path | None = None) -> dict[str, Any]:
+    from ci_ml import install
+
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "packages": package_versions(),
+        # locked: every installed package the lock pins has its pinned version.
+        "install": install.report(lock_file),
     }
 
 

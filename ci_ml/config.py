@@ -38,6 +38,7 @@ EXAMPLES: dict[str, str] = {
     "model.factory": "factory: model.py:build_model",
     "model.params": "params: {n_estimators: 200, max_depth: 8}",
     "model.seed": "seed: 42",
+    "model.preprocess": "preprocess: auto  (or none: the estimator gets the columns as they are)",
     "task": "task: classification  (or regression, auto)",
     "metrics": "metrics: {list: [accuracy, roc_auc], primary: roc_auc}",
     "metrics.primary": "primary: roc_auc",
@@ -92,12 +93,22 @@ class ModelConfig(_Strict):
     factory: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
+    # auto: ci-ml puts one-hot encoding and imputation from the schema in front
+    # of an `estimator:` (stages/preprocess.py); none: the estimator gets the
+    # columns as they are. A factory builds its own preprocessing.
+    preprocess: Literal["auto", "none"] = "auto"
 
     @model_validator(mode="after")
     def _one_way(self) -> ModelConfig:
         if (self.estimator is None) == (self.factory is None):
             raise ValueError(
                 "give exactly one of `estimator` (an import path) or `factory` (file.py:function)"
+            )
+        explicit_auto = "preprocess" in self.model_fields_set and self.preprocess == "auto"
+        if self.factory is not None and explicit_auto:
+            raise ValueError(
+                "preprocess: auto applies to `estimator:` only; a factory builds its own "
+                "preprocessing (remove the key)"
             )
         if self.factory is not None and ":" not in self.factory:
             raise ValueError(f"factory {self.factory!r} must look like path/to/file.py:function")

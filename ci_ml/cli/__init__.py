@@ -245,6 +245,21 @@ def _schema_command(c: _Commands) -> None:
     )
 
 
+def _init_command(c: _Commands) -> None:
+    p = c.add(
+        "init",
+        "ci_ml.cli.init:cmd_init",
+        "start a project: write ci-ml.yaml, schema.yaml and the workflows from a data file",
+    )
+    p.add_argument("--data", required=True, help="the training data (CSV, TSV or Parquet)")
+    p.add_argument("--target", required=True, help="the column to predict")
+    p.add_argument("--test", help="a holdout file (default: ci-ml splits --data, seeded, 80/20)")
+    p.add_argument(
+        "--dir", default=".", help="the repository root to write into (default: %(default)s)"
+    )
+    p.add_argument("--force", action="store_true", help="overwrite files that exist")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ci-ml",
@@ -256,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ci-ml {__version__}")
     commands = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND"))
     for add in (
+        _init_command,
         _build_commands,
         _comment_command,
         _registry_commands,

@@ -21,7 +21,10 @@ def make_build(args: Any, rt: Runtime) -> Build:
     from ci_ml.github.context import GitHubContext
 
     ctx = GitHubContext.from_env(rt.env)
-    return Build(load_config(args.config), Path(args.out), RunContext(ctx.sha, ctx.run_url))
+    # Set by the action to the lock it installed ci-ml from (action.yml).
+    lock = rt.env.get("CI_ML_LOCK_FILE")
+    run = RunContext(ctx.sha, ctx.run_url, Path(lock) if lock else None)
+    return Build(load_config(args.config), Path(args.out), run)
 
 
 def resolve_baseline(args: Any, b: Build, rt: Runtime) -> Path | None:

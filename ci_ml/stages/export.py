@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.errors import DataValidationError, ExportError, ParityError
+from ci_ml.stages.converters import custom_converters
 from ci_ml.stages.train import describe_estimator
 
 if TYPE_CHECKING:
@@ -398,6 +399,7 @@ def convert(
                     est,
                     initial_types=_initial_types(spec, X.shape[1], precision),
                     options=_classifier_options(est) or None,
+                    custom_conversion_functions=custom_converters(precision),
                     target_opset=opset
                     if "" in opset
                     else {"ai.onnx.ml": opset["ai.onnx.ml"], **_default_opset()},

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from ci_ml.build import Build
     from ci_ml.config import Config
+    from ci_ml.stages.preprocess import Columns
 
 MODEL_FILE = "model.joblib"
 
@@ -32,6 +33,8 @@ class TrainResult:
     fit_seconds: float
     classes: list[Any] | None
     task: str
+    # What `model.preprocess: auto` put in front of the estimator (None: nothing).
+    preprocess: dict[str, Any] | None = None
     model: Any = field(default=None, repr=False, metadata={TRANSIENT: True})
 
 
@@ -43,7 +46,7 @@ def run(b: Build) -> TrainResult:
     b.begin("train")  # a new model makes everything downstream stale
     _ = b.metric_names  # fail on a bad metric or gate before spending time on fit
     X, y = b.dataset.xy("train")
-    result = fit(b.cfg, X, y, b.task)
+    result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)))
     # An intermediate of this build only: later stages of the same build read it.
     # It is never published, and nothing ci-ml downloads is ever unpickled.
     joblib.dump(result.model, b.state_path(MODEL_FILE))
@@ -51,6 +54,17 @@ def run(b: Build) -> TrainResult:
     b.write_manifest()
     b.seal("train")
     return result
+
+
+def columns_for(b: Build, features: list[str]) -> Columns | None:
+    """The column roles `model.preprocess: auto` works from, when it applies."""
+    if not b.cfg.model.estimator or b.cfg.model.preprocess != "auto":
+        return None
+    from ci_ml.stages.preprocess import column_roles
+    from ci_ml.stages.validate import load_schema
+
+    schema, _ = load_schema(b.cfg)
+    return column_roles(list(b.dataset.sources.values()), features, schema)
 
 
 def load_model(b: Build, needed_by: str) -> Any:
@@ -196,19 +210,38 @@ def check_task(est: Any, task: str) -> None:
         )
 
 
-def fit(cfg: Config, X: pd.DataFrame, y: pd.Series, task: str) -> TrainResult:
+def _fit_hint(cfg: Config, columns: Columns | None) -> str:
+    if columns is not None:
+        return (
+            "the estimator failed on the encoded columns; see the message (or write a `factory:`)"
+        )
+    if cfg.model.estimator:
+        return (
+            "set model.preprocess: auto (the default) to have ci-ml encode text columns and "
+            "impute missing values, or build the pipeline in a `factory:`"
+        )
+    return "encode categorical columns and impute missing values in the factory's Pipeline (see examples/mixed-tabular)"
+
+
+def fit(
+    cfg: Config, X: pd.DataFrame, y: pd.Series, task: str, columns: Columns | None = None
+) -> TrainResult:
+    """Build, seed and fit the model; `columns` (from `columns_for`) puts the
+    auto preprocessing in front of the estimator."""
+    from ci_ml.stages import preprocess
+
     est = build_estimator(cfg)
     check_task(est, task)
     seeded = apply_seed(est, cfg.model.seed)
+    model = preprocess.build(est, columns, X) if columns is not None else est
     t0 = time.perf_counter()
     try:
-        est.fit(X, y)
+        model.fit(X, y)
     except ValueError as e:
         # sklearn's ValueErrors at fit time are data problems: strings in a numeric
         # model, NaNs an estimator cannot take, and so on.
         raise UsageError(
-            f"{type(est).__name__}.fit failed: {str(e)[:500]}",
-            hint="encode categorical columns and impute missing values in a Pipeline (see examples/mixed-tabular)",
+            f"{type(est).__name__}.fit failed: {str(e)[:500]}", hint=_fit_hint(cfg, columns)
         ) from None
     except (Exception, SystemExit) as e:  # the estimator's own code (a custom step, say)
         raise UsageError(
@@ -216,15 +249,17 @@ def fit(cfg: Config, X: pd.DataFrame, y: pd.Series, task: str) -> TrainResult:
             hint="the estimator or a step of its pipeline failed on this data; see the message",
         ) from None
     seconds = time.perf_counter() - t0
-    classes = plain(list(est.classes_)) if hasattr(est, "classes_") else None
+    classes = plain(list(model.classes_)) if hasattr(model, "classes_") else None
+    applied = columns is not None and model is not est
     return TrainResult(
-        describe_estimator(est),
+        describe_estimator(model),
         _jsonable_params(est),
         seeded,
         round(seconds, 4),
         classes,
         task,
-        model=est,
+        preprocess=preprocess.describe(columns, X) if applied else None,
+        model=model,
     )
 
 

@@ -39,7 +39,14 @@ from e2e_support import ROOT, tool
 
 STUBS = Path(__file__).parent / "stubs"
 # The paths of this checkout that make up the action (what `uses:` installs).
-ACTION_FILES = ("action.yml", "pyproject.toml", "README.md", "LICENSE", "ci_ml")
+ACTION_FILES = (
+    "action.yml",
+    "pyproject.toml",
+    "requirements.lock",
+    "README.md",
+    "LICENSE",
+    "ci_ml",
+)
 REPO_SLUG = "octo/ml"
 
 
@@ -127,11 +134,12 @@ def own_action_refs(workflows: list[Path]) -> set[str]:
 
 
 def remote_stub_refs(workflows: list[Path]) -> dict[str, Path]:
-    """`actions/<name>@sha` -> its stub, for every such action the workflows name."""
+    """`actions/<name>@sha` -> its stub, for every such action the workflows name
+    (`actions/cache/restore@sha` is a folder of `actions/cache@sha`)."""
     mapping = {}
     for wf in workflows:
         for owner_name, ref in re.findall(
-            r"uses:\s*(actions/[\w-]+)@([0-9a-f]{40}|v[\w.]+)", wf.read_text()
+            r"uses:\s*(actions/[\w-]+)(?:/[\w/-]+)?@([0-9a-f]{40}|v[\w.]+)", wf.read_text()
         ):
             name = owner_name.split("/", 1)[1]
             if name == "checkout":
@@ -172,13 +180,25 @@ def make_repo(path: Path, project: Path, workflows: list[Path]) -> Path:
     return path
 
 
-def _clean_env() -> dict[str, str]:
+def _clean_env(runner_bin: Path | None = None) -> dict[str, str]:
     """This process's environment without anything that belongs to a real runner."""
     drop = ("GITHUB_", "RUNNER_", "ACTIONS_", "ACT_", "CI_ML_", "INPUT_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop) and k != "ACT"}
     # The venv's bin holds uv (the action's fast path) and python3.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    path = [str(Path(sys.executable).parent), env.get("PATH", "")]
+    env["PATH"] = os.pathsep.join(([str(runner_bin)] if runner_bin else []) + path)
     return env
+
+
+def runner_bin(folder: Path) -> Path:
+    """What the runner image has on PATH and this host may not: python3.12 (the
+    action's default interpreter, and the templates' setup-python version), here
+    the Python running the tests."""
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "python3.12"
+    if not link.exists():
+        link.symlink_to(sys.executable)
+    return folder
 
 
 def run_act(
@@ -223,7 +243,10 @@ def run_act(
     cache_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     # A developer's act config must not change the runs (see the module docstring).
-    act_env = {**_clean_env(), "XDG_CONFIG_HOME": str(cache_dir / "xdg-config")}
+    act_env = {
+        **_clean_env(runner_bin(cache_dir / "runner-bin")),
+        "XDG_CONFIG_HOME": str(cache_dir / "xdg-config"),
+    }
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, env=act_env, stdin=subprocess.DEVNULL
     )

@@ -114,7 +114,7 @@ def test_expected_inputs_and_defaults(action):
         "fail-on-regression": "true",
         "baseline": "release",
         "tag-prefix": "model-v",
-        "python": "python3",
+        "python": "python3.12",
         "api-url": "${{ github.api_url }}",
     }
 
@@ -129,6 +129,8 @@ def test_every_output_maps_to_a_step_output(action):
         "model-path",
         "release-url",
         "comment-url",
+        "install-key",
+        "install-restored",
     }
     for name, spec in action["outputs"].items():
         assert (spec.get("description") or "").strip(), f"output {name} has no description"
@@ -143,6 +145,42 @@ def test_step_ifs_name_existing_steps(action):
         texts = [str(step.get("if", ""))] + [str(v) for v in (step.get("env") or {}).values()]
         for ref in re.findall(r"steps\.([\w-]+)\.", " ".join(texts)):
             assert ref in ids, f"{step.get('name')}: unknown step {ref}"
+
+
+def test_the_action_installs_from_its_lock(action):
+    install = _steps(action)[0]["run"]
+    assert '--require-hashes -r "$lock"' in install  # uv
+    assert install.count("--require-hashes") == 2  # and pip
+    assert install.count("--no-deps --no-build-isolation") == 2  # ci-ml itself, nothing unpinned
+    assert 'lock="$CI_ML_ACTION_PATH/requirements.lock"' in install
+    assert (ROOT / "requirements.lock").is_file()
+    # Every later step reports the lock to ci-ml, which records it in the manifest.
+    for step in _steps(action)[1:]:
+        if '"$CI_ML_ENTRY"' in step["run"]:
+            assert step["env"]["CI_ML_LOCK_FILE"] == "${{ steps.install.outputs.lock }}"
+
+
+@pytest.mark.parametrize("name", ["ml-pull-request.yml", "ml-release.yml"])
+def test_templates_cache_the_install_under_the_actions_key(action, name):
+    """Restore before the action, save after it under the key the action names;
+    the same path both times (a cache's version hashes its paths); the restore
+    prefix is how the action's key starts (ci_ml/install.py)."""
+    steps = list(_workflow_steps(_load(ROOT / "workflows" / name)))
+    uses = [s.get("uses", "").split("@")[0] for s in steps]
+    python = steps[uses.index("actions/setup-python")]
+    restore = steps[uses.index("actions/cache/restore")]
+    own = next(i for i, u in enumerate(uses) if OWN_ACTION.match(u + "@"))
+    save = steps[uses.index("actions/cache/save")]
+    assert uses.index("actions/setup-python") < uses.index("actions/cache/restore") < own
+    assert own < uses.index("actions/cache/save")
+    venv = action["runs"]["steps"][0]["env"]["CI_ML_VENV"]
+    assert restore["with"]["path"] == save["with"]["path"] == venv
+    prefix = "ci-ml-install-${{ runner.os }}-${{ runner.arch }}-py${{ steps.python.outputs.python-version }}-"
+    assert restore["with"]["restore-keys"] == prefix and python["id"] == "python"
+    assert save["with"]["key"] == f"${{{{ steps.{steps[own]['id']}.outputs.install-key }}}}"
+    assert "install-restored == 'false'" in save["if"] and "!cancelled()" in save["if"]
+    # The action's default interpreter is the templates' Python.
+    assert action["inputs"]["python"]["default"] == f"python{python['with']['python-version']}"
 
 
 def test_token_is_masked_first(action):

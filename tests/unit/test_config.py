@@ -82,6 +82,17 @@ def test_valid_config_resolves_paths_relative_to_the_config(tmp_path: Path) -> N
             "data.target",
             "required key is missing",
         ),
+        (
+            VALID.replace("LogisticRegression}", "LogisticRegression, preprocess: yes}"),
+            "model.preprocess",
+            "'auto' or 'none'",
+        ),
+        (
+            "data: {train: a.csv, test: b.csv, target: y}\n"
+            "model: {factory: m.py:build, preprocess: auto}",
+            "model",
+            "preprocess: auto applies to `estimator:` only",
+        ),
     ],
 )
 def test_errors_name_the_key_and_show_an_example(
@@ -112,3 +123,15 @@ def test_yaml_syntax_error_gives_line(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_preprocess_defaults_to_auto_and_a_factory_may_say_none(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, VALID)).model.preprocess == "auto"
+    cfg = load_config(
+        write(
+            tmp_path,
+            "data: {train: a.csv, test: b.csv, target: y}\n"
+            "model: {factory: m.py:build, preprocess: none}",
+        )
+    )
+    assert cfg.model.preprocess == "none"

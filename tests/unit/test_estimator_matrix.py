@@ -15,6 +15,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from ci_ml.data import is_text
+from ci_ml.stages import preprocess
 from ci_ml.stages.export import convert, export, predict_is_argmax
 
 TOL = 1e-4
@@ -152,6 +154,69 @@ def test_multiclass_classifier(name: str) -> None:
 def test_regressor(name: str) -> None:
     Xtr, ytr, Xte, _ = numeric_data("regression")
     check(REGRESSORS[name](), Xtr, ytr, Xte, "regression", name)
+
+
+def text_table(task: str, classes: int = 2, n: int = 700, seed: int = 2):
+    """A table as users have them: a text column with a few values, one with more
+    values than the one-hot cap, numeric columns with missing values, and a
+    holdout with a category the training rows never had. Returned as
+    `Dataset.xy` hands it to the model (missing text as "")."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "plus", "premium", None], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    city = rng.choice([f"city-{i:03d}" for i in range(preprocess.MAX_CATEGORIES + 30)], size=n)
+    X = pd.DataFrame(
+        {
+            "tenure": np.where(rng.random(n) < 0.15, np.nan, rng.gamma(2.0, 12.0, n).round(1)),
+            "fee": rng.normal(30, 8, n).round(2),
+            "tickets": np.where(rng.random(n) < 0.1, np.nan, rng.poisson(1.5, n).astype(float)),
+            "plan": plan,
+            "city": city,
+        }
+    )
+    signal = (
+        (X["plan"] == "premium") * 1.5
+        - X["tenure"].fillna(24) / 20
+        + X["tickets"].fillna(1) * 0.4
+        + rng.normal(0, 0.5, n)
+    )
+    if task == "regression":
+        y = pd.Series(signal * 30 + 100, name="y")
+    elif classes == 2:
+        y = pd.Series(np.where(signal > signal.median(), "yes", "no"), name="y")
+    else:
+        y = pd.Series(np.digitize(signal, np.quantile(signal, [0.33, 0.66])), name="y")
+    X.loc[X.index[-5:], "plan"] = "enterprise"  # only in the holdout
+    for c in X.columns:
+        if is_text(X[c]):
+            X[c] = X[c].astype(object).where(X[c].notna(), "").astype(str)
+    cut = 480
+    return X.iloc[:cut], y.iloc[:cut], X.iloc[cut:], y.iloc[cut:]
+
+
+def auto(est, Xtr, Xte):
+    cols = preprocess.column_roles([Xtr, Xte], list(Xtr.columns), None)
+    assert cols.categorical == ["plan", "city"] and cols.imputed == ["tenure", "tickets"]
+    return preprocess.build(est, cols, Xtr)
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_classifier_behind_auto_preprocessing(name: str) -> None:
+    """Every matrix classifier, behind `model.preprocess: auto`, on text columns and
+    missing values, with a category only the holdout has: one ONNX graph, parity."""
+    Xtr, ytr, Xte, _ = text_table("classification")
+    check(auto(CLASSIFIERS[name](), Xtr, Xte), Xtr, ytr, Xte, "classification", name)
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSORS))
+def test_regressor_behind_auto_preprocessing(name: str) -> None:
+    Xtr, ytr, Xte, _ = text_table("regression")
+    check(auto(REGRESSORS[name](), Xtr, Xte), Xtr, ytr, Xte, "regression", name)
+
+
+@pytest.mark.parametrize("name", ["LogisticRegression", "HistGradientBoostingClassifier"])
+def test_multiclass_behind_auto_preprocessing(name: str) -> None:
+    Xtr, ytr, Xte, _ = text_table("classification", classes=3)
+    check(auto(CLASSIFIERS[name](), Xtr, Xte), Xtr, ytr, Xte, "classification", name)
 
 
 def _column_pipeline(final):

@@ -310,3 +310,43 @@ def test_safeguard_findings_are_listed_errors_first_with_masked_examples() -> No
     assert "a data safeguard stopped the build" in text and "Data safeguards" in text
     assert text.index("personal data") < text.index("skew")
     assert "`a•••@e•••.org`" in text and "<script>" not in text
+
+
+@pytest.mark.parametrize(
+    ("install", "shown"),
+    [
+        (
+            {"locked": True, "lock_sha256": "96e33e51a0a9b951", "differs": {}},
+            "from ci-ml's lock (sha256 `96e33e51a0a9`)",
+        ),
+        (
+            {"locked": False, "lock_sha256": "96e33e51a0a9b951", "differs": {"numpy": {}}},
+            "⚠️ 1 package(s) differ from ci-ml's lock",
+        ),
+        ({"locked": False, "lock_sha256": None, "differs": {}}, "not from ci-ml's lock"),
+        (None, None),  # a manifest from before the install was recorded
+    ],
+)
+def test_the_lineage_says_whether_ci_ml_was_installed_from_its_lock(install, shown) -> None:
+    ctx = _ctx()
+    environment = {
+        "python": "3.12",
+        "packages": {"scikit-learn": "1", "skl2onnx": "1", "onnxruntime": "1"},
+    }
+    if install is not None:
+        environment["install"] = install
+    ctx["manifest"] = {
+        "git": None,
+        "model": None,
+        "task": "classification",
+        "created": "2026-11-26T00:00:00+00:00",
+        "data": {"files": {}},
+        "schema": {"source": None, "sha256": None},
+        "config": {"model": {"seed": 0}},
+        "environment": environment,
+        "features": [],
+        "classes": None,
+    }
+    text = report.render_report(ctx)
+    rows = [line for line in text.splitlines() if line.startswith("| install |")]
+    assert rows == ([] if shown is None else [f"| install | {shown} |"])

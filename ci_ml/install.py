@@ -1,0 +1,112 @@
+"""ci-ml's own install: the lock it is installed from, and what the manifest says
+about it.
+
+The action installs ci-ml's dependencies from `requirements.lock` (exact
+versions with hashes, for every Python and runner the action supports) and
+keeps the virtual environment in a cache. Before anything is installed it runs
+this file with the runner's Python, as a script (`python ci_ml/install.py key
+ACTION_PATH`), to name the install: ci-ml's version, the exact Python, the
+runner's OS and architecture, and the lock's hash. A cached environment is
+reused only when its recorded key is that name. So this module imports
+nothing but the standard library, and parses on old Pythons, to say that they
+are too old.
+
+Regenerate the lock with `scripts/update-lock.sh` (see the README).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import re
+import sys
+from pathlib import Path
+
+LOCK = "requirements.lock"
+# What the lock is resolved and checked for (scripts/update-lock.sh).
+PYTHONS = ((3, 10), (3, 11), (3, 12), (3, 13), (3, 14))
+PLATFORMS = {("Linux", "x86_64"), ("Linux", "aarch64"), ("Darwin", "arm64")}
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
+
+
+def normalize(name: str) -> str:
+    """A distribution name as packaging compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pins(lock_text: str) -> dict[str, set[str]]:
+    """{name: versions} pinned by a lock (a name has two versions where Pythons differ)."""
+    out: dict[str, set[str]] = {}
+    for name, version in _PIN.findall(lock_text):
+        out.setdefault(normalize(name), set()).add(version)
+    return out
+
+
+def lock_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def version_of(action_path: Path) -> str:
+    """ci-ml's version from its pyproject.toml (no tomllib on 3.10)."""
+    text = (action_path / "pyproject.toml").read_text(encoding="utf-8")
+    m = re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE)
+    return m.group(1) if m else "unknown"
+
+
+def unsupported(version: tuple[int, int], system: str, machine: str) -> str | None:
+    """Why the lock cannot serve this Python on this machine (None: it can)."""
+    if version not in PYTHONS:
+        names = ", ".join(f"{a}.{b}" for a, b in PYTHONS)
+        return f"Python {version[0]}.{version[1]} is not one the lock covers ({names})"
+    if (system, machine) not in PLATFORMS:
+        names = ", ".join(f"{s} {m}" for s, m in sorted(PLATFORMS))
+        return f"{system} {machine} is not a platform the lock covers ({names})"
+    return None
+
+
+def install_key(action_path: Path, runner_os: str, runner_arch: str) -> str:
+    """The name of an install: equal names, identical packages."""
+    return (
+        f"ci-ml-install-{runner_os}-{runner_arch}-py{platform.python_version()}"
+        f"-v{version_of(action_path)}-lock-{lock_sha256(action_path / LOCK)[:16]}"
+    )
+
+
+def report(lock: Path | None) -> dict[str, object]:
+    """The manifest's `environment.install`: was this process installed from the
+    lock, and does every installed package the lock pins have a pinned version?"""
+    from importlib import metadata
+
+    if lock is None or not lock.is_file():
+        return {"locked": False, "lock_sha256": None, "differs": {}}
+    differs = {}
+    for name, versions in sorted(pins(lock.read_text(encoding="utf-8")).items()):
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # pinned for another Python or platform
+        if installed not in versions:
+            differs[name] = {"installed": installed, "locked": sorted(versions)}
+    return {"locked": not differs, "lock_sha256": lock_sha256(lock), "differs": differs}
+
+
+def main(argv: list[str]) -> int:
+    """`install.py key ACTION_PATH RUNNER_OS RUNNER_ARCH`: print the install's key, or
+    say why this Python or machine is not covered (exit 2)."""
+    if len(argv) != 4 or argv[0] != "key":
+        print("usage: install.py key ACTION_PATH RUNNER_OS RUNNER_ARCH", file=sys.stderr)
+        return 2
+    why = unsupported(sys.version_info[:2], platform.system(), platform.machine())
+    if why:
+        print(
+            f"::error title=ci-ml::{why}: set actions/setup-python's python-version "
+            "(and the action's python input) to a covered version, on a covered runner",
+            file=sys.stderr,
+        )
+        return 2
+    print(install_key(Path(argv[1]), argv[2], argv[3]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
