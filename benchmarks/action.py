@@ -211,7 +211,11 @@ def main() -> None:
         timeout=3600,
     )
     build = artifacts / "ci-ml-build" / "_build"
+    stamps = [e["_t"] for e in run.entries if e.get("stepID") and "_t" in e]
     result = {
+        # act's own work before the first step and after the last (set up and complete job).
+        "before_steps": round(min(stamps), 4) if stamps else None,
+        "after_steps": round(run.seconds - max(stamps), 4) if stamps else None,
         "succeeded": run.succeeded,
         "act_seconds": run.seconds,
         "steps": step_seconds(run.entries),
