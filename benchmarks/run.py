@@ -77,6 +77,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="only render RESULTS.md from a results.json",
     )
     ap.add_argument("--timeout", type=float, default=3600, help="seconds one run may take")
+    ap.add_argument(
+        "--readme", action="store_true",
+        help="also copy the headline block into README.md's Performance section",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     args.cache = (args.cache or default_cache()).resolve()
     quick = args.quick
@@ -336,12 +340,25 @@ class Runner:
                 record["artifacts"] = out["artifacts"]
 
 
+def quote_in_readme(results_md: str, readme: Path = ROOT / "README.md") -> None:
+    """Replace the headline block in README.md with RESULTS.md's (between the markers)."""
+    text = readme.read_text()
+    block = results_md[
+        results_md.index(render.HEADLINE_START) : results_md.index(render.HEADLINE_END)
+    ]
+    start, end = text.index(render.HEADLINE_START), text.index(render.HEADLINE_END)
+    readme.write_text(text[:start] + block + text[end:])
+    print(f"quoted the headline in {readme}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.render:
         results = json.loads(args.render.read_text())
         args.output.write_text(render.render(results))
         print(f"wrote {args.output}")
+        if args.readme:
+            quote_in_readme(args.output.read_text())
         return
     if args.repeats < 3 and not args.quick:
         print("note: fewer than 3 repeats; min and median mean little", file=sys.stderr)
