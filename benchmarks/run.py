@@ -355,6 +355,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.render:
         results = json.loads(args.render.read_text())
+        results["rendered"] = "python -m benchmarks " + " ".join(sys.argv[1:])
         args.output.write_text(render.render(results))
         print(f"wrote {args.output}")
         if args.readme:
