@@ -11,7 +11,7 @@ saved folder back), the action's install step, the save step, the whole job.
     python benchmarks/bench_install.py [--installers uv,pip]
 
 Needs the test extras (act, uv) and PyPI. Prints a Markdown table for
-benchmarks/RESULTS.md.
+benchmarks/INSTALL.md.
 """
 
 from __future__ import annotations
