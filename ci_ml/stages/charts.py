@@ -171,13 +171,13 @@ def forest(comparison: Comparison | None) -> str | None:
 # --- the history ----------------------------------------------------------------
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+\-# ]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+\-()/:,² ]")
 
 
-def mermaid_text(s: str) -> str:
-    """Text for a quoted Mermaid label: no quotes, brackets or anything else that
-    could end it (tags come from GitHub)."""
-    return _UNSAFE.sub("_", s)[:40]
+def mermaid_text(s: str, limit: int = 60) -> str:
+    """Text for a quoted Mermaid label: no quotes, brackets, '#' (Mermaid's entity
+    codes) or anything else that could end it (tags come from GitHub)."""
+    return _UNSAFE.sub("_", s)[:limit]
 
 
 def _y_range(values: list[float], bounded: bool) -> tuple[float, float]:
@@ -189,6 +189,10 @@ def _y_range(values: list[float], bounded: bool) -> tuple[float, float]:
     return float(fmt(lo, 3)), float(fmt(hi, 3))
 
 
+def _releases(n: int) -> str:
+    return "release" if n == 1 else f"{n} releases"
+
+
 def history(
     hist: History | None, metrics: Evaluation | None, label: str = "this PR"
 ) -> dict[str, Any] | None:
@@ -198,7 +202,7 @@ def history(
         return None
     name = metrics.primary
     points = [
-        (mermaid_text(r.tag), float(r.metrics[name]))
+        (mermaid_text(r.tag, 30), float(r.metrics[name]))
         for r in hist.releases
         if _finite(r.metrics.get(name))
     ]
@@ -212,10 +216,12 @@ def history(
     return {
         "metric": name,
         "label": candidate.label,
-        "title": mermaid_text(f"{candidate.label} over the last {len(points) - 1} releases"),
+        "title": mermaid_text(
+            f"{candidate.label}: the last {_releases(len(points) - 1)} and {label}"
+        ),
         "y_title": mermaid_text(f"{candidate.label} ({direction} is better)"),
         "x": [x for x, _ in points],
-        "values": [float(fmt(v, 6)) for v in values],
+        "y": [float(fmt(v, 6)) for v in values],
         "y_min": lo,
         "y_max": hi,
         "releases": len(points) - 1,
