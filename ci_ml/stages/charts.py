@@ -152,7 +152,9 @@ def forest(comparison: Comparison | None) -> str | None:
         "",
     ]
     units = list(dict.fromkeys(r.unit for r in rows))
-    for unit in units:
+    for n, unit in enumerate(units):
+        if n:
+            lines.append("")
         group = [r for r in rows if r.unit == unit]
         ends = [abs(v) for r in group for v in (r.gain, r.low, r.high) if v is not None]
         scale = nice_ceiling(max(ends)) if max(ends) > 0 else None
