@@ -30,7 +30,7 @@ HALF = 20  # cells on each side of zero
 # units. Anything else gets an axis of its own.
 UNITS = {"log_loss": "log loss", "rmse": "target", "mae": "target", "r2": "R²"}
 PREFIX = {"improved": "+", "regressed": "-"}
-ICONS = {"improved": "🟢", "regressed": "🔴", "within noise": "⚪", "n/a": "·"}
+ICONS = {"improved": "🟢", "regressed": "🔴", "within noise": "⚪", "n/a": "·", "no baseline": "·"}
 NICE = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
@@ -196,7 +196,7 @@ def _releases(n: int) -> str:
 
 
 def history(
-    hist: History | None, metrics: Evaluation | None, label: str = "this PR"
+    hist: History | None, metrics: Evaluation | None, label: str = "candidate"
 ) -> dict[str, Any] | None:
     """The primary metric over the last releases, oldest first, then the candidate;
     None when no release recorded it (first model, history unavailable)."""
@@ -219,7 +219,7 @@ def history(
         "metric": name,
         "label": candidate.label,
         "title": mermaid_text(
-            f"{candidate.label}: the last {_releases(len(points) - 1)} and {label}"
+            f"{candidate.label} over the last {_releases(len(points) - 1)} and the {label}"
         ),
         "y_title": mermaid_text(f"{candidate.label} ({direction} is better)"),
         "x": [x for x, _ in points],

@@ -106,13 +106,7 @@ def pvalue(p: Any) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-VERDICT_ICON = {
-    "improved": "🟢",
-    "regressed": "🔴",
-    "within noise": "⚪",
-    "n/a": "·",
-    "no baseline": "·",
-}
+VERDICT_ICON = charts.ICONS
 GATE_ICON = {"pass": "✅", "fail": "❌", "skipped": "⏭️", "not evaluated": "⚠️"}
 HEADLINE = {
     "pass": ("✅", "passes its gates"),

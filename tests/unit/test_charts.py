@@ -176,10 +176,10 @@ def test_history_ends_with_the_candidate() -> None:
     h = charts.history(
         history(("model-v1", 0.97), ("model-v2", None), ("model-v3", 0.975)), evaluation()
     )
-    assert h["x"] == ["model-v1", "model-v3", "this PR"]  # v2 recorded no roc_auc
+    assert h["x"] == ["model-v1", "model-v3", "candidate"]  # v2 recorded no roc_auc
     assert h["y"] == [0.97, 0.975, 0.98] and h["releases"] == 2
     assert h["y_min"] < 0.97 and 0.98 < h["y_max"] <= 1.0
-    assert "the last 2 releases and this PR" in h["title"]
+    assert "the last 2 releases and the candidate" in h["title"]
 
 
 def test_no_history_without_a_release_that_recorded_the_metric() -> None:
