@@ -45,6 +45,7 @@ ARTIFACT_FILES = [
     "manifest.json",
     "schema.yaml",
     "validation.json",
+    "safeguards.json",
     "comparison.json",
     "report.md",
     "model-card.md",

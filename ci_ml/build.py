@@ -94,7 +94,7 @@ class Build:
         return self.cfg.model_dump(mode="json", by_alias=True)
 
     def _chain(self) -> dict[str, Any]:
-        data = self.optional(chain.CHAIN)
+        data = self.record_of(chain.CHAIN)
         return data if isinstance(data, dict) else {}
 
     def chain_problems(self, stages: list[str]) -> list[str]:
@@ -106,10 +106,11 @@ class Build:
         interrupted stage leaves nothing a later one could take for current."""
         found = self.chain_problems(chain.ancestors(stage))
         if found:
-            first = next((s for s in chain.ancestors(stage) if s in " ".join(found)), stage)
+            text = " ".join(found)
+            first = next((s for s in chain.ancestors(stage) if chain.command(s) in text), stage)
             raise UsageError(
-                f"`ci-ml {stage}` cannot use what is in {self.out}: " + "; ".join(found),
-                hint=f"run `ci-ml {first}` and the stages after it again, or `ci-ml run`",
+                f"{chain.command(stage)} cannot use what is in {self.out}: " + "; ".join(found),
+                hint=f"run {chain.command(first)} and the stages after it again, or `ci-ml run`",
             )
         seals = self._chain()
         for later in chain.descendants(stage):
@@ -146,11 +147,14 @@ class Build:
         return read_json(path)  # begin() has checked it is sealed and current
 
     def optional(self, name: str) -> Any:
-        """A record or artifact file if an earlier stage wrote it, else None."""
-        for path in (self.state_path(name), self.out / name):
-            if path.is_file():
-                return read_json(path)
-        return None
+        """An artifact file (JSON) if an earlier stage wrote it, else None."""
+        path = self.out / name
+        return read_json(path) if path.is_file() else None
+
+    def record_of(self, name: str) -> Any:
+        """A stage record in _build/ (JSON) if the stage wrote it, else None."""
+        path = self.state_path(name)
+        return read_json(path) if path.is_file() else None
 
     def record(self, stage: str, data: Any, seconds: float) -> None:
         write_json(self.state_path(f"{stage}.json"), data)
@@ -212,7 +216,7 @@ def assemble_manifest(b: Build) -> dict[str, Any]:
     """Lineage: what went into the build, from the config, the data and the stage records."""
     from ci_ml import __version__
 
-    record = b.optional
+    record = b.record_of
     validation, train, export = record("validate.json"), record("train.json"), record("export.json")
     d = b.dataset
     first = next(iter(d.sources.values()))
@@ -247,9 +251,22 @@ def assemble_manifest(b: Build) -> dict[str, Any]:
         ),
         "metrics": {"names": b.metric_names[0], "primary": b.metric_names[1]},
         "export": export,
+        "safeguards": _safeguards_summary(b.optional("safeguards.json")),
         "git": b.git,
         "environment": b.environment,
         "timings_seconds": record("timings.json") or {},
+    }
+
+
+def _safeguards_summary(record: Any) -> dict[str, Any] | None:
+    """For audit: did the data checks pass, and which columns may hold personal
+    data, with the reason the team gave."""
+    if not isinstance(record, dict):
+        return None
+    return {
+        "passed": record.get("passed"),
+        "findings": len(record.get("findings") or []),
+        "allowed_personal_data": record.get("allowed_personal_data") or {},
     }
 
 

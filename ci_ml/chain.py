@@ -17,10 +17,11 @@ from typing import Any
 
 from ci_ml.artifact import BUILD_DIR, SUMS, sha256_file
 
-STAGES = ("validate", "train", "export", "evaluate", "compare", "report")
+STAGES = ("validate", "safeguards", "train", "export", "evaluate", "compare", "report")
 # What each stage writes, relative to the artifact folder.
 OUTPUTS: dict[str, list[str]] = {
     "validate": ["validation.json", "schema.yaml", f"{BUILD_DIR}/validate.json"],
+    "safeguards": ["safeguards.json", f"{BUILD_DIR}/safeguards.json"],
     "train": [f"{BUILD_DIR}/model.joblib", f"{BUILD_DIR}/train.json"],
     "export": ["model.onnx", f"{BUILD_DIR}/predictions.npz", f"{BUILD_DIR}/export.json"],
     "evaluate": ["metrics.json", f"{BUILD_DIR}/evaluate.json"],
@@ -31,6 +32,7 @@ OUTPUTS: dict[str, list[str]] = {
 # The config sections whose change makes a stage's output stale.
 CONFIG_INPUTS: dict[str, list[str]] = {
     "validate": ["data", "schema", "task"],
+    "safeguards": ["data", "schema", "task", "safeguards"],
     "train": ["data", "schema", "task", "model"],
     "export": ["export"],
     "evaluate": ["metrics", "statistics", "gates"],
@@ -38,6 +40,12 @@ CONFIG_INPUTS: dict[str, list[str]] = {
     "report": [],
 }
 CHAIN = "chain.json"  # in _build/: {stage: seal}
+# The command that runs a stage, where the two names differ.
+COMMANDS = {"safeguards": "check-data"}
+
+
+def command(stage: str) -> str:
+    return f"`ci-ml {COMMANDS.get(stage, stage)}`"
 
 
 def ancestors(stage: str) -> list[str]:
@@ -89,12 +97,12 @@ def problems(
             continue
         if s.get("config") != config_digest(config, stage):
             sections = ", ".join(CONFIG_INPUTS[stage])
-            found.append(f"the config ({sections}) changed since `ci-ml {stage}` ran")
+            found.append(f"the config ({sections}) changed since {command(stage)} ran")
         if stage != "report" and s.get("data") != data:
-            found.append(f"the data files changed since `ci-ml {stage}` ran")
+            found.append(f"the data files changed since {command(stage)} ran")
         recorded = s.get("files") if isinstance(s.get("files"), dict) else {}
         now = file_digests(out, list(recorded))
         changed = sorted(n for n in recorded if now.get(n) != recorded[n])
         if changed:
-            found.append(f"{', '.join(changed)} changed since `ci-ml {stage}` wrote it")
+            found.append(f"{', '.join(changed)} changed since {command(stage)} wrote it")
     return found

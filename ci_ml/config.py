@@ -48,6 +48,8 @@ EXAMPLES: dict[str, str] = {
     "gates.min": "{metric: roc_auc, min: 0.9}  (a floor on a higher-is-better metric)",
     "gates.max": "{metric: log_loss, max: 0.4}  (a cap on a lower-is-better metric)",
     "baseline": "baseline: {on_unscorable: fail}  (or recorded, skip)",
+    "safeguards": "safeguards: {leakage: {severity: error, max_score: 0.98}, skew: {severity: warn}}",
+    "safeguards.allow_personal_data": "allow_personal_data: {email: needed to join with CRM, consented}",
     "statistics": "statistics: {resamples: 1000, confidence: 0.95, seed: 0}",
     "release": "release: {tag_prefix: model-v, history: 10}",
     "release.history": "history: 10  (past releases in the report's history chart; 0 for none)",
@@ -178,6 +180,74 @@ class BaselineConfig(_Strict):
     on_unscorable: Literal["fail", "recorded", "skip"] = "fail"
 
 
+Severity = Literal["error", "warn", "off"]
+
+
+class _Check(_Strict):
+    severity: Severity
+
+
+class ContaminationCheck(_Check):
+    severity: Severity = "error"
+    # Share of holdout rows whose features also occur in the training rows.
+    max_fraction: float = Field(0.01, ge=0, le=1)
+
+
+class DuplicatesCheck(_Check):
+    severity: Severity = "warn"
+    max_fraction: float = Field(0.05, ge=0, le=1)  # duplicated training rows
+
+
+class ConflictsCheck(_Check):
+    severity: Severity = "warn"
+    max_fraction: float = Field(0.01, ge=0, le=1)  # training rows in groups with two labels
+
+
+class LeakageCheck(_Check):
+    severity: Severity = "error"
+    # A feature that alone predicts the target this well (0 = no better than the
+    # majority class or the mean, 1 = perfectly) is the target in disguise.
+    max_score: float = Field(0.98, gt=0, le=1)
+    # A jump of a feature's score against the baseline build's (a warning).
+    max_jump: float = Field(0.3, gt=0, le=1)
+    sample_rows: int = Field(50_000, ge=1_000)  # training rows the scores are computed on
+
+
+class SkewCheck(_Check):
+    severity: Severity = "warn"
+    max_psi: float = Field(0.25, gt=0)  # population stability index, per column
+    max_ks: float = Field(0.1, gt=0, le=1)  # Kolmogorov–Smirnov statistic, numeric columns
+    alpha: float = Field(0.001, gt=0, lt=1)  # and its test must also reject at this level
+
+
+class PersonalDataCheck(_Check):
+    severity: Severity = "error"
+    # Default region for phone numbers written without a country code.
+    phone_region: str = Field("US", min_length=2, max_length=2)
+    # python-stdnum validators for national identifiers, e.g. [us.ssn, fr.nir, br.cpf].
+    national_ids: list[str] = Field(default_factory=lambda: ["us.ssn"])
+    sample_values: int = Field(10_000, ge=100)  # values read per column (a seeded sample)
+
+
+class SafeguardsConfig(_Strict):
+    contamination: ContaminationCheck = Field(default_factory=ContaminationCheck)
+    duplicates: DuplicatesCheck = Field(default_factory=DuplicatesCheck)
+    conflicting_labels: ConflictsCheck = Field(default_factory=ConflictsCheck)
+    leakage: LeakageCheck = Field(default_factory=LeakageCheck)
+    skew: SkewCheck = Field(default_factory=SkewCheck)
+    personal_data: PersonalDataCheck = Field(default_factory=PersonalDataCheck)
+    # Columns that may hold personal data, each with the reason (recorded in the manifest).
+    allow_personal_data: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("allow_personal_data")
+    @classmethod
+    def _reasons(cls, v: dict[str, str]) -> dict[str, str]:
+        empty = [c for c, why in v.items() if not str(why).strip()]
+        if empty:
+            raise ValueError(f"give a reason for every allowed column (none for {empty})")
+        return v
+
+
 class StatisticsConfig(_Strict):
     resamples: int = Field(1000, ge=100, le=100_000)
     confidence: float = Field(0.95, gt=0.5, lt=1)
@@ -209,6 +279,7 @@ class Config(_Strict):
     export: ExportConfig = Field(default_factory=ExportConfig)
     gates: list[Gate] = Field(default_factory=list)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+    safeguards: SafeguardsConfig = Field(default_factory=SafeguardsConfig)
     statistics: StatisticsConfig = Field(default_factory=StatisticsConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
 

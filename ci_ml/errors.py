@@ -9,6 +9,7 @@ with its exit code:
     ├── DataValidationError     exit 3   the data broke its schema
     ├── GateFailed              exit 4   a quality gate failed
     │   └── ParityError         exit 4   the ONNX export predicts differently
+    ├── SafeguardFailed         exit 6   a data safeguard found an error (leakage, …)
     └── GitHubError             exit 5   GitHub refused or could not be reached
         ├── ConnectionFailed             could not reach GitHub (after retries)
         │   └── DeadlineExceeded         no complete reply before the network deadline
@@ -35,6 +36,7 @@ EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_GATE = 4
 EXIT_GITHUB = 5
+EXIT_SAFEGUARD = 6
 
 
 class CiMlError(Exception):
@@ -82,6 +84,12 @@ class ParityError(GateFailed):
 
 class GitHubError(CiMlError):
     exit_code = EXIT_GITHUB
+
+
+class SafeguardFailed(CiMlError):
+    """A data safeguard (leakage, contamination, personal data, …) found an error."""
+
+    exit_code = EXIT_SAFEGUARD
 
 
 class ConnectionFailed(GitHubError):

@@ -1,6 +1,6 @@
 """The pipeline: the stages in order, each in a log group.
 
-    validate ──► train ──► export ──► evaluate ──► compare ──► report
+    validate ──► safeguards ──► train ──► export ──► evaluate ──► compare ──► report
 
 Export comes before evaluate because the metrics are the shipped model's: the
 ONNX file's predictions, which the parity check has proved agree with
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ci_ml.build import Build
-from ci_ml.stages import compare, evaluate, export, report, train, validate
+from ci_ml.stages import compare, evaluate, export, report, safeguards, train, validate
 
 if TYPE_CHECKING:
     from ci_ml.stages.compare import Comparison
@@ -33,6 +33,7 @@ class Console(Protocol):
 
     def group(self, title: str) -> AbstractContextManager[None]: ...
     def warning(self, message: str, *, file: str | None = None) -> None: ...
+    def error(self, message: str, *, file: str | None = None, title: str | None = None) -> None: ...
     def append_summary(self, markdown: str) -> bool: ...
     def set_outputs(self, values: Mapping[str, object]) -> None: ...
 
@@ -40,6 +41,21 @@ class Console(Protocol):
 def stage(console: Console, name: str, fn: Callable[..., Any], *args: Any) -> Any:
     with console.group(f"ci-ml {name}"):
         return fn(*args)
+
+
+def safeguards_stage(b: Build, baseline: Path | None, console: Console) -> Any:
+    """The data checks; each finding also becomes an annotation in Actions."""
+    from ci_ml.artifact import load, read_json
+
+    try:
+        return stage(console, "check-data", safeguards.run, b, baseline)
+    finally:
+        record = b.out / safeguards.RECORD
+        if record.is_file():
+            result = load(safeguards.SafeguardsResult, read_json(record))
+            for f in result.findings:
+                say = console.error if f.severity == "error" else console.warning
+                say(f"data safeguard {f.check}: {f.message}")
 
 
 def compare_stage(
@@ -77,6 +93,7 @@ def run(
     b.clear_all()
     try:
         stage(console, "validate", validate.run, b)
+        safeguards_stage(b, baseline, console)
         stage(console, "train", train.run, b)
         stage(console, "export", export.run, b)
         print(metrics_line(stage(console, "evaluate", evaluate.run, b)))

@@ -35,6 +35,7 @@ exit codes:
 """
 BUILD_STAGES = [
     ("validate", "test the train and test data against the pandera schema"),
+    ("check-data", "data safeguards: leakage, contamination, duplicates, skew, personal data"),
     ("train", "fit the model and write the manifest"),
     ("export", "export to ONNX, predict the holdout set with it, check parity with scikit-learn"),
     ("evaluate", "compute the ONNX model's metrics on the holdout set"),
@@ -124,14 +125,17 @@ def _build_commands(c: _Commands) -> None:
     p = c.add(
         "run",
         "ci_ml.cli.build:cmd_run",
-        "run every stage: validate, train, export, evaluate, compare, report",
+        "run every stage: validate, check-data, train, export, evaluate, compare, report",
     )
     _common(p)
     _baseline_arg(p)
     _network_arg(p)
     _no_fail(p)
     for name, help_ in BUILD_STAGES:
-        _common(c.add(name, "ci_ml.cli.build:cmd_stage", help_))
+        p = c.add(name, "ci_ml.cli.build:cmd_stage", help_)
+        _common(p)
+        if name == "check-data":  # the leakage check compares with the baseline's record
+            _baseline_arg(p)
     p = c.add(
         "compare",
         "ci_ml.cli.build:cmd_compare",

@@ -150,6 +150,9 @@ def _summary(name: str, result: Any, b: Build) -> str:
     if name == "validate":
         rows = ", ".join(f"{n} {role}" for role, n in result.rows.items())
         return f"data valid: {rows} rows passed {result.schema or 'the built-in target checks'}"
+    if name == "check-data":
+        warnings = sum(f.severity == "warn" for f in result.findings)
+        return f"data safeguards passed ({warnings} warning(s); see safeguards.json)"
     if name == "train":
         return f"trained {result.estimator} in {result.fit_seconds:.2f}s"
     if name == "evaluate":
@@ -164,7 +167,8 @@ def _summary(name: str, result: Any, b: Build) -> str:
 
 
 def cmd_stage(args: Any, rt: Runtime) -> int:
-    """One stage alone (`ci-ml validate`, `train`, `evaluate`, `export`, `report`)."""
+    """One stage alone (`ci-ml validate`, `check-data`, `train`, `export`, `evaluate`,
+    `report`)."""
     import importlib
 
     from ci_ml import pipeline
@@ -174,6 +178,8 @@ def cmd_stage(args: Any, rt: Runtime) -> int:
     with b.open():
         if name == "report":
             result = pipeline.report_stage(b, rt.actions)
+        elif name == "check-data":
+            result = pipeline.safeguards_stage(b, resolve_baseline(args, b, rt), rt.actions)
         else:
             module = importlib.import_module(f"ci_ml.stages.{name}")
             result = pipeline.stage(rt.actions, name, module.run, b)

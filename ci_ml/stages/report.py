@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import load, write_sums, write_text
+from ci_ml.chain import STAGES
 from ci_ml.marker import comment_id, marker
 from ci_ml.stages import charts
 
@@ -114,6 +115,7 @@ HEADLINE = {
     "no-baseline": ("🆕", "first model: no baseline to compare with"),
     "incomplete": ("⚠️", "could not be compared with its baseline: relative gates not evaluated"),
     "invalid-data": ("🚫", "data broke the schema"),
+    "unsafe-data": ("🚫", "a data safeguard stopped the build"),
     "failed": ("💥", "the build failed before the comparison"),
 }
 
@@ -194,10 +196,14 @@ def render_model_card(ctx: dict[str, Any]) -> str:
     return render("model-card.md.j2", ctx)
 
 
-def run_status(validation: Any, comparison: Any, metrics: Any, export: Any) -> str:
+def run_status(
+    validation: Any, comparison: Any, metrics: Any, export: Any, safeguards: Any = None
+) -> str:
     """What the headline says: the verdict, or how far the build got."""
     if validation and not validation.passed:
         return "invalid-data"
+    if safeguards and not safeguards.passed:
+        return "unsafe-data"
     if comparison:
         return comparison.verdict
     if metrics and export:
@@ -227,6 +233,7 @@ def context(b: Build) -> dict[str, Any]:
     from ci_ml.stages.evaluate import Evaluation
     from ci_ml.stages.export import ExportResult
     from ci_ml.stages.history import FILE, History
+    from ci_ml.stages.safeguards import SafeguardsResult
     from ci_ml.stages.train import TrainResult
     from ci_ml.stages.validate import ValidationResult
 
@@ -234,8 +241,9 @@ def context(b: Build) -> dict[str, Any]:
     metrics = _typed(Evaluation, b.optional("metrics.json"))
     comparison = _typed(Comparison, b.optional("comparison.json"))
     validation = _typed(ValidationResult, b.optional("validation.json"))
-    export = _typed(ExportResult, b.optional("export.json"))
-    history = _typed(History, b.optional(FILE)) if comparison else None
+    export = _typed(ExportResult, b.record_of("export.json"))
+    safeguards = _typed(SafeguardsResult, b.optional("safeguards.json"))
+    history = _typed(History, b.record_of(FILE)) if comparison else None
     try:
         config_label = b.cfg.source.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -246,14 +254,15 @@ def context(b: Build) -> dict[str, Any]:
         "config_path": config_label,
         "comment_id": comment_id(config_label),
         "marker": marker(comment_id(config_label)),
-        "status": run_status(validation, comparison, metrics, export),
+        "status": run_status(validation, comparison, metrics, export, safeguards),
+        "safeguards": safeguards,
         "manifest": manifest,
         "metrics": metrics,
         "comparison": comparison,
         "validation": validation,
         "export": export,
-        "train": _typed(TrainResult, b.optional("train.json")),
-        "timings": b.optional("timings.json") or {},
+        "train": _typed(TrainResult, b.record_of("train.json")),
+        "timings": b.record_of("timings.json") or {},
         **pictures(comparison, metrics, history),
         "run_url": b.run.run_url,
         "sha": (b.run.github_sha or commit or "")[:12],
@@ -284,11 +293,11 @@ def run(b: Build) -> ReportResult:
     t0 = time.perf_counter()
     b.begin("report")
     # Publishable only when every stage before completed and is still current.
-    complete = not b.chain_problems(["validate", "train", "export", "evaluate", "compare"])
+    complete = not b.chain_problems([s for s in STAGES if s != "report"])
     ctx = context(b)
     text = render_report(ctx)
     write_text(b.out / "report.md", text)
-    if ctx["status"] in ("invalid-data", "failed"):
+    if ctx["status"] in ("invalid-data", "unsafe-data", "failed"):
         b.clear(["model-card.md"])  # no model, no card
     else:
         write_text(b.out / "model-card.md", render_model_card(ctx))

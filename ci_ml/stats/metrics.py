@@ -5,10 +5,12 @@ component matrix. The point estimate is `value(components.sum(0))`; a
 bootstrap resample is `value(weights @ components)`; so one definition serves
 both, and a thousand resamples cost one matrix product (see ci_ml.stats.bootstrap).
 
-ROC AUC is the one metric that is not a plain sum: its components are the
-DeLong placement values, whose sums give the AUC exactly on the full sample
-and its first-order (Hajek) expansion on a resample, which is how the DeLong
-variance is derived too.
+ROC AUC is the one metric that is not a plain sum: it is a count of
+(positive, negative) pairs ranked the right way over the product of the two
+class sizes. Its pair column (`Pairs`) is summed like any other on the full
+sample; on a resample its weighted pair count is computed exactly from the
+row weights (small holdouts), or from the Hajek projection of the pairs, a
+function of four per-row sums (larger ones, and blocks of rows).
 """
 
 from __future__ import annotations
@@ -42,28 +44,24 @@ class Metric:
     needs_proba: bool
     label: str
     # components(scored) -> (n, k) per-row parts; value(sums (..., k)) -> (...)
-    components: Callable[[Scored], np.ndarray]
+    components: Callable[[Scored], np.ndarray | Parts]
     value: Callable[[np.ndarray], np.ndarray]
 
 
 # --- components -------------------------------------------------------------
 
 
-def _onehot(idx: np.ndarray, k: int) -> np.ndarray:
-    import numpy as np
-
-    out = np.zeros((idx.shape[0], k), dtype=np.float64)
-    out[np.arange(idx.shape[0]), idx] = 1.0
-    return out
-
-
 def _confusion_parts(s: Scored) -> np.ndarray:
     """[true one-hot (K) | predicted one-hot (K) | true positive one-hot (K)]"""
     import numpy as np
 
-    k = len(s.classes or [])
-    t, p = _onehot(s.y, k), _onehot(s.pred, k)
-    return np.hstack([t, p, t * p])
+    k, n = len(s.classes or []), s.y.shape[0]
+    out = np.zeros((n, 3 * k))
+    rows = np.arange(n)
+    out[rows, s.y] = 1.0
+    out[rows, k + s.pred] = 1.0
+    out[rows, 2 * k + s.y] = s.y == s.pred
+    return out
 
 
 def _split3(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -127,58 +125,213 @@ def _log_loss_parts(s: Scored) -> np.ndarray:
     return np.stack([-np.log(p_true), np.ones(s.y.shape[0])], axis=1)
 
 
-def _placements(score: np.ndarray, positive: np.ndarray) -> np.ndarray:
-    """DeLong placement values: for a positive, the share of negatives it
-    outranks (ties count half); for a negative, the share of positives that
-    outrank it. Vectorised with one sort."""
+def _ranks(score: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One sort: the rows by ascending score, whether each is positive, how many
+    sorted rows lie strictly below its score and at or below it (they differ
+    only for ties), and how many of those are positive."""
     import numpy as np
 
-    order = np.argsort(score, kind="mergesort")
-    s_sorted = score[order]
-    pos_sorted = positive[order].astype(np.float64)
-    neg_sorted = 1.0 - pos_sorted
-    # Group ties: first and last index of each run of equal scores.
-    _, first, counts = np.unique(s_sorted, return_index=True, return_counts=True)
-    group = np.repeat(np.arange(first.size), counts)
-    neg_cum = np.concatenate([[0.0], np.cumsum(np.add.reduceat(neg_sorted, first))])
-    pos_cum = np.concatenate([[0.0], np.cumsum(np.add.reduceat(pos_sorted, first))])
-    n_pos, n_neg = pos_sorted.sum(), neg_sorted.sum()
-    neg_below = neg_cum[group] + 0.5 * (neg_cum[group + 1] - neg_cum[group])
-    pos_above = (n_pos - pos_cum[group + 1]) + 0.5 * (pos_cum[group + 1] - pos_cum[group])
-    v = np.where(pos_sorted > 0, neg_below / max(n_neg, 1), pos_above / max(n_pos, 1))
-    out = np.empty_like(v)
-    out[order] = v
-    return out
+    n = positive.shape[0]
+    order = np.argsort(score)
+    s, pos = score[order], positive[order]
+    pos_upto = np.zeros(n + 1, dtype=np.int64)  # positives among the first i sorted rows
+    np.cumsum(pos, out=pos_upto[1:])
+    tied = s[1:] == s[:-1]
+    if not tied.any():
+        lo = np.arange(n)
+        return order, pos, lo, lo, pos_upto[:-1], pos_upto[:-1]
+    new = np.concatenate([[True], ~tied])
+    run = np.cumsum(new) - 1
+    first = np.flatnonzero(new)
+    lo, hi = first[run], np.concatenate([first[1:], [n]])[run]
+    return order, pos, lo, hi, pos_upto[lo], pos_upto[hi]
 
 
-def _auc_parts(s: Scored) -> np.ndarray:
+def _count_rows(*ranks: np.ndarray) -> tuple[np.ndarray, ...]:
+    order, pos, lo, hi, pos_lo, pos_hi = ranks
+    return order[~pos], order[pos], (lo - pos_lo)[pos], (hi - pos_hi)[pos]
+
+
+class Pairs:
+    """The pair count behind one ROC AUC: the sum over (positive i, negative j)
+    of w_i * w_j * [s_i > s_j], ties counting half, for row weights w. The AUC
+    is pairs / (positives * negatives), each weighted.
+
+    In the component matrix a pair column holds each positive's count of
+    negatives below it, so that its plain sum is the full sample's pair count
+    (`ranked`). A resample is not a plain sum: `PairCounter` counts the pairs
+    for the resample's row weights; `project` gives the Hajek projection from
+    the weighted sums of the four columns [pairs, pos, neg, neg_pairs], for when
+    blocks of rows are resampled and row weights are not at hand."""
+
+    # Up to this many rows `ranked` keeps the index arrays that exact pair
+    # counting needs (it counts up to bootstrap.EXACT_PAIRS rows).
+    KEEP_ROWS = 1 << 13
+
+    def __init__(self, score: np.ndarray, positive: np.ndarray, total: float) -> None:
+        self.score, self.positive, self.total = score, positive, total
+        self.n_pos = int(positive.sum())
+        self.n_neg = positive.shape[0] - self.n_pos
+        self._rows: tuple[np.ndarray, ...] | None = None
+
+    @classmethod
+    def ranked(cls, score: np.ndarray, positive: np.ndarray) -> tuple[Pairs, np.ndarray]:
+        """The Pairs of a score and its (n, 4) columns: [negatives below each
+        positive, positive, negative, positives above each negative]; ties
+        count half. The first and the last column both sum to the pair count."""
+        import numpy as np
+
+        order, pos, lo, hi, pos_lo, pos_hi = _ranks(score, positive)
+        by_score = np.empty((pos.shape[0], 4))
+        # negatives below (rows below - positives below) and positives above,
+        # ties counting half: the mean of "strictly below" and "at or below"
+        if lo is hi:  # no ties
+            neg_below, pos_above = lo - pos_lo, pos.sum() - pos_lo
+        else:
+            neg_below = 0.5 * (lo + hi - pos_lo - pos_hi)
+            pos_above = pos.sum() - 0.5 * (pos_lo + pos_hi)
+        by_score[:, 0] = neg_below * pos
+        by_score[:, 1] = pos
+        by_score[:, 2] = ~pos
+        by_score[:, 3] = pos_above * ~pos
+        total = float(by_score[:, 0].sum())  # half-integers: exact
+        out = np.empty_like(by_score)
+        out[order] = by_score
+        pairs = cls(score, positive, total)
+        if pos.shape[0] <= cls.KEEP_ROWS:
+            pairs._rows = _count_rows(order, pos, lo, hi, pos_lo, pos_hi)
+        return pairs, out
+
+    def rows(self) -> tuple[np.ndarray, ...]:
+        """For counting: negative rows by ascending score, positive rows, and per
+        positive the negatives strictly below it and at or below it."""
+        if self._rows is None:
+            self._rows = _count_rows(*_ranks(self.score, self.positive))
+        return self._rows
+
+    def project(self, sums: np.ndarray) -> np.ndarray:
+        """Hajek projection of the weighted pair count from the weighted sums
+        (..., 4) of the columns from `ranked`: AUC* = mean positive placement +
+        mean negative placement - AUC, times the weighted class sizes. First
+        order in the weights, like the DeLong variance."""
+        import numpy as np
+
+        if self.n_pos == 0 or self.n_neg == 0:
+            return np.zeros(sums.shape[:-1])
+        pairs, pos, neg, neg_pairs = np.moveaxis(sums, -1, 0)
+        auc = self.total / (self.n_pos * self.n_neg)
+        return pairs * neg / self.n_neg + neg_pairs * pos / self.n_pos - auc * pos * neg
+
+
+class PairCounter:
+    """Counts the weighted pairs of many `Pairs` (same rows) for batches of row
+    weights: one cumulative sum over the negatives' weights in score order, read
+    at each positive. The index arrays are laid out once; the Pairs are taken in
+    chunks of about `cells` (rows x batch) so the temporaries stay in cache."""
+
+    def __init__(self, pairs: list[Pairs], batch: int, cells: int = 100_000) -> None:
+        import numpy as np
+
+        self.m = len(pairs)
+        self.chunks = []
+        i = 0
+        while i < len(pairs):
+            j, rows = i + 1, pairs[i].positive.shape[0]
+            while j < len(pairs) and (rows + pairs[j].positive.shape[0]) * batch <= cells:
+                rows += pairs[j].positive.shape[0]
+                j += 1
+            chunk = pairs[i:j]
+            n_neg = np.array([p.n_neg for p in chunk])
+            n_pos = np.array([p.n_pos for p in chunk])
+            neg_rows, pos_rows, below, at_or_below = (
+                np.concatenate(part) for part in zip(*(p.rows() for p in chunk), strict=True)
+            )
+            # The negatives of all Pairs side by side, one run each: a running
+            # total read at a positive counts the runs before its own too, which
+            # is taken off once per Pairs (its total positive weight times that).
+            starts = np.concatenate([[0], np.cumsum(n_neg)[:-1]])
+            offset = np.repeat(starts, n_pos)
+            below, at_or_below = below + offset, at_or_below + offset
+            has = n_pos > 0
+            self.chunks.append(
+                (
+                    slice(i, j),
+                    neg_rows,
+                    below,
+                    None if np.array_equal(below, at_or_below) else at_or_below,  # no ties
+                    pos_rows,
+                    np.concatenate([[0], np.cumsum(n_pos)[:-1]])[has],
+                    starts[has],
+                    has,
+                )
+            )
+            i = j
+
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        """(b, m) pair counts for row weights (b, n)."""
+        import numpy as np
+
+        b = weights.shape[0]
+        out = np.zeros((b, self.m))
+        for where, neg, below, at_or_below, pos, first, starts, has in self.chunks:
+            if not first.size:
+                continue
+            running = np.empty((b, neg.size + 1))
+            running[:, 0] = 0.0
+            np.cumsum(weights[:, neg], axis=1, out=running[:, 1:])
+            credit = running[:, below]
+            if at_or_below is not None:  # ties count half
+                credit += running[:, at_or_below]
+                credit *= 0.5
+            wp = weights[:, pos]
+            credit *= wp
+            counts = np.add.reduceat(credit, first, axis=1)
+            counts -= running[:, starts] * np.add.reduceat(wp, first, axis=1)
+            sub = out[:, where]
+            sub[:, has] = counts
+            out[:, where] = sub
+        return out
+
+
+def pair_counts(weights: np.ndarray, pairs: list[Pairs], cells: int = 100_000) -> np.ndarray:
+    """(b, m): the exact weighted pair count of each `pairs` for each row of
+    row weights (b, n)."""
+    return PairCounter(pairs, weights.shape[0], cells)(weights)
+
+
+@dataclass
+class Parts:
+    """A metric's per-row components, with the columns that are pair counts."""
+
+    matrix: np.ndarray
+    pairs: dict[int, Pairs]
+
+
+def _auc_parts(s: Scored) -> Parts:
     """Per class c (one-vs-rest; one column set for binary):
-    [pos * V10, pos, neg * V01, neg]."""
+    [pairs, pos, neg, neg_pairs] (see Pairs.ranked)."""
     import numpy as np
 
     assert s.proba is not None
     k = s.proba.shape[1]
     cols = [1] if k == 2 else range(k)
-    parts = []
-    for c in cols:
-        pos = (s.y == c).astype(np.float64)
-        v = _placements(s.proba[:, c], pos)
-        parts.append(np.stack([pos * v, pos, (1 - pos) * v, 1 - pos], axis=1))
-    return np.hstack(parts)
+    parts, pairs = [], {}
+    for i, c in enumerate(cols):
+        pairs[4 * i], columns = Pairs.ranked(s.proba[:, c], s.y == c)
+        parts.append(columns)
+    return Parts(parts[0] if len(parts) == 1 else np.hstack(parts), pairs)
 
 
 def _auc(sums: np.ndarray) -> np.ndarray:
-    """Macro one-vs-rest AUC. With full-sample sums both halves equal the AUC;
-    on a resample, their sum minus the full-sample AUC is the Hajek expansion,
-    so we average the two halves, which is the same to first order."""
+    """Macro one-vs-rest AUC: per class, pairs / (positives * negatives)."""
     import numpy as np
 
     k = sums.shape[-1] // 4
     s = sums.reshape(*sums.shape[:-1], k, 4)
-    a10 = _safe_div(s[..., 0], s[..., 1])
-    a01 = _safe_div(s[..., 2], s[..., 3])
-    per_class = 0.5 * (a10 + a01)
-    valid = (s[..., 1] > 0) & (s[..., 3] > 0)
+    pos, neg = s[..., 1], s[..., 2]
+    valid = (pos > 0) & (neg > 0)
+    # The Hajek projection of a resample can step past [0, 1]; the AUC cannot.
+    per_class = np.clip(_safe_div(s[..., 0], pos * neg), 0.0, 1.0)
     return np.where(valid.any(-1), _macro(per_class, valid), np.nan)
 
 
@@ -301,30 +454,35 @@ def select(
     return chosen, primary
 
 
-def component_blocks(scored: Scored, names: list[str]) -> tuple[np.ndarray, dict[str, slice]]:
-    """All metrics' components side by side, shared blocks computed once.
-    Returns the (n, k) matrix and each metric's column slice."""
+def component_blocks(scored: Scored, names: list[str]) -> tuple[Parts, dict[str, slice]]:
+    """The components of the named metrics that apply to `scored` (its task; its
+    probabilities, if any) side by side, shared blocks computed once. Returns the
+    (n, k) matrix with its pair columns, and each metric's column slice."""
     import numpy as np
 
-    blocks: dict[Callable, tuple[np.ndarray, slice]] = {}
+    blocks: dict[Callable, slice] = {}
     cols: list[np.ndarray] = []
+    pairs: dict[int, Pairs] = {}
     start = 0
     where: dict[str, slice] = {}
     for name in names:
         m = METRICS[name]
-        if m.needs_proba and scored.proba is None:
+        if m.task != scored.task or (m.needs_proba and scored.proba is None):
             continue
         if m.components not in blocks:
             c = m.components(scored)
-            blocks[m.components] = (c, slice(start, start + c.shape[1]))
+            if isinstance(c, Parts):
+                pairs.update({start + col: p for col, p in c.pairs.items()})
+                c = c.matrix
+            blocks[m.components] = slice(start, start + c.shape[1])
             cols.append(c)
             start += c.shape[1]
-        where[name] = blocks[m.components][1]
+        where[name] = blocks[m.components]
     matrix = np.hstack(cols) if cols else np.zeros((scored.y.shape[0], 0))
-    return matrix, where
+    return Parts(matrix, pairs), where
 
 
 def point_estimates(scored: Scored, names: list[str]) -> dict[str, float]:
-    matrix, where = component_blocks(scored, names)
-    sums = matrix.sum(axis=0)
+    parts, where = component_blocks(scored, names)
+    sums = parts.matrix.sum(axis=0)
     return {name: float(METRICS[name].value(sums[sl])) for name, sl in where.items()}

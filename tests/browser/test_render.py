@@ -239,6 +239,7 @@ def _context() -> dict:
     return {
         "name": "x", "config_path": "ci-ml.yaml", "comment_id": "abc", "status": "no-baseline",
         "marker": report.marker("abc"), "manifest": None, "metrics": metrics,
-        "comparison": None, "validation": None, "export": None, "train": None, "timings": {},
+        "comparison": None, "validation": None, "safeguards": None, "export": None,
+        "train": None, "timings": {},
         "run_url": None, "sha": "", **report.pictures(None, metrics, history),
     }  # fmt: skip

@@ -55,7 +55,7 @@ def test_every_example_builds(example: str, tmp_path: Path) -> None:
 
 def test_stages_one_by_one_give_the_same_metrics_as_run(tmp_path: Path) -> None:
     cfg = str(EXAMPLES / "regression" / "ci-ml.yaml")
-    for stage in ["validate", "train", "export", "evaluate", "report"]:
+    for stage in ["validate", "check-data", "train", "export", "evaluate", "report"]:
         r = run_cli(stage, "--config", cfg, "--out", str(tmp_path / "a"))
         assert r.returncode == 0, (stage, r.stderr)
     assert run_cli("run", "--config", cfg, "--out", str(tmp_path / "b")).returncode == 0
@@ -151,8 +151,9 @@ def test_second_build_compares_with_the_first(example_copy, tmp_path: Path) -> N
     assert build(project, first).returncode == 0
     _set_params(project / "ci-ml.yaml", n_estimators=50, max_depth=3)
     r = build(project, second, "--baseline", str(first))
-    assert r.returncode in (0, 4), r.stderr
+    assert r.returncode == 0, r.stderr
     comp = json.loads((second / "comparison.json").read_text())
+    assert comp["verdict"] == "pass" and comp["baseline_status"] == "scored"
     assert comp["scored_on"] == "current holdout"
     assert comp["data_changes"]["holdout_identical"] is True
     names = [m["metric"] for m in comp["metrics"]]
@@ -166,8 +167,9 @@ def test_second_build_compares_with_the_first(example_copy, tmp_path: Path) -> N
         "log_loss",
     ]
     for m in comp["metrics"]:
-        assert m["ci_low"] <= m["delta"] <= m["ci_high"] or m["verdict"] == "within noise"
-        assert m["verdict"] in {"improved", "regressed", "within noise"}
+        # A smaller forest on 171 rows: every change is within the paired interval.
+        assert m["ci_low"] <= m["delta"] <= m["ci_high"], m
+        assert m["verdict"] == "within noise", m
         # The baseline re-scored through ONNX reproduces its recorded metrics on the same holdout.
         assert m["baseline"]["value"] == pytest.approx(m["baseline_recorded"], abs=1e-6)
     assert comp["tests"]["test"] == "mcnemar_exact"

@@ -238,7 +238,7 @@ def test_the_comment_fits_with_history_and_charts_included() -> None:
     ctx = {
         "name": "big", "config_path": "ci-ml.yaml", "comment_id": "abc",
         "marker": marker("abc"), "status": "pass", "manifest": None, "metrics": ev,
-        "comparison": comp, "validation": None, "export": None, "train": None,
+        "comparison": comp, "validation": None, "safeguards": None, "export": None, "train": None,
         "timings": {}, "run_url": None, "sha": "", **report.pictures(comp, ev, h),
     }  # fmt: skip
     body = report.render_report(ctx)

@@ -5,7 +5,7 @@ import pytest
 from sklearn import metrics as skm
 
 from ci_ml.errors import ConfigError
-from ci_ml.stats.metrics import DEFAULTS, Scored, point_estimates, select
+from ci_ml.stats.metrics import DEFAULTS, Pairs, Scored, pair_counts, point_estimates, select
 
 
 def _classification(k: int, n: int = 3000, seed: int = 0, ties: bool = False) -> Scored:
@@ -93,3 +93,30 @@ def test_primary_defaults_to_the_first_gate_then_the_tasks_headline(
     task, names, gates, primary
 ) -> None:
     assert select(task, names, None, gates)[1] == primary
+
+
+@pytest.mark.parametrize("cells", [1, 500, 4_000_000])
+def test_pair_counts_are_roc_auc_with_integer_weights(cells: int) -> None:
+    """The resampled AUC's numerator: with integer row weights, pairs / (pos * neg)
+    is scikit-learn's AUC with those sample weights (ties included), for many Pairs
+    at once, however they are split into batches."""
+    rng = np.random.default_rng(5)
+    n, b = 60, 7
+    cases = []
+    for i in range(6):
+        positive = rng.random(n) < [0.4, 0.1, 0.5, 0.3, 0.0, 1.0][i]
+        score = np.round(rng.normal(size=n) + positive, [3, 1, 0, 2, 1, 1][i])  # ties
+        cases.append((score, positive, *Pairs.ranked(score, positive)))
+    weights = rng.multinomial(n, np.full(n, 1 / n), size=b).astype(float)
+    got = pair_counts(weights, [p for _, _, p, _ in cases], cells=cells)
+    for j, (score, positive, p, columns) in enumerate(cases):
+        for r in range(b):
+            w = weights[r]
+            pos, neg = w[positive].sum(), w[~positive].sum()
+            if pos == 0 or neg == 0:
+                assert got[r, j] == 0
+                continue
+            want = skm.roc_auc_score(positive, score, sample_weight=w)
+            assert got[r, j] / (pos * neg) == pytest.approx(want, abs=1e-12)
+        full = pair_counts(np.ones((1, n)), [p])[0, 0]
+        assert full == p.total == columns[:, 0].sum() == columns[:, 3].sum()

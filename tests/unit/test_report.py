@@ -128,6 +128,7 @@ def _ctx() -> dict:
         "metrics": metrics,
         "comparison": comparison,
         "validation": None,
+        "safeguards": None,
         "export": None,
         "train": None,
         "timings": {},
@@ -291,3 +292,34 @@ def test_a_build_from_a_dirty_tree_says_so_in_the_report_and_the_card() -> None:
     assert "uncommitted changes" in card and "Check out the commit above" not in card
     ctx["manifest"]["git"]["dirty"] = False
     assert "uncommitted changes" not in report.render_report(ctx)
+
+
+def test_safeguard_findings_are_listed_errors_first_with_masked_examples() -> None:
+    from ci_ml.stages.safeguards import SafeguardsResult
+
+    ctx = _ctx()
+    ctx["safeguards"] = load(
+        SafeguardsResult,
+        {
+            "passed": False,
+            "findings": [
+                {
+                    "check": "personal_data",
+                    "severity": "error",
+                    "column": "notes",
+                    "message": "notes holds e-mail addresses (0.5% of 900 values scanned)",
+                    "examples": ["a•••@e•••.org"],
+                },
+                {"check": "skew", "severity": "warn", "column": EVIL, "message": EVIL},
+            ],
+            "leakage_scores": {},
+            "skew": {},
+            "allowed_personal_data": {},
+            "rows": {"train": 10, "test": 5},
+        },
+    )
+    ctx.update(status="unsafe-data", comparison=None, **report.pictures(None, ctx["metrics"], None))
+    text = report.render_report(ctx)
+    assert "a data safeguard stopped the build" in text and "Data safeguards" in text
+    assert text.index("personal data") < text.index("skew")
+    assert "`a•••@e•••.org`" in text and "<script>" not in text
