@@ -35,7 +35,7 @@ class Resolved:
     history: History | None = None
 
 
-def resolve_baseline(args: Any, b: Build, rt: Runtime) -> Resolved:
+def resolve_baseline(args: Any, b: Build, rt: Runtime, history: bool = True) -> Resolved:
     """'none' → no baseline; 'release' → the latest model release, fetched into
     <out>/baseline (none if there is no release yet), with the model's history;
     anything else is a directory. Either way the baseline is checked now, before
@@ -43,7 +43,7 @@ def resolve_baseline(args: Any, b: Build, rt: Runtime) -> Resolved:
     arg = args.baseline
     if arg in (None, "", "none"):
         return Resolved(None)
-    resolved = _fetch_release(args, b, rt) if arg == "release" else Resolved(Path(arg))
+    resolved = _fetch_release(args, b, rt, history) if arg == "release" else Resolved(Path(arg))
     path = resolved.directory
     if path is not None:
         check_baseline_location(path, b.out)
@@ -78,9 +78,9 @@ def check_baseline_location(baseline: Path, out: Path) -> None:
     )
 
 
-def _fetch_release(args: Any, b: Build, rt: Runtime) -> Resolved:
-    """The latest model release as the baseline, then the releases before it for
-    the history chart (the release list is read once, for both)."""
+def _fetch_release(args: Any, b: Build, rt: Runtime, history: bool = True) -> Resolved:
+    """The latest model release as the baseline, then (if `history`) the releases
+    before it for the history chart (the release list is read once, for both)."""
     from ci_ml.cli.github import client_for
     from ci_ml.cli.history import fetch_history
     from ci_ml.github.api import list_releases
@@ -98,7 +98,9 @@ def _fetch_release(args: Any, b: Build, rt: Runtime) -> Resolved:
             f"no release tagged {prefix}* in {repo} yet: comparing without a baseline"
         )
         return Resolved(None)
-    history = fetch_history(
+    if not history:
+        return Resolved(fetched.directory)
+    past = fetch_history(
         client,
         releases,
         prefix,
@@ -106,7 +108,7 @@ def _fetch_release(args: Any, b: Build, rt: Runtime) -> Resolved:
         (fetched.tag, fetched.directory),
         rt.actions,
     )
-    return Resolved(fetched.directory, history)
+    return Resolved(fetched.directory, past)
 
 
 def gate_failure(comp: Comparison) -> GateFailed:
@@ -179,7 +181,9 @@ def cmd_stage(args: Any, rt: Runtime) -> int:
         if name == "report":
             result = pipeline.report_stage(b, rt.actions)
         elif name == "check-data":
-            result = pipeline.safeguards_stage(b, resolve_baseline(args, b, rt), rt.actions)
+            # The data checks read the baseline's data record, not its history.
+            baseline = resolve_baseline(args, b, rt, history=False).directory
+            result = pipeline.safeguards_stage(b, baseline, rt.actions)
         else:
             module = importlib.import_module(f"ci_ml.stages.{name}")
             result = pipeline.stage(rt.actions, name, module.run, b)
