@@ -25,7 +25,8 @@ OUTPUTS: dict[str, list[str]] = {
     "train": [f"{BUILD_DIR}/model.joblib", f"{BUILD_DIR}/train.json"],
     "export": ["model.onnx", f"{BUILD_DIR}/predictions.npz", f"{BUILD_DIR}/export.json"],
     "evaluate": ["metrics.json", f"{BUILD_DIR}/evaluate.json"],
-    "compare": ["comparison.json", f"{BUILD_DIR}/compare.json"],
+    # history.json: the release history fetched with the baseline, for the report.
+    "compare": ["comparison.json", f"{BUILD_DIR}/compare.json", f"{BUILD_DIR}/history.json"],
     "report": ["report.md", "model-card.md", SUMS, f"{BUILD_DIR}/report.json"],
 }
 # The config sections whose change makes a stage's output stale.

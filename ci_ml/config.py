@@ -52,7 +52,8 @@ EXAMPLES: dict[str, str] = {
     "safeguards": "safeguards: {leakage: {severity: error, max_score: 0.98}, skew: {severity: warn}}",
     "safeguards.allow_personal_data": "allow_personal_data: {email: needed to join with CRM, consented}",
     "statistics": "statistics: {resamples: 1000, confidence: 0.95, seed: 0}",
-    "release": "release: {tag_prefix: model-v}",
+    "release": "release: {tag_prefix: model-v, history: 10}",
+    "release.history": "history: 10  (past releases in the report's history chart; 0 for none)",
 }
 
 
@@ -266,6 +267,8 @@ class StatisticsConfig(_Strict):
 
 class ReleaseConfig(_Strict):
     tag_prefix: str = "model-v"
+    # How many past model releases the report's history chart shows (0: none).
+    history: int = Field(10, ge=0, le=100)
 
     @field_validator("tag_prefix")
     @classmethod

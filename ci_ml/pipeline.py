@@ -25,6 +25,7 @@ from ci_ml.stages import compare, evaluate, export, report, safeguards, train, v
 if TYPE_CHECKING:
     from ci_ml.stages.compare import Comparison
     from ci_ml.stages.evaluate import Evaluation
+    from ci_ml.stages.history import History
 
 
 class Console(Protocol):
@@ -57,8 +58,10 @@ def safeguards_stage(b: Build, baseline: Path | None, console: Console) -> Any:
                 say(f"data safeguard {f.check}: {f.message}")
 
 
-def compare_stage(b: Build, baseline: Path | None, console: Console) -> Comparison:
-    comp = stage(console, "compare", compare.run, b, baseline)
+def compare_stage(
+    b: Build, baseline: Path | None, console: Console, history: History | None = None
+) -> Comparison:
+    comp = stage(console, "compare", compare.run, b, baseline, history)
     if comp.baseline_problem:
         console.warning(f"baseline not re-scored: {comp.baseline_problem}")
     return comp
@@ -83,7 +86,9 @@ def verdict_line(c: Comparison) -> str:
     return f"verdict: {c.verdict}; {p.metric} {p.candidate:.4g} (Δ {shown}, {p.verdict})"
 
 
-def run(b: Build, baseline: Path | None, console: Console) -> Comparison:
+def run(
+    b: Build, baseline: Path | None, console: Console, history: History | None = None
+) -> Comparison:
     """Every stage in order, from a clean build directory."""
     b.clear_all()
     try:
@@ -92,7 +97,7 @@ def run(b: Build, baseline: Path | None, console: Console) -> Comparison:
         stage(console, "train", train.run, b)
         stage(console, "export", export.run, b)
         print(metrics_line(stage(console, "evaluate", evaluate.run, b)))
-        comp = compare_stage(b, baseline, console)
+        comp = compare_stage(b, baseline, console, history)
         print(verdict_line(comp))
     except Exception:
         # Best effort: a report of what did happen (validation failures, say) for the

@@ -4,6 +4,7 @@ resolve `--baseline release` into a directory, run, and say what happened."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from ci_ml.build import Build
     from ci_ml.cli import Runtime
     from ci_ml.stages.compare import Comparison
+    from ci_ml.stages.history import History
 
 
 def make_build(args: Any, rt: Runtime) -> Build:
@@ -27,14 +29,25 @@ def make_build(args: Any, rt: Runtime) -> Build:
     return Build(load_config(args.config), Path(args.out), run)
 
 
-def resolve_baseline(args: Any, b: Build, rt: Runtime) -> Path | None:
-    """'none' → None; 'release' → the latest model release, fetched into
-    <out>/baseline (None if there is none yet); anything else is a directory.
-    Either way the baseline is checked now, before anything is trained."""
+@dataclass(frozen=True)
+class Resolved:
+    """The baseline's directory (None: no baseline) and, for a release, the
+    model's release history for the report (None: none, or not available)."""
+
+    directory: Path | None
+    history: History | None = None
+
+
+def resolve_baseline(args: Any, b: Build, rt: Runtime, history: bool = True) -> Resolved:
+    """'none' → no baseline; 'release' → the latest model release, fetched into
+    <out>/baseline (none if there is no release yet), with the model's history;
+    anything else is a directory. Either way the baseline is checked now, before
+    anything is trained."""
     arg = args.baseline
     if arg in (None, "", "none"):
-        return None
-    path = _fetch_release(args, b, rt) if arg == "release" else Path(arg)
+        return Resolved(None)
+    resolved = _fetch_release(args, b, rt, history) if arg == "release" else Resolved(Path(arg))
+    path = resolved.directory
     if path is not None:
         check_baseline_location(path, b.out)
         from ci_ml.stages.baseline import load_baseline
@@ -47,7 +60,7 @@ def resolve_baseline(args: Any, b: Build, rt: Runtime) -> Path | None:
                 f"baseline {path} is a {base.task} model, but this build is {b.task}",
                 hint="compare with a build of the same model, or pass --baseline none",
             )
-    return path
+    return resolved
 
 
 def check_baseline_location(baseline: Path, out: Path) -> None:
@@ -68,23 +81,37 @@ def check_baseline_location(baseline: Path, out: Path) -> None:
     )
 
 
-def _fetch_release(args: Any, b: Build, rt: Runtime) -> Path | None:
+def _fetch_release(args: Any, b: Build, rt: Runtime, history: bool = True) -> Resolved:
+    """The latest model release as the baseline, then (if `history`) the releases
+    before it for the history chart (the release list is read once, for both)."""
     from ci_ml.cli.github import client_for
+    from ci_ml.cli.history import fetch_history
+    from ci_ml.github.api import list_releases
     from ci_ml.github.context import GitHubContext
     from ci_ml.github.registry import fetch_latest
 
     ctx = GitHubContext.from_env(rt.env)
     repo = ctx.require_repo("--baseline release")
     prefix = b.cfg.release.tag_prefix
-    fetched = fetch_latest(
-        client_for(ctx, rt, "--baseline release", args), repo, prefix, b.out / "baseline"
-    )
+    client = client_for(ctx, rt, "--baseline release", args)
+    releases = list_releases(client, repo)
+    fetched = fetch_latest(client, repo, prefix, b.out / "baseline", releases=releases)
     if fetched is None:
         rt.actions.notice(
             f"no release tagged {prefix}* in {repo} yet: comparing without a baseline"
         )
-        return None
-    return fetched.directory
+        return Resolved(None)
+    if not history:
+        return Resolved(fetched.directory)
+    past = fetch_history(
+        client,
+        releases,
+        prefix,
+        b.cfg.release.history,
+        (fetched.tag, fetched.directory),
+        rt.actions,
+    )
+    return Resolved(fetched.directory, past)
 
 
 def gate_failure(comp: Comparison) -> GateFailed:
@@ -100,7 +127,8 @@ def cmd_run(args: Any, rt: Runtime) -> int:
 
     b = make_build(args, rt)
     with b.open():
-        comp = pipeline.run(b, resolve_baseline(args, b, rt), rt.actions)
+        resolved = resolve_baseline(args, b, rt)
+        comp = pipeline.run(b, resolved.directory, rt.actions, resolved.history)
     files = ", ".join(p.name for p in sorted(b.out.iterdir()) if p.is_file() and p.name[0] != ".")
     print(f"artifact: {b.out}/ ({files})")
     if comp.verdict == "fail" and args.fail_on_regression:
@@ -113,7 +141,8 @@ def cmd_compare(args: Any, rt: Runtime) -> int:
 
     b = make_build(args, rt)
     with b.open():
-        comp = pipeline.compare_stage(b, resolve_baseline(args, b, rt), rt.actions)
+        resolved = resolve_baseline(args, b, rt)
+        comp = pipeline.compare_stage(b, resolved.directory, rt.actions, resolved.history)
     print(pipeline.verdict_line(comp))
     if comp.verdict == "fail" and args.fail_on_regression:
         raise gate_failure(comp)
@@ -155,7 +184,9 @@ def cmd_stage(args: Any, rt: Runtime) -> int:
         if name == "report":
             result = pipeline.report_stage(b, rt.actions)
         elif name == "check-data":
-            result = pipeline.safeguards_stage(b, resolve_baseline(args, b, rt), rt.actions)
+            # The data checks read the baseline's data record, not its history.
+            baseline = resolve_baseline(args, b, rt, history=False).directory
+            result = pipeline.safeguards_stage(b, baseline, rt.actions)
         else:
             module = importlib.import_module(f"ci_ml.stages.{name}")
             result = pipeline.stage(rt.actions, name, module.run, b)

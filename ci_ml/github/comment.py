@@ -18,19 +18,24 @@ if TYPE_CHECKING:
 
 _DETAILS_RE = re.compile(r"<details>.*?</details>\n*", re.S)
 _MERMAID_RE = re.compile(r"```mermaid\n.*?```\n*", re.S)
+_FENCE_RE = re.compile(r"^```", re.M)
+_CLOSE = "\n```\n"
 
 
 def fit_comment(
     body: str, limit: int = MAX_COMMENT_CHARS, full_report_url: str | None = None
 ) -> tuple[str, bool]:
-    """(body, shortened). Drops the least important parts first: collapsible
-    details from the last up, then the chart, then cuts table rows, always
-    keeping the marker, the headline and a note saying where the full report is."""
+    """(body, shortened). Drops the least important parts first, in this order:
+    1. collapsible <details> sections, from the last up;
+    2. Mermaid charts (the history);
+    3. then cuts at a line boundary, closing a code block it cut into.
+    The marker, the headline, the gates and the forest plot of the deltas come
+    first in the report, so they stay; a note says where the full report is."""
     if len(body) <= limit:
         return body, False
     where = f"[the job summary]({full_report_url})" if full_report_url else "the job summary"
     note = f"\n\n> ✂️ Shortened to fit GitHub's {limit:,}-character comment limit; the full report is in {where}.\n"
-    budget = limit - len(note)
+    budget = limit - len(note) - len(_CLOSE)
     text = body
     for block in reversed(_DETAILS_RE.findall(text)):
         if len(text) <= budget:
@@ -39,14 +44,15 @@ def fit_comment(
     if len(text) > budget:
         text = _MERMAID_RE.sub("", text)
     if len(text) > budget:
-        lines = text.splitlines(keepends=True)
         kept, size = [], 0
-        for line in lines:
+        for line in text.splitlines(keepends=True):
             if size + len(line) > budget:
                 break
             kept.append(line)
             size += len(line)
         text = "".join(kept)
+        if len(_FENCE_RE.findall(text)) % 2:  # cut inside a code block: close it
+            text = text.rstrip("\n") + _CLOSE
     return text.rstrip() + note, True
 
 

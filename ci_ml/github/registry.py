@@ -47,13 +47,17 @@ def fetch_latest(
     tag_prefix: str,
     into: Path,
     include_prereleases: bool = False,
+    releases: list[dict[str, Any]] | None = None,
 ) -> FetchedRelease | None:
     """Download the newest model release into `into`, verified against its
-    SHA256SUMS; None if the model has no release yet."""
-    from ci_ml.github.api import download_release_assets, find_latest_model_release
+    SHA256SUMS; None if the model has no release yet. `releases`: the
+    repository's release list, if the caller has it already (one call fewer)."""
+    from ci_ml.github.api import download_release_assets, list_releases, newest_release
 
     outdir.check_replaceable(into, "baseline", "--into")  # before any download
-    release = find_latest_model_release(client, repo, tag_prefix, include_prereleases)
+    if releases is None:
+        releases = list_releases(client, repo)
+    release = newest_release(releases, tag_prefix, include_prereleases)
     if release is None:
         return None
     # Downloaded and verified in a fresh folder first; `into` is replaced only
@@ -73,6 +77,65 @@ def fetch_latest(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return FetchedRelease(release["tag_name"], release.get("html_url"), into)
+
+
+def model_releases(releases: list[dict[str, Any]], prefix: str, limit: int) -> list[dict[str, Any]]:
+    """The last `limit` published model releases, oldest first, chosen as the
+    baseline is (the tag prefix, no drafts or prereleases, by publication), so
+    the baseline is the last of them. Pure."""
+    ours = [
+        r
+        for r in releases
+        if r["tag_name"].startswith(prefix) and not r.get("draft") and not r.get("prerelease")
+    ]
+    ours.sort(key=lambda r: (r.get("published_at") or r["created_at"], r["id"]))
+    return ours[-limit:] if limit > 0 else []
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    """One release's copy of an asset: its bytes, or why there are none."""
+
+    tag: str
+    published_at: str | None
+    url: str | None
+    data: bytes | None
+    problem: str | None = None
+
+
+def fetch_release_files(
+    client: GitHubClient,
+    releases: list[dict[str, Any]],
+    name: str,
+    max_bytes: int,
+    have: dict[str, bytes] | None = None,
+) -> list[ReleaseFile]:
+    """The asset `name` of each release, each downloaded once (size and digest
+    checked by the client); `have` holds copies already on disk, by tag (the
+    fetched baseline's). A release without the asset, or with one over
+    `max_bytes`, gets a problem instead. GitHub's errors are the caller's."""
+    import tempfile
+
+    have = have or {}
+    out = []
+    with tempfile.TemporaryDirectory(prefix="ci-ml-history-") as tmp:
+        for i, r in enumerate(releases):
+            tag = r["tag_name"]
+            info = (tag, r.get("published_at"), r.get("html_url"))
+            asset = next((a for a in r.get("assets", []) if a["name"] == name), None)
+            if tag in have:
+                out.append(ReleaseFile(*info, have[tag]))
+            elif asset is None or asset["state"] != "uploaded":
+                out.append(ReleaseFile(*info, None, f"{tag} has no {name}"))
+            elif asset["size"] > max_bytes:
+                out.append(ReleaseFile(*info, None, f"{tag}'s {name} is {asset['size']} bytes"))
+            else:
+                dest = client.download(
+                    asset["url"], Path(tmp) / f"{i}-{name}", size=asset["size"],
+                    digest=asset.get("digest"),
+                )  # fmt: skip
+                out.append(ReleaseFile(*info, dest.read_bytes()))
+    return out
 
 
 def publishable_files(out: Path) -> list[Path]:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ci_ml.config import Gate, StatisticsConfig
     from ci_ml.stages.baseline import Baseline, BaselineScores
     from ci_ml.stages.evaluate import Evaluation
+    from ci_ml.stages.history import History
 
 
 # --- the result ---------------------------------------------------------------
@@ -125,6 +126,16 @@ class ParamChange:
 
 
 @dataclass
+class ClassRecall:
+    """Recall of one class, both models scored on the same holdout rows."""
+
+    label: str
+    rows: int
+    candidate: Num
+    baseline: Num
+
+
+@dataclass
 class Primary:
     metric: str
     candidate: Num
@@ -152,6 +163,7 @@ class Comparison:
     gates: list[GateResult] = field(default_factory=list)
     verdict: str = "no-baseline"  # pass | fail | no-baseline | incomplete
     primary: Primary | None = None
+    per_class: list[ClassRecall] | None = optional()  # classification, re-scored baseline
 
     @property
     def failed_gates(self) -> list[GateResult]:
@@ -161,14 +173,19 @@ class Comparison:
 # --- the stage ------------------------------------------------------------------
 
 
-def run(b: Build, baseline_dir: Path | None) -> Comparison:
-    """The stage: score the baseline (if any) on this holdout, compare, apply the gates."""
+def run(b: Build, baseline_dir: Path | None, history: History | None = None) -> Comparison:
+    """The stage: score the baseline (if any) on this holdout, compare, apply the gates.
+    The model's release history, if the CLI fetched it with the baseline, is kept
+    for the report."""
     from ci_ml.artifact import read_json
     from ci_ml.stages import baseline as baseline_mod
+    from ci_ml.stages import history as history_mod
     from ci_ml.stages.evaluate import load_evaluation
 
     t0 = time.perf_counter()
     b.begin("compare")
+    if history is not None:
+        write_json(b.state_path(history_mod.FILE), history)
     evaluation = load_evaluation(b, "compare")
     manifest = read_json(b.out / "manifest.json")
     base = scores = None
@@ -259,6 +276,27 @@ def significance_tests(candidate: Scored, baseline: Scored) -> McNemar | ErrorTe
         PairedT(**paired_error_test(ce, be, "squared")),
         PairedT(**paired_error_test(ce, be, "absolute")),
     )
+
+
+def class_recall(candidate: Scored, baseline: Scored) -> list[ClassRecall] | None:
+    """Each class's recall for both models on the same rows (classification only)."""
+    import numpy as np
+
+    if candidate.task != "classification" or not candidate.classes:
+        return None
+    k = len(candidate.classes)
+    rows = np.bincount(candidate.y, minlength=k)[:k]
+
+    def hits(s: Scored) -> np.ndarray:
+        right = s.y[s.pred == s.y]
+        return np.bincount(right, minlength=k)[:k]
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cand, base = hits(candidate) / rows, hits(baseline) / rows
+    return [
+        ClassRecall(str(c), int(n), float(a), float(bb))
+        for c, n, a, bb in zip(candidate.classes, rows, cand, base, strict=True)
+    ]
 
 
 def _number(v: Any) -> float:
@@ -421,6 +459,7 @@ def _deltas(
         cand, base, notes = _paired(evaluation.scored, scores)
         result.notes.extend(notes)
         result.tests = significance_tests(evaluation.scored, base)
+        result.per_class = class_recall(evaluation.scored, base)
         result.baseline_status, result.scored_on = "scored", "current holdout"
         deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed)
         why = {n: "the baseline gives no probabilities" for n in names if n not in deltas}

@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 from ci_ml.artifact import load, write_sums, write_text
 from ci_ml.chain import STAGES
 from ci_ml.marker import comment_id, marker
+from ci_ml.stages import charts
 
 if TYPE_CHECKING:
     from ci_ml.build import Build
     from ci_ml.stages.compare import Comparison
     from ci_ml.stages.evaluate import Evaluation
+    from ci_ml.stages.history import History
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
@@ -52,21 +54,30 @@ def code(value: Any) -> str:
     return f"`{s}`" if s else "—"
 
 
+def _undefined(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def num(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """One format for every metric value and delta: `digits` significant digits,
+    positional (0.9758, 0.0117, 0.000219, 54.3), never an exponent beside them."""
+    if _undefined(value):
         return "—"
-    v = float(value)
-    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
-        return f"{v:.{digits - 1}e}"
-    return f"{v:.{digits}g}" if abs(v) >= 1 else f"{v:.{digits}f}".rstrip("0").rstrip(".") or "0"
+    return charts.fmt(float(value), digits)
 
 
-def signed(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def signed(value: Any, digits: int = 3) -> str:
+    """A delta: the same format with a sign, to 3 significant digits (as its interval)."""
+    if _undefined(value):
         return "—"
-    if float(value) == 0:
-        return "0"
-    return ("+" if float(value) > 0 else "−") + num(abs(float(value)), digits)
+    return charts.signed(float(value), digits)
+
+
+def sci(value: Any) -> str:
+    """Engineering tolerances and round-off (parity): 2.504e-07."""
+    if _undefined(value):
+        return "—"
+    return f"{float(value):.3e}"
 
 
 def ci(low: Any, high: Any) -> str:
@@ -96,13 +107,7 @@ def pvalue(p: Any) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-VERDICT_ICON = {
-    "improved": "🟢",
-    "regressed": "🔴",
-    "within noise": "⚪",
-    "n/a": "·",
-    "no baseline": "·",
-}
+VERDICT_ICON = charts.ICONS
 GATE_ICON = {"pass": "✅", "fail": "❌", "skipped": "⏭️", "not evaluated": "⚠️"}
 HEADLINE = {
     "pass": ("✅", "passes its gates"),
@@ -140,10 +145,12 @@ def size(n: Any) -> str:
 
 
 def _env() -> Any:
-    from jinja2 import StrictUndefined
+    from jinja2 import FunctionLoader, StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
     env = SandboxedEnvironment(
+        # The parts both documents show (the pictures) are templates of their own.
+        loader=FunctionLoader(lambda name: _template(name)),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -155,6 +162,7 @@ def _env() -> Any:
         code=code,
         num=num,
         signed=signed,
+        sci=sci,
         pvalue=pvalue,
         p_equals=p_equals,
         rows=rows,
@@ -203,26 +211,15 @@ def run_status(
     return "failed"
 
 
-def chart(comparison: Comparison | None, metrics: Evaluation | None) -> dict[str, Any] | None:
-    """Data for a Mermaid bar chart of the metrics that live on a 0..1 scale."""
-    if not metrics:
-        return None
-    rows = []
-    for name, m in metrics.metrics.items():
-        base = None
-        if comparison:
-            row = next((r for r in comparison.metrics if r.metric == name), None)
-            if row and row.baseline:
-                base = row.baseline.value
-        vals = [v for v in (m.value, base) if v is not None]
-        if vals and all(0 <= v <= 1 for v in vals if not math.isnan(v)):
-            rows.append({"name": name, "candidate": m.value, "baseline": base})
-    if not rows:
-        return None
+def pictures(
+    comparison: Comparison | None, metrics: Evaluation | None, history: History | None
+) -> dict[str, Any]:
+    """What the templates draw: the forest plot of the deltas, the history of the
+    primary metric, recall per class (each None or empty when it does not apply)."""
     return {
-        "names": [r["name"] for r in rows],
-        "candidate": [round(r["candidate"], 4) for r in rows],
-        "baseline": [None if r["baseline"] is None else round(r["baseline"], 4) for r in rows],
+        "forest": charts.forest(comparison),
+        "history": charts.history(history, metrics),
+        "class_recall": charts.class_recall(metrics, comparison),
     }
 
 
@@ -235,6 +232,7 @@ def context(b: Build) -> dict[str, Any]:
     from ci_ml.stages.compare import Comparison
     from ci_ml.stages.evaluate import Evaluation
     from ci_ml.stages.export import ExportResult
+    from ci_ml.stages.history import FILE, History
     from ci_ml.stages.safeguards import SafeguardsResult
     from ci_ml.stages.train import TrainResult
     from ci_ml.stages.validate import ValidationResult
@@ -245,6 +243,7 @@ def context(b: Build) -> dict[str, Any]:
     validation = _typed(ValidationResult, b.optional("validation.json"))
     export = _typed(ExportResult, b.record_of("export.json"))
     safeguards = _typed(SafeguardsResult, b.optional("safeguards.json"))
+    history = _typed(History, b.record_of(FILE)) if comparison else None
     try:
         config_label = b.cfg.source.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -264,7 +263,7 @@ def context(b: Build) -> dict[str, Any]:
         "export": export,
         "train": _typed(TrainResult, b.record_of("train.json")),
         "timings": b.record_of("timings.json") or {},
-        "chart": chart(comparison, metrics),
+        **pictures(comparison, metrics, history),
         "run_url": b.run.run_url,
         "sha": (b.run.github_sha or commit or "")[:12],
     }

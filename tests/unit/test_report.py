@@ -1,6 +1,7 @@
 """Rendering: escaping, the sticky marker, and GitHub-flavoured markdown that parses."""
 
 import copy
+import re
 
 import pytest
 from markdown_it import MarkdownIt
@@ -131,7 +132,7 @@ def _ctx() -> dict:
         "export": None,
         "train": None,
         "timings": {},
-        "chart": report.chart(comparison, metrics),
+        **report.pictures(comparison, metrics, None),
         "run_url": "https://github.com/o/r/actions/runs/1",
         "sha": "abcdef123456",
     }
@@ -145,15 +146,15 @@ def _tables(text: str) -> int:
 def test_report_tables_parse_and_marker_is_there_once() -> None:
     text = report.render_report(_ctx())
     assert text.count("<!-- ci-ml:comment id=abc123 -->") == 1
-    # gates, metrics, class balance, params diff, confusion matrix
-    assert _tables(text) == 5
+    # gates, metrics, class balance, params diff, recall per class, confusion matrix
+    assert _tables(text) == 6
 
 
 def test_user_text_cannot_break_markdown_or_the_marker() -> None:
     text = report.render_report(_ctx())
     assert "<script>" not in text
     assert "<!-- x -->" not in text  # would end nothing, but a stray '-->' could close the marker
-    outside_code = text.split("```mermaid")[0] + text.split("```mermaid")[1].split("```", 1)[1]
+    outside_code = re.sub(r"^```.*?^```$", "", text, flags=re.S | re.M)
     assert outside_code.count("-->") == 1
     assert "a\\|b &lt;\\!-- x --&gt;" in text
     md = MarkdownIt("commonmark").enable("table")
@@ -180,9 +181,9 @@ def test_user_text_cannot_break_markdown_or_the_marker() -> None:
 
 def test_first_build_report_without_comparison() -> None:
     ctx = _ctx()
-    ctx.update(comparison=None, status="no-baseline", chart=report.chart(None, ctx["metrics"]))
+    ctx.update(comparison=None, status="no-baseline", **report.pictures(None, ctx["metrics"], None))
     text = report.render_report(ctx)
-    assert "first model" in text and _tables(text) == 2
+    assert "first model" in text and _tables(text) == 3  # metrics, recall, confusion
 
 
 def test_validation_failure_report() -> None:
@@ -191,7 +192,7 @@ def test_validation_failure_report() -> None:
         comparison=None,
         metrics=None,
         status="invalid-data",
-        chart=None,
+        **report.pictures(None, None, None),
         validation=load(
             ValidationResult,
             {
@@ -229,12 +230,24 @@ def test_a_template_without_marker_fails_rendering(monkeypatch: pytest.MonkeyPat
         (0.91234, "0.9123"),
         (12.3456, "12.35"),
         (None, "—"),
-        (1234567.0, "1.235e+06"),
-        (0.0001234, "1.234e-04"),
+        (1234567.0, "1234567"),
+        (0.0001234, "0.0001234"),
+        (0.924, "0.924"),
+        (-0.5, "-0.5"),
+        (0.0, "0"),
+        (float("nan"), "—"),
     ],
 )
-def test_num(v, s) -> None:
+def test_num_is_one_positional_format(v, s) -> None:
     assert report.num(v) == s
+
+
+def test_deltas_and_intervals_share_the_values_format() -> None:
+    """The reported headline: '+2.190e-04' beside four-decimal values."""
+    assert report.signed(0.000219) == "+0.000219"
+    assert report.signed(-0.011695) == "−0.0117"
+    assert report.ci(-0.00534, 0.00745) == "[−0.00534, +0.00745]"
+    assert report.sci(2.504e-07) == "2.504e-07"  # round-off, not a metric
 
 
 def test_signed_and_ci() -> None:
@@ -305,7 +318,7 @@ def test_safeguard_findings_are_listed_errors_first_with_masked_examples() -> No
             "rows": {"train": 10, "test": 5},
         },
     )
-    ctx.update(status="unsafe-data", comparison=None, chart=None)
+    ctx.update(status="unsafe-data", comparison=None, **report.pictures(None, ctx["metrics"], None))
     text = report.render_report(ctx)
     assert "a data safeguard stopped the build" in text and "Data safeguards" in text
     assert text.index("personal data") < text.index("skew")

@@ -1,0 +1,245 @@
+"""report.md and model-card.md rendered the way GitHub renders them, in a real
+browser: markdown-it-py to HTML, every Mermaid block through Mermaid itself in
+Debian's Chromium (render.mjs). Any Mermaid syntax error, chart with nothing
+drawn, or broken markdown fails the test.
+
+The documents are real builds: every example's first build (no baseline), and
+comparisons with every verdict. The comparison of the README (the binary
+example with max_depth lowered from 6 to 2, against a release history served by
+the fake GitHub) is also saved as PNGs in tests/output/ for a reviewer to look at.
+
+Chromium and the Node packages come from `.ci/run`; on a machine without them
+the tests are skipped with the commands to install them (in CI they must run:
+.ci/run sets CI_ML_BROWSER_TESTS=required).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+# `tests.*` is imported from the repository root, which plain `pytest` does not put on sys.path.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.browser import gfm  # noqa: E402
+from tests.conftest import EXAMPLES, ROOT, run_cli  # noqa: E402
+
+OUTPUT = ROOT / "tests" / "output"
+REPO = "octo/ml"
+SAVED = "compare/max-depth-2"  # the comparison saved as PNGs
+
+
+@pytest.fixture(scope="session")
+def browser_ready() -> None:
+    why = gfm.missing_tools()
+    if why is None:
+        return
+    message = f"{why}; {gfm.INSTALL_HINT}"
+    if os.environ.get("CI_ML_BROWSER_TESTS") == "required":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _ok(r, *codes: int) -> None:
+    assert r.returncode in (codes or (0,)), r.stdout + r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+
+
+def _build(config: Path, out: Path, *args: str, codes: tuple[int, ...] = (0,), env=None) -> Path:
+    _ok(run_cli("run", "--config", str(config), "--out", str(out), *args, env=env), *codes)
+    return out
+
+
+def _edit(project: Path, change) -> None:
+    path = project / "ci-ml.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    change(cfg)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def _copy(name: str, root: Path) -> Path:
+    dest = root / "projects" / name
+    shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns(".ci-ml"))
+    return dest
+
+
+def _release_assets(out: Path) -> dict[str, bytes]:
+    names = (out / "SHA256SUMS").read_text().split()[1::2]
+    return {n: (out / n).read_bytes() for n in [*names, "SHA256SUMS"]}
+
+
+def _with_history(first: Path, root: Path, config: Path) -> Path:
+    """The README's comparison against a fake GitHub holding three releases:
+    model-v1 and model-v2 (only their metrics.json, with made-up ROC AUCs) and
+    model-v3 (the first build, the baseline)."""
+    from tests.fake_github import DEFAULT_TOKEN, FakeGitHub
+
+    fake = FakeGitHub().start()
+    try:
+        metrics = json.loads((first / "metrics.json").read_text())
+        for tag, auc in [("model-v1", 0.9702), ("model-v2", 0.9731)]:
+            metrics["metrics"]["roc_auc"]["value"] = auc
+            fake.state.add_release(REPO, tag, assets={"metrics.json": json.dumps(metrics).encode()})
+        fake.state.add_release(REPO, "model-v3", assets=_release_assets(first))
+        env = {"GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": DEFAULT_TOKEN}
+        out = _build(config, root / "depth-2", "--baseline", "release", env=env)
+    finally:
+        fake.stop()
+    assert fake.failures == []
+    return out
+
+
+@pytest.fixture(scope="session")
+def documents(browser_ready, tmp_path_factory) -> dict[str, dict[str, str]]:
+    """{case: {"report": text, "model-card": text}} for every case."""
+    root = tmp_path_factory.mktemp("render")
+    outs: dict[str, Path] = {}
+    for name in ["binary-classification", "regression", "mixed-tabular"]:
+        outs[f"first/{name}"] = _build(EXAMPLES / name / "ci-ml.yaml", root / "first" / name)
+    first = outs["first/binary-classification"]
+
+    project = _copy("binary-classification", root)
+    _edit(project, lambda c: c["model"]["params"].update(max_depth=2))
+    outs[SAVED] = _with_history(first, root, project / "ci-ml.yaml")
+
+    worse = _copy("binary-classification", root / "worse")
+    _edit(worse, lambda c: c["model"]["params"].update(n_estimators=3, max_depth=1))
+    outs["compare/regressed"] = _build(
+        worse / "ci-ml.yaml", root / "regressed", "--baseline", str(first), codes=(4,)
+    )
+    # The first build again, now against the worse one: improvements.
+    improved = root / "improved"
+    shutil.copytree(first, improved)
+    binary = str(EXAMPLES / "binary-classification" / "ci-ml.yaml")
+    base = ["--baseline", str(outs["compare/regressed"])]
+    _ok(run_cli("compare", "--config", binary, "--out", str(improved), *base))
+    _ok(run_cli("report", "--config", binary, "--out", str(improved)))
+    outs["compare/improved"] = improved
+
+    renamed = _copy("binary-classification", root / "renamed")
+    for f in ["data/train.csv", "data/test.csv", "schema.yaml"]:
+        path = renamed / f
+        path.write_text(path.read_text().replace("worst_radius", "worst_radius_mm"))
+    _edit(renamed, lambda c: c.update(baseline={"on_unscorable": "skip"}))
+    outs["compare/incomplete"] = _build(
+        renamed / "ci-ml.yaml", root / "incomplete", "--baseline", str(first)
+    )
+
+    reg = _copy("regression", root)
+    _edit(reg, lambda c: c["model"]["params"].update(n_estimators=20))
+    outs["compare/regression"] = _build(
+        reg / "ci-ml.yaml", root / "regression", "--baseline", str(outs["first/regression"]),
+        codes=(0, 4),
+    )  # fmt: skip
+    return {
+        case: {
+            doc: (out / f"{doc}.md").read_text(encoding="utf-8") for doc in ("report", "model-card")
+        }
+        for case, out in outs.items()
+    }
+
+
+def _pages(documents: dict[str, dict[str, str]]) -> list[gfm.Page]:
+    return [
+        gfm.Page(f"{case}/{doc}", text)
+        for case, docs in documents.items()
+        for doc, text in docs.items()
+    ]
+
+
+def test_the_cases_cover_every_verdict(documents) -> None:
+    heads = {case: docs["report"].split("\n")[1] for case, docs in documents.items()}
+    assert all("first model" in heads[f"first/{n}"] for n in ["regression", "mixed-tabular"])
+    assert "passes its gates" in heads[SAVED]
+    assert "fails its gates" in heads["compare/regressed"]
+    assert "relative gates not evaluated" in heads["compare/incomplete"]
+    reports = "\n".join(d["report"] for d in documents.values())
+    for icon in ["🟢 improved", "🔴 regressed", "⚪ within noise"]:
+        assert icon in reports, icon
+
+
+def test_every_document_renders_in_the_browser(documents) -> None:
+    """Every report and model card: the markdown parses as meant, every Mermaid
+    chart renders without error and draws its data; one comparison is saved."""
+    pages = _pages(documents)
+    shutil.rmtree(OUTPUT, ignore_errors=True)
+    problems = gfm.render(pages, OUTPUT, png={f"{SAVED}/report", f"{SAVED}/model-card"})
+    assert problems == []
+    charts = {p.name: len(p.charts) for p in pages}
+    assert charts[f"{SAVED}/report"] == 1 and charts[f"{SAVED}/model-card"] == 1  # the history
+    saved = OUTPUT / SAVED / "report"
+    assert (saved / "page.png").stat().st_size > 10_000 and (saved / "chart-1.png").is_file()
+
+
+def test_a_template_that_emits_broken_mermaid_fails_the_check(
+    browser_ready, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The check can fail: the history template, broken two ways, rendered in-process
+    beside the unbroken one, which passes."""
+    from ci_ml.stages import report
+
+    real = report._template
+
+    def rendered(edit=lambda t: t) -> str:
+        monkeypatch.setattr(
+            report, "_template", lambda n: edit(real(n)) if "history" in n else real(n)
+        )
+        return report.render_report(_context())
+
+    good = rendered()
+    syntax = rendered(lambda t: t.replace("{% endfor %}]", "{% endfor %}", 1))
+    # One value where the line needs two: Mermaid accepts it and draws nothing.
+    empty = rendered(lambda t: t.replace("{{ history.y | join(', ') }}", "{{ history.y[-1] }}"))
+    assert good.count("```mermaid") == syntax.count("```mermaid") == empty.count("```mermaid") == 1
+    pages = [gfm.Page("good", good), gfm.Page("syntax", syntax), gfm.Page("empty", empty)]
+    problems = gfm.render(pages, tmp_path / "rendered")
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("syntax#chart-1: Mermaid rejected it: Parse error"), problems
+    assert problems[1] == "empty#chart-1: the chart draws no data (no line or bar)"
+
+
+def test_broken_markdown_is_reported(tmp_path: Path) -> None:
+    """No browser needed: the markdown checks alone."""
+    text = "# t\n\n| | |\n| --- | --- |\n| a | b |\n\ntext\n| stray | row |\n\n```diff\n+ open"
+    page = gfm.Page("bad", text)
+    gfm.to_html(page, "assets")
+    assert any("empty header row" in p for p in page.problems), page.problems
+    assert any("never closed" in p for p in page.problems), page.problems
+
+
+def _context() -> dict:
+    """The template context of a build with a history, without a browser or GitHub."""
+    from ci_ml.artifact import load
+    from ci_ml.stages import report
+    from ci_ml.stages.evaluate import Evaluation
+    from ci_ml.stages.history import History
+
+    metrics = load(
+        Evaluation,
+        {
+            "task": "classification", "primary": "roc_auc", "rows": 10, "confidence": 0.95,
+            "resamples": 100,
+            "metrics": {"roc_auc": {"label": "ROC AUC", "greater_is_better": True,
+                                    "value": 0.97, "ci_low": 0.95, "ci_high": 0.99}},
+        },
+    )  # fmt: skip
+    history = load(
+        History,
+        {"limit": 10, "releases": [{"tag": "model-v1", "published_at": None, "url": None,
+                                    "metrics": {"roc_auc": 0.96}}]},
+    )  # fmt: skip
+    return {
+        "name": "x", "config_path": "ci-ml.yaml", "comment_id": "abc", "status": "no-baseline",
+        "marker": report.marker("abc"), "manifest": None, "metrics": metrics,
+        "comparison": None, "validation": None, "safeguards": None, "export": None,
+        "train": None, "timings": {},
+        "run_url": None, "sha": "", **report.pictures(None, metrics, history),
+    }  # fmt: skip
