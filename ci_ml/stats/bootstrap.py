@@ -24,7 +24,7 @@ under 1 % from 5,000 rows on, while counting costs resamples x rows per class.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,21 +37,21 @@ BATCH = 100
 
 
 def bootstrap_sums(
-    matrices: list[np.ndarray],
+    matrices: list[Any],
     resamples: int,
     seed: int,
     max_units: int = MAX_UNITS,
     pairs: list[dict[int, Pairs]] | None = None,
 ) -> list[np.ndarray]:
-    """Per-resample column sums (resamples, k) of each (n, k) matrix, all
-    resampled with the same weights. `pairs[i]` names the pair-count columns of
+    """Per-resample column sums (resamples, k) of each (n, k) matrix (dense or
+    scipy sparse), all resampled with the same weights. `pairs[i]` names the pair-count columns of
     matrix i (each followed by its other three Pairs columns), which are
     counted per resample up to EXACT_PAIRS rows, and projected above."""
     return _sums(matrices, resamples, seed, max_units, pairs)[1]
 
 
 def _sums(
-    matrices: list[np.ndarray],
+    matrices: list[Any],
     resamples: int,
     seed: int,
     max_units: int = MAX_UNITS,
@@ -71,14 +71,14 @@ def _sums(
     exact = n <= max_units
     count = exact and n <= EXACT_PAIRS
     if exact:
-        units = np.hstack(matrices)
+        units = _side_by_side(matrices)
     else:
         from scipy import sparse
 
         # A (blocks x rows) indicator matrix: one sparse product sums every column.
         block = rng.permutation(n) % max_units
         member = sparse.csr_matrix((np.ones(n), (block, np.arange(n))), shape=(max_units, n))
-        units = np.hstack([np.asarray(member @ m) for m in matrices])
+        units = np.hstack([_dense(member @ m) for m in matrices])
     g = units.shape[0]
     if special and count:
         cols = [c for c, _ in special]
@@ -90,7 +90,7 @@ def _sums(
         counts = np.empty((b, g))
         for i, row in enumerate(draws):  # one resample at a time: its counts stay in cache
             counts[i] = np.bincount(row, minlength=g)
-        batch = counts @ units
+        batch = np.asarray(counts @ units)
         if special and count:
             batch[:, cols] = count_pairs(counts)
         elif special:
@@ -98,7 +98,25 @@ def _sums(
                 batch[:, c] = p.project(batch[:, c : c + 4])
         out[start : start + b] = batch
     splits = offsets[1:-1]
-    return np.split(units.sum(axis=0), splits), np.split(out, splits, axis=1)
+    return np.split(_dense(units.sum(axis=0)).ravel(), splits), np.split(out, splits, axis=1)
+
+
+def _dense(m: Any) -> np.ndarray:
+    import numpy as np
+
+    return m.toarray() if hasattr(m, "toarray") else np.asarray(m)
+
+
+def _side_by_side(matrices: list[Any]) -> Any:
+    """The matrices' columns side by side; sparse (slice components: each row in a
+    few of many columns) stays sparse, so a resample costs its nonzeros, not n x k."""
+    import numpy as np
+
+    if not any(hasattr(m, "toarray") for m in matrices):
+        return np.hstack(matrices)
+    from scipy import sparse
+
+    return sparse.hstack([sparse.csr_matrix(m) for m in matrices], format="csc")
 
 
 @dataclass
@@ -209,6 +227,33 @@ def _p_value(deltas: np.ndarray) -> float:
     return float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))
 
 
+def p_values(deltas: np.ndarray) -> np.ndarray:
+    """_p_value of each column of (resamples, m) deltas, at once."""
+    import numpy as np
+
+    finite = np.isfinite(deltas)
+    n = finite.sum(axis=0)
+    below = ((deltas <= 0) & finite).sum(axis=0)
+    above = ((deltas >= 0) & finite).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.minimum(1.0, 2 * np.minimum(below, above) / n)
+    return np.where(n > 0, p, np.nan)
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment of p-values for testing them together (NaN kept)."""
+    import numpy as np
+
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if ok.size:
+        order = ok[np.argsort(p[ok], kind="stable")]
+        m = order.size
+        stepped = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+        out[order] = np.minimum(1.0, stepped)
+    return out
+
+
 def estimates(
     scored: Scored, names: list[str], resamples: int, confidence: float, seed: int
 ) -> dict[str, Estimate]:
@@ -248,6 +293,30 @@ def paired_deltas(
             verdict=verdict(lo, hi, m.greater_is_better),
         )
     return out
+
+
+def delta_of(
+    metric: str,
+    greater_is_better: bool,
+    candidate: tuple[float, np.ndarray],
+    baseline: tuple[float, np.ndarray],
+    confidence: float,
+) -> Delta:
+    """A Delta from each model's (point, resamples) on the same row weights."""
+    (c_point, c_samples), (b_point, b_samples) = candidate, baseline
+    d_samples = c_samples - b_samples
+    lo, hi = _interval(d_samples, confidence)
+    return Delta(
+        metric=metric,
+        greater_is_better=greater_is_better,
+        candidate=Estimate(c_point, *_interval(c_samples, confidence)),
+        baseline=Estimate(b_point, *_interval(b_samples, confidence)),
+        delta=c_point - b_point,
+        ci_low=lo,
+        ci_high=hi,
+        p_value=_p_value(d_samples),
+        verdict=verdict(lo, hi, greater_is_better),
+    )
 
 
 def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -> dict[str, float]:
