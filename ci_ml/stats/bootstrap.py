@@ -24,7 +24,7 @@ under 1 % from 5,000 rows on, while counting costs resamples x rows per class.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,21 +37,21 @@ BATCH = 100
 
 
 def bootstrap_sums(
-    matrices: list[Any],
+    matrices: list[np.ndarray],
     resamples: int,
     seed: int,
     max_units: int = MAX_UNITS,
     pairs: list[dict[int, Pairs]] | None = None,
 ) -> list[np.ndarray]:
-    """Per-resample column sums (resamples, k) of each (n, k) matrix (dense or
-    scipy sparse), all resampled with the same weights. `pairs[i]` names the pair-count columns of
+    """Per-resample column sums (resamples, k) of each (n, k) matrix, all
+    resampled with the same weights. `pairs[i]` names the pair-count columns of
     matrix i (each followed by its other three Pairs columns), which are
     counted per resample up to EXACT_PAIRS rows, and projected above."""
     return _sums(matrices, resamples, seed, max_units, pairs)[1]
 
 
 def _sums(
-    matrices: list[Any],
+    matrices: list[np.ndarray],
     resamples: int,
     seed: int,
     max_units: int = MAX_UNITS,
@@ -71,14 +71,14 @@ def _sums(
     exact = n <= max_units
     count = exact and n <= EXACT_PAIRS
     if exact:
-        units = _side_by_side(matrices)
+        units = np.hstack(matrices)
     else:
         from scipy import sparse
 
         # A (blocks x rows) indicator matrix: one sparse product sums every column.
         block = rng.permutation(n) % max_units
         member = sparse.csr_matrix((np.ones(n), (block, np.arange(n))), shape=(max_units, n))
-        units = np.hstack([_dense(member @ m) for m in matrices])
+        units = np.hstack([np.asarray(member @ m) for m in matrices])
     g = units.shape[0]
     if special and count:
         cols = [c for c, _ in special]
@@ -90,7 +90,7 @@ def _sums(
         counts = np.empty((b, g))
         for i, row in enumerate(draws):  # one resample at a time: its counts stay in cache
             counts[i] = np.bincount(row, minlength=g)
-        batch = np.asarray(counts @ units)
+        batch = counts @ units
         if special and count:
             batch[:, cols] = count_pairs(counts)
         elif special:
@@ -98,25 +98,90 @@ def _sums(
                 batch[:, c] = p.project(batch[:, c : c + 4])
         out[start : start + b] = batch
     splits = offsets[1:-1]
-    return np.split(_dense(units.sum(axis=0)).ravel(), splits), np.split(out, splits, axis=1)
+    return np.split(units.sum(axis=0), splits), np.split(out, splits, axis=1)
 
 
-def _dense(m: Any) -> np.ndarray:
+def stratified_sums(
+    matrices: list[np.ndarray],
+    strata: np.ndarray,
+    resamples: int,
+    seed: int,
+    pairs: list[dict[int, Pairs]] | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Column sums of each (units, k) matrix within each stratum, on the full
+    sample and per resample, every stratum's units resampled among themselves (as
+    many as it holds) and all matrices with the same weights: per-slice statistics
+    (ci_ml.stats.slices). `strata` are ascending unit offsets, 0 to units.
+
+    Matrix i's sums have strata x k columns, stratum after stratum; `pairs[i]`
+    names its pair-count columns in that layout, counted per resample when their
+    rows are units (`Pairs.countable`) and at most EXACT_PAIRS, else projected.
+    One stratum holding every row draws exactly the weights `bootstrap_sums` does."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from ci_ml.stats.metrics import PairCounter
+
+    rng = np.random.default_rng(seed)
+    units = np.hstack(matrices)
+    widths = [m.shape[1] for m in matrices]
+    cols = np.concatenate([[0], np.cumsum(widths)])
+    spans = [(int(a), int(b)) for a, b in zip(strata[:-1], strata[1:], strict=True)]
+    n_strata = len(spans)
+
+    def layout(per: np.ndarray) -> np.ndarray:  # (..., strata, k) -> (..., strata * k) per matrix
+        lead = per.shape[:-2]
+        return np.concatenate(
+            [
+                per[..., a:b].reshape(*lead, n_strata * (b - a))
+                for a, b in zip(cols, cols[1:], strict=False)
+            ],
+            axis=-1,
+        )
+
+    out_off = np.concatenate([[0], np.cumsum([n_strata * w for w in widths])])
+    special = [
+        (int(out_off[i]) + c, p) for i, found in enumerate(pairs or []) for c, p in found.items()
+    ]
+    counted = [(c, p) for c, p in special if p.countable and p.n_pos + p.n_neg <= EXACT_PAIRS]
+    projected = [(c, p) for c, p in special if c not in {c for c, _ in counted}]
+    if counted:
+        count_pairs = PairCounter([p for _, p in counted], min(BATCH, resamples))
+    totals = np.zeros((n_strata, units.shape[1]))
+    for s, (a, b) in enumerate(spans):
+        totals[s] = units[a:b].sum(axis=0)
+    g = units.shape[0]
+    out = np.empty((resamples, int(out_off[-1])))
+    for start in range(0, resamples, BATCH):
+        b = min(BATCH, resamples - start)
+        draws = _draws(rng, b, g, spans)
+        counts = np.empty((b, g))
+        for i, row in enumerate(draws):  # one resample at a time: its counts stay in cache
+            counts[i] = np.bincount(row, minlength=g)
+        per = np.zeros((b, n_strata, units.shape[1]))
+        # Each unit is in one stratum: a small product each, which BLAS threads only
+        # slow down (tenfold on a busy 2-core runner).
+        with threadpool_limits(1, user_api="blas"):
+            for s, (lo, hi) in enumerate(spans):
+                if hi > lo:
+                    per[:, s] = counts[:, lo:hi] @ units[lo:hi]
+        batch = layout(per)
+        if counted:
+            batch[:, [c for c, _ in counted]] = count_pairs(counts)
+        for c, p in projected:
+            batch[:, c] = p.project(batch[:, c : c + 4])
+        out[start : start + b] = batch
+    splits = out_off[1:-1]
+    return np.split(layout(totals), splits), np.split(out, splits, axis=1)
+
+
+def _draws(rng: np.random.Generator, b: int, g: int, spans: list[tuple[int, int]]) -> np.ndarray:
+    """(b, g) unit indexes drawn with replacement within each span of units, as
+    many as it holds (one span of all g units: what `_sums` draws)."""
     import numpy as np
 
-    return m.toarray() if hasattr(m, "toarray") else np.asarray(m)
-
-
-def _side_by_side(matrices: list[Any]) -> Any:
-    """The matrices' columns side by side; sparse (slice components: each row in a
-    few of many columns) stays sparse, so a resample costs its nonzeros, not n x k."""
-    import numpy as np
-
-    if not any(hasattr(m, "toarray") for m in matrices):
-        return np.hstack(matrices)
-    from scipy import sparse
-
-    return sparse.hstack([sparse.csr_matrix(m) for m in matrices], format="csc")
+    parts = [rng.integers(lo, hi, size=(b, hi - lo), dtype=np.int32) for lo, hi in spans if hi > lo]
+    return np.hstack(parts) if parts else np.zeros((b, 0), dtype=np.int32)
 
 
 @dataclass

@@ -174,6 +174,8 @@ class Pairs:
         self.n_neg = positive.shape[0] - self.n_pos
         self._rows: tuple[np.ndarray, ...] | None = None
         self._index: np.ndarray | None = None  # the rows' names in a larger table (on_rows)
+        # False when resampled as blocks of rows: its pairs can then only be projected.
+        self.countable = True
 
     @classmethod
     def ranked(cls, score: np.ndarray, positive: np.ndarray) -> tuple[Pairs, np.ndarray]:
