@@ -202,7 +202,7 @@ class RateCheck:
     examples: list[str] = field(default_factory=list)  # holdout row labels that moved
 
 
-def _require_input(model: OnnxModel, X: pd.DataFrame, column: str, key: str) -> None:
+def _require_input(X: pd.DataFrame, column: str, key: str) -> None:
     if column not in X.columns:
         raise ConfigError(
             f"model_tests.{key}: {column!r} is not one of the model's input columns",
@@ -218,6 +218,45 @@ def _numeric(X: pd.DataFrame, column: str, key: str, what: str) -> None:
             f"model_tests.{key}: {what} needs a numeric column, and {column!r} holds text",
             hint="swap its category values instead: swap: {a: b}",
         )
+
+
+def _swap_mapping(check: InvarianceCheck, text: bool, key: str) -> dict[Any, Any]:
+    """The swap as values of the column's kind: text, or numbers."""
+    assert check.swap is not None
+    try:
+        return {
+            (str(k) if text else float(k)): (str(v) if text else float(v))
+            for k, v in check.swap.items()
+        }
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"model_tests.{key}.swap: {check.column!r} holds numbers, so swap numbers",
+            hint="swap: {1: 2}",
+        ) from None
+
+
+def check_invariance(check: InvarianceCheck, i: int, X: pd.DataFrame, task: str) -> None:
+    """The check's config against the data: a config error now, not a wrong rate later."""
+    import pandas as pd
+
+    key = f"invariance[{i}]"
+    _require_input(X, check.column, key)
+    if check.noise:
+        _numeric(X, check.column, key, "noise")
+    if check.swap:
+        _swap_mapping(check, not pd.api.types.is_numeric_dtype(X[check.column]), key)
+    if task == "regression" and check.tolerance is None:
+        raise ConfigError(
+            f"model_tests.{key}.tolerance: a regression's prediction always moves a little; "
+            "say how far it may move (in the target's units) before it counts as a flip",
+            hint="tolerance: 0.5",
+        )
+
+
+def check_directional(check: DirectionalCheck, i: int, X: pd.DataFrame) -> None:
+    key = f"directional[{i}]"
+    _require_input(X, check.column, key)
+    _numeric(X, check.column, key, "a directional check")
 
 
 def perturb(
@@ -236,22 +275,12 @@ def perturb(
         changed = ~((new == col) | (new.isna() & col.isna())).to_numpy()
         return out, changed, "values redrawn from the training rows"
     if check.noise:
-        _numeric(X, check.column, key, "noise")
         noise = rng.uniform(-check.noise, check.noise, size=len(X))
         out[check.column] = col.to_numpy(dtype=np.float64) + noise
         return out, col.notna().to_numpy(), f"uniform noise within ±{check.noise:g}"
     assert check.swap is not None
     text = not pd.api.types.is_numeric_dtype(col)
-    try:
-        mapping = {
-            (str(k) if text else float(k)): (str(v) if text else float(v))
-            for k, v in check.swap.items()
-        }
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"model_tests.{key}.swap: {check.column!r} holds numbers, so swap numbers",
-            hint="swap: {1: 2}",
-        ) from None
+    mapping = _swap_mapping(check, text, key)
     keys = col.astype(str) if text else col
     hit = keys.isin(list(mapping)).to_numpy()
     out[check.column] = np.where(hit, keys.map(mapping), col)
@@ -282,13 +311,7 @@ def invariance(
     import numpy as np
 
     key = f"invariance[{i}]"
-    _require_input(models[0], X, check.column, key)  # type: ignore[arg-type]
-    if models[0] is not None and models[0].task == "regression" and check.tolerance is None:
-        raise ConfigError(
-            f"model_tests.{key}.tolerance: a regression's prediction always moves a little; "
-            "say how far it may move (in the target's units) before it counts as a flip",
-            hint="tolerance: 0.5",
-        )
+    check_invariance(check, i, X, models[0].task)  # type: ignore[union-attr]
     Y, changed, what = perturb(check, X, train, np.random.default_rng(seed + i), key)
     rates = []
     examples: list[str] = []
@@ -402,8 +425,7 @@ def directional(
     import numpy as np
 
     key = f"directional[{i}]"
-    _require_input(models[0], X, check.column, key)  # type: ignore[arg-type]
-    _numeric(X, check.column, key, "a directional check")
+    check_directional(check, i, X)
     column = _score_column(models[0], check, key)  # type: ignore[arg-type]
     Y = X.copy()
     Y[check.column] = X[check.column].to_numpy(dtype=np.float64) + check.step

@@ -255,6 +255,36 @@ def run_slices(
 # --- the stage ------------------------------------------------------------------------
 
 
+def preflight(b: Build) -> None:
+    """The model tests' config against the data, before training: a wrong column, a
+    missing file or a check that cannot apply is a config error now, not after the fit."""
+    from ci_ml.stages import model_checks as checks
+    from ci_ml.stages.slicing import slices
+
+    cfg = b.cfg.model_tests
+    if not cfg.configured:
+        return
+    X, _ = b.dataset.xy("test")
+    if cfg.slices:
+        slice_metrics(cfg.slices, b.metric_names[1], b.task, has_proba=True)
+        slices(b.dataset.test, cfg.slices)
+    for i, c in enumerate(cfg.invariance):
+        checks.check_invariance(c, i, X, b.task)
+    for i, d in enumerate(cfg.directional):
+        checks.check_directional(d, i, X)
+    if cfg.calibration and b.task != "classification":
+        raise ConfigError("model_tests.calibration: calibration is for classifiers")
+    if cfg.golden and not b.cfg.resolve(cfg.golden.path).is_file():
+        raise ConfigError(
+            f"model_tests.golden.path: {cfg.golden.path} not found",
+            hint="paths are relative to the config file",
+        )
+    if cfg.pytest:
+        from ci_ml.testing.runner import check_paths
+
+        check_paths([b.cfg.resolve(p) for p in cfg.pytest], [str(p) for p in cfg.pytest])
+
+
 def _sample(X: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     return X if len(X) <= rows else X.sample(n=rows, random_state=seed)
 

@@ -90,6 +90,23 @@ class Collector:
         case.message = case.message or _message(report)
 
 
+def check_paths(paths: list[Path], shown: list[str]) -> None:
+    """pytest is installed and every configured path exists."""
+    import importlib.util
+
+    if importlib.util.find_spec("pytest") is None:
+        raise UsageError(
+            "model_tests.pytest needs pytest, which is not installed with ci-ml by default",
+            hint="pip install 'ci-ml[pytest]'",
+        )
+    missing = [s for p, s in zip(paths, shown, strict=True) if not p.exists()]
+    if missing:
+        raise UsageError(
+            f"model_tests.pytest: {', '.join(missing)} not found",
+            hint="test files or folders, relative to the config file",
+        )
+
+
 def run_suites(
     paths: list[Path],
     artifact: Path,
@@ -100,19 +117,10 @@ def run_suites(
 ) -> SuiteResult:
     """pytest on `paths` against the build in `artifact`, in this process; `shown`
     names the paths in the result (as the config wrote them)."""
-    try:
-        import pytest
-    except ImportError:
-        raise UsageError(
-            "model_tests.pytest needs pytest, which is not installed with ci-ml by default",
-            hint="pip install 'ci-ml[pytest]'",
-        ) from None
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise UsageError(
-            f"model_tests.pytest: {', '.join(missing)} not found",
-            hint="test files or folders, relative to the config file",
-        )
+    shown = shown or [str(p) for p in paths]
+    check_paths(paths, shown)
+    import pytest
+
     args = [
         *map(str, paths),
         "--ci-ml-artifact", str(artifact),
@@ -128,7 +136,7 @@ def run_suites(
     ]  # fmt: skip
     collector = Collector()
     code = int(pytest.main(args, plugins=[collector]))
-    return summarise(collector, code, shown or [str(p) for p in paths])
+    return summarise(collector, code, shown)
 
 
 def summarise(collector: Collector, code: int, paths: list[str]) -> SuiteResult:
