@@ -374,7 +374,8 @@ def failures(result: ModelTestsResult) -> tuple[int, list[Failure]]:
         found += [
             Failure("pytest", t.nodeid, t.message or t.outcome)
             for t in suite.tests
-            if t.outcome in ("failed", "error") and t.nodeid not in suite.paths
+            # a file that could not be collected is already the suite's problem
+            if t.outcome in ("failed", "error") and ("::" in t.nodeid or not suite.problem)
         ]
     return total, found  # fmt: skip
 
