@@ -75,6 +75,13 @@ def test_a_strict_log_loss_gate_passes_an_identical_rebuild(
     assert gate["status"] == "pass", gate
 
 
+def _rename_a_column(project: Path) -> None:
+    """In both data files and the schema: the baseline's model needs the old name."""
+    for f in ["data/train.csv", "data/test.csv", "schema.yaml"]:
+        path = project / f
+        path.write_text(path.read_text().replace("worst_radius", "worst_radius_mm"))
+
+
 def _degrade(cfg: dict) -> None:
     cfg["model"]["params"].update(n_estimators=3, max_depth=1)
 
@@ -83,9 +90,7 @@ def test_a_renamed_column_fails_relative_gates_instead_of_reading_as_a_first_mod
     first_builds: dict[str, Path], example_copy, tmp_path: Path
 ) -> None:
     project = example_copy("binary-classification")
-    for f in ["data/train.csv", "data/test.csv", "schema.yaml"]:
-        path = project / f
-        path.write_text(path.read_text().replace("worst_radius", "worst_radius_mm"))
+    _rename_a_column(project)
     edit_config(project, _degrade)
     out = tmp_path / "o"
     r = build(project / "ci-ml.yaml", out, "--baseline", str(first_builds["binary-classification"]))
@@ -130,9 +135,7 @@ def test_on_unscorable_skip_reports_relative_gates_as_not_evaluated(
     first_builds: dict[str, Path], example_copy, tmp_path: Path
 ) -> None:
     project = example_copy("binary-classification")
-    for f in ["data/train.csv", "data/test.csv", "schema.yaml"]:
-        path = project / f
-        path.write_text(path.read_text().replace("worst_radius", "worst_radius_mm"))
+    _rename_a_column(project)
     edit_config(project, lambda c: c.update(baseline={"on_unscorable": "skip"}))
     out = tmp_path / "o"
     r = build(project / "ci-ml.yaml", out, "--baseline", str(first_builds["binary-classification"]))
