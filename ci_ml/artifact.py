@@ -47,6 +47,7 @@ ARTIFACT_FILES = [
     "validation.json",
     "safeguards.json",
     "comparison.json",
+    "model-tests.json",
     "report.md",
     "model-card.md",
 ]

@@ -120,6 +120,11 @@ class Build:
             self.clear(chain.OUTPUTS[later])
         write_json(self.state_path(chain.CHAIN), seals)
 
+    def sealed(self, stage: str) -> dict[str, Any] | None:
+        """The seal `stage` left when it completed (None: it has not)."""
+        s = self._chain().get(stage)
+        return s if isinstance(s, dict) else None
+
     def publish_problems(self) -> list[str]:
         """Why this folder is not a complete, current build (empty: it is)."""
         found = self.chain_problems(list(STAGES))

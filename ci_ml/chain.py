@@ -17,7 +17,16 @@ from typing import Any
 
 from ci_ml.artifact import BUILD_DIR, SUMS, sha256_file
 
-STAGES = ("validate", "safeguards", "train", "export", "evaluate", "compare", "report")
+STAGES = (
+    "validate",
+    "safeguards",
+    "train",
+    "export",
+    "evaluate",
+    "compare",
+    "model_tests",
+    "report",
+)
 # What each stage writes, relative to the artifact folder.
 OUTPUTS: dict[str, list[str]] = {
     "validate": ["validation.json", "schema.yaml", f"{BUILD_DIR}/validate.json"],
@@ -27,6 +36,7 @@ OUTPUTS: dict[str, list[str]] = {
     "evaluate": ["metrics.json", f"{BUILD_DIR}/evaluate.json"],
     # history.json: the release history fetched with the baseline, for the report.
     "compare": ["comparison.json", f"{BUILD_DIR}/compare.json", f"{BUILD_DIR}/history.json"],
+    "model_tests": ["model-tests.json", f"{BUILD_DIR}/model_tests.json"],
     "report": ["report.md", "model-card.md", SUMS, f"{BUILD_DIR}/report.json"],
 }
 # The config sections whose change makes a stage's output stale.
@@ -37,11 +47,12 @@ CONFIG_INPUTS: dict[str, list[str]] = {
     "export": ["export"],
     "evaluate": ["metrics", "statistics", "gates"],
     "compare": ["metrics", "statistics", "gates", "baseline"],
+    "model_tests": ["metrics", "statistics", "baseline", "model_tests"],
     "report": [],
 }
 CHAIN = "chain.json"  # in _build/: {stage: seal}
 # The command that runs a stage, where the two names differ.
-COMMANDS = {"safeguards": "check-data"}
+COMMANDS = {"safeguards": "check-data", "model_tests": "test-model"}
 
 
 def command(stage: str) -> str:
@@ -92,7 +103,7 @@ def problems(
         s = chain.get(stage)
         if not isinstance(s, dict):
             found.append(
-                f"`ci-ml {stage}` has not completed (it never ran, failed or was interrupted)"
+                f"{command(stage)} has not completed (it never ran, failed or was interrupted)"
             )
             continue
         if s.get("config") != config_digest(config, stage):

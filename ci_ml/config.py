@@ -6,6 +6,7 @@ Paths in the config are relative to the config file's folder, so
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from pydantic import (
     Field,
     FiniteFloat,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -54,6 +56,17 @@ EXAMPLES: dict[str, str] = {
     "statistics": "statistics: {resamples: 1000, confidence: 0.95, seed: 0}",
     "release": "release: {tag_prefix: model-v, history: 10}",
     "release.history": "history: 10  (past releases in the report's history chart; 0 for none)",
+    "model_tests": "model_tests: {slices: {columns: {plan: values}}, pytest: [tests_model]}",
+    "model_tests.slices": "slices: {columns: {plan: values, age: [0, 30, 60, .inf]}, crossings: [[plan, age]], gates: [{metric: roc_auc, max_regression: 0.05}]}",
+    "model_tests.slices.columns": "columns: {plan: values, age: [0, 30, 60, .inf]}",
+    "model_tests.slices.crossings": "crossings: [[plan, region]]",
+    "model_tests.slices.gates": "gates: [{metric: roc_auc, min: 0.6}, {metric: roc_auc, max_regression: 0.05, only_if_significant: true}]",
+    "model_tests.golden": "golden: {path: tests_model/golden.csv, max_failures: 0}",
+    "model_tests.invariance": "invariance: [{column: region, resample: true, max_flip_rate: 0.02}, {column: fee, noise: 0.5}, {column: channel, swap: {web: store}}]",
+    "model_tests.directional": "directional: [{column: tenure_months, step: 12, direction: decrease, max_violation_rate: 0.01}]",
+    "model_tests.calibration": "calibration: {bins: 10, gates: [{metric: ece, max: 0.05}, {metric: brier, max_regression: 0.01}]}",
+    "model_tests.budgets": "budgets: {max_model_bytes: 5000000, max_latency_ms: 5, max_latency_ms_1k: 50, max_slowdown: 2}",
+    "model_tests.pytest": "pytest: [tests_model]",
 }
 
 
@@ -265,6 +278,150 @@ class StatisticsConfig(_Strict):
     seed: int = 0
 
 
+class SliceConfig(_Strict):
+    # {column: "values"} slices by each value; {column: [edges]} by bins [a, b).
+    columns: dict[str, Literal["values"] | list[float]] = Field(default_factory=dict)
+    # Pairs of columns crossed value by value (a column in `columns` keeps its bins).
+    crossings: list[list[str]] = Field(default_factory=list)
+    metrics: list[str] | None = None  # default: the gated metrics and the primary one
+    min_rows: int = Field(30, ge=1)  # smaller slices are reported, never gated
+    max_slices: int = Field(100, ge=1, le=10_000)  # per column or crossing
+    gates: list[Gate] = Field(default_factory=list)
+
+    @field_validator("columns")
+    @classmethod
+    def _bins(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name, spec in v.items():
+            if isinstance(spec, list):
+                if len(spec) < 2 or any(e != e for e in spec):
+                    raise ValueError(f"{name}: give at least two bin edges, e.g. [0, 30, .inf]")
+                if any(b <= a for a, b in zip(spec, spec[1:], strict=False)):
+                    raise ValueError(f"{name}: bin edges must increase strictly (got {spec})")
+        return v
+
+    @field_serializer("columns")
+    def _yaml_infinity(self, v: dict[str, Any]) -> dict[str, Any]:
+        # Strict JSON has no Infinity: write open ends as YAML spells them.
+        def edge(e: float) -> float | str:
+            return e if math.isfinite(e) else (".inf" if e > 0 else "-.inf")
+
+        return {k: [edge(e) for e in s] if isinstance(s, list) else s for k, s in v.items()}
+
+    @field_validator("crossings")
+    @classmethod
+    def _pairs(cls, v: list[list[str]]) -> list[list[str]]:
+        for pair in v:
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise ValueError(f"a crossing names two different columns (got {pair})")
+        return v
+
+    @model_validator(mode="after")
+    def _something(self) -> SliceConfig:
+        if not self.columns and not self.crossings:
+            raise ValueError("name at least one column (columns: {plan: values}) or crossing")
+        return self
+
+
+class GoldenConfig(_Strict):
+    # A CSV of feature values with `expected` (a class) or `expected_min` /
+    # `expected_max` (a range, regression); an optional `note` column.
+    path: Path
+    max_failures: int = Field(0, ge=0)
+
+
+Scalar = str | bool | int | float
+
+
+class InvarianceCheck(_Strict):
+    name: str | None = None
+    column: str
+    resample: bool = False  # values drawn from the column's own training distribution
+    noise: FiniteFloat | None = Field(None, gt=0)  # uniform noise in [-noise, +noise]
+    swap: dict[Scalar, Scalar] | None = None  # {from: to} category values
+    max_flip_rate: float = Field(0.0, ge=0, le=1)
+    # Regression: a prediction that moves by more than this has "flipped" (required there).
+    tolerance: FiniteFloat | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_perturbation(self) -> InvarianceCheck:
+        given = [k for k in ("resample", "noise", "swap") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one perturbation: resample: true, noise: <bound> or "
+                f"swap: {{from: to}} (got {given or 'none'})"
+            )
+        return self
+
+    @property
+    def perturbation(self) -> str:
+        return "resample" if self.resample else "noise" if self.noise else "swap"
+
+
+class DirectionalCheck(_Strict):
+    name: str | None = None
+    column: str
+    step: FiniteFloat
+    direction: Literal["increase", "decrease"]  # how the score must move
+    # Classification: the class whose probability is the score (default: a binary
+    # model's second class, the positive one).
+    class_: Scalar | None = Field(None, alias="class")
+    max_violation_rate: float = Field(0.0, ge=0, le=1)
+    tolerance: FiniteFloat = Field(0.0, ge=0)  # moves smaller than this are no move
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("step")
+    @classmethod
+    def _nonzero(cls, v: float) -> float:
+        if v == 0:
+            raise ValueError("a step of 0 moves nothing")
+        return v
+
+
+CALIBRATION_METRICS = ("brier", "ece")
+
+
+class CalibrationConfig(_Strict):
+    bins: int = Field(10, ge=2, le=100)
+    gates: list[Gate] = Field(default_factory=list)  # on brier or ece
+
+    @field_validator("gates")
+    @classmethod
+    def _lower_is_better(cls, v: list[Gate]) -> list[Gate]:
+        for g in v:
+            if g.metric not in CALIBRATION_METRICS:
+                raise ValueError(f"calibration gates take brier or ece, not {g.metric!r}")
+            if g.rule == "min":
+                raise ValueError(f"{g.metric} is lower-is-better: use `max:` to cap it")
+        return v
+
+
+class BudgetsConfig(_Strict):
+    max_model_bytes: int | None = Field(None, gt=0)
+    max_latency_ms: FiniteFloat | None = Field(None, gt=0)  # one row, median
+    max_latency_ms_1k: FiniteFloat | None = Field(None, gt=0)  # 1,000 rows, median
+    max_slowdown: FiniteFloat | None = Field(None, gt=0)  # latency / the baseline's
+    max_size_growth: FiniteFloat | None = Field(None, gt=0)  # bytes / the baseline's
+    repeats: int = Field(30, ge=3, le=10_000)
+
+
+class ModelTestsConfig(_Strict):
+    slices: SliceConfig | None = None
+    golden: GoldenConfig | None = None
+    invariance: list[InvarianceCheck] = Field(default_factory=list)
+    directional: list[DirectionalCheck] = Field(default_factory=list)
+    calibration: CalibrationConfig | None = None
+    budgets: BudgetsConfig | None = None
+    pytest: list[Path] = Field(default_factory=list)  # the project's own test files or folders
+    sample_rows: int = Field(100_000, ge=100)  # holdout rows the perturbation checks use at most
+
+    @property
+    def configured(self) -> bool:
+        return any(
+            (self.slices, self.golden, self.invariance, self.directional, self.calibration)
+        ) or bool(self.budgets or self.pytest)
+
+
 class ReleaseConfig(_Strict):
     tag_prefix: str = "model-v"
     # How many past model releases the report's history chart shows (0: none).
@@ -292,6 +449,7 @@ class Config(_Strict):
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     safeguards: SafeguardsConfig = Field(default_factory=SafeguardsConfig)
     statistics: StatisticsConfig = Field(default_factory=StatisticsConfig)
+    model_tests: ModelTestsConfig = Field(default_factory=ModelTestsConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
 
     # Set by the loader, not by the user.

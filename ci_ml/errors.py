@@ -10,6 +10,9 @@ with its exit code:
     ├── GateFailed              exit 4   a quality gate failed
     │   └── ParityError         exit 4   the ONNX export predicts differently
     ├── SafeguardFailed         exit 6   a data safeguard found an error (leakage, …)
+    ├── ModelTestFailed         exit 7   a model test failed (a slice gate, golden rows,
+    │                                    invariance, directional, calibration, a budget,
+    │                                    or a test of the project's pytest suite)
     └── GitHubError             exit 5   GitHub refused or could not be reached
         ├── ConnectionFailed             could not reach GitHub (after retries)
         │   └── DeadlineExceeded         no complete reply before the network deadline
@@ -37,6 +40,7 @@ EXIT_DATA = 3
 EXIT_GATE = 4
 EXIT_GITHUB = 5
 EXIT_SAFEGUARD = 6
+EXIT_MODEL_TEST = 7
 
 
 class CiMlError(Exception):
@@ -90,6 +94,12 @@ class SafeguardFailed(CiMlError):
     """A data safeguard (leakage, contamination, personal data, …) found an error."""
 
     exit_code = EXIT_SAFEGUARD
+
+
+class ModelTestFailed(CiMlError):
+    """A model test failed; raised after model-tests.json and the report are written."""
+
+    exit_code = EXIT_MODEL_TEST
 
 
 class ConnectionFailed(GitHubError):

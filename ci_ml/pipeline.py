@@ -1,6 +1,6 @@
 """The pipeline: the stages in order, each in a log group.
 
-    validate ──► safeguards ──► train ──► export ──► evaluate ──► compare ──► report
+    validate ──► safeguards ──► train ──► export ──► evaluate ──► compare ──► model tests ──► report
 
 Export comes before evaluate because the metrics are the shipped model's: the
 ONNX file's predictions, which the parity check has proved agree with
@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ci_ml.build import Build
-from ci_ml.stages import compare, evaluate, export, report, safeguards, train, validate
+from ci_ml.stages import (
+    compare,
+    evaluate,
+    export,
+    model_tests,
+    report,
+    safeguards,
+    train,
+    validate,
+)
 
 if TYPE_CHECKING:
     from ci_ml.stages.compare import Comparison
@@ -67,6 +76,16 @@ def compare_stage(
     return comp
 
 
+def model_tests_stage(
+    b: Build, baseline: Path | None, console: Console
+) -> model_tests.ModelTestsResult:
+    """The model tests; each failed one also becomes an error annotation in Actions."""
+    result = stage(console, "test-model", model_tests.run, b, baseline)
+    for f in result.failures:
+        console.error(f"model test failed ({f.kind}) {f.name}: {f.message}")
+    return result
+
+
 def report_stage(b: Build, console: Console) -> report.ReportResult:
     result = stage(console, "report", report.run, b)
     console.append_summary(result.text)
@@ -86,9 +105,15 @@ def verdict_line(c: Comparison) -> str:
     return f"verdict: {c.verdict}; {p.metric} {p.candidate:.4g} (Δ {shown}, {p.verdict})"
 
 
+def tests_line(t: model_tests.ModelTestsResult) -> str:
+    if not t.configured:
+        return "model tests: none configured"
+    return f"model tests: {t.total - t.failed} of {t.total} passed"
+
+
 def run(
     b: Build, baseline: Path | None, console: Console, history: History | None = None
-) -> Comparison:
+) -> tuple[Comparison, model_tests.ModelTestsResult]:
     """Every stage in order, from a clean build directory."""
     b.clear_all()
     try:
@@ -99,6 +124,8 @@ def run(
         print(metrics_line(stage(console, "evaluate", evaluate.run, b)))
         comp = compare_stage(b, baseline, console, history)
         print(verdict_line(comp))
+        tests = model_tests_stage(b, baseline, console)
+        print(tests_line(tests))
     except Exception:
         # Best effort: a report of what did happen (validation failures, say) for the
         # PR comment; the original error is what the user sees and the exit code.
@@ -106,4 +133,4 @@ def run(
             report_stage(b, console)
         raise
     report_stage(b, console)
-    return comp
+    return comp, tests

@@ -2,7 +2,8 @@
 # Regenerate requirements.lock: the exact versions, with hashes, that the action
 # installs ci-ml's dependencies from. Resolved once for every Python and runner
 # the action supports (uv's universal resolution), from pyproject.toml's
-# dependencies plus setuptools, which builds ci-ml itself without fetching
+# dependencies and its `pytest` extra (a project's own model tests run in
+# ci-ml's process), plus setuptools, which builds ci-ml itself without fetching
 # anything unpinned. Versions already in the lock are kept where they still
 # satisfy pyproject.toml; pass --upgrade to move everything to the newest.
 # Then every supported Python and platform is checked to have a wheel for every
@@ -12,7 +13,7 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
-printf 'setuptools>=69\n' | uv pip compile pyproject.toml - \
+printf 'setuptools>=69\n' | uv pip compile pyproject.toml - --extra pytest \
   --universal --python-version 3.10 --generate-hashes --quiet \
   --custom-compile-command "scripts/update-lock.sh" \
   --output-file requirements.lock "$@"

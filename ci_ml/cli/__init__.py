@@ -30,8 +30,11 @@ exit codes:
   2  usage or config error, missing file, a baseline that fails its checks,
      a folder ci-ml does not own, a stale or incomplete build
   3  the data broke its schema (see validation.json) or cannot be read or predicted
-  4  a quality gate failed (see comparison.json)
+  4  a quality gate failed (see comparison.json) or the ONNX export's parity check
   5  GitHub refused a request, could not be reached in time, or sent garbage
+  6  a data safeguard found an error (see safeguards.json)
+  7  a model test failed (see model-tests.json): a slice gate, golden rows,
+     invariance, directional, calibration, a budget, or a test of the pytest suite
 """
 BUILD_STAGES = [
     ("validate", "test the train and test data against the pandera schema"),
@@ -125,7 +128,8 @@ def _build_commands(c: _Commands) -> None:
     p = c.add(
         "run",
         "ci_ml.cli.build:cmd_run",
-        "run every stage: validate, check-data, train, export, evaluate, compare, report",
+        "run every stage: validate, check-data, train, export, evaluate, compare, "
+        "test-model, report",
     )
     _common(p)
     _baseline_arg(p)
@@ -145,6 +149,13 @@ def _build_commands(c: _Commands) -> None:
     _baseline_arg(p)
     _network_arg(p)
     _no_fail(p)
+    p = c.add(
+        "test-model",
+        "ci_ml.cli.build:cmd_test_model",
+        "run the model tests (model_tests: in the config, and its pytest suites) on the "
+        "built model.onnx, with the baseline compare used",
+    )
+    _common(p)
 
 
 def _comment_command(c: _Commands) -> None:

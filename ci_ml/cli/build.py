@@ -124,15 +124,34 @@ def gate_failure(comp: Comparison) -> GateFailed:
 
 def cmd_run(args: Any, rt: Runtime) -> int:
     from ci_ml import pipeline
+    from ci_ml.stages.model_tests import failure
 
     b = make_build(args, rt)
     with b.open():
         resolved = resolve_baseline(args, b, rt)
-        comp = pipeline.run(b, resolved.directory, rt.actions, resolved.history)
+        comp, tests = pipeline.run(b, resolved.directory, rt.actions, resolved.history)
     files = ", ".join(p.name for p in sorted(b.out.iterdir()) if p.is_file() and p.name[0] != ".")
     print(f"artifact: {b.out}/ ({files})")
     if comp.verdict == "fail" and args.fail_on_regression:
         raise gate_failure(comp)
+    if not tests.passed:
+        raise failure(tests)
+    return 0
+
+
+def cmd_test_model(args: Any, rt: Runtime) -> int:
+    """`ci-ml test-model`: the model tests alone, with the baseline compare used."""
+    from ci_ml import pipeline
+    from ci_ml.stages.model_tests import failure
+
+    b = make_build(args, rt)
+    with b.open(create=False):
+        seal = b.sealed("compare") or {}
+        baseline = Path(seal["baseline"]) if seal.get("baseline") else None
+        tests = pipeline.model_tests_stage(b, baseline, rt.actions)
+    print(pipeline.tests_line(tests))
+    if not tests.passed:
+        raise failure(tests)
     return 0
 
 

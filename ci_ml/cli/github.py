@@ -156,6 +156,11 @@ def _check_publishable(b: Build, force: bool) -> None:
             "this build failed its gates: refusing to publish it as the latest model",
             hint="fix the regression, or pass --force to publish anyway",
         )
+    if read_json(b.out / "model-tests.json").get("passed") is False and not force:
+        raise UsageError(
+            "this build failed its model tests: refusing to publish it as the latest model",
+            hint="see model-tests.json; fix the model, or pass --force to publish anyway",
+        )
 
 
 def _publish(args: Any, rt: Runtime, ctx: GitHubContext, cfg: Config, out: Path) -> int:

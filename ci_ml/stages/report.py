@@ -90,6 +90,14 @@ def ci(low: Any, high: Any) -> str:
     return f"[{signed(low, 3)}, {signed(high, 3)}]"
 
 
+def pct(value: Any) -> str:
+    """A share as a percentage: '0%', '1.25%', '—' when undefined."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    v = 100 * float(value)
+    return "0%" if v == 0 else f"{v:.3g}%"
+
+
 def rows(n: Any) -> str:
     """'1 row', '1,234 rows'."""
     return f"{int(n):,} row{'' if int(n) == 1 else 's'}"
@@ -112,6 +120,7 @@ GATE_ICON = {"pass": "✅", "fail": "❌", "skipped": "⏭️", "not evaluated":
 HEADLINE = {
     "pass": ("✅", "passes its gates"),
     "fail": ("❌", "fails its gates"),
+    "tests-failed": ("❌", "fails its model tests"),
     "no-baseline": ("🆕", "first model: no baseline to compare with"),
     "incomplete": ("⚠️", "could not be compared with its baseline: relative gates not evaluated"),
     "invalid-data": ("🚫", "data broke the schema"),
@@ -168,6 +177,7 @@ def _env() -> Any:
         rows=rows,
         seconds=seconds,
         size=size,
+        pct=pct,
     )
     env.globals.update(
         ci=ci, arrow=arrow, VERDICT_ICON=VERDICT_ICON, HEADLINE=HEADLINE, GATE_ICON=GATE_ICON
@@ -197,13 +207,22 @@ def render_model_card(ctx: dict[str, Any]) -> str:
 
 
 def run_status(
-    validation: Any, comparison: Any, metrics: Any, export: Any, safeguards: Any = None
+    validation: Any,
+    comparison: Any,
+    metrics: Any,
+    export: Any,
+    safeguards: Any = None,
+    model_tests: Any = None,
 ) -> str:
     """What the headline says: the verdict, or how far the build got."""
     if validation and not validation.passed:
         return "invalid-data"
     if safeguards and not safeguards.passed:
         return "unsafe-data"
+    if comparison and comparison.verdict == "fail":
+        return "fail"
+    if model_tests and not model_tests.passed:
+        return "tests-failed"
     if comparison:
         return comparison.verdict
     if metrics and export:
@@ -223,6 +242,15 @@ def pictures(
     }
 
 
+def worst_slice(tests: Any) -> dict[str, Any] | None:
+    """The headline's worst slice: its name and its ranking metric's numbers."""
+    slices = tests.slices if tests and tests.configured else None
+    if not slices or not slices.worst:
+        return None
+    row = next(r for r in slices.slices if r.name == slices.worst)
+    return {"name": row.name, "metric": slices.ranked_by, "m": row.metrics[slices.ranked_by]}
+
+
 def _typed(cls: Any, data: Any) -> Any:
     return None if data is None else load(cls, data)
 
@@ -233,6 +261,7 @@ def context(b: Build) -> dict[str, Any]:
     from ci_ml.stages.evaluate import Evaluation
     from ci_ml.stages.export import ExportResult
     from ci_ml.stages.history import FILE, History
+    from ci_ml.stages.model_tests import ModelTestsResult
     from ci_ml.stages.safeguards import SafeguardsResult
     from ci_ml.stages.train import TrainResult
     from ci_ml.stages.validate import ValidationResult
@@ -244,6 +273,7 @@ def context(b: Build) -> dict[str, Any]:
     export = _typed(ExportResult, b.record_of("export.json"))
     safeguards = _typed(SafeguardsResult, b.optional("safeguards.json"))
     history = _typed(History, b.record_of(FILE)) if comparison else None
+    tests = _typed(ModelTestsResult, b.optional("model-tests.json"))
     try:
         config_label = b.cfg.source.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -254,8 +284,10 @@ def context(b: Build) -> dict[str, Any]:
         "config_path": config_label,
         "comment_id": comment_id(config_label),
         "marker": marker(comment_id(config_label)),
-        "status": run_status(validation, comparison, metrics, export, safeguards),
+        "status": run_status(validation, comparison, metrics, export, safeguards, tests),
         "safeguards": safeguards,
+        "model_tests": tests if tests and tests.configured else None,
+        "worst_slice": worst_slice(tests),
         "manifest": manifest,
         "metrics": metrics,
         "comparison": comparison,
@@ -285,7 +317,15 @@ def outputs(ctx: dict[str, Any], out: Path) -> dict[str, str]:
         "primary-delta": "" if not primary or primary.delta is None else f"{primary.delta:.6g}",
         "report-path": str(out / "report.md"),
         "model-path": str(out / "model.onnx") if (out / "model.onnx").is_file() else "",
+        "model-tests": _tests_output(ctx["model_tests"]),
     }
+
+
+def _tests_output(tests: Any) -> str:
+    """passed / failed, or empty when no model test is configured."""
+    if tests is None:
+        return ""
+    return "passed" if tests.passed else "failed"
 
 
 def run(b: Build) -> ReportResult:

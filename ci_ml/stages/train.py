@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import TRANSIENT, plain
 from ci_ml.errors import ConfigError, UsageError
+from ci_ml.stages import model_tests
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,6 +46,7 @@ def run(b: Build) -> TrainResult:
     t0 = time.perf_counter()
     b.begin("train")  # a new model makes everything downstream stale
     _ = b.metric_names  # fail on a bad metric or gate before spending time on fit
+    model_tests.preflight(b)  # and on model tests that cannot run on this data
     X, y = b.dataset.xy("train")
     result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)))
     # An intermediate of this build only: later stages of the same build read it.

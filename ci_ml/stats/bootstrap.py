@@ -101,6 +101,89 @@ def _sums(
     return np.split(units.sum(axis=0), splits), np.split(out, splits, axis=1)
 
 
+def stratified_sums(
+    matrices: list[np.ndarray],
+    strata: np.ndarray,
+    resamples: int,
+    seed: int,
+    pairs: list[dict[int, Pairs]] | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Column sums of each (units, k) matrix within each stratum, on the full
+    sample and per resample, every stratum's units resampled among themselves (as
+    many as it holds) and all matrices with the same weights: per-slice statistics
+    (ci_ml.stats.slices). `strata` are ascending unit offsets, 0 to units.
+
+    Matrix i's sums have strata x k columns, stratum after stratum; `pairs[i]`
+    names its pair-count columns in that layout, counted per resample when their
+    rows are units (`Pairs.countable`) and at most EXACT_PAIRS, else projected.
+    One stratum holding every row draws exactly the weights `bootstrap_sums` does."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from ci_ml.stats.metrics import PairCounter
+
+    rng = np.random.default_rng(seed)
+    units = np.hstack(matrices)
+    widths = [m.shape[1] for m in matrices]
+    cols = np.concatenate([[0], np.cumsum(widths)])
+    spans = [(int(a), int(b)) for a, b in zip(strata[:-1], strata[1:], strict=True)]
+    n_strata = len(spans)
+
+    def layout(per: np.ndarray) -> np.ndarray:  # (..., strata, k) -> (..., strata * k) per matrix
+        lead = per.shape[:-2]
+        return np.concatenate(
+            [
+                per[..., a:b].reshape(*lead, n_strata * (b - a))
+                for a, b in zip(cols, cols[1:], strict=False)
+            ],
+            axis=-1,
+        )
+
+    out_off = np.concatenate([[0], np.cumsum([n_strata * w for w in widths])])
+    special = [
+        (int(out_off[i]) + c, p) for i, found in enumerate(pairs or []) for c, p in found.items()
+    ]
+    counted = [(c, p) for c, p in special if p.countable and p.n_pos + p.n_neg <= EXACT_PAIRS]
+    projected = [(c, p) for c, p in special if c not in {c for c, _ in counted}]
+    if counted:
+        count_pairs = PairCounter([p for _, p in counted], min(BATCH, resamples))
+    totals = np.zeros((n_strata, units.shape[1]))
+    for s, (a, b) in enumerate(spans):
+        totals[s] = units[a:b].sum(axis=0)
+    g = units.shape[0]
+    out = np.empty((resamples, int(out_off[-1])))
+    for start in range(0, resamples, BATCH):
+        b = min(BATCH, resamples - start)
+        draws = _draws(rng, b, g, spans)
+        counts = np.empty((b, g))
+        for i, row in enumerate(draws):  # one resample at a time: its counts stay in cache
+            counts[i] = np.bincount(row, minlength=g)
+        per = np.zeros((b, n_strata, units.shape[1]))
+        # Each unit is in one stratum: a small product each, which BLAS threads only
+        # slow down (tenfold on a busy 2-core runner).
+        with threadpool_limits(1, user_api="blas"):
+            for s, (lo, hi) in enumerate(spans):
+                if hi > lo:
+                    per[:, s] = counts[:, lo:hi] @ units[lo:hi]
+        batch = layout(per)
+        if counted:
+            batch[:, [c for c, _ in counted]] = count_pairs(counts)
+        for c, p in projected:
+            batch[:, c] = p.project(batch[:, c : c + 4])
+        out[start : start + b] = batch
+    splits = out_off[1:-1]
+    return np.split(layout(totals), splits), np.split(out, splits, axis=1)
+
+
+def _draws(rng: np.random.Generator, b: int, g: int, spans: list[tuple[int, int]]) -> np.ndarray:
+    """(b, g) unit indexes drawn with replacement within each span of units, as
+    many as it holds (one span of all g units: what `_sums` draws)."""
+    import numpy as np
+
+    parts = [rng.integers(lo, hi, size=(b, hi - lo), dtype=np.int32) for lo, hi in spans if hi > lo]
+    return np.hstack(parts) if parts else np.zeros((b, 0), dtype=np.int32)
+
+
 @dataclass
 class Resampled:
     """One model's metrics on the full rows and on each bootstrap resample."""
@@ -209,6 +292,33 @@ def _p_value(deltas: np.ndarray) -> float:
     return float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))
 
 
+def p_values(deltas: np.ndarray) -> np.ndarray:
+    """_p_value of each column of (resamples, m) deltas, at once."""
+    import numpy as np
+
+    finite = np.isfinite(deltas)
+    n = finite.sum(axis=0)
+    below = ((deltas <= 0) & finite).sum(axis=0)
+    above = ((deltas >= 0) & finite).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.minimum(1.0, 2 * np.minimum(below, above) / n)
+    return np.where(n > 0, p, np.nan)
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment of p-values for testing them together (NaN kept)."""
+    import numpy as np
+
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if ok.size:
+        order = ok[np.argsort(p[ok], kind="stable")]
+        m = order.size
+        stepped = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+        out[order] = np.minimum(1.0, stepped)
+    return out
+
+
 def estimates(
     scored: Scored, names: list[str], resamples: int, confidence: float, seed: int
 ) -> dict[str, Estimate]:
@@ -248,6 +358,30 @@ def paired_deltas(
             verdict=verdict(lo, hi, m.greater_is_better),
         )
     return out
+
+
+def delta_of(
+    metric: str,
+    greater_is_better: bool,
+    candidate: tuple[float, np.ndarray],
+    baseline: tuple[float, np.ndarray],
+    confidence: float,
+) -> Delta:
+    """A Delta from each model's (point, resamples) on the same row weights."""
+    (c_point, c_samples), (b_point, b_samples) = candidate, baseline
+    d_samples = c_samples - b_samples
+    lo, hi = _interval(d_samples, confidence)
+    return Delta(
+        metric=metric,
+        greater_is_better=greater_is_better,
+        candidate=Estimate(c_point, *_interval(c_samples, confidence)),
+        baseline=Estimate(b_point, *_interval(b_samples, confidence)),
+        delta=c_point - b_point,
+        ci_low=lo,
+        ci_high=hi,
+        p_value=_p_value(d_samples),
+        verdict=verdict(lo, hi, greater_is_better),
+    )
 
 
 def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -> dict[str, float]:

@@ -173,6 +173,9 @@ class Pairs:
         self.n_pos = int(positive.sum())
         self.n_neg = positive.shape[0] - self.n_pos
         self._rows: tuple[np.ndarray, ...] | None = None
+        self._index: np.ndarray | None = None  # the rows' names in a larger table (on_rows)
+        # False when resampled as blocks of rows: its pairs can then only be projected.
+        self.countable = True
 
     @classmethod
     def ranked(cls, score: np.ndarray, positive: np.ndarray) -> tuple[Pairs, np.ndarray]:
@@ -206,8 +209,24 @@ class Pairs:
         """For counting: negative rows by ascending score, positive rows, and per
         positive the negatives strictly below it and at or below it."""
         if self._rows is None:
-            self._rows = _count_rows(*_ranks(self.score, self.positive))
+            self._rows = self._named(_count_rows(*_ranks(self.score, self.positive)))
         return self._rows
+
+    def on_rows(self, index: np.ndarray) -> Pairs:
+        """These pairs with their rows named by `index`: the rows of a larger table
+        that a subset (a slice) was taken from, so row weights of the whole table
+        count them."""
+        self._index = index
+        if self._rows is not None:
+            neg, pos, *rest = self._rows
+            self._rows = (index[neg], index[pos], *rest)
+        return self
+
+    def _named(self, rows: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        if self._index is None:
+            return rows
+        neg, pos, *rest = rows
+        return (self._index[neg], self._index[pos], *rest)
 
     def project(self, sums: np.ndarray) -> np.ndarray:
         """Hajek projection of the weighted pair count from the weighted sums

@@ -6,7 +6,7 @@ what it needs (a PR run needs the release a push to main publishes), so any
 test, or any order of tests, works, and tests that look at different things
 of one run share it: main publishes a release, a PR compares with it and
 comments, a second run updates that comment, a PR that breaks a gate fails, a
-PR with broken data fails, a fork PR defers its comment, and the workflow_run
+PR that breaks a model test fails, a PR with broken data fails, a fork PR defers its comment, and the workflow_run
 job posts it (and refuses a forged PR number). Each scenario lives on its own
 branch and PR number. See act_harness for how act runs offline.
 """
@@ -29,6 +29,7 @@ PR = 7
 FORK_PR = 8
 GATE_PR = 9
 DATA_PR = 10
+MODEL_TEST_PR = 11
 EXAMPLE = ROOT / "examples" / "binary-classification"
 RELEASE_ASSETS = {
     "model.onnx",
@@ -157,6 +158,16 @@ def _impossible_gate(root: Path) -> None:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
+def _impossible_slice_gate(root: Path) -> None:
+    config_path = root / "ci-ml.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    # Every slice must be more than perfect: the slice gate fails, the overall gates pass.
+    slices = config.setdefault("model_tests", {}).setdefault("slices", {})
+    slices.setdefault("columns", {"mean_radius": [0, 15, float("inf")]})
+    slices["gates"] = [{"metric": "accuracy", "min": 1.5}]
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 def _broken_row(root: Path) -> None:
     train = root / "data" / "train.csv"
     lines = train.read_text().splitlines()
@@ -169,6 +180,11 @@ def _broken_row(root: Path) -> None:
 @pytest.fixture(scope="module")
 def gate_failure(repo, released) -> Scenario:
     return repo.pr(GATE_PR, "a PR that breaks a gate", _impossible_gate)
+
+
+@pytest.fixture(scope="module")
+def model_test_failure(repo, released) -> Scenario:
+    return repo.pr(MODEL_TEST_PR, "a PR that breaks a model test", _impossible_slice_gate)
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +276,18 @@ def test_pr_that_breaks_a_gate_fails_and_says_why(gate_failure, fake):
     assert len(bodies) == 1
     assert "1.5" in bodies[0], "the comment should show the failed gate"
     assert (gate_failure.artifacts / "ci-ml-comment" / "body.md").is_file()
+
+
+def test_pr_that_breaks_a_model_test_comments_it_and_fails(model_test_failure, fake):
+    run = model_test_failure.run
+    assert not run.succeeded, run.explain()
+    assert "a model test failed" in run.log, run.explain()
+    results = run.step_results()
+    assert results.get("ci-ml/build") == "success", results
+    assert results.get("ci-ml/comment") == "success", results
+    bodies = _comment_bodies(fake, MODEL_TEST_PR)
+    assert len(bodies) == 1
+    assert "fails its model tests" in bodies[0] and "min 1.5" in bodies[0]
 
 
 def test_pr_with_broken_data_comments_the_failures_and_fails(broken_data, fake):

@@ -127,6 +127,7 @@ def test_every_output_maps_to_a_step_output(action):
         "primary-delta",
         "report-path",
         "model-path",
+        "model-tests",
         "release-url",
         "comment-url",
         "install-key",

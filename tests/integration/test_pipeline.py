@@ -24,7 +24,22 @@ OUTPUTS = [
     "SHA256SUMS",
     "model-card.md",
     "schema.yaml",
+    "model-tests.json",
 ]
+# The model tests each example declares: together, every kind there is.
+MODEL_TESTS = {
+    "binary-classification": {"slices", "directional", "calibration", "budgets"},
+    "regression": {"slices", "golden", "invariance", "directional", "budgets"},
+    "mixed-tabular": {
+        "slices",
+        "golden",
+        "invariance",
+        "directional",
+        "calibration",
+        "budgets",
+        "pytest",
+    },
+}
 
 
 @pytest.mark.parametrize("example", ["binary-classification", "regression", "mixed-tabular"])
@@ -51,6 +66,10 @@ def test_every_example_builds(example: str, tmp_path: Path) -> None:
     assert "model.onnx" in sums and "_build" not in sums
     metrics = json.loads((out / "metrics.json").read_text())
     assert all(m["ci_low"] <= m["value"] <= m["ci_high"] for m in metrics["metrics"].values())
+    tests = json.loads((out / "model-tests.json").read_text())
+    assert tests["passed"] and tests["total"] > 0, tests["failures"]
+    assert {k for k in MODEL_TESTS[example] if tests.get(k)} == MODEL_TESTS[example]
+    assert "model-tests.json" in sums and "### ✅ Model tests" in (out / "report.md").read_text()
 
 
 def test_stages_one_by_one_give_the_same_metrics_as_run(tmp_path: Path) -> None:
