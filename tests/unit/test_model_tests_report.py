@@ -190,6 +190,7 @@ def _ctx(tests: ModelTestsResult | None) -> dict:
         "train": None,
         "timings": {},
         "chart": None,
+        **report.pictures(None, None, None),
         "run_url": None,
         "sha": "",
         "model_tests": tests,
