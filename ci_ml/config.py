@@ -38,6 +38,7 @@ EXAMPLES: dict[str, str] = {
     "model.factory": "factory: model.py:build_model",
     "model.params": "params: {n_estimators: 200, max_depth: 8}",
     "model.seed": "seed: 42",
+    "model.code": "code: [features.py, lib/]  (files the factory imports, for the build cache)",
     "task": "task: classification  (or regression, auto)",
     "metrics": "metrics: {list: [accuracy, roc_auc], primary: roc_auc}",
     "metrics.primary": "primary: roc_auc",
@@ -92,6 +93,9 @@ class ModelConfig(_Strict):
     factory: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
+    # Files and folders (relative to the config) the factory imports: part of the
+    # build's fingerprint, so changing them retrains instead of reusing the baseline.
+    code: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_way(self) -> ModelConfig:

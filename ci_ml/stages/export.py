@@ -95,7 +95,13 @@ def run(b: Build) -> ExportResult:
     est = load_model(b, "export")
     X, _ = b.dataset.xy("test")
     result, onnx_pred = export(
-        est, X, b.task, b.out, b.cfg.export.target_opset, b.cfg.export.tolerance
+        est,
+        X,
+        b.task,
+        b.out,
+        b.cfg.export.target_opset,
+        b.cfg.export.tolerance,
+        metadata=b.model_facts(),
     )
     proba = onnx_pred.proba if onnx_pred.proba is not None else np.zeros((0, 0))
     np.savez(b.state_path(PREDICTIONS), pred=onnx_pred.pred, proba=proba)
@@ -431,15 +437,37 @@ def convert(
 
 def canonical(model: Any) -> None:
     """Remove what makes two exports of one model differ byte for byte: skl2onnx
-    names the graph with a random uuid and lists opset imports in set order
-    (sometimes one domain twice): one entry per domain, sorted."""
+    names the graph with a random uuid and lists opset imports in set order, which
+    follows the process's string hash seed (sometimes one domain twice): one entry
+    per domain, sorted. Doc strings (free text some converters fill) are dropped."""
     model.graph.name = "ci_ml_model"
+    model.doc_string = ""
+    model.graph.doc_string = ""
+    for node in model.graph.node:
+        node.doc_string = ""
     versions: dict[str, int] = {}
     for o in model.opset_import:  # skl2onnx can list a domain twice
         versions[o.domain] = max(versions.get(o.domain, 0), o.version)
     del model.opset_import[:]
     for domain in sorted(versions):
         model.opset_import.add(domain=domain, version=versions[domain])
+
+
+def describe(model: Any, facts: dict[str, str]) -> None:
+    """Write `facts` into the model's metadata_props, sorted by key, replacing any
+    there: a downloaded model.onnx says what it is and what made it."""
+    del model.metadata_props[:]
+    for key in sorted(facts):
+        model.metadata_props.add(key=key, value=str(facts[key]))
+
+
+def model_metadata(path_or_bytes: Path | bytes) -> dict[str, str]:
+    """The metadata_props of an ONNX file, without loading its weights into a runtime."""
+    import onnx
+
+    data = path_or_bytes.read_bytes() if isinstance(path_or_bytes, Path) else path_or_bytes
+    model = onnx.load_from_string(data)
+    return {p.key: p.value for p in model.metadata_props}
 
 
 def _default_opset() -> dict[str, int]:
@@ -520,11 +548,13 @@ def export(
     out: Path,
     target_opset: int | None,
     tolerance: float,
+    metadata: dict[str, str] | None = None,
 ) -> tuple[ExportResult, Predictions]:
-    """Write model.onnx, predict X with it and with scikit-learn, compare.
-    Returns the record and the ONNX model's predictions."""
+    """Write model.onnx (with `metadata` in its metadata_props), predict X with it
+    and with scikit-learn, compare. Returns the record and the ONNX model's predictions."""
     t0 = time.perf_counter()
     model, precision, spec = convert(est, X, target_opset)
+    describe(model, metadata or {})
     path = out / MODEL
     data = model.SerializeToString()
     path.write_bytes(data)
