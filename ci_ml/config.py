@@ -53,6 +53,7 @@ EXAMPLES: dict[str, str] = {
     "safeguards.allow_personal_data": "allow_personal_data: {email: needed to join with CRM, consented}",
     "statistics": "statistics: {resamples: 1000, confidence: 0.95, seed: 0}",
     "release": "release: {tag_prefix: model-v}",
+    "signing": "signing: {public_key: keys/model.pub, required: true}",
 }
 
 
@@ -270,6 +271,16 @@ class ReleaseConfig(_Strict):
         return v
 
 
+class SigningConfig(_Strict):
+    """How fetched baselines and releases are verified (signing keys are secrets,
+    given to the publishing job, never in the config)."""
+
+    public_key: str | None = None  # a PEM file, relative to the config
+    identity: str | None = None  # Sigstore: the signing workflow's identity (its URI)
+    issuer: str = "https://token.actions.githubusercontent.com"
+    required: bool = False  # refuse an unsigned baseline or release
+
+
 class Config(_Strict):
     name: str | None = None
     data: DataConfig
@@ -283,6 +294,7 @@ class Config(_Strict):
     safeguards: SafeguardsConfig = Field(default_factory=SafeguardsConfig)
     statistics: StatisticsConfig = Field(default_factory=StatisticsConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    signing: SigningConfig = Field(default_factory=SigningConfig)
 
     # Set by the loader, not by the user.
     base_dir: Path = Field(default=Path("."), exclude=True)

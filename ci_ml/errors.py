@@ -10,6 +10,8 @@ with its exit code:
     ├── GateFailed              exit 4   a quality gate failed
     │   └── ParityError         exit 4   the ONNX export predicts differently
     ├── SafeguardFailed         exit 6   a data safeguard found an error (leakage, …)
+    ├── NotReproduced           exit 8   `ci-ml reproduce`: the rebuild differs from the record
+    ├── SignatureError          exit 9   a signature does not verify, or a required one is missing
     └── GitHubError             exit 5   GitHub refused or could not be reached
         ├── ConnectionFailed             could not reach GitHub (after retries)
         │   └── DeadlineExceeded         no complete reply before the network deadline
@@ -37,6 +39,9 @@ EXIT_DATA = 3
 EXIT_GATE = 4
 EXIT_GITHUB = 5
 EXIT_SAFEGUARD = 6
+# 7 is a failing model test.
+EXIT_NOT_REPRODUCED = 8
+EXIT_SIGNATURE = 9
 
 
 class CiMlError(Exception):
@@ -90,6 +95,18 @@ class SafeguardFailed(CiMlError):
     """A data safeguard (leakage, contamination, personal data, …) found an error."""
 
     exit_code = EXIT_SAFEGUARD
+
+
+class NotReproduced(CiMlError):
+    """A rebuild from the record did not give the recorded model or metrics."""
+
+    exit_code = EXIT_NOT_REPRODUCED
+
+
+class SignatureError(CiMlError):
+    """A model's signature does not verify, or a required signature is missing."""
+
+    exit_code = EXIT_SIGNATURE
 
 
 class ConnectionFailed(GitHubError):

@@ -73,8 +73,15 @@ def _fetch_release(args: Any, b: Build, rt: Runtime) -> Path | None:
     ctx = GitHubContext.from_env(rt.env)
     repo = ctx.require_repo("--baseline release")
     prefix = b.cfg.release.tag_prefix
+    from ci_ml.cli.github import signature_check
+
     fetched = fetch_latest(
-        client_for(ctx, rt, "--baseline release", args), repo, prefix, b.out / "baseline"
+        client_for(ctx, rt, "--baseline release", args),
+        repo,
+        prefix,
+        b.out / "baseline",
+        exclude_commit=ctx.sha,  # a re-run on main compares with the model before its own
+        check=signature_check(b.cfg, rt),
     )
     if fetched is None:
         rt.actions.notice(

@@ -55,6 +55,8 @@ class Release(TypedDict):
     published_at: str | None
     assets: list[Asset]
     immutable: NotRequired[bool]
+    name: NotRequired[str | None]
+    body: NotRequired[str | None]  # the notes, where ci-ml's marker and audit lines live
 
 
 class Head(TypedDict):
