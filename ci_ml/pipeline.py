@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ci_ml.build import Build
+from ci_ml.fingerprint import CacheDecision, decide
 from ci_ml.stages import compare, evaluate, export, report, safeguards, train, validate
 
 if TYPE_CHECKING:
@@ -83,14 +84,39 @@ def verdict_line(c: Comparison) -> str:
     return f"verdict: {c.verdict}; {p.metric} {p.candidate:.4g} (Δ {shown}, {p.verdict})"
 
 
-def run(b: Build, baseline: Path | None, console: Console) -> Comparison:
+def cache_decision(b: Build, baseline: Path | None, enabled: bool) -> CacheDecision:
+    """Reuse the baseline's model? Only when its fingerprint is this build's."""
+    from ci_ml.stages.baseline import load_baseline
+
+    manifest = load_baseline(baseline).manifest if baseline is not None else None
+    candidate = b.fingerprint
+    if candidate is None:  # pragma: no cover - validate always records the schema
+        return CacheDecision(False, "no fingerprint")
+    return decide(candidate, manifest, enabled)
+
+
+def train_and_export(b: Build, baseline: Path | None, console: Console, cache: bool) -> None:
+    """Fit and export, or (the build cache) take the baseline's model when it was
+    made of exactly the same data, config, code and packages."""
+    decision = cache_decision(b, baseline, cache)
+    if decision.reuse and baseline is not None:
+        print(f"model unchanged: {decision.reason}; training skipped (--no-cache to force)")
+        stage(console, "train", train.reuse, b, baseline, decision.reason)
+        stage(console, "export", export.reuse, b, baseline)
+        return
+    if baseline is not None:
+        print(f"training: {decision.reason}")
+    stage(console, "train", train.run, b)
+    stage(console, "export", export.run, b)
+
+
+def run(b: Build, baseline: Path | None, console: Console, cache: bool = True) -> Comparison:
     """Every stage in order, from a clean build directory."""
     b.clear_all()
     try:
         stage(console, "validate", validate.run, b)
         safeguards_stage(b, baseline, console)
-        stage(console, "train", train.run, b)
-        stage(console, "export", export.run, b)
+        train_and_export(b, baseline, console, cache)
         print(metrics_line(stage(console, "evaluate", evaluate.run, b)))
         comp = compare_stage(b, baseline, console)
         print(verdict_line(comp))

@@ -104,7 +104,7 @@ def cmd_run(args: Any, rt: Runtime) -> int:
 
     b = make_build(args, rt)
     with b.open():
-        comp = pipeline.run(b, resolve_baseline(args, b, rt), rt.actions)
+        comp = pipeline.run(b, resolve_baseline(args, b, rt), rt.actions, args.cache)
     files = ", ".join(p.name for p in sorted(b.out.iterdir()) if p.is_file() and p.name[0] != ".")
     print(f"artifact: {b.out}/ ({files})")
     if comp.verdict == "fail" and args.fail_on_regression:

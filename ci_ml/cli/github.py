@@ -136,6 +136,17 @@ def cmd_publish(args: Any, rt: Runtime) -> int:
     out = Path(args.out)
     with Build(cfg, out).open(create=False) as b:
         _check_publishable(b, args.force)
+        reused = (b.record_of("train.json") or {}).get("reused_from")
+        if reused and reused.get("source") == "release":
+            # The build cache took the release's own model: nothing new to publish.
+            print(
+                f"model unchanged since {reused.get('label')}: no new release "
+                "(`ci-ml run --no-cache` builds one to publish anyway)"
+            )
+            rt.actions.set_outputs(
+                {"release-url": reused.get("url") or "", "release-tag": reused.get("label") or ""}
+            )
+            return 0
         from ci_ml.cli.signing import sign_build
 
         sign_build(out, getattr(args, "sign", "auto"), rt)
@@ -345,13 +356,20 @@ def _card(release: dict[str, Any]) -> str:
 
 
 def _check_model_release(release: dict[str, Any], cfg: Config, prefix: str) -> None:
-    from ci_ml.github.audit import ownership_problem
+    """Promote and rollback touch the model's releases only: its tag prefix, and no
+    ci-ml marker naming another model (their notes get an audit line)."""
+    from ci_ml.marker import read_release_marker
 
-    problem = ownership_problem(release, cfg.display_name)
-    if not release["tag_name"].startswith(prefix) or problem:
+    facts = read_release_marker(release.get("body"))
+    other = facts is not None and facts.get("name") != cfg.display_name
+    if not release["tag_name"].startswith(prefix) or other:
+        why = (
+            f"it holds another model ({str(facts.get('name'))[:80]!r})"
+            if other and facts is not None
+            else f"its tag does not start with {prefix}"
+        )
         raise UsageError(
-            f"release {release['tag_name']} is not a model release of {cfg.display_name}: "
-            + (problem or f"its tag does not start with {prefix}"),
+            f"release {release['tag_name']} is not a model release of {cfg.display_name}: {why}",
             hint="`ci-ml registry list` shows the model's releases",
         )
 

@@ -112,6 +112,7 @@ HEADLINE = {
     "invalid-data": ("🚫", "data broke the schema"),
     "unsafe-data": ("🚫", "a data safeguard stopped the build"),
     "failed": ("💥", "the build failed before the comparison"),
+    "unchanged": ("♻️", "model unchanged: training skipped"),
 }
 
 
@@ -270,20 +271,26 @@ def context(b: Build) -> dict[str, Any]:
     except ValueError:
         config_label = b.cfg.source.as_posix()
     commit = ((manifest or {}).get("git") or {}).get("commit")
+    trained = _typed(TrainResult, b.record_of("train.json"))
+    status = run_status(validation, comparison, metrics, export, safeguards)
+    reused = trained.reused_from if trained else None
+    if reused and status == "pass":
+        status = "unchanged"
     return {
+        "reused": reused,
         "release_marker": release_marker(_release_facts(b, manifest, metrics, commit)),
         "name": b.cfg.display_name,
         "config_path": config_label,
         "comment_id": comment_id(config_label),
         "marker": marker(comment_id(config_label)),
-        "status": run_status(validation, comparison, metrics, export, safeguards),
+        "status": status,
         "safeguards": safeguards,
         "manifest": manifest,
         "metrics": metrics,
         "comparison": comparison,
         "validation": validation,
         "export": export,
-        "train": _typed(TrainResult, b.record_of("train.json")),
+        "train": trained,
         "timings": b.record_of("timings.json") or {},
         "chart": chart(comparison, metrics),
         "run_url": b.run.run_url,
