@@ -50,6 +50,10 @@ class RunContext:
 
     github_sha: str | None = None
     run_url: str | None = None
+    actor: str | None = None
+    # The pull request that brought the commit (number, title, author, approvers),
+    # for the audit trail; None outside GitHub or when it could not be found.
+    pull_request: dict[str, Any] | None = None
 
 
 @dataclass
@@ -294,6 +298,11 @@ def assemble_manifest(b: Build) -> dict[str, Any]:
         "export": export,
         "safeguards": _safeguards_summary(b.optional("safeguards.json")),
         "git": b.git,
+        "provenance": {
+            "run_url": b.run.run_url,
+            "actor": b.run.actor,
+            "pull_request": b.run.pull_request,
+        },
         "fingerprint": fp.as_json() if (fp := b.fingerprint) else None,
         "environment": b.environment,
         "timings_seconds": record("timings.json") or {},

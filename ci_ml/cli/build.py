@@ -21,7 +21,40 @@ def make_build(args: Any, rt: Runtime) -> Build:
     from ci_ml.github.context import GitHubContext
 
     ctx = GitHubContext.from_env(rt.env)
-    return Build(load_config(args.config), Path(args.out), RunContext(ctx.sha, ctx.run_url))
+    cfg = load_config(args.config)
+    run = RunContext(ctx.sha, ctx.run_url, ctx.actor, _pull_request(ctx, rt, args))
+    return Build(cfg, Path(args.out), run)
+
+
+PROVENANCE_DEADLINE = 30.0  # seconds: an audit fact is not worth holding up a build
+
+
+def _pull_request(ctx: Any, rt: Runtime, args: Any) -> dict[str, Any] | None:
+    """The PR a build's commit came from, for the audit trail: from the event of a
+    pull_request run; after a merge (push), asked of GitHub, best effort: a build
+    never fails for want of it."""
+    pr = ctx.event.get("pull_request") if isinstance(ctx.event, dict) else None
+    if ctx.event_name in ("pull_request", "pull_request_target") and isinstance(pr, dict):
+        user = pr.get("user") if isinstance(pr.get("user"), dict) else {}
+        return {
+            "number": pr.get("number"),
+            "title": pr.get("title"),
+            "author": user.get("login"),
+            "url": pr.get("html_url"),
+            "approved_by": [],
+        }
+    if ctx.event_name != "push" or not (ctx.token and ctx.repository and ctx.sha):
+        return None
+    from ci_ml.cli.github import client_for
+    from ci_ml.errors import GitHubError
+    from ci_ml.github.api import pull_request_of
+
+    try:
+        client = client_for(ctx, rt, "the audit trail", args, deadline=PROVENANCE_DEADLINE)
+        return pull_request_of(client, ctx.repository, ctx.sha)
+    except GitHubError as e:
+        rt.actions.warning(f"the pull request of {ctx.sha[:12]} is not recorded: {e.message}")
+        return None
 
 
 def resolve_baseline(args: Any, b: Build, rt: Runtime) -> Path | None:

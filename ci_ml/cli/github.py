@@ -45,14 +45,19 @@ def network_timeout(args: Any, rt: Runtime) -> float:
     return seconds
 
 
-def client_for(ctx: GitHubContext, rt: Runtime, what: str, args: Any) -> GitHubClient:
+def client_for(
+    ctx: GitHubContext, rt: Runtime, what: str, args: Any, deadline: float | None = None
+) -> GitHubClient:
     """The one place a GitHub client is built: token from the environment, masked; the
-    command's network deadline starts now; long waits are printed as notices."""
+    command's network deadline starts now (at most `deadline`); long waits are
+    printed as notices."""
     from ci_ml.github.client import GitHubClient
 
     token = ctx.require_token(what)
     rt.actions.mask(token)
     seconds = network_timeout(args, rt)
+    if deadline is not None:
+        seconds = min(seconds, deadline)
     actions = rt.actions
     return GitHubClient(
         token,

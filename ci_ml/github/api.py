@@ -28,7 +28,7 @@ from ci_ml.errors import (
     ValidationFailed,
 )
 from ci_ml.github.client import GitHubClient
-from ci_ml.github.replies import Asset, Comment, PullRequest, Release, User
+from ci_ml.github.replies import Asset, Comment, PullRequest, PullSimple, Release, Review, User
 
 # A write whose outcome is unknown: it may have happened. Look before repeating it.
 AMBIGUOUS = (ConnectionFailed, ServerError, UnexpectedReply)
@@ -629,3 +629,22 @@ def authenticated_login(client: GitHubClient) -> str | None:
         return client.get("/user", expect=User)["login"]
     except (PermissionDenied, NotFound):
         return None
+
+
+def pull_request_of(client: GitHubClient, repo: str, sha: str) -> dict[str, Any] | None:
+    """The pull request that brought commit `sha` (its merge commit, else its head),
+    with the logins that approved it as its reviews stand; None if none did."""
+    from ci_ml.github.audit import approvers
+
+    pulls = list(client.paginate(f"/repos/{repo}/commits/{sha}/pulls", item=PullSimple))
+    if not pulls:
+        return None
+    pr = next((p for p in pulls if p.get("merge_commit_sha") == sha), pulls[0])
+    reviews = client.paginate(f"/repos/{repo}/pulls/{pr['number']}/reviews", item=Review)
+    return {
+        "number": pr["number"],
+        "title": pr["title"],
+        "author": (pr["user"] or {}).get("login"),
+        "url": pr["html_url"],
+        "approved_by": approvers(list(reviews)),
+    }

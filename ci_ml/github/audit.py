@@ -147,6 +147,18 @@ def card_of(body: str | None) -> str:
     return (body[:i] if i >= 0 else body).rstrip("\n") + "\n"
 
 
+def approvers(reviews: list[dict[str, Any]]) -> list[str]:
+    """Logins whose last deciding review (approved, changes requested, dismissed)
+    approves, in the order they approved. Comments do not change a decision."""
+    last: dict[str, str] = {}
+    for r in reviews:
+        login = (r.get("user") or {}).get("login")
+        if login and r.get("state") in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+            last.pop(login, None)  # re-insert: the order is that of the last decision
+            last[login] = r["state"]
+    return [login for login, state in last.items() if state == "APPROVED"]
+
+
 # --- which release --------------------------------------------------------------------
 
 

@@ -59,6 +59,19 @@ class Release(TypedDict):
     body: NotRequired[str | None]  # the notes, where ci-ml's marker and audit lines live
 
 
+class PullSimple(TypedDict):
+    number: int
+    title: str
+    html_url: str
+    user: User | None
+    merge_commit_sha: NotRequired[str | None]
+
+
+class Review(TypedDict):
+    user: User | None
+    state: str
+
+
 class Head(TypedDict):
     sha: str
 

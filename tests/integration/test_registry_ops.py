@@ -245,3 +245,56 @@ def test_hidden_json_cannot_close_its_comment() -> None:
     text = release_marker(facts)
     assert text.count("-->") == 1 and "<b>" not in text
     assert read_release_marker(f"x\n{text}\ny") == facts
+
+
+def test_the_release_names_the_pr_that_brought_it(fake_github, example_copy, tmp_path) -> None:
+    fake_github.state.pulls[(REPO, PR)].update(
+        {"merge_commit_sha": SHA[1], "title": "Deeper trees", "author": "alice"}
+    )
+    fake_github.state.add_review(REPO, PR, "bob", "COMMENTED")
+    fake_github.state.add_review(REPO, PR, "bob", "APPROVED")
+    fake_github.state.add_review(REPO, PR, "carol", "APPROVED")
+    fake_github.state.add_review(REPO, PR, "carol", "CHANGES_REQUESTED")
+    project = example_copy("regression")
+    config = str(project / "ci-ml.yaml")
+    env = env_for(fake_github, tmp_path, sha=SHA[1])
+    env.update({"GITHUB_EVENT_NAME": "push", "GITHUB_ACTOR": "alice"})
+    ok(run_cli("run", "--config", config, "--out", str(tmp_path / "o"), env=env))
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["provenance"] == {
+        "run_url": "https://github.example/octo/ml/actions/runs/99",
+        "actor": "alice",
+        "pull_request": {
+            "number": PR,
+            "title": "Deeper trees",
+            "author": "alice",
+            "url": f"https://github.com/{REPO}/pull/{PR}",
+            "approved_by": ["bob"],
+        },
+    }
+    card = (tmp_path / "o" / "model-card.md").read_text()
+    assert "**Brought by**: PR #7 “Deeper trees” by @alice, approved by @bob" in card
+    ok(run_cli("publish", "--config", config, "--out", str(tmp_path / "o"), env=env))
+    body = notes(fake_github, "model-v1")
+    assert "**published** by @alice from commit `111111111111`" in body
+    assert "(PR #7 “Deeper trees” by @alice, approved by @bob)" in body
+    assert "[run](https://github.example/octo/ml/actions/runs/99)" in body
+
+
+def test_an_unreachable_github_does_not_fail_a_build_for_its_audit_trail(
+    example_copy, tmp_path
+) -> None:
+    project = example_copy("regression")
+    env = {
+        "GITHUB_API_URL": "http://127.0.0.1:9",
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_TOKEN": "ghs_x",
+        "GITHUB_SHA": SHA[1],
+        "GITHUB_EVENT_NAME": "push",
+        "CI_ML_NETWORK_TIMEOUT": "2",
+    }
+    r = run_cli(
+        "run", "--config", str(project / "ci-ml.yaml"), "--out", str(tmp_path / "o"), env=env
+    )
+    ok(r)
+    assert "is not recorded" in r.stderr
