@@ -117,11 +117,9 @@ def cmd_diff(args: Any, rt: Runtime) -> int:
     cfg = _config(args)
     sides = []
     for key, source in (("a", args.a), ("b", args.b)):
-        if Path(source).is_dir():
-            path, label = resolve_source(args, rt, source, out / key, cfg)
-        else:
-            outdir.claim(out, "diff")
-            path, label = resolve_source(args, rt, source, out / key, cfg)
+        if not Path(source).is_dir():
+            outdir.claim(out, "diff")  # a tag is fetched into <out>/a or <out>/b
+        path, label = resolve_source(args, rt, source, out / key, cfg)
         sides.append(Side.read(path, label))
     d = diff(*sides)
     print(json.dumps(d, indent=2) if args.json else markdown(d))
