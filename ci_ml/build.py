@@ -8,6 +8,7 @@ run in one process (`ci-ml run`) or one per step with the same result.
 from __future__ import annotations
 
 import contextlib
+import json
 import platform
 import subprocess
 from collections.abc import Iterator
@@ -18,13 +19,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml import chain, outdir
+from ci_ml import chain, fingerprint, outdir
 from ci_ml.artifact import BUILD_DIR, read_json, sha256_file, write_json
 from ci_ml.config import Config
 from ci_ml.errors import UsageError
 
 if TYPE_CHECKING:
     from ci_ml.data import Dataset
+    from ci_ml.fingerprint import Fingerprint
 
 STAGES = chain.STAGES
 PACKAGES = [
@@ -50,6 +52,10 @@ class RunContext:
     run_url: str | None = None
     # The lock the action installed ci-ml from (None: not installed by the action).
     lock_file: Path | None = None
+    actor: str | None = None
+    # The pull request that brought the commit (number, title, author, approvers),
+    # for the audit trail; None outside GitHub or when it could not be found.
+    pull_request: dict[str, Any] | None = None
 
 
 @dataclass
@@ -206,11 +212,50 @@ class Build:
 
     @cached_property
     def git(self) -> dict[str, Any] | None:
-        return git_info(self.cfg.base_dir, self.run.github_sha)
+        return git_info(self.cfg.base_dir, self.run.github_sha, self.cfg.source.name)
 
     @cached_property
     def environment(self) -> dict[str, Any]:
         return environment(self.run.lock_file)
+
+    @property
+    def fingerprint(self) -> Fingerprint | None:
+        """What the model is made of (None until validate has hashed the schema)."""
+        validation = self.record_of("validate.json")
+        if not isinstance(validation, dict):
+            return None
+        return fingerprint.make(
+            self.data_shas,
+            self.config_json,
+            validation.get("schema_sha256"),
+            fingerprint.code_files(self.cfg),
+            fingerprint.package_versions(),
+        )
+
+    def model_facts(self) -> dict[str, str]:
+        """What model.onnx says about itself (its metadata_props): the manifest's
+        facts that belong to the model, none that changes from one build to the next."""
+        from ci_ml import __version__
+
+        d = self.dataset
+        first = next(iter(d.sources.values()))
+        facts = {
+            "ci_ml.version": __version__,
+            "ci_ml.name": self.cfg.display_name,
+            "ci_ml.task": self.task,
+            "ci_ml.target": json.dumps({"name": d.target, "dtype": str(first[d.target].dtype)}),
+            "ci_ml.features": json.dumps(
+                [{"name": str(c), "dtype": str(first[c].dtype)} for c in d.features]
+            ),
+            "ci_ml.config_sha256": fingerprint.config_sha256(self.config_json),
+            "ci_ml.commit": (self.git or {}).get("commit") or "",
+        }
+        for role, sha in sorted(self.data_shas.items()):
+            facts[f"ci_ml.data.{role}.sha256"] = sha
+        fp = self.fingerprint
+        if fp is not None:
+            facts["ci_ml.fingerprint"] = fp.sha256
+        return facts
 
     def write_manifest(self) -> dict[str, Any]:
         """The manifest, rebuilt from the stage records after every stage."""
@@ -261,6 +306,12 @@ def assemble_manifest(b: Build) -> dict[str, Any]:
         "export": export,
         "safeguards": _safeguards_summary(b.optional("safeguards.json")),
         "git": b.git,
+        "provenance": {
+            "run_url": b.run.run_url,
+            "actor": b.run.actor,
+            "pull_request": b.run.pull_request,
+        },
+        "fingerprint": fp.as_json() if (fp := b.fingerprint) else None,
         "environment": b.environment,
         "timings_seconds": record("timings.json") or {},
     }
@@ -314,19 +365,26 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return r.stdout.strip() if r.returncode == 0 else None
 
 
-def git_info(cwd: Path, github_sha: str | None = None) -> dict[str, Any] | None:
-    """Commit, branch and dirtiness of the repository holding `cwd`, or None outside git.
+def git_info(
+    cwd: Path, github_sha: str | None = None, config_name: str | None = None
+) -> dict[str, Any] | None:
+    """Commit, branch and dirtiness of the repository holding `cwd`, or None outside git;
+    with the config's path from the repository's root (what `ci-ml reproduce` builds).
     In Actions the checkout of a pull request is a merge commit; GITHUB_SHA names it."""
     commit = _git(["rev-parse", "HEAD"], cwd)
     if commit is None:
         return None
     status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
-    return {
+    prefix = _git(["rev-parse", "--show-prefix"], cwd)
+    info = {
         "commit": commit,
         "branch": _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd),
         "dirty": bool(status),
         "github_sha": github_sha,
     }
+    if config_name and prefix is not None:
+        info["config_path"] = f"{prefix}{config_name}"
+    return info
 
 
 def now() -> str:

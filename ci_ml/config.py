@@ -41,6 +41,7 @@ EXAMPLES: dict[str, str] = {
     "model.params": "params: {n_estimators: 200, max_depth: 8}",
     "model.seed": "seed: 42",
     "model.preprocess": "preprocess: auto  (or none: the estimator gets the columns as they are)",
+    "model.code": "code: [features.py, lib/]  (files the factory imports, for the build cache)",
     "task": "task: classification  (or regression, auto)",
     "metrics": "metrics: {list: [accuracy, roc_auc], primary: roc_auc}",
     "metrics.primary": "primary: roc_auc",
@@ -67,6 +68,7 @@ EXAMPLES: dict[str, str] = {
     "model_tests.calibration": "calibration: {bins: 10, gates: [{metric: ece, max: 0.05}, {metric: brier, max_regression: 0.01}]}",
     "model_tests.budgets": "budgets: {max_model_bytes: 5000000, max_latency_ms: 5, max_latency_ms_1k: 50, max_slowdown: 2}",
     "model_tests.pytest": "pytest: [tests_model]",
+    "signing": "signing: {public_key: keys/model.pub, required: true}",
 }
 
 
@@ -111,6 +113,9 @@ class ModelConfig(_Strict):
     # of an `estimator:` (stages/preprocess.py); none: the estimator gets the
     # columns as they are. A factory builds its own preprocessing.
     preprocess: Literal["auto", "none"] = "auto"
+    # Files and folders (relative to the config) the factory imports: part of the
+    # build's fingerprint, so changing them retrains instead of reusing the baseline.
+    code: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_way(self) -> ModelConfig:
@@ -437,6 +442,16 @@ class ReleaseConfig(_Strict):
         return v
 
 
+class SigningConfig(_Strict):
+    """How fetched baselines and releases are verified (signing keys are secrets,
+    given to the publishing job, never in the config)."""
+
+    public_key: str | None = None  # a PEM file, relative to the config
+    identity: str | None = None  # Sigstore: the signing workflow's identity (its URI)
+    issuer: str = "https://token.actions.githubusercontent.com"
+    required: bool = False  # refuse an unsigned baseline or release
+
+
 class Config(_Strict):
     name: str | None = None
     data: DataConfig
@@ -451,6 +466,7 @@ class Config(_Strict):
     statistics: StatisticsConfig = Field(default_factory=StatisticsConfig)
     model_tests: ModelTestsConfig = Field(default_factory=ModelTestsConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    signing: SigningConfig = Field(default_factory=SigningConfig)
 
     # Set by the loader, not by the user.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -13,6 +13,8 @@ with its exit code:
     ├── ModelTestFailed         exit 7   a model test failed (a slice gate, golden rows,
     │                                    invariance, directional, calibration, a budget,
     │                                    or a test of the project's pytest suite)
+    ├── NotReproduced           exit 8   `ci-ml reproduce`: the rebuild differs from the record
+    ├── SignatureError          exit 9   a signature does not verify, or a required one is missing
     └── GitHubError             exit 5   GitHub refused or could not be reached
         ├── ConnectionFailed             could not reach GitHub (after retries)
         │   └── DeadlineExceeded         no complete reply before the network deadline
@@ -41,6 +43,8 @@ EXIT_GATE = 4
 EXIT_GITHUB = 5
 EXIT_SAFEGUARD = 6
 EXIT_MODEL_TEST = 7
+EXIT_NOT_REPRODUCED = 8
+EXIT_SIGNATURE = 9
 
 
 class CiMlError(Exception):
@@ -100,6 +104,18 @@ class ModelTestFailed(CiMlError):
     """A model test failed; raised after model-tests.json and the report are written."""
 
     exit_code = EXIT_MODEL_TEST
+
+
+class NotReproduced(CiMlError):
+    """A rebuild from the record did not give the recorded model or metrics."""
+
+    exit_code = EXIT_NOT_REPRODUCED
+
+
+class SignatureError(CiMlError):
+    """A model's signature does not verify, or a required signature is missing."""
+
+    exit_code = EXIT_SIGNATURE
 
 
 class ConnectionFailed(GitHubError):

@@ -38,3 +38,38 @@ def with_comment_id(body: str, cid: str) -> str:
     """Replace the report's marker with one for `cid` (a second model, say)."""
     new = marker(cid)
     return _MARKER_RE.sub(lambda _: new, body, count=1) if read_marker(body) else f"{new}\n{body}"
+
+
+# --- the release marker -----------------------------------------------------------
+# The model card (a release's notes) starts with a hidden marker carrying the facts
+# the registry reads without downloading anything: which model this release is of,
+# its commit, its primary metric. It also says the release was made by ci-ml.
+
+RELEASE_PREFIX = "ci-ml:release"
+_RELEASE_RE = re.compile(r"<!-- " + re.escape(RELEASE_PREFIX) + r" (\{.*?\}) -->")
+
+
+def hidden_json(value: dict) -> str:
+    """JSON that can sit inside an HTML comment: no `--`, `<` or `>` (outside
+    strings JSON has none; inside them they become \\u escapes)."""
+    import json
+
+    text = json.dumps(value, sort_keys=True, ensure_ascii=True, allow_nan=False)
+    return text.replace("--", "-\\u002d").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def release_marker(facts: dict) -> str:
+    return f"<!-- {RELEASE_PREFIX} {hidden_json(facts)} -->"
+
+
+def read_release_marker(body: str | None) -> dict | None:
+    import json
+
+    m = _RELEASE_RE.search(body or "")
+    if not m:
+        return None
+    try:
+        value = json.loads(m.group(1))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ci_ml.build import Build
+from ci_ml.fingerprint import CacheDecision, decide
 from ci_ml.stages import (
     compare,
     evaluate,
@@ -105,6 +106,32 @@ def verdict_line(c: Comparison) -> str:
     return f"verdict: {c.verdict}; {p.metric} {p.candidate:.4g} (Δ {shown}, {p.verdict})"
 
 
+def cache_decision(b: Build, baseline: Path | None, enabled: bool) -> CacheDecision:
+    """Reuse the baseline's model? Only when its fingerprint is this build's."""
+    from ci_ml.stages.baseline import load_baseline
+
+    manifest = load_baseline(baseline).manifest if baseline is not None else None
+    candidate = b.fingerprint
+    if candidate is None:  # pragma: no cover - validate always records the schema
+        return CacheDecision(False, "no fingerprint")
+    return decide(candidate, manifest, enabled)
+
+
+def train_and_export(b: Build, baseline: Path | None, console: Console, cache: bool) -> None:
+    """Fit and export, or (the build cache) take the baseline's model when it was
+    made of exactly the same data, config, code and packages."""
+    decision = cache_decision(b, baseline, cache)
+    if decision.reuse and baseline is not None:
+        print(f"model unchanged: {decision.reason}; training skipped (--no-cache to force)")
+        stage(console, "train", train.reuse, b, baseline, decision.reason)
+        stage(console, "export", export.reuse, b, baseline)
+        return
+    if baseline is not None:
+        print(f"training: {decision.reason}")
+    stage(console, "train", train.run, b)
+    stage(console, "export", export.run, b)
+
+
 def tests_line(t: model_tests.ModelTestsResult) -> str:
     if not t.configured:
         return "model tests: none configured"
@@ -112,15 +139,18 @@ def tests_line(t: model_tests.ModelTestsResult) -> str:
 
 
 def run(
-    b: Build, baseline: Path | None, console: Console, history: History | None = None
+    b: Build,
+    baseline: Path | None,
+    console: Console,
+    history: History | None = None,
+    cache: bool = True,
 ) -> tuple[Comparison, model_tests.ModelTestsResult]:
     """Every stage in order, from a clean build directory."""
     b.clear_all()
     try:
         stage(console, "validate", validate.run, b)
         safeguards_stage(b, baseline, console)
-        stage(console, "train", train.run, b)
-        stage(console, "export", export.run, b)
+        train_and_export(b, baseline, console, cache)
         print(metrics_line(stage(console, "evaluate", evaluate.run, b)))
         comp = compare_stage(b, baseline, console, history)
         print(verdict_line(comp))

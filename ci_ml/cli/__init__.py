@@ -35,6 +35,8 @@ exit codes:
   6  a data safeguard found an error (see safeguards.json)
   7  a model test failed (see model-tests.json): a slice gate, golden rows,
      invariance, directional, calibration, a budget, or a test of the pytest suite
+  8  `ci-ml reproduce`: the rebuild does not match the record
+  9  a signature does not verify (or a required one is missing)
 """
 BUILD_STAGES = [
     ("validate", "test the train and test data against the pandera schema"),
@@ -135,6 +137,13 @@ def _build_commands(c: _Commands) -> None:
     _baseline_arg(p)
     _network_arg(p)
     _no_fail(p)
+    p.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        help="train even when the baseline was made of the same data, config, code and "
+        "packages (by default its model is reused)",
+    )
     for name, help_ in BUILD_STAGES:
         p = c.add(name, "ci_ml.cli.build:cmd_stage", help_)
         _common(p)
@@ -198,6 +207,7 @@ def _registry_commands(c: _Commands) -> None:
         "--force", action="store_true", help="publish even if the build failed its gates"
     )
     _network_arg(p)
+    _sign_args(p)
     p = c.add("baseline", "", "baseline tools")
     bsub = p.add_subparsers(dest="baseline_command", metavar="SUBCOMMAND", required=True)
     pf = bsub.add_parser("fetch", help="download and verify the latest model release")
@@ -210,11 +220,83 @@ def _registry_commands(c: _Commands) -> None:
     p = c.add(
         "promote",
         "ci_ml.cli.github:cmd_promote",
-        "mark an existing model release as the latest (promote or roll back)",
+        "mark a model release as the latest; the reason goes into its notes",
     )
     _common(p)
-    p.add_argument("--tag", required=True, help="the release tag to make latest")
+    p.add_argument("tag_pos", nargs="?", metavar="TAG", help="the release tag to make latest")
+    p.add_argument("--tag", help="the same, as an option")
+    p.add_argument("--reason", help="why (recorded in the release notes' audit log)")
     _network_arg(p)
+    p = c.add(
+        "rollback",
+        "ci_ml.cli.github:cmd_rollback",
+        "retract the newest model release: the one before it becomes latest again",
+    )
+    _common(p)
+    p.add_argument("--reason", help="why (recorded in both releases' audit logs)")
+    _network_arg(p)
+    p = c.add("registry", "", "the model registry (GitHub releases)")
+    rsub = p.add_subparsers(dest="registry_command", metavar="SUBCOMMAND", required=True)
+    pl = rsub.add_parser(
+        "list",
+        help="model releases: commit, date, primary metric, which is latest",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pl.set_defaults(handler="ci_ml.cli.github:cmd_registry_list")
+    _common(pl)
+    pl.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
+    pl.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _network_arg(pl)
+
+
+def _sign_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sign",
+        default="auto",
+        choices=["auto", "key", "sigstore", "none"],
+        help="sign model.onnx and SHA256SUMS: with the key in $CI_ML_SIGNING_KEY (key), "
+        "keyless through Sigstore with the workflow's OIDC token (sigstore; needs "
+        "`id-token: write`), or auto: the key if set, else Sigstore if the token is "
+        "available, else unsigned (default: %(default)s)",
+    )
+
+
+def _repro_commands(c: _Commands) -> None:
+    p = c.add(
+        "reproduce",
+        "ci_ml.cli.repro:cmd_reproduce",
+        "rebuild a release or artifact folder from its record and check it comes out the same",
+    )
+    p.add_argument("source", metavar="TAG|DIR", help="a model release tag or an artifact folder")
+    p.add_argument("--out", default=".ci-ml-reproduce", help="where the rebuild and its report go")
+    p.add_argument("--config", default="ci-ml.yaml", help="the config (for a release's tag prefix)")
+    p.add_argument("--repo", default=".", help="the git clone holding the recorded commit")
+    _network_arg(p)
+    p = c.add(
+        "diff",
+        "ci_ml.cli.repro:cmd_diff",
+        "compare two releases or artifact folders: metrics, params, data, schema, packages",
+    )
+    p.add_argument("a", metavar="A", help="a release tag or an artifact folder")
+    p.add_argument("b", metavar="B", help="a release tag or an artifact folder")
+    p.add_argument("--json", action="store_true", help="print JSON instead of markdown")
+    p.add_argument("--out", default=".ci-ml-diff", help="where fetched releases go")
+    p.add_argument("--config", default="ci-ml.yaml", help="the config (for a release's tag prefix)")
+    _network_arg(p)
+    p = c.add(
+        "verify",
+        "ci_ml.cli.signing:cmd_verify",
+        "verify a release's or artifact folder's checksums and signature",
+    )
+    p.add_argument("source", metavar="TAG|DIR", help="a model release tag or an artifact folder")
+    p.add_argument("--out", default=".ci-ml-verify", help="where a fetched release goes")
+    p.add_argument("--config", default="ci-ml.yaml", help="the config (signing keys, tag prefix)")
+    p.add_argument("--public-key", help="PEM public key (default: signing.public_key)")
+    _network_arg(p)
+    p = c.add("sign", "ci_ml.cli.signing:cmd_sign", "sign a build's model.onnx and SHA256SUMS")
+    _common(p)
+    _sign_args(p)
 
 
 def _plan_command(c: _Commands) -> None:
@@ -286,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         _build_commands,
         _comment_command,
         _registry_commands,
+        _repro_commands,
         _plan_command,
         _schema_command,
     ):

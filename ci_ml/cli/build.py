@@ -23,10 +23,48 @@ def make_build(args: Any, rt: Runtime) -> Build:
     from ci_ml.github.context import GitHubContext
 
     ctx = GitHubContext.from_env(rt.env)
+    cfg = load_config(args.config)
     # Set by the action to the lock it installed ci-ml from (action.yml).
     lock = rt.env.get("CI_ML_LOCK_FILE")
-    run = RunContext(ctx.sha, ctx.run_url, Path(lock) if lock else None)
-    return Build(load_config(args.config), Path(args.out), run)
+    run = RunContext(
+        ctx.sha,
+        ctx.run_url,
+        actor=ctx.actor,
+        pull_request=_pull_request(ctx, rt, args),
+        lock_file=Path(lock) if lock else None,
+    )
+    return Build(cfg, Path(args.out), run)
+
+
+PROVENANCE_DEADLINE = 30.0  # seconds: an audit fact is not worth holding up a build
+
+
+def _pull_request(ctx: Any, rt: Runtime, args: Any) -> dict[str, Any] | None:
+    """The PR a build's commit came from, for the audit trail: from the event of a
+    pull_request run; after a merge (push), asked of GitHub, best effort: a build
+    never fails for want of it."""
+    pr = ctx.event.get("pull_request") if isinstance(ctx.event, dict) else None
+    if ctx.event_name in ("pull_request", "pull_request_target") and isinstance(pr, dict):
+        user = pr.get("user") if isinstance(pr.get("user"), dict) else {}
+        return {
+            "number": pr.get("number"),
+            "title": pr.get("title"),
+            "author": user.get("login"),
+            "url": pr.get("html_url"),
+            "approved_by": [],
+        }
+    if ctx.event_name != "push" or not (ctx.token and ctx.repository and ctx.sha):
+        return None
+    from ci_ml.cli.github import client_for
+    from ci_ml.errors import GitHubError
+    from ci_ml.github.api import pull_request_of
+
+    try:
+        client = client_for(ctx, rt, "the audit trail", args, deadline=PROVENANCE_DEADLINE)
+        return pull_request_of(client, ctx.repository, ctx.sha)
+    except GitHubError as e:
+        rt.actions.warning(f"the pull request of {ctx.sha[:12]} is not recorded: {e.message}")
+        return None
 
 
 @dataclass(frozen=True)
@@ -93,9 +131,19 @@ def _fetch_release(args: Any, b: Build, rt: Runtime, history: bool = True) -> Re
     ctx = GitHubContext.from_env(rt.env)
     repo = ctx.require_repo("--baseline release")
     prefix = b.cfg.release.tag_prefix
+    from ci_ml.cli.github import signature_check
+
     client = client_for(ctx, rt, "--baseline release", args)
     releases = list_releases(client, repo)
-    fetched = fetch_latest(client, repo, prefix, b.out / "baseline", releases=releases)
+    fetched = fetch_latest(
+        client,
+        repo,
+        prefix,
+        b.out / "baseline",
+        releases=releases,
+        exclude_commit=ctx.sha,  # a re-run on main compares with the model before its own
+        check=signature_check(b.cfg, rt),
+    )
     if fetched is None:
         rt.actions.notice(
             f"no release tagged {prefix}* in {repo} yet: comparing without a baseline"
@@ -129,7 +177,9 @@ def cmd_run(args: Any, rt: Runtime) -> int:
     b = make_build(args, rt)
     with b.open():
         resolved = resolve_baseline(args, b, rt)
-        comp, tests = pipeline.run(b, resolved.directory, rt.actions, resolved.history)
+        comp, tests = pipeline.run(
+            b, resolved.directory, rt.actions, resolved.history, cache=args.cache
+        )
     files = ", ".join(p.name for p in sorted(b.out.iterdir()) if p.is_file() and p.name[0] != ".")
     print(f"artifact: {b.out}/ ({files})")
     if comp.verdict == "fail" and args.fail_on_regression:

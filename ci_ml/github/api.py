@@ -11,22 +11,24 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from ci_ml.errors import (
     ConnectionFailed,
     DeadlineExceeded,
     GitHubError,
     NotFound,
+    PermissionDenied,
     ServerError,
     UnexpectedReply,
     ValidationFailed,
 )
 from ci_ml.github.client import GitHubClient
-from ci_ml.github.replies import Asset, Comment, PullRequest, Release
+from ci_ml.github.replies import Asset, Comment, PullRequest, PullSimple, Release, Review, User
 
 # A write whose outcome is unknown: it may have happened. Look before repeating it.
 AMBIGUOUS = (ConnectionFailed, ServerError, UnexpectedReply)
@@ -81,9 +83,12 @@ class ReleaseResult:
     tag: str
     assets: list[AssetInfo] = field(default_factory=list)
     created: bool = False
+    sent: list[str] = field(default_factory=list)  # the asset names uploaded this time
 
     @classmethod
-    def from_api(cls, release: dict[str, Any], *, created: bool = False) -> ReleaseResult:
+    def from_api(
+        cls, release: dict[str, Any], *, created: bool = False, sent: list[str] | None = None
+    ) -> ReleaseResult:
         return cls(
             url=release["url"],
             html_url=release["html_url"],
@@ -91,6 +96,7 @@ class ReleaseResult:
             tag=release["tag_name"],
             assets=[AssetInfo.from_api(a) for a in release.get("assets", [])],
             created=created,
+            sent=list(sent or []),
         )
 
 
@@ -209,6 +215,11 @@ def verify_pr_head(client: GitHubClient, repo: str, pr_number: int, head_sha: st
 # --- releases ----------------------------------------------------------------
 
 
+def tag_path(repo: str, tag: str) -> str:
+    """The API path of a release by tag; the tag percent-encoded (it may hold `/` or `+`)."""
+    return f"/repos/{repo}/releases/tags/{quote(tag, safe='')}"
+
+
 def content_type_for(path: Path) -> str:
     if path.name == "SHA256SUMS":
         return "text/plain"
@@ -217,6 +228,26 @@ def content_type_for(path: Path) -> str:
 
 def _sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _same(asset: dict[str, Any], data: bytes) -> bool:
+    """An uploaded asset holding exactly `data`; without a digest (older GitHub
+    Enterprise Servers) nothing proves that, so it counts as different."""
+    return (
+        asset["state"] == "uploaded"
+        and asset["size"] == len(data)
+        and asset.get("digest") == _sha256(data)
+    )
+
+
+def _complete(asset: dict[str, Any], data: bytes) -> bool:
+    """What we just uploaded arrived whole (its digest, where GitHub gives one, agrees)."""
+    digest = asset.get("digest")
+    return (
+        asset["state"] == "uploaded"
+        and asset["size"] == len(data)
+        and (not digest or digest == _sha256(data))
+    )
 
 
 def asset_problems(
@@ -249,15 +280,36 @@ def list_releases(client: GitHubClient, repo: str) -> list[dict[str, Any]]:
     return list(client.paginate(f"/repos/{repo}/releases", item=Release))
 
 
-def get_release_by_tag(client: GitHubClient, repo: str, tag: str) -> dict[str, Any] | None:
-    """A release by tag, drafts included (``releases/tags/{tag}`` does not return drafts)."""
+def release_in(releases: Iterable[dict[str, Any]], tag: str) -> dict[str, Any] | None:
+    """The release with this tag in a listing, drafts included. Real GitHub allows
+    several drafts with one tag: the oldest is the canonical one. Pure."""
+    same = [r for r in releases if r["tag_name"] == tag]
+    return min(same, key=lambda r: r["id"]) if same else None
+
+
+def get_release_by_tag(
+    client: GitHubClient,
+    repo: str,
+    tag: str,
+    releases: list[dict[str, Any]] | None = None,
+) -> dict[str, Any] | None:
+    """A release by tag, drafts included (``releases/tags/{tag}`` does not return
+    drafts); from `releases` when the caller has listed them already."""
+    if releases is not None:
+        return release_in(releases, tag)
     try:
-        return client.get(f"/repos/{repo}/releases/tags/{tag}", expect=Release)
+        return client.get(tag_path(repo, tag), expect=Release)
     except NotFound:
         pass
-    drafts = [r for r in list_releases(client, repo) if r["tag_name"] == tag]
-    # Real GitHub allows several drafts with one tag: the oldest is the canonical one.
-    return min(drafts, key=lambda r: r["id"]) if drafts else None
+    return release_in(list_releases(client, repo), tag)
+
+
+def get_latest_release(client: GitHubClient, repo: str) -> dict[str, Any] | None:
+    """The release GitHub marks latest (None: no published release)."""
+    try:
+        return client.get(f"/repos/{repo}/releases/latest", expect=Release)
+    except NotFound:
+        return None
 
 
 def _create_draft(
@@ -293,8 +345,10 @@ def _create_draft(
 def _dedupe_drafts(
     client: GitHubClient, repo: str, tag: str, ours: dict[str, Any]
 ) -> dict[str, Any]:
-    """If a racing job also created a draft for this tag, keep the oldest, drop ours."""
-    same = [r for r in list_releases(client, repo) if r["tag_name"] == tag]
+    """If a racing job also created a draft for this tag, keep the oldest, drop ours.
+    A racing draft is among the newest releases: one page is enough, not a listing."""
+    page = client.get(f"/repos/{repo}/releases", {"per_page": 30}, expect=list[Release])
+    same = [r for r in page if r["tag_name"] == tag]
     if not same:
         return ours
     keep = min(same, key=lambda r: r["id"])
@@ -312,14 +366,21 @@ def _delete_asset(client: GitHubClient, repo: str, asset_id: int) -> None:
 
 
 def _upload_one(
-    client: GitHubClient, repo: str, release: dict[str, Any], name: str, data: bytes, ctype: str
+    client: GitHubClient,
+    repo: str,
+    release: dict[str, Any],
+    name: str,
+    data: bytes,
+    ctype: str,
+    absent: bool = False,
 ) -> None:
     """Upload one asset, replacing any same-named one.
 
     An upload is a POST, so the client's retry policy does not repeat it once sent
     (GitHub may keep a half-uploaded asset in state "starter"). This is the one
     repetition the domain does itself, because only it can make the repeat safe:
-    each attempt first deletes whatever same-named asset the previous one left.
+    each attempt first deletes whatever same-named asset the previous one left
+    (the first attempt need not look when the caller knows there is none).
     The number of attempts and the pauses between them are the client's policy.
     """
     attempts = client.max_retries + 1
@@ -327,9 +388,10 @@ def _upload_one(
     for attempt in range(attempts):
         if attempt:
             client.pause_before_retry(attempt - 1, f"uploading {name}", error)
-        for a in _list_assets(client, repo, release["id"]):
-            if a["name"] == name:
-                _delete_asset(client, repo, a["id"])
+        if attempt or not absent:
+            for a in _list_assets(client, repo, release["id"]):
+                if a["name"] == name:
+                    _delete_asset(client, repo, a["id"])
         try:
             client.upload_asset(release["upload_url"], name, data, ctype)
             return
@@ -354,24 +416,74 @@ def _upload_one(
     )
 
 
+NEW_SUFFIX = ".ci-ml-new"  # an asset uploaded to replace a same-named one, until swapped
+
+
+def _swap_in(
+    client: GitHubClient,
+    repo: str,
+    release: dict[str, Any],
+    old: dict[str, Any],
+    data: bytes,
+    ctype: str,
+) -> None:
+    """Replace a published asset with as short a gap as the API allows: the new
+    bytes go up under a temporary name, then the old asset is deleted and the new
+    one renamed (PATCH), so readers miss the file for two requests, not an upload."""
+    name = old["name"]
+    _upload_one(client, repo, release, name + NEW_SUFFIX, data, ctype)
+    fresh = [a for a in _list_assets(client, repo, release["id"]) if a["name"] == name + NEW_SUFFIX]
+    if not (len(fresh) == 1 and _complete(fresh[0], data)):
+        return  # the verification round re-sends it under its own name
+    _delete_asset(client, repo, old["id"])
+    client.patch(f"/repos/{repo}/releases/assets/{fresh[0]['id']}", {"name": name}, expect=Asset)
+
+
+def _sync_round(
+    client: GitHubClient,
+    repo: str,
+    release: dict[str, Any],
+    files: dict[str, Path],
+    expected: dict[str, bytes],
+    assets: list[dict[str, Any]],
+) -> list[str]:
+    """One pass: send every file whose asset is missing or differs, delete what
+    does not belong. Returns the names sent."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for a in assets:
+        by_name.setdefault(a["name"], []).append(a)
+    sent = []
+    for name in sorted(expected):
+        found = by_name.get(name, [])
+        if len(found) == 1 and _same(found[0], expected[name]):
+            continue  # unchanged: never deleted, never re-sent
+        ctype = content_type_for(files[name])
+        live = [a for a in found if a["state"] == "uploaded"]
+        if len(found) == 1 and live and not release.get("draft"):
+            _swap_in(client, repo, release, live[0], expected[name], ctype)
+        else:
+            _upload_one(client, repo, release, name, expected[name], ctype, absent=not found)
+        sent.append(name)
+    for a in assets:  # files the build no longer makes, broken uploads, a swap cut short
+        if a["name"] not in expected or a["state"] != "uploaded":
+            _delete_asset(client, repo, a["id"])
+    return sent
+
+
 def _upload_all(
     client: GitHubClient, repo: str, release: dict[str, Any], files: dict[str, Path]
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Make the release's assets exactly `files`, sending only what differs; verified.
+    Returns (the assets, the names sent)."""
     expected = {name: path.read_bytes() for name, path in files.items()}
-    todo = sorted(expected)
+    assets = list(release.get("assets") or [])
+    sent: list[str] = []
     for _ in range(VERIFY_ROUNDS):
-        for name in todo:
-            _upload_one(client, repo, release, name, expected[name], content_type_for(files[name]))
+        sent += _sync_round(client, repo, release, files, expected, assets)
         assets = _list_assets(client, repo, release["id"])
-        # Remove leftovers (a file the build no longer produces, broken uploads).
-        for a in assets:
-            if a["name"] not in expected or a["state"] != "uploaded":
-                _delete_asset(client, repo, a["id"])
-        assets = [a for a in assets if a["name"] in expected and a["state"] == "uploaded"]
         problems = asset_problems(assets, expected)
         if not problems:
-            return assets
-        todo = sorted({name for name, _ in problems} & set(expected))
+            return assets, sorted(set(sent))
     details = "; ".join(f"{name}: {what}" for name, what in problems)
     raise GitHubError(
         f"release {release['tag_name']} assets did not verify: {details}",
@@ -385,41 +497,41 @@ def publish_release(
     tag: str,
     target_commitish: str,
     name: str,
-    body: str,
+    body: str | Callable[[list[str]], str],
     files: list[Path],
-    make_latest: bool = True,
+    make_latest: bool | None = True,
+    releases: list[dict[str, Any]] | None = None,
 ) -> ReleaseResult:
-    """Create or reuse release ``tag``, upload ``files`` as its assets, verify, publish.
+    """Create or reuse release ``tag``, make its assets ``files``, verify, publish.
 
     Draft first, publish last: repositories with immutable releases refuse assets
     on a published release, and nobody sees a release with half its files.
-    Idempotent: a re-run reuses the release and replaces its assets.
+    Idempotent: a re-run reuses the release and sends only the files that differ.
+    ``make_latest``: True or False is sent as is; None leaves "latest" where it is.
+    ``releases``: the caller's listing, so that a publish lists releases once.
+    ``body`` may be a function of the asset names sent (for the audit line).
     """
     by_name = {Path(f).name: Path(f) for f in files}
     if len(by_name) != len(files):
         raise ValueError("two files share a name; release assets are flat")
-    release = get_release_by_tag(client, repo, tag)
+    release = get_release_by_tag(client, repo, tag, releases)
     created = False
     if release is None:
-        release, created = _create_draft(client, repo, tag, target_commitish, name, body)
+        draft_body = body if isinstance(body, str) else body(sorted(by_name))
+        release, created = _create_draft(client, repo, tag, target_commitish, name, draft_body)
     elif release.get("immutable") and not release.get("draft"):
         raise GitHubError(
             f"release {tag} is published and immutable; its assets cannot be replaced",
             hint="bump the model version so that this build gets a new tag",
         )
-    _upload_all(client, repo, release, by_name)
-    published = client.patch(
-        f"/repos/{repo}/releases/{release['id']}",
-        {
-            "name": name,
-            "body": body,
-            "draft": False,
-            "make_latest": "true" if make_latest else "false",
-        },
-        expect=Release,
-    )
-    published["assets"] = _list_assets(client, repo, release["id"])
-    return ReleaseResult.from_api(published, created=created)
+    assets, sent = _upload_all(client, repo, release, by_name)
+    notes = body if isinstance(body, str) else body(sent)
+    update: dict[str, Any] = {"name": name, "body": notes, "draft": False}
+    if make_latest is not None:
+        update["make_latest"] = "true" if make_latest else "false"
+    published = client.patch(f"/repos/{repo}/releases/{release['id']}", update, expect=Release)
+    published["assets"] = assets
+    return ReleaseResult.from_api(published, created=created, sent=sent)
 
 
 def newest_release(
@@ -448,10 +560,27 @@ def find_latest_model_release(
     tag_prefix: str,
     include_prereleases: bool = False,
     include_drafts: bool = False,
+    exclude_commit: str | None = None,
+    releases: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
-    """The newest release of the model (other releases of the repo are ignored)."""
-    releases = list_releases(client, repo)
-    return newest_release(releases, tag_prefix, include_prereleases, include_drafts)
+    """The model release a build compares with: the one GitHub marks latest when
+    it is a model release (so promote and rollback decide), else the newest model
+    release not rolled back; never one made for `exclude_commit` (a re-run of a
+    commit that already has its release compares with the model before it).
+    `releases`: the release list, if the caller has read it already."""
+    from ci_ml.github.audit import pick_baseline
+
+    if releases is None:
+        releases = list_releases(client, repo)
+    latest = get_latest_release(client, repo)
+    return pick_baseline(
+        releases,
+        latest["id"] if latest else None,
+        tag_prefix,
+        include_prereleases=include_prereleases,
+        include_drafts=include_drafts,
+        exclude_commit=exclude_commit,
+    )
 
 
 def download_release_assets(client: GitHubClient, release: dict[str, Any], into: Path) -> Path:
@@ -473,10 +602,52 @@ def download_release_assets(client: GitHubClient, release: dict[str, Any], into:
     return into
 
 
-def mark_latest(client: GitHubClient, repo: str, tag: str) -> ReleaseResult:
-    """Make release ``tag`` the repository's latest again (promote / roll back)."""
-    release = client.get(f"/repos/{repo}/releases/tags/{tag}", expect=Release)
-    updated = client.patch(
-        f"/repos/{repo}/releases/{release['id']}", {"make_latest": "true"}, expect=Release
-    )
+def mark_latest(
+    client: GitHubClient,
+    repo: str,
+    tag: str,
+    body: str | None = None,
+    release: dict[str, Any] | None = None,
+) -> ReleaseResult:
+    """Make release ``tag`` the repository's latest (promote / roll back); with
+    ``body``, its notes are replaced in the same request (the audit line)."""
+    release = release or client.get(tag_path(repo, tag), expect=Release)
+    update: dict[str, Any] = {"make_latest": "true"}
+    if body is not None:
+        update["body"] = body
+    updated = client.patch(f"/repos/{repo}/releases/{release['id']}", update, expect=Release)
     return ReleaseResult.from_api(updated)
+
+
+def update_notes(client: GitHubClient, repo: str, release: dict[str, Any], body: str) -> None:
+    """Replace a release's notes (an audit line on a release that is not made latest)."""
+    client.patch(f"/repos/{repo}/releases/{release['id']}", {"body": body}, expect=Release)
+
+
+def authenticated_login(client: GitHubClient) -> str | None:
+    """The login the token acts as (``GET /user``), for a personal access token;
+    None for the Actions token and other installation tokens, which GitHub answers
+    with 403 (their comments are then recognised as a bot's)."""
+    try:
+        return client.get("/user", expect=User)["login"]
+    except (PermissionDenied, NotFound):
+        return None
+
+
+def pull_request_of(client: GitHubClient, repo: str, sha: str) -> dict[str, Any] | None:
+    """The pull request that brought commit `sha` (its merge commit, else its head),
+    with the logins that approved it as its reviews stand; None if none did."""
+    from ci_ml.github.audit import approvers
+
+    pulls = list(client.paginate(f"/repos/{repo}/commits/{sha}/pulls", item=PullSimple))
+    if not pulls:
+        return None
+    pr = next((p for p in pulls if p.get("merge_commit_sha") == sha), pulls[0])
+    reviews = client.paginate(f"/repos/{repo}/pulls/{pr['number']}/reviews", item=Review)
+    return {
+        "number": pr["number"],
+        "title": pr["title"],
+        "author": (pr["user"] or {}).get("login"),
+        "url": pr["html_url"],
+        "approved_by": approvers(list(reviews)),
+    }

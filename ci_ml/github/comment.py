@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.errors import PermissionDenied, UsageError
-from ci_ml.github.api import MAX_COMMENT_CHARS, upsert_sticky_comment, verify_pr_head
+from ci_ml.github.api import (
+    MAX_COMMENT_CHARS,
+    authenticated_login,
+    upsert_sticky_comment,
+    verify_pr_head,
+)
 
 if TYPE_CHECKING:
     from ci_ml.github.actions import Actions
@@ -83,7 +88,11 @@ def deliver(
             )
             return Delivery("stale")
         with actions.group(f"ci-ml comment on #{pr}"):
-            result = upsert_sticky_comment(client, repo, pr, body, mark)
+            # Ours = the marker and our own author: a personal access token's user
+            # (GET /user), else (the Actions token) a bot's.
+            result = upsert_sticky_comment(
+                client, repo, pr, body, mark, author=authenticated_login(client)
+            )
     except PermissionDenied as e:
         actions.warning(
             "the token cannot comment (pull requests from forks get a read-only token): "

@@ -23,6 +23,7 @@ class GitHubContext:
     event_name: str | None
     run_id: str | None
     event: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GitHubContext:
@@ -44,6 +45,7 @@ class GitHubContext:
             event_name=env.get("GITHUB_EVENT_NAME") or None,
             run_id=env.get("GITHUB_RUN_ID") or None,
             event=event,
+            actor=env.get("GITHUB_ACTOR") or None,
         )
 
     def require_repo(self, what: str) -> str:

@@ -4,8 +4,8 @@ compare stage reads as a baseline. The HTTP calls are in ci_ml.github.api."""
 
 from __future__ import annotations
 
-import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,15 +13,11 @@ from typing import TYPE_CHECKING, Any
 from ci_ml import outdir
 from ci_ml.artifact import ORIGIN, REQUIRED_FOR_PUBLISH, SUMS, verify_sums, write_json
 from ci_ml.errors import UsageError
+from ci_ml.github.audit import version_of
+from ci_ml.signing import SIGNATURE
 
 if TYPE_CHECKING:
     from ci_ml.github.client import GitHubClient
-
-
-def version_of(tag: str, prefix: str) -> int | None:
-    """The integer version in `<prefix><N>`, or None for any other tag."""
-    m = re.fullmatch(re.escape(prefix) + r"(\d+)", tag)
-    return int(m.group(1)) if m else None
 
 
 def choose_tag(releases: list[dict[str, Any]], prefix: str, sha: str) -> tuple[str, bool]:
@@ -48,24 +44,49 @@ def fetch_latest(
     into: Path,
     include_prereleases: bool = False,
     releases: list[dict[str, Any]] | None = None,
+    exclude_commit: str | None = None,
+    check: Callable[[Path], None] | None = None,
 ) -> FetchedRelease | None:
-    """Download the newest model release into `into`, verified against its
-    SHA256SUMS; None if the model has no release yet. `releases`: the
+    """Download the model release a build compares with into `into` (see
+    `audit.pick_baseline`), verified against its SHA256SUMS and by `check` (the
+    signature); None if the model has no release yet. `releases`: the
     repository's release list, if the caller has it already (one call fewer)."""
-    from ci_ml.github.api import download_release_assets, list_releases, newest_release
+    from ci_ml.github.api import find_latest_model_release
 
     outdir.check_replaceable(into, "baseline", "--into")  # before any download
-    if releases is None:
-        releases = list_releases(client, repo)
-    release = newest_release(releases, tag_prefix, include_prereleases)
+    release = find_latest_model_release(
+        client,
+        repo,
+        tag_prefix,
+        include_prereleases,
+        exclude_commit=exclude_commit,
+        releases=releases,
+    )
     if release is None:
         return None
-    # Downloaded and verified in a fresh folder first; `into` is replaced only
-    # when that is complete, and only if ci-ml made it (never a user's folder).
+    return fetch_release(client, repo, release, into, check)
+
+
+def fetch_release(
+    client: GitHubClient,
+    repo: str,
+    release: dict[str, Any],
+    into: Path,
+    check: Callable[[Path], None] | None = None,
+    kind: str = "baseline",
+) -> FetchedRelease:
+    """Download one release into `into`, verified. It lands in a fresh folder first;
+    `into` is replaced only when that is complete and verified, and only if ci-ml
+    made it (never a user's folder)."""
+    from ci_ml.github.api import download_release_assets
+
+    outdir.check_replaceable(into, kind, "--into")
     tmp = outdir.fresh_sibling(into)
     try:
         download_release_assets(client, release, tmp)
         verify_sums(tmp)
+        if check is not None:
+            check(tmp)
         origin = {
             "tag": release["tag_name"],
             "url": release.get("html_url"),
@@ -73,7 +94,7 @@ def fetch_latest(
             "repository": repo,
         }
         write_json(tmp / ORIGIN, origin)
-        outdir.put_in_place(tmp, into, "baseline", "--into")
+        outdir.put_in_place(tmp, into, kind, "--into")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return FetchedRelease(release["tag_name"], release.get("html_url"), into)
@@ -139,12 +160,13 @@ def fetch_release_files(
 
 
 def publishable_files(out: Path) -> list[Path]:
-    """The artifact files to publish: exactly those SHA256SUMS lists, plus SHA256SUMS,
-    after checking them (a build changed after `ci-ml report` is not published)."""
+    """The artifact files to publish: exactly those SHA256SUMS lists, plus SHA256SUMS
+    and the signature over both (if signed), after checking them (a build changed after `ci-ml report` is not published)."""
     if not (out / SUMS).is_file():
         raise UsageError(
             f"{out} has no {SUMS}: nothing complete to publish",
             hint="run `ci-ml run` (or `ci-ml report`) before `ci-ml publish`",
         )
     listed = verify_sums(out, required=REQUIRED_FOR_PUBLISH)
-    return [out / name for name in listed] + [out / SUMS]
+    signature = [out / SIGNATURE] if (out / SIGNATURE).is_file() else []
+    return [out / name for name in listed] + [out / SUMS] + signature

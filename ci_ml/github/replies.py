@@ -55,6 +55,21 @@ class Release(TypedDict):
     published_at: str | None
     assets: list[Asset]
     immutable: NotRequired[bool]
+    name: NotRequired[str | None]
+    body: NotRequired[str | None]  # the notes, where ci-ml's marker and audit lines live
+
+
+class PullSimple(TypedDict):
+    number: int
+    title: str
+    html_url: str
+    user: User | None
+    merge_commit_sha: NotRequired[str | None]
+
+
+class Review(TypedDict):
+    user: User | None
+    state: str
 
 
 class Head(TypedDict):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.artifact import load, optional
 from ci_ml.errors import DataValidationError, ExportError, ParityError
 from ci_ml.stages.converters import custom_converters
 from ci_ml.stages.train import describe_estimator
@@ -53,6 +54,9 @@ class ExportResult:
     latency_ms_per_1k_rows: float | None = None
     seconds: float = 0.0
     probabilities: bool = False  # whether the second output holds class probabilities
+    # The build cache: model.onnx is the baseline's, byte for byte; its parity was
+    # proved when it was built, on the same rows (same data and split).
+    reused_from: dict[str, Any] | None = optional()
 
 
 @dataclass
@@ -96,13 +100,55 @@ def run(b: Build) -> ExportResult:
     est = load_model(b, "export")
     X, _ = b.dataset.xy("test")
     result, onnx_pred = export(
-        est, X, b.task, b.out, b.cfg.export.target_opset, b.cfg.export.tolerance
+        est,
+        X,
+        b.task,
+        b.out,
+        b.cfg.export.target_opset,
+        b.cfg.export.tolerance,
+        metadata=b.model_facts(),
     )
     proba = onnx_pred.proba if onnx_pred.proba is not None else np.zeros((0, 0))
     np.savez(b.state_path(PREDICTIONS), pred=onnx_pred.pred, proba=proba)
     b.record("export", result, time.perf_counter() - t0)
     b.write_manifest()
     check_parity(result, est, b.task)
+    b.seal("export")
+    return result
+
+
+def reuse(b: Build, baseline: Path) -> ExportResult:
+    """The build cache's export stage: the baseline's model.onnx (verified against
+    its SHA256SUMS when it was loaded) becomes this build's; its predictions of the
+    holdout are made again, for the evaluate stage."""
+    import shutil
+
+    import numpy as np
+
+    from ci_ml.stages.baseline import load_baseline
+    from ci_ml.stages.evaluate import PREDICTIONS
+
+    t0 = time.perf_counter()
+    b.begin("export")
+    base = load_baseline(baseline)
+    record = dict(base.manifest.get("export") or {})
+    record.pop("reused_from", None)
+    result = load(ExportResult, record)
+    shutil.copyfile(baseline / MODEL, b.out / MODEL)
+    session = session_for(b.out / MODEL)
+    X, _ = b.dataset.xy("test")
+    spec = [(i["name"], i["kind"]) for i in result.inputs]
+    classes = base.manifest.get("classes") if b.task == "classification" else None
+    with _predicting("onnxruntime"):
+        pred = onnx_predictions(
+            session, feeds(X, spec, result.precision), b.task, classes, result.probabilities
+        )
+    proba = pred.proba if pred.proba is not None else np.zeros((0, 0))
+    np.savez(b.state_path(PREDICTIONS), pred=pred.pred, proba=proba)
+    result.reused_from = {"label": base.label, "commit": base.identity.get("commit")}
+    result.seconds = time.perf_counter() - t0
+    b.record("export", result, result.seconds)
+    b.write_manifest()
     b.seal("export")
     return result
 
@@ -433,15 +479,37 @@ def convert(
 
 def canonical(model: Any) -> None:
     """Remove what makes two exports of one model differ byte for byte: skl2onnx
-    names the graph with a random uuid and lists opset imports in set order
-    (sometimes one domain twice): one entry per domain, sorted."""
+    names the graph with a random uuid and lists opset imports in set order, which
+    follows the process's string hash seed (sometimes one domain twice): one entry
+    per domain, sorted. Doc strings (free text some converters fill) are dropped."""
     model.graph.name = "ci_ml_model"
+    model.doc_string = ""
+    model.graph.doc_string = ""
+    for node in model.graph.node:
+        node.doc_string = ""
     versions: dict[str, int] = {}
     for o in model.opset_import:  # skl2onnx can list a domain twice
         versions[o.domain] = max(versions.get(o.domain, 0), o.version)
     del model.opset_import[:]
     for domain in sorted(versions):
         model.opset_import.add(domain=domain, version=versions[domain])
+
+
+def describe(model: Any, facts: dict[str, str]) -> None:
+    """Write `facts` into the model's metadata_props, sorted by key, replacing any
+    there: a downloaded model.onnx says what it is and what made it."""
+    del model.metadata_props[:]
+    for key in sorted(facts):
+        model.metadata_props.add(key=key, value=str(facts[key]))
+
+
+def model_metadata(path_or_bytes: Path | bytes) -> dict[str, str]:
+    """The metadata_props of an ONNX file, without loading its weights into a runtime."""
+    import onnx
+
+    data = path_or_bytes.read_bytes() if isinstance(path_or_bytes, Path) else path_or_bytes
+    model = onnx.load_from_string(data)
+    return {p.key: p.value for p in model.metadata_props}
 
 
 def _default_opset() -> dict[str, int]:
@@ -522,11 +590,13 @@ def export(
     out: Path,
     target_opset: int | None,
     tolerance: float,
+    metadata: dict[str, str] | None = None,
 ) -> tuple[ExportResult, Predictions]:
-    """Write model.onnx, predict X with it and with scikit-learn, compare.
-    Returns the record and the ONNX model's predictions."""
+    """Write model.onnx (with `metadata` in its metadata_props), predict X with it
+    and with scikit-learn, compare. Returns the record and the ONNX model's predictions."""
     t0 = time.perf_counter()
     model, precision, spec = convert(est, X, target_opset)
+    describe(model, metadata or {})
     path = out / MODEL
     data = model.SerializeToString()
     path.write_bytes(data)

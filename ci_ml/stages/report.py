@@ -18,9 +18,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.artifact import load, write_sums, write_text
+from ci_ml.artifact import load, sha256_file, write_sums, write_text
 from ci_ml.chain import STAGES
-from ci_ml.marker import comment_id, marker
+from ci_ml.marker import comment_id, marker, release_marker
 from ci_ml.stages import charts
 
 if TYPE_CHECKING:
@@ -126,6 +126,7 @@ HEADLINE = {
     "invalid-data": ("🚫", "data broke the schema"),
     "unsafe-data": ("🚫", "a data safeguard stopped the build"),
     "failed": ("💥", "the build failed before the comparison"),
+    "unchanged": ("♻️", "model unchanged: training skipped"),
 }
 
 
@@ -255,6 +256,26 @@ def _typed(cls: Any, data: Any) -> Any:
     return None if data is None else load(cls, data)
 
 
+def _release_facts(
+    b: Build, manifest: dict[str, Any] | None, metrics: Evaluation | None, commit: str | None
+) -> dict[str, Any]:
+    """What the model card's hidden marker tells the registry (`ci-ml registry list`)
+    without a download; it also marks the release as ci-ml's, for this model."""
+    primary = metrics.primary if metrics else None
+    value = metrics.metrics[primary].value if metrics and primary in metrics.metrics else None
+    fp = (manifest or {}).get("fingerprint") or {}
+    model = b.out / "model.onnx"
+    return {
+        "name": b.cfg.display_name,
+        "prefix": b.cfg.release.tag_prefix,
+        "commit": commit,
+        "primary": primary,
+        "value": None if value is None or math.isnan(value) else round(float(value), 6),
+        "fingerprint": fp.get("sha256"),
+        "model_sha256": sha256_file(model) if model.is_file() else None,
+    }
+
+
 def context(b: Build) -> dict[str, Any]:
     """What the templates see: every record of the build, typed, and where it ran."""
     from ci_ml.stages.compare import Comparison
@@ -279,12 +300,19 @@ def context(b: Build) -> dict[str, Any]:
     except ValueError:
         config_label = b.cfg.source.as_posix()
     commit = ((manifest or {}).get("git") or {}).get("commit")
+    trained = _typed(TrainResult, b.record_of("train.json"))
+    status = run_status(validation, comparison, metrics, export, safeguards, tests)
+    reused = trained.reused_from if trained else None
+    if reused and status == "pass":
+        status = "unchanged"
     return {
+        "reused": reused,
+        "release_marker": release_marker(_release_facts(b, manifest, metrics, commit)),
         "name": b.cfg.display_name,
         "config_path": config_label,
         "comment_id": comment_id(config_label),
         "marker": marker(comment_id(config_label)),
-        "status": run_status(validation, comparison, metrics, export, safeguards, tests),
+        "status": status,
         "safeguards": safeguards,
         "model_tests": tests if tests and tests.configured else None,
         "worst_slice": worst_slice(tests),
@@ -293,7 +321,7 @@ def context(b: Build) -> dict[str, Any]:
         "comparison": comparison,
         "validation": validation,
         "export": export,
-        "train": _typed(TrainResult, b.record_of("train.json")),
+        "train": trained,
         "timings": b.record_of("timings.json") or {},
         **pictures(comparison, metrics, history),
         "run_url": b.run.run_url,

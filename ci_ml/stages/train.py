@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.artifact import TRANSIENT, plain
+from ci_ml.artifact import TRANSIENT, optional, plain
 from ci_ml.errors import ConfigError, UsageError
 from ci_ml.stages import model_tests
 
@@ -37,6 +37,8 @@ class TrainResult:
     # What `model.preprocess: auto` put in front of the estimator (None: nothing).
     preprocess: dict[str, Any] | None = None
     model: Any = field(default=None, repr=False, metadata={TRANSIENT: True})
+    # The build cache: the baseline whose model this build took instead of training.
+    reused_from: dict[str, Any] | None = optional()
 
 
 def run(b: Build) -> TrainResult:
@@ -69,11 +71,46 @@ def columns_for(b: Build, features: list[str]) -> Columns | None:
     return column_roles(list(b.dataset.sources.values()), features, schema)
 
 
+def reuse(b: Build, baseline: Path, reason: str) -> TrainResult:
+    """The build cache's train stage: nothing is fitted; the record says whose model
+    this build takes (the baseline was made of exactly this build's inputs)."""
+    from ci_ml.stages.baseline import load_baseline
+
+    t0 = time.perf_counter()
+    b.begin("train")
+    _ = b.metric_names
+    base = load_baseline(baseline)
+    model = base.manifest.get("model") or {}
+    result = TrainResult(
+        estimator=str(model.get("estimator", "?")),
+        params=dict(model.get("params") or {}),
+        seeded=list(model.get("seeded") or []),
+        fit_seconds=0.0,
+        classes=base.manifest.get("classes"),
+        task=b.task,
+        reused_from={
+            **{k: base.identity.get(k) for k in ("label", "source", "url", "commit")},
+            "fingerprint": (base.manifest.get("fingerprint") or {}).get("sha256"),
+            "reason": reason,
+        },
+    )
+    b.record("train", result, time.perf_counter() - t0)
+    b.write_manifest()
+    b.seal("train")
+    return result
+
+
 def load_model(b: Build, needed_by: str) -> Any:
     """The model this build trained (never one from anywhere else)."""
     import joblib
 
-    b.state("train.json", needed_by=needed_by)
+    record = b.state("train.json", needed_by=needed_by)
+    if not b.state_path(MODEL_FILE).is_file() and record.get("reused_from"):
+        raise UsageError(
+            f"`ci-ml {needed_by}` has no fitted model in {b.out}: this build reused "
+            f"{record['reused_from'].get('label')}'s model instead of training",
+            hint="run the whole build with `ci-ml run` (or `ci-ml run --no-cache`)",
+        )
     return joblib.load(b.state_path(MODEL_FILE))
 
 

@@ -240,6 +240,6 @@ def _context() -> dict:
         "name": "x", "config_path": "ci-ml.yaml", "comment_id": "abc", "status": "no-baseline",
         "marker": report.marker("abc"), "manifest": None, "metrics": metrics,
         "comparison": None, "validation": None, "safeguards": None, "export": None,
-        "train": None, "timings": {},
+        "train": None, "timings": {}, "reused": None, "release_marker": "",
         "run_url": None, "sha": "", **report.pictures(None, metrics, history),
     }  # fmt: skip

@@ -116,6 +116,9 @@ def test_expected_inputs_and_defaults(action):
         "tag-prefix": "model-v",
         "python": "python3.12",
         "api-url": "${{ github.api_url }}",
+        "cache": "true",
+        "sign": "auto",
+        "signing-key": "",
     }
 
 

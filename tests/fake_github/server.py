@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from werkzeug.datastructures import Headers
 
@@ -184,6 +184,9 @@ class FakeGitHub:
                 ("PATCH", REPO + r"/issues/comments/(?P<id>\d+)", self.update_comment),
                 ("DELETE", REPO + r"/issues/comments/(?P<id>\d+)", self.delete_comment),
                 ("GET", REPO + r"/pulls/(?P<n>\d+)", self.get_pull),
+                ("GET", REPO + r"/pulls/(?P<n>\d+)/reviews", self.list_reviews),
+                ("GET", REPO + r"/commits/(?P<sha>[^/]+)/pulls", self.commit_pulls),
+                ("GET", "/user", self.get_user),
                 ("GET", REPO + r"/releases", self.list_releases),
                 ("POST", REPO + r"/releases", self.create_release),
                 ("GET", REPO + r"/releases/latest", self.get_latest_release),
@@ -449,8 +452,8 @@ class FakeGitHub:
         req.token = self.state.tokens.get(token)
         if req.token is None:
             return error(401, "Bad credentials" if auth else "Requires authentication")
-        repo = match.group("repo")
-        if repo not in self.state.repos:
+        repo = match.groupdict().get("repo")
+        if repo is not None and repo not in self.state.repos:
             return error(404, "Not Found")
         if req.method in WRITE_METHODS and req.token.read_only:
             return error(403, "Resource not accessible by integration")
@@ -550,6 +553,27 @@ class FakeGitHub:
             return error(404, "Not Found")
         return Reply(200, self.state.pull_json(*key))
 
+    def list_reviews(self, req: Incoming, m: re.Match[str]) -> Reply:
+        key = (m.group("repo"), int(m.group("n")))
+        if key not in self.state.pulls:
+            return error(404, "Not Found")
+        return self.paginate(req, self.state.reviews_json(*key))
+
+    def commit_pulls(self, req: Incoming, m: re.Match[str]) -> Reply:
+        repo, sha = m.group("repo"), m.group("sha")
+        numbers = [
+            n
+            for (r, n), info in sorted(self.state.pulls.items())
+            if r == repo and sha in (info["head_sha"], info.get("merge_commit_sha"))
+        ]
+        return self.paginate(req, [self.state.pull_simple_json(repo, n) for n in numbers])
+
+    def get_user(self, req: Incoming, m: re.Match[str]) -> Reply:
+        # Like GitHub: an installation token (the Actions token) is no user.
+        if req.token.type == "Bot":
+            return error(403, "Resource not accessible by integration")
+        return Reply(200, self.state.authenticated_user_json(req.token))
+
     # -- releases ----------------------------------------------------------------
 
     def _visible(self, req: Incoming, release: Any) -> bool:
@@ -598,7 +622,8 @@ class FakeGitHub:
         found = [
             r
             for r in self.state.repo_releases(m.group("repo"))
-            if r.tag_name == m.group("tag") and not r.draft  # drafts have no tag yet
+            # The tag arrives percent-encoded in the path (a `/` or `+` in a tag).
+            if r.tag_name == unquote(m.group("tag")) and not r.draft  # drafts have no tag yet
         ]
         return Reply(200, self.state.release_json(found[0])) if found else error(404, "Not Found")
 

@@ -86,6 +86,7 @@ class State:
     releases: dict[int, Release] = field(default_factory=dict)
     assets: dict[int, Asset] = field(default_factory=dict)
     latest: dict[str, int] = field(default_factory=dict)  # repo -> release id marked latest
+    reviews: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     # Real GitHub lets two drafts share a tag; the brief's fake refuses by default.
     allow_duplicate_draft_tags: bool = False
     base_url: str = "http://127.0.0.1"
@@ -105,9 +106,29 @@ class State:
 
     # -- seeding ---------------------------------------------------------------
 
-    def add_pull(self, repo: str, number: int, head_sha: str = "a" * 40) -> None:
+    def add_pull(
+        self,
+        repo: str,
+        number: int,
+        head_sha: str = "a" * 40,
+        *,
+        title: str | None = None,
+        author: str = "octocat",
+        merge_commit_sha: str | None = None,
+    ) -> None:
         self.repos.add(repo)
-        self.pulls[(repo, number)] = {"head_sha": head_sha, "ref": f"pr-{number}"}
+        self.pulls[(repo, number)] = {
+            "head_sha": head_sha,
+            "ref": f"pr-{number}",
+            "title": title or f"Pull request {number}",
+            "author": author,
+            "merge_commit_sha": merge_commit_sha,
+        }
+
+    def add_review(self, repo: str, number: int, login: str, state: str = "APPROVED") -> None:
+        self.reviews.setdefault((repo, number), []).append(
+            {"id": self.new_id(), "login": login, "state": state, "at": self.now()}
+        )
 
     def add_comment(
         self, repo: str, issue: int, body: str, login: str | None = "octocat", type: str = "User"
@@ -289,6 +310,62 @@ class State:
         pr["head"].update({"sha": info["head_sha"], "ref": info["ref"], "label": info["ref"]})
         pr["base"].update({"ref": "main", "label": "main"})
         return pr
+
+    def _user_of(self, login: str) -> dict[str, Any]:
+        kind = "Bot" if login.endswith("[bot]") else "User"
+        return self.user_json({"login": login, "id": abs(hash(login)) % 10**7 + 1, "type": kind})
+
+    def pull_simple_json(self, repo: str, number: int) -> dict[str, Any]:
+        pr = openapi_check.minimal_instance(
+            openapi_check.response_schema("/repos/{owner}/{repo}/commits/{commit_sha}/pulls", "get")[
+                "items"
+            ]
+        )
+        info = self.pulls[(repo, number)]
+        pr.update(
+            {
+                "url": f"{self.base_url}/repos/{repo}/pulls/{number}",
+                "html_url": f"https://github.com/{repo}/pull/{number}",
+                "number": number,
+                "state": "closed" if info.get("merge_commit_sha") else "open",
+                "title": info["title"],
+                "user": self._user_of(info["author"]),
+                "merge_commit_sha": info.get("merge_commit_sha"),
+            }
+        )
+        pr["head"].update({"sha": info["head_sha"], "ref": info["ref"], "label": info["ref"]})
+        pr["base"].update({"ref": "main", "label": "main"})
+        return pr
+
+    def reviews_json(self, repo: str, number: int) -> list[dict[str, Any]]:
+        out = []
+        for r in self.reviews.get((repo, number), []):
+            out.append(
+                {
+                    "id": r["id"],
+                    "node_id": f"PRR_{r['id']}",
+                    "user": self._user_of(r["login"]),
+                    "body": "",
+                    "state": r["state"],
+                    "html_url": f"https://github.com/{repo}/pull/{number}#pullrequestreview-{r['id']}",
+                    "pull_request_url": f"{self.base_url}/repos/{repo}/pulls/{number}",
+                    "_links": {
+                        "html": {"href": f"https://github.com/{repo}/pull/{number}"},
+                        "pull_request": {"href": f"{self.base_url}/repos/{repo}/pulls/{number}"},
+                    },
+                    "submitted_at": r["at"],
+                    "commit_id": self.pulls[(repo, number)]["head_sha"],
+                    "author_association": "MEMBER",
+                }
+            )
+        return out
+
+    def authenticated_user_json(self, token: Token) -> dict[str, Any]:
+        user = openapi_check.minimal_instance(
+            openapi_check.response_schema("/user", "get")["oneOf"][1]  # a public user
+        )
+        user.update(self.user_json({"login": token.login, "id": token.id, "type": token.type}))
+        return user
 
     # -- snapshot for the control API / state file -----------------------------
 

@@ -249,12 +249,12 @@ def _race_on_lookup(monkeypatch, fake, *, draft: bool) -> None:
     real = gh.get_release_by_tag
     calls = []
 
-    def lookup(client, repo, tag):
+    def lookup(client, repo, tag, releases=None):
         calls.append(tag)
         if len(calls) == 1:
             fake.state.add_release(repo, tag, draft=draft)
             return None
-        return real(client, repo, tag)
+        return real(client, repo, tag, releases)
 
     monkeypatch.setattr(gh, "get_release_by_tag", lookup)
 

@@ -262,7 +262,7 @@ COMMANDS = {
     "comment": (["comment", "--pr", str(PR)], r"GET /repos/.*/issues/\d+/comments"),
     "publish": (["publish"], r"GET /repos/.*/releases/\d+/assets"),
     "baseline fetch": (["baseline", "fetch"], r"GET /repos/.*/releases/assets/"),
-    "promote": (["promote", "--tag", "model-v1"], r"PATCH /repos/.*/releases/\d+$"),
+    "promote": (["promote", "--tag", "model-v0"], r"PATCH /repos/.*/releases/\d+$"),
     "run --baseline release": (["run", "--baseline", "release"], r"GET /repos/.*/releases/assets/"),
     "compare --baseline release": (
         ["compare", "--baseline", "release"],
@@ -294,6 +294,8 @@ def test_every_command_exits_5_with_one_clear_paragraph(
     shutil.copytree(build, out)
     published = {f.name: f.read_bytes() for f in publishable_files(build)}
     fake_github.state.add_release(REPO, "model-v1", assets=published)
+    if command == "promote":  # an older release, not latest: promoting it has work to do
+        fake_github.state.add_release(REPO, "model-v0", make_latest=False)
     args, route = COMMANDS[command]
     if command.endswith("--baseline release"):
         out = tmp_path / "pr"  # a fresh build directory: the fetch comes first
@@ -327,7 +329,8 @@ def test_every_command_exits_5_with_one_clear_paragraph(
 
     # Nothing half-done.
     assert not (out / "baseline").exists() and not list(out.glob(".baseline-*"))
-    assert {r.tag_name for r in fake_github.state.releases.values() if not r.draft} == {"model-v1"}
+    published_tags = {r.tag_name for r in fake_github.state.releases.values() if not r.draft}
+    assert published_tags - {"model-v0"} == {"model-v1"}
     assert len(marked_cli(fake_github)) == 0
 
 

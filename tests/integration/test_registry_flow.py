@@ -157,6 +157,7 @@ def test_tampered_release_asset_is_refused(fake_github, project: Path, tmp_path:
     with fake_github.state.lock:
         asset = next(a for a in fake_github.state.assets.values() if a.name == "model.onnx")
         asset.data = asset.data[:-1] + b"\x00"
+    env = env_for(fake_github, tmp_path, sha=HEAD_SHA, event=pr_event())  # a PR's fetch
     r = run_cli(
         "baseline",
         "fetch",

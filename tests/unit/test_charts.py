@@ -239,7 +239,8 @@ def test_the_comment_fits_with_history_and_charts_included() -> None:
         "name": "big", "config_path": "ci-ml.yaml", "comment_id": "abc",
         "marker": marker("abc"), "status": "pass", "manifest": None, "metrics": ev,
         "comparison": comp, "validation": None, "safeguards": None, "export": None, "train": None,
-        "timings": {}, "run_url": None, "sha": "", **report.pictures(comp, ev, h),
+        "timings": {}, "run_url": None, "sha": "", "reused": None, "release_marker": "",
+        **report.pictures(comp, ev, h),
     }  # fmt: skip
     body = report.render_report(ctx)
     assert len(body) > MAX_COMMENT_CHARS and "```mermaid" in body and "```diff" in body

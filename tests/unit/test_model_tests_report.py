@@ -179,6 +179,8 @@ def _ctx(tests: ModelTestsResult | None) -> dict:
         "name": "churn",
         "config_path": "ci-ml.yaml",
         "comment_id": "abc123",
+        "reused": None,
+        "release_marker": "",
         "marker": marker("abc123"),
         "status": "tests-failed",
         "manifest": None,

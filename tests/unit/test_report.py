@@ -122,6 +122,8 @@ def _ctx() -> dict:
         "name": EVIL,
         "config_path": "ci-ml.yaml",
         "comment_id": "abc123",
+        "reused": None,
+        "release_marker": "",
         "marker": marker("abc123"),
         "status": "fail",
         "manifest": None,
