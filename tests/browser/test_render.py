@@ -125,7 +125,7 @@ def documents(browser_ready, tmp_path_factory) -> dict[str, dict[str, str]]:
     outs["compare/improved"] = improved
 
     renamed = _copy("binary-classification", root / "renamed")
-    for f in ["data/train.csv", "data/test.csv", "schema.yaml"]:
+    for f in ["data/train.csv", "data/test.csv", "schema.yaml", "ci-ml.yaml"]:
         path = renamed / f
         path.write_text(path.read_text().replace("worst_radius", "worst_radius_mm"))
     _edit(renamed, lambda c: c.update(baseline={"on_unscorable": "skip"}))
