@@ -226,3 +226,27 @@ def test_test_model_alone_uses_the_baseline_compare_used(example_copy, tmp_path:
     assert (
         r.returncode != 0 and "not a complete" not in r.stderr
     )  # refused only by GitHub's absence
+
+
+def test_slice_gates_fail_closed_when_the_baseline_cannot_be_scored(example_copy, tmp_path):
+    """The overall compare may fall back to the baseline's recorded metrics; a slice
+    has none, so a relative slice gate is not passed by default: it fails, saying why."""
+    project = example_copy("regression")
+    first = tmp_path / "first"
+    assert build(project, first).returncode == 0
+
+    def drop_s6(cfg: dict) -> None:
+        cfg["data"]["drop"] = ["s6"]
+        del cfg["model_tests"]["invariance"]  # it perturbs s6
+
+    edit_config(project, drop_s6)
+    schema = yaml.safe_load((project / "schema.yaml").read_text())
+    del schema["columns"]["s6"]
+    (project / "schema.yaml").write_text(yaml.safe_dump(schema))
+    out = tmp_path / "second"
+    r = build(project, out, "--baseline", str(first))
+    assert r.returncode == 7, r.stderr
+    assert "rmse cannot be compared: the baseline could not be scored" in r.stderr
+    assert "s6" in r.stderr and "Traceback" not in r.stderr
+    tests = json.loads((out / "model-tests.json").read_text())
+    assert not tests["passed"]
