@@ -25,6 +25,7 @@ from ci_ml.errors import UsageError
 
 if TYPE_CHECKING:
     from ci_ml.data import Dataset
+    from ci_ml.stats.bootstrap import Shared
 
 STAGES = chain.STAGES
 PACKAGES = [
@@ -170,6 +171,15 @@ class Build:
         from ci_ml.data import load_dataset
 
         return load_dataset(self.cfg, self.data_shas)
+
+    @cached_property
+    def shared(self) -> Shared:
+        """Statistics one stage computes and a later one of this process reuses
+        (evaluate's bootstrap of the candidate, in compare); a build run one
+        command at a time computes them again, to the same bits."""
+        from ci_ml.stats.bootstrap import Shared
+
+        return Shared()
 
     @cached_property
     def task(self) -> str:

@@ -486,6 +486,15 @@ def select(
     return chosen, primary
 
 
+def applicable(scored: Scored, names: list[str]) -> list[str]:
+    """The named metrics that apply to `scored`: its task, its probabilities if any."""
+    return [
+        n
+        for n in names
+        if METRICS[n].task == scored.task and not (METRICS[n].needs_proba and scored.proba is None)
+    ]
+
+
 def component_blocks(scored: Scored, names: list[str]) -> tuple[Parts, dict[str, slice]]:
     """The components of the named metrics that apply to `scored` (its task; its
     probabilities, if any) side by side, shared blocks computed once. Returns the
@@ -494,10 +503,8 @@ def component_blocks(scored: Scored, names: list[str]) -> tuple[Parts, dict[str,
 
     blocks: dict[Block, slice] = {}
     where: dict[str, slice] = {}
-    for name in names:
+    for name in applicable(scored, names):
         m = METRICS[name]
-        if m.task != scored.task or (m.needs_proba and scored.proba is None):
-            continue
         if m.components not in blocks:
             start = max((sl.stop for sl in blocks.values()), default=0)
             blocks[m.components] = slice(start, start + m.components.width(scored))
