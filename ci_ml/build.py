@@ -240,7 +240,7 @@ def assemble_manifest(b: Build) -> dict[str, Any]:
         "data": {
             "files": d.files,
             "split": d.split if train else None,
-            "train_rows": len(d.train) if train else None,
+            "train_rows": d.train_rows if train else None,
             "test_rows": len(d.test) if train else None,
         },
         "target": {"name": d.target, "dtype": str(first[d.target].dtype)},

@@ -93,6 +93,7 @@ class Dataset:
         self.files = files
         self.target = cfg.data.target
         self._split: tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None] | None = None
+        self._train_rows: int | None = None
 
     def _ensure_split(self) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None]:
         if self._split is None:
@@ -109,6 +110,22 @@ class Dataset:
     @property
     def test(self) -> pd.DataFrame:
         return self._ensure_split()[1]
+
+    @property
+    def train_rows(self) -> int:
+        return len(self.train) if self._train_rows is None else self._train_rows
+
+    def drop_train(self) -> None:
+        """Let the training rows go once the model is fitted: the stages after
+        train read the holdout only, and a build should not carry the largest
+        frame to its end. Columns, dtypes and the row count stay (the manifest's)."""
+        train, test, split = self._ensure_split()
+        self._train_rows = len(train)
+        # zero-row copies: a slice would keep the whole frame's arrays alive
+        self._split = (train.iloc[:0].copy(), test, split)
+        self.sources = {
+            role: df if role == "test" else df.iloc[:0].copy() for role, df in self.sources.items()
+        }
 
     @property
     def split(self) -> dict[str, Any] | None:

@@ -47,6 +47,8 @@ def run(b: Build) -> TrainResult:
     _ = b.metric_names  # fail on a bad metric or gate before spending time on fit
     X, y = b.dataset.xy("train")
     result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)))
+    del X, y
+    b.dataset.drop_train()  # the stages after this one read the holdout only
     # An intermediate of this build only: later stages of the same build read it.
     # It is never published, and nothing ci-ml downloads is ever unpickled.
     joblib.dump(result.model, b.state_path(MODEL_FILE))
