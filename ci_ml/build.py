@@ -27,6 +27,7 @@ from ci_ml.errors import UsageError
 if TYPE_CHECKING:
     from ci_ml.data import Dataset
     from ci_ml.fingerprint import Fingerprint
+    from ci_ml.stats.bootstrap import Shared
 
 STAGES = chain.STAGES
 PACKAGES = [
@@ -183,6 +184,15 @@ class Build:
         return load_dataset(self.cfg, self.data_shas)
 
     @cached_property
+    def shared(self) -> Shared:
+        """Statistics one stage computes and a later one of this process reuses
+        (evaluate's bootstrap of the candidate, in compare); a build run one
+        command at a time computes them again, to the same bits."""
+        from ci_ml.stats.bootstrap import Shared
+
+        return Shared()
+
+    @cached_property
     def task(self) -> str:
         from ci_ml.data import infer_task
 
@@ -280,7 +290,7 @@ def assemble_manifest(b: Build) -> dict[str, Any]:
         "data": {
             "files": d.files,
             "split": d.split if train else None,
-            "train_rows": len(d.train) if train else None,
+            "train_rows": d.train_rows if train else None,
             "test_rows": len(d.test) if train else None,
         },
         "target": {"name": d.target, "dtype": str(first[d.target].dtype)},

@@ -10,6 +10,8 @@ from ci_ml.artifact import sha256_file
 from ci_ml.errors import ConfigError, DataValidationError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
     from ci_ml.config import Config
@@ -93,6 +95,7 @@ class Dataset:
         self.files = files
         self.target = cfg.data.target
         self._split: tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None] | None = None
+        self._train_rows: int | None = None
 
     def _ensure_split(self) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None]:
         if self._split is None:
@@ -111,6 +114,25 @@ class Dataset:
         return self._ensure_split()[1]
 
     @property
+    def train_rows(self) -> int:
+        return len(self.train) if self._train_rows is None else self._train_rows
+
+    def drop_train(self, keep: Sequence[str] = ()) -> None:
+        """Let the training rows go once the model is fitted: the stages after
+        train read the holdout only, and a build should not carry the largest
+        frame to its end. Columns, dtypes and the row count stay (the manifest's).
+        `keep`: columns a later stage still draws from the training rows (the model
+        tests' resampled invariance checks), kept whole."""
+        train, test, split = self._ensure_split()
+        self._train_rows = len(train)
+        # copies: a slice would keep the whole frame's arrays alive
+        kept = train[list(keep)].copy() if keep else train.iloc[:0].copy()
+        self._split = (kept, test, split)
+        self.sources = {
+            role: df if role == "test" else df.iloc[:0].copy() for role, df in self.sources.items()
+        }
+
+    @property
     def split(self) -> dict[str, Any] | None:
         return self._ensure_split()[2]
 
@@ -127,13 +149,18 @@ class Dataset:
         ONNX strings have no null: the model sees the same value in training, in
         the parity check and in production (impute with missing_values="")."""
         df = self.train if which == "train" else self.test
-        X = df[self.features]
+        return self.features_of(which), df[self.target]
+
+    def features_of(self, which: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The feature columns (or `columns` of them) as the model sees them (see `xy`)."""
+        df = self.train if which == "train" else self.test
+        X = df[self.features if columns is None else list(columns)]
         text = [c for c in X.columns if is_text(X[c])]
         if text:
             X = X.copy()
             for c in text:
                 X[c] = X[c].astype(object).where(X[c].notna(), "").astype(str)
-        return X, df[self.target]
+        return X
 
 
 def is_text(s: pd.Series) -> bool:

@@ -17,6 +17,7 @@ from ci_ml.stages.gates import ORDER, GateResult, evaluate_gate, overall
 from ci_ml.stats.bootstrap import (
     Delta,
     Estimate,
+    Shared,
     mcnemar_exact,
     paired_deltas,
     paired_error_test,
@@ -201,6 +202,7 @@ def run(b: Build, baseline_dir: Path | None, history: History | None = None) -> 
         manifest,
         base,
         scores,
+        b.shared,
     )
     write_json(b.out / "comparison.json", result)
     b.record("compare", {"verdict": result.verdict}, time.perf_counter() - t0)
@@ -442,6 +444,7 @@ def _deltas(
     scores: BaselineScores | None,
     st: StatisticsConfig,
     on_unscorable: str,
+    shared: Shared | None = None,
 ) -> tuple[dict[str, Delta], dict[str, str]]:
     """Fill in the baseline's part of `result`; return the per-metric deltas and,
     for each metric without one, why."""
@@ -461,7 +464,7 @@ def _deltas(
         result.tests = significance_tests(evaluation.scored, base)
         result.per_class = class_recall(evaluation.scored, base)
         result.baseline_status, result.scored_on = "scored", "current holdout"
-        deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed)
+        deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed, shared)
         why = {n: "the baseline gives no probabilities" for n in names if n not in deltas}
         return deltas, why
     problem = scores.problem if scores else "not scored"
@@ -516,8 +519,10 @@ def compare(
     manifest: dict[str, Any],
     baseline: Baseline | None,
     scores: BaselineScores | None,
+    shared: Shared | None = None,
 ) -> Comparison:
-    """The whole comparison record (comparison.json)."""
+    """The whole comparison record (comparison.json). `shared`: what evaluate
+    computed earlier in this process (the candidate's bootstrap units)."""
     result = Comparison(
         primary_metric=evaluation.primary,
         statistics=Statistics(
@@ -527,7 +532,9 @@ def compare(
     deltas: dict[str, Delta] = {}
     why: dict[str, str] = {}
     if baseline is not None:
-        deltas, why = _deltas(result, evaluation, manifest, baseline, scores, st, on_unscorable)
+        deltas, why = _deltas(
+            result, evaluation, manifest, baseline, scores, st, on_unscorable, shared
+        )
     for name in evaluation.metrics:
         row = _metric_row(name, evaluation, deltas.get(name), baseline)
         row.not_compared = why.get(name)

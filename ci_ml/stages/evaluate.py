@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ci_ml.build import Build
+    from ci_ml.stats.bootstrap import Shared
     from ci_ml.stats.metrics import Scored
 
 PREDICTIONS = "predictions.npz"
@@ -101,13 +102,20 @@ def scored(
 
 
 def evaluation(
-    s: Scored, names: list[str], primary: str, resamples: int, confidence: float, seed: int
+    s: Scored,
+    names: list[str],
+    primary: str,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    shared: Shared | None = None,
 ) -> Evaluation:
-    """Metrics with intervals, and the task's breakdown, from the predictions."""
+    """Metrics with intervals, and the task's breakdown, from the predictions.
+    `shared` keeps what compare, later in the same process, computes again."""
     from ci_ml.stats.bootstrap import estimates
     from ci_ml.stats.metrics import METRICS
 
-    est = estimates(s, names, resamples, confidence, seed)
+    est = estimates(s, names, resamples, confidence, seed, shared)
     result = Evaluation(
         task=s.task,
         primary=primary,
@@ -169,7 +177,7 @@ def run(b: Build) -> Evaluation:
         proba = z["proba"] if z["proba"].size else None
         s = scored(y, z["pred"], proba, b.task, train["classes"])
     st = b.cfg.statistics
-    result = evaluation(s, names, primary, st.resamples, st.confidence, st.seed)
+    result = evaluation(s, names, primary, st.resamples, st.confidence, st.seed, b.shared)
     if result.primary not in result.metrics:
         result.primary = _fallback_primary(b, result)
     write_json(b.out / "metrics.json", result)

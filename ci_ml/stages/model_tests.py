@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ci_ml.build import Build
-    from ci_ml.config import ModelTestsConfig, SliceConfig, StatisticsConfig
+    from ci_ml.config import Config, ModelTestsConfig, SliceConfig, StatisticsConfig
     from ci_ml.stats.metrics import Scored
     from ci_ml.testing.model import OnnxModel
 
@@ -141,7 +141,7 @@ def inputs(b: Build, baseline_dir: Path | None) -> Inputs:
 
     evaluation = load_evaluation(b, "test-model")
     X, _ = b.dataset.xy("test")
-    train_X, _ = b.dataset.xy("train")
+    train_X = b.dataset.features_of("train", training_columns(b.cfg))
     found = Inputs(OnnxModel.load(b.out), X, train_X, evaluation.scored)
     if baseline_dir is None:
         return found
@@ -253,6 +253,13 @@ def run_slices(
 
 
 # --- the stage ------------------------------------------------------------------------
+
+
+def training_columns(cfg: Config) -> list[str]:
+    """The columns the model tests draw from the training rows (resampled invariance)."""
+    if not cfg.model_tests.configured:
+        return []
+    return sorted({c.column for c in cfg.model_tests.invariance if c.resample})
 
 
 def preflight(b: Build) -> None:

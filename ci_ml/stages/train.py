@@ -51,6 +51,9 @@ def run(b: Build) -> TrainResult:
     model_tests.preflight(b)  # and on model tests that cannot run on this data
     X, y = b.dataset.xy("train")
     result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)))
+    del X, y
+    # The stages after this one read the holdout, and the model tests' resampled columns.
+    b.dataset.drop_train(keep=model_tests.training_columns(b.cfg))
     # An intermediate of this build only: later stages of the same build read it.
     # It is never published, and nothing ci-ml downloads is ever unpickled.
     joblib.dump(result.model, b.state_path(MODEL_FILE))

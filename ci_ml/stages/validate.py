@@ -243,7 +243,7 @@ def validate_frames(
     for name, df in frames.items():
         if schema is not None:
             try:
-                schema.validate(df, lazy=True)
+                _check(schema, df)
             except pa.errors.SchemaErrors as e:
                 failures.extend(_failures_from(e, name))
             except (
@@ -253,6 +253,19 @@ def validate_frames(
         failures.extend(table_failures(df, name))
         failures.extend(target_failures(df, target, task, name))
     return failures
+
+
+def _check(schema: pa.DataFrameSchema, df: pd.DataFrame) -> None:
+    """`schema.validate(df, lazy=True)`. pandera deep-copies the frame first so
+    that its coercion cannot change the caller's data; under pandas'
+    copy-on-write (pandas 3) a shallow copy protects it as well, without
+    copying every column of a large table."""
+    import pandas as pd
+
+    if int(pd.__version__.split(".")[0]) >= 3:
+        schema.validate(df.copy(deep=False), lazy=True, inplace=True)
+    else:
+        schema.validate(df, lazy=True)
 
 
 # --- ci-ml schema infer -------------------------------------------------------

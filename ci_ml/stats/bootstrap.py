@@ -23,8 +23,9 @@ under 1 % from 5,000 rows on, while counting costs resamples x rows per class.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,10 +48,10 @@ def bootstrap_sums(
     resampled with the same weights. `pairs[i]` names the pair-count columns of
     matrix i (each followed by its other three Pairs columns), which are
     counted per resample up to EXACT_PAIRS rows, and projected above."""
-    return _sums(matrices, resamples, seed, max_units, pairs)[1]
+    return totals_and_sums(matrices, resamples, seed, max_units, pairs)[1]
 
 
-def _sums(
+def totals_and_sums(
     matrices: list[np.ndarray],
     resamples: int,
     seed: int,
@@ -58,47 +59,167 @@ def _sums(
     pairs: list[dict[int, Pairs]] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """bootstrap_sums, with each matrix's plain column sums first."""
-    import numpy as np
+    plan = Plan.draw(matrices[0].shape[0], resamples, seed, max_units)
+    return _sums(plan, [plan.units(m) for m in matrices], pairs or [])
 
-    from ci_ml.stats.metrics import PairCounter
 
-    rng = np.random.default_rng(seed)
-    n = matrices[0].shape[0]
-    offsets = np.concatenate([[0], np.cumsum([m.shape[1] for m in matrices])])
-    special = [
-        (int(offsets[i]) + col, p) for i, cols in enumerate(pairs or []) for col, p in cols.items()
-    ]
-    exact = n <= max_units
-    count = exact and n <= EXACT_PAIRS
-    if exact:
-        units = np.hstack(matrices)
-    else:
+class Plan:
+    """The resampling a seed gives for n rows, in the order the generator is
+    drawn from: the rows' random blocks (none up to max_units rows: rows are
+    the units), then each batch's resample counts. `keep` stores the counts
+    (compactly) as they are drawn, for a later stage of the process to reuse."""
+
+    def __init__(self, n: int, resamples: int, rng: Any, member: Any, keep: bool) -> None:
+        self.n, self.resamples, self.member, self.keep = n, resamples, member, keep
+        self.g = n if member is None else member.shape[0]
+        self._rng = rng
+        self._kept: list[np.ndarray] | None = None
+
+    @classmethod
+    def draw(cls, n: int, resamples: int, seed: int, max_units: int, keep: bool = False) -> Plan:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        if n <= max_units:
+            return cls(n, resamples, rng, None, keep)
         from scipy import sparse
 
         # A (blocks x rows) indicator matrix: one sparse product sums every column.
         block = rng.permutation(n) % max_units
         member = sparse.csr_matrix((np.ones(n), (block, np.arange(n))), shape=(max_units, n))
-        units = np.hstack([np.asarray(member @ m) for m in matrices])
-    g = units.shape[0]
+        return cls(n, resamples, rng, member, keep)
+
+    def units(self, matrix: np.ndarray) -> np.ndarray:
+        """(g, k): a per-row component matrix summed per block (the rows themselves)."""
+        import numpy as np
+
+        return matrix if self.member is None else np.asarray(self.member @ matrix)
+
+    def counts(self) -> Iterator[np.ndarray]:
+        """Each batch's (b, g) resample counts: drawn once, replayed if kept."""
+        import numpy as np
+
+        if self._kept is not None:
+            yield from (c.astype(np.float64) for c in self._kept)
+            return
+        if self._rng is None:
+            raise RuntimeError("a Plan's counts are drawn once; keep=True to replay them")
+        rng, self._rng = self._rng, None
+        kept = []
+        for start in range(0, self.resamples, BATCH):
+            b = min(BATCH, self.resamples - start)
+            draws = rng.integers(0, self.g, size=(b, self.g), dtype=np.int32)
+            counts = np.empty((b, self.g))
+            for i, row in enumerate(draws):  # one resample at a time: its counts stay in cache
+                counts[i] = np.bincount(row, minlength=self.g)
+            if self.keep:  # small integers: a byte each, not eight
+                kept.append(counts.astype(np.min_scalar_type(int(counts.max(initial=0)))))
+            yield counts
+        if self.keep:
+            self._kept = kept
+
+
+def _sums(
+    plan: Plan, units: list[np.ndarray], pairs: list[dict[int, Pairs]]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each model's plain column sums and per-resample sums (resamples, k) of its
+    units. The models' units are multiplied side by side, in one product, as
+    they always were: a BLAS product's last bits depend on its shape."""
+    import numpy as np
+
+    from ci_ml.stats.metrics import PairCounter
+
+    offsets = np.concatenate([[0], np.cumsum([u.shape[1] for u in units])])
+    special = [
+        (int(offsets[i]) + col, p) for i, cols in enumerate(pairs) for col, p in cols.items()
+    ]
+    count = plan.member is None and plan.n <= EXACT_PAIRS
+    joint = np.hstack(units)
     if special and count:
         cols = [c for c, _ in special]
-        count_pairs = PairCounter([p for _, p in special], min(BATCH, resamples))
-    out = np.empty((resamples, units.shape[1]))
-    for start in range(0, resamples, BATCH):
-        b = min(BATCH, resamples - start)
-        draws = rng.integers(0, g, size=(b, g), dtype=np.int32)
-        counts = np.empty((b, g))
-        for i, row in enumerate(draws):  # one resample at a time: its counts stay in cache
-            counts[i] = np.bincount(row, minlength=g)
-        batch = counts @ units
+        count_pairs = PairCounter([p for _, p in special], min(BATCH, plan.resamples))
+    out = np.empty((plan.resamples, joint.shape[1]))
+    start = 0
+    for counts in plan.counts():
+        batch = counts @ joint
         if special and count:
             batch[:, cols] = count_pairs(counts)
         elif special:
             for c, p in special:
                 batch[:, c] = p.project(batch[:, c : c + 4])
-        out[start : start + b] = batch
+        out[start : start + batch.shape[0]] = batch
+        start += batch.shape[0]
     splits = offsets[1:-1]
-    return np.split(units.sum(axis=0), splits), np.split(out, splits, axis=1)
+    return np.split(joint.sum(axis=0), splits), np.split(out, splits, axis=1)
+
+
+@dataclass
+class Units:
+    """One model's resampling units: its per-row components summed per block of
+    rows (the rows themselves up to max_units), their pair columns, and each
+    metric's columns."""
+
+    matrix: np.ndarray  # (g, k)
+    pairs: dict[int, Pairs]
+    where: dict[str, slice]
+
+
+def model_units(scored: Scored, names: list[str], plan: Plan) -> Units:
+    """The units of one model's components (the per-row matrix is let go here)."""
+    from ci_ml.stats.metrics import component_blocks
+
+    parts, where = component_blocks(scored, names)
+    return Units(plan.units(parts.matrix), parts.pairs, where)
+
+
+class Shared:
+    """What a stage computes that a later stage of the same process needs again
+    (`ci-ml run`: the candidate's units and the resample counts from evaluate,
+    in compare), keyed by the content of the predictions and the resampling
+    settings. What it returns are the very arrays computed before, so every sum
+    made from them is, bit for bit, the one computed afresh."""
+
+    def __init__(self) -> None:
+        self._plans: dict[tuple, Plan] = {}
+        self._units: dict[tuple, Units] = {}
+
+    def plan(self, n: int, resamples: int, seed: int, max_units: int = MAX_UNITS) -> Plan:
+        key = (n, resamples, seed, max_units)
+        if key not in self._plans or self._plans[key]._kept is None:
+            self._plans[key] = Plan.draw(n, resamples, seed, max_units, keep=True)
+        return self._plans[key]
+
+    def units(self, scored: Scored, names: list[str], plan: Plan, seed: int) -> Units:
+        from ci_ml.stats.metrics import applicable
+
+        found = fingerprint(scored)
+        if found is None:
+            return model_units(scored, names, plan)
+        key = (found, tuple(applicable(scored, names)), plan.n, plan.g, seed)
+        if key not in self._units:
+            self._units[key] = model_units(scored, names, plan)
+        return self._units[key]
+
+
+def fingerprint(s: Scored) -> bytes | None:
+    """A digest of a Scored's content (None when an array holds Python objects,
+    whose bytes are pointers, not values)."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.blake2b(digest_size=20)
+    h.update(f"{s.task}|{s.classes!r}".encode())
+    for a in (s.y, s.pred, s.proba):
+        if a is None:
+            h.update(b"-")
+            continue
+        if a.dtype.hasobject:
+            return None
+        a = np.ascontiguousarray(a)
+        h.update(f"|{a.dtype.str}{a.shape}|".encode())
+        h.update(a.data)
+    return h.digest()
 
 
 def stratified_sums(
@@ -192,26 +313,36 @@ class Resampled:
     samples: dict[str, np.ndarray]  # (resamples,) per metric
 
 
-def resample(models: list[Scored], names: list[str], resamples: int, seed: int) -> list[Resampled]:
+def resample(
+    models: list[Scored],
+    names: list[str],
+    resamples: int,
+    seed: int,
+    shared: Shared | None = None,
+) -> list[Resampled]:
     """Every metric of every model, all models resampled with the same row
     weights: paired when they are scored on the same rows (they need the same
-    number of rows)."""
+    number of rows). `shared` reuses what an earlier call in this process computed."""
     import numpy as np
 
-    from ci_ml.stats.metrics import METRICS, component_blocks
+    from ci_ml.stats.metrics import METRICS
 
-    blocks = [component_blocks(m, names) for m in models]
-    totals, sums = _sums(
-        [parts.matrix for parts, _ in blocks], resamples, seed, pairs=[p.pairs for p, _ in blocks]
-    )
+    n = models[0].y.shape[0]
+    if shared is None:
+        plan = Plan.draw(n, resamples, seed, MAX_UNITS)
+        units = [model_units(m, names, plan) for m in models]
+    else:
+        plan = shared.plan(n, resamples, seed)
+        units = [shared.units(m, names, plan, seed) for m in models]
+    totals, sums = _sums(plan, [u.matrix for u in units], [u.pairs for u in units])
     out = [Resampled({}, {}) for _ in models]
     # Models with the same metrics in the same columns are evaluated together.
     layouts: dict[tuple, list[int]] = {}
-    for i, (parts, where) in enumerate(blocks):
-        key = (parts.matrix.shape[1], *((n, sl.start, sl.stop) for n, sl in where.items()))
+    for i, u in enumerate(units):
+        key = (u.matrix.shape[1], *((n, sl.start, sl.stop) for n, sl in u.where.items()))
         layouts.setdefault(key, []).append(i)
     for members in layouts.values():
-        where = blocks[members[0]][1]
+        where = units[members[0]].where
         full = np.stack([totals[i] for i in members])  # (m, k)
         resampled = np.stack([sums[i] for i in members], axis=1)  # (resamples, m, k)
         for name, sl in where.items():
@@ -320,10 +451,15 @@ def holm(p: np.ndarray) -> np.ndarray:
 
 
 def estimates(
-    scored: Scored, names: list[str], resamples: int, confidence: float, seed: int
+    scored: Scored,
+    names: list[str],
+    resamples: int,
+    confidence: float,
+    seed: int,
+    shared: Shared | None = None,
 ) -> dict[str, Estimate]:
     """Point estimates with percentile bootstrap intervals for one model."""
-    (r,) = resample([scored], names, resamples, seed)
+    (r,) = resample([scored], names, resamples, seed, shared)
     return {n: Estimate(v, *_interval(r.samples[n], confidence)) for n, v in r.point.items()}
 
 
@@ -334,11 +470,12 @@ def paired_deltas(
     resamples: int,
     confidence: float,
     seed: int,
+    shared: Shared | None = None,
 ) -> dict[str, Delta]:
     """Candidate minus baseline for each metric, on the same bootstrap resamples."""
     from ci_ml.stats.metrics import METRICS
 
-    c, b = resample([candidate, baseline], names, resamples, seed)
+    c, b = resample([candidate, baseline], names, resamples, seed, shared)
     out = {}
     for name in names:
         if name not in c.point or name not in b.point:
@@ -387,17 +524,61 @@ def delta_of(
 def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -> dict[str, float]:
     """McNemar's exact test on paired correctness (binomial on the discordant pairs)."""
     import numpy as np
-    from scipy.stats import binomtest
 
     b = int(np.sum(candidate_correct & ~baseline_correct))  # only the candidate right
     c = int(np.sum(~candidate_correct & baseline_correct))  # only the baseline right
-    p = 1.0 if b + c == 0 else float(binomtest(min(b, c), b + c, 0.5).pvalue)
+    p = 1.0 if b + c == 0 else binomtest_half(min(b, c), b + c)
     return {
         "test": "mcnemar_exact",
         "candidate_only_correct": b,
         "baseline_only_correct": c,
         "p_value": p,
     }
+
+
+def binomtest_half(k: int, n: int) -> float:
+    """`scipy.stats.binomtest(k, n, 0.5).pvalue` (two-sided) for k <= n / 2, step
+    for step on the same binomial functions of scipy.special: importing
+    scipy.stats for it would cost about a second of every comparison."""
+    try:
+        from scipy.special._ufuncs import _binom_cdf, _binom_pmf, _binom_sf
+    except ImportError:  # a scipy without them: the slow import, the same number
+        from scipy.stats import binomtest
+
+        return float(binomtest(k, n, 0.5).pvalue)
+    import numpy as np
+
+    def pmf(x: float) -> float:
+        return _binom_pmf(float(x), float(n), 0.5) if 0 <= x <= n else 0.0
+
+    def cdf(x: float) -> float:  # scipy's rv_discrete: 1 from the top of the support
+        return 1.0 if x >= n else (0.0 if x < 0 else _binom_cdf(np.floor(x), float(n), 0.5))
+
+    def sf(x: float) -> float:
+        return 0.0 if x >= n else (1.0 if x < 0 else _binom_sf(np.floor(x), float(n), 0.5))
+
+    if k == 0.5 * n:
+        return 1.0
+    d, rerr = pmf(k), 1 + 1e-7
+    # binomtest's search for the far tail: the first term past the mode that is <= d
+    ix = _search_descending(pmf, d * rerr, np.ceil(0.5 * n), n)
+    y = n - ix + int(d * rerr == pmf(ix))
+    return float(min(1.0, cdf(k) + sf(n - y)))
+
+
+def _search_descending(a: Callable[[float], float], d: float, lo: float, hi: float) -> float:
+    """scipy's _binary_search_for_binom_tst on -a (a decreasing): the x in
+    [lo, hi] with a(x) >= d > a(x + 1), in the same steps."""
+    while lo < hi:
+        mid = lo + (hi - lo) // 2
+        midval = -a(mid)
+        if midval < -d:
+            lo = mid + 1
+        elif midval > -d:
+            hi = mid - 1
+        else:
+            return mid
+    return lo if -a(lo) <= -d else lo - 1
 
 
 def paired_error_test(

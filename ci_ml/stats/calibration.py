@@ -138,9 +138,9 @@ def calibration(
 ) -> CalibrationStats:
     """Brier score and ECE of the candidate (models[0]) and, given, of the baseline
     (models[1]) on the same bootstrap weights as every other statistic."""
-    from ci_ml.stats.bootstrap import _interval, _sums, delta_of
+    from ci_ml.stats.bootstrap import _interval, delta_of, totals_and_sums
 
-    totals, sums = _sums([components(m, bins) for m in models], resamples, seed)
+    totals, sums = totals_and_sums([components(m, bins) for m in models], resamples, seed)
     values = [
         {n: (float(VALUES[n](t)), VALUES[n](r)) for n in NAMES}
         for t, r in zip(totals, sums, strict=True)

@@ -43,25 +43,35 @@ class Metric:
     greater_is_better: bool
     needs_proba: bool
     label: str
-    # components(scored) -> (n, k) per-row parts; value(sums (..., k)) -> (...)
-    components: Callable[[Scored], np.ndarray | Parts]
+    # block: the per-row component columns; value(sums (..., k)) -> (...)
+    components: Block
     value: Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Block:
+    """Per-row component columns that metrics share: how many a Scored needs, and
+    how to write them into an (n, width) view of the one component matrix (so no
+    column is copied into it afterwards). `fill` returns the view's pair columns."""
+
+    width: Callable[[Scored], int]
+    fill: Callable[[Scored, np.ndarray], dict[int, Pairs]]
 
 
 # --- components -------------------------------------------------------------
 
 
-def _confusion_parts(s: Scored) -> np.ndarray:
+def _confusion_fill(s: Scored, out: np.ndarray) -> dict[int, Pairs]:
     """[true one-hot (K) | predicted one-hot (K) | true positive one-hot (K)]"""
     import numpy as np
 
     k, n = len(s.classes or []), s.y.shape[0]
-    out = np.zeros((n, 3 * k))
+    out[:] = 0.0
     rows = np.arange(n)
     out[rows, s.y] = 1.0
     out[rows, k + s.pred] = 1.0
     out[rows, 2 * k + s.y] = s.y == s.pred
-    return out
+    return {}
 
 
 def _split3(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,10 +113,12 @@ def _balanced_accuracy(sums: np.ndarray) -> np.ndarray:
     return _macro(_safe_div(tp, t), t > 0)
 
 
-def _accuracy_parts(s: Scored) -> np.ndarray:
-    import numpy as np
+def _accuracy_fill(s: Scored, out: np.ndarray) -> dict[int, Pairs]:
+    """[correct, 1]"""
 
-    return np.stack([(s.y == s.pred).astype(np.float64), np.ones(s.y.shape[0])], axis=1)
+    out[:, 0] = s.y == s.pred
+    out[:, 1] = 1.0
+    return {}
 
 
 def _ratio(sums: np.ndarray) -> np.ndarray:
@@ -115,14 +127,17 @@ def _ratio(sums: np.ndarray) -> np.ndarray:
     return np.divide(sums[..., 0], np.maximum(sums[..., 1], 1e-300))
 
 
-def _log_loss_parts(s: Scored) -> np.ndarray:
+def _log_loss_fill(s: Scored, out: np.ndarray) -> dict[int, Pairs]:
+    """[-log p(true class), 1]"""
     import numpy as np
 
     assert s.proba is not None
     proba = s.proba
     eps = np.finfo(proba.dtype).eps  # the clipping sklearn's log_loss applies
     p_true = np.clip(proba[np.arange(s.y.shape[0]), s.y], eps, 1 - eps)
-    return np.stack([-np.log(p_true), np.ones(s.y.shape[0])], axis=1)
+    out[:, 0] = -np.log(p_true)
+    out[:, 1] = 1.0
+    return {}
 
 
 def _ranks(score: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -178,28 +193,36 @@ class Pairs:
         self.countable = True
 
     @classmethod
-    def ranked(cls, score: np.ndarray, positive: np.ndarray) -> tuple[Pairs, np.ndarray]:
+    def ranked(
+        cls, score: np.ndarray, positive: np.ndarray, out: np.ndarray | None = None
+    ) -> tuple[Pairs, np.ndarray]:
         """The Pairs of a score and its (n, 4) columns: [negatives below each
         positive, positive, negative, positives above each negative]; ties
-        count half. The first and the last column both sum to the pair count."""
+        count half. The first and the last column both sum to the pair count.
+        The columns are written into `out` when it is given (an (n, 4) view)."""
         import numpy as np
 
         order, pos, lo, hi, pos_lo, pos_hi = _ranks(score, positive)
-        by_score = np.empty((pos.shape[0], 4))
-        # negatives below (rows below - positives below) and positives above,
-        # ties counting half: the mean of "strictly below" and "at or below"
-        if lo is hi:  # no ties
-            neg_below, pos_above = lo - pos_lo, pos.sum() - pos_lo
+        n = pos.shape[0]
+        rank = np.empty(n, dtype=np.intp)
+        rank[order] = np.arange(n)  # row i is the rank[i]-th by score
+        # Negatives below (rows below - positives below) and positives above, in
+        # score order, read back in row order through `rank` (cheaper than
+        # scattering whole rows); ties count half: the mean of "strictly below"
+        # and "at or below"
+        if lo is hi:  # no ties: row i has rank[i] rows below it
+            pos_below = pos_lo[rank]
+            neg_below, pos_above = rank - pos_below, pos.sum() - pos_below
         else:
-            neg_below = 0.5 * (lo + hi - pos_lo - pos_hi)
-            pos_above = pos.sum() - 0.5 * (pos_lo + pos_hi)
-        by_score[:, 0] = neg_below * pos
-        by_score[:, 1] = pos
-        by_score[:, 2] = ~pos
-        by_score[:, 3] = pos_above * ~pos
-        total = float(by_score[:, 0].sum())  # half-integers: exact
-        out = np.empty_like(by_score)
-        out[order] = by_score
+            neg_below = (0.5 * (lo + hi - pos_lo - pos_hi))[rank]
+            pos_above = (pos.sum() - 0.5 * (pos_lo + pos_hi))[rank]
+        if out is None:
+            out = np.empty((n, 4))
+        out[:, 0] = neg_below * positive
+        out[:, 1] = positive
+        out[:, 2] = ~positive
+        out[:, 3] = pos_above * ~positive
+        total = float(out[:, 0].sum())  # half-integers: exact in any order
         pairs = cls(score, positive, total)
         if pos.shape[0] <= cls.KEEP_ROWS:
             pairs._rows = _count_rows(order, pos, lo, hi, pos_lo, pos_hi)
@@ -326,19 +349,19 @@ class Parts:
     pairs: dict[int, Pairs]
 
 
-def _auc_parts(s: Scored) -> Parts:
+def _auc_columns(s: Scored) -> list[int]:
+    assert s.proba is not None
+    return [1] if s.proba.shape[1] == 2 else list(range(s.proba.shape[1]))
+
+
+def _auc_fill(s: Scored, out: np.ndarray) -> dict[int, Pairs]:
     """Per class c (one-vs-rest; one column set for binary):
     [pairs, pos, neg, neg_pairs] (see Pairs.ranked)."""
-    import numpy as np
-
     assert s.proba is not None
-    k = s.proba.shape[1]
-    cols = [1] if k == 2 else range(k)
-    parts, pairs = [], {}
-    for i, c in enumerate(cols):
-        pairs[4 * i], columns = Pairs.ranked(s.proba[:, c], s.y == c)
-        parts.append(columns)
-    return Parts(parts[0] if len(parts) == 1 else np.hstack(parts), pairs)
+    pairs = {}
+    for i, c in enumerate(_auc_columns(s)):
+        pairs[4 * i], _ = Pairs.ranked(s.proba[:, c], s.y == c, out[:, 4 * i : 4 * i + 4])
+    return pairs
 
 
 def _auc(sums: np.ndarray) -> np.ndarray:
@@ -354,13 +377,26 @@ def _auc(sums: np.ndarray) -> np.ndarray:
     return np.where(valid.any(-1), _macro(per_class, valid), np.nan)
 
 
-def _reg_parts(s: Scored) -> np.ndarray:
+def _reg_fill(s: Scored, out: np.ndarray) -> dict[int, Pairs]:
+    """[squared error, absolute error, centred target, its square, 1]"""
     import numpy as np
 
     y = s.y.astype(np.float64)
     e = s.pred.astype(np.float64) - y
     yc = y - y.mean()  # centred once on the full sample: stable sums of squares
-    return np.stack([e * e, np.abs(e), yc, yc * yc, np.ones_like(y)], axis=1)
+    out[:, 0] = e * e
+    out[:, 1] = np.abs(e)
+    out[:, 2] = yc
+    out[:, 3] = yc * yc
+    out[:, 4] = 1.0
+    return {}
+
+
+ACCURACY = Block(lambda s: 2, _accuracy_fill)
+CONFUSION = Block(lambda s: 3 * len(s.classes or []), _confusion_fill)
+LOG_LOSS = Block(lambda s: 2, _log_loss_fill)
+AUC = Block(lambda s: 4 * len(_auc_columns(s)), _auc_fill)
+REGRESSION = Block(lambda s: 5, _reg_fill)
 
 
 def _rmse(sums: np.ndarray) -> np.ndarray:
@@ -384,24 +420,24 @@ def _r2(sums: np.ndarray) -> np.ndarray:
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("accuracy", "classification", True, False, "Accuracy", _accuracy_parts, _ratio),
+        Metric("accuracy", "classification", True, False, "Accuracy", ACCURACY, _ratio),
         Metric(
             "balanced_accuracy",
             "classification",
             True,
             False,
             "Balanced accuracy",
-            _confusion_parts,
+            CONFUSION,
             _balanced_accuracy,
         ),
-        Metric("f1_macro", "classification", True, False, "F1 (macro)", _confusion_parts, _f1),
+        Metric("f1_macro", "classification", True, False, "F1 (macro)", CONFUSION, _f1),
         Metric(
             "precision_macro",
             "classification",
             True,
             False,
             "Precision (macro)",
-            _confusion_parts,
+            CONFUSION,
             _precision,
         ),
         Metric(
@@ -410,14 +446,14 @@ METRICS: dict[str, Metric] = {
             True,
             False,
             "Recall (macro)",
-            _confusion_parts,
+            CONFUSION,
             _recall,
         ),
-        Metric("roc_auc", "classification", True, True, "ROC AUC", _auc_parts, _auc),
-        Metric("log_loss", "classification", False, True, "Log loss", _log_loss_parts, _ratio),
-        Metric("rmse", "regression", False, False, "RMSE", _reg_parts, _rmse),
-        Metric("mae", "regression", False, False, "MAE", _reg_parts, _mae),
-        Metric("r2", "regression", True, False, "R²", _reg_parts, _r2),
+        Metric("roc_auc", "classification", True, True, "ROC AUC", AUC, _auc),
+        Metric("log_loss", "classification", False, True, "Log loss", LOG_LOSS, _ratio),
+        Metric("rmse", "regression", False, False, "RMSE", REGRESSION, _rmse),
+        Metric("mae", "regression", False, False, "MAE", REGRESSION, _mae),
+        Metric("r2", "regression", True, False, "R²", REGRESSION, _r2),
     ]
 }
 TASKS = ("classification", "regression")
@@ -473,31 +509,36 @@ def select(
     return chosen, primary
 
 
+def applicable(scored: Scored, names: list[str]) -> list[str]:
+    """The named metrics that apply to `scored`: its task, its probabilities if any."""
+    return [
+        n
+        for n in names
+        if METRICS[n].task == scored.task and not (METRICS[n].needs_proba and scored.proba is None)
+    ]
+
+
 def component_blocks(scored: Scored, names: list[str]) -> tuple[Parts, dict[str, slice]]:
     """The components of the named metrics that apply to `scored` (its task; its
     probabilities, if any) side by side, shared blocks computed once. Returns the
     (n, k) matrix with its pair columns, and each metric's column slice."""
     import numpy as np
 
-    blocks: dict[Callable, slice] = {}
-    cols: list[np.ndarray] = []
-    pairs: dict[int, Pairs] = {}
-    start = 0
+    blocks: dict[Block, slice] = {}
     where: dict[str, slice] = {}
-    for name in names:
+    for name in applicable(scored, names):
         m = METRICS[name]
-        if m.task != scored.task or (m.needs_proba and scored.proba is None):
-            continue
         if m.components not in blocks:
-            c = m.components(scored)
-            if isinstance(c, Parts):
-                pairs.update({start + col: p for col, p in c.pairs.items()})
-                c = c.matrix
-            blocks[m.components] = slice(start, start + c.shape[1])
-            cols.append(c)
-            start += c.shape[1]
+            start = max((sl.stop for sl in blocks.values()), default=0)
+            blocks[m.components] = slice(start, start + m.components.width(scored))
         where[name] = blocks[m.components]
-    matrix = np.hstack(cols) if cols else np.zeros((scored.y.shape[0], 0))
+    width = max((sl.stop for sl in blocks.values()), default=0)
+    # One matrix, each block written into its own columns: no stacked copies.
+    matrix = np.empty((scored.y.shape[0], width))
+    pairs: dict[int, Pairs] = {}
+    for block, sl in blocks.items():
+        found = block.fill(scored, matrix[:, sl])
+        pairs.update({sl.start + col: p for col, p in found.items()})
     return Parts(matrix, pairs), where
 
 
