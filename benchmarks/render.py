@@ -388,9 +388,11 @@ def how_measured() -> str:
 - **action under act**: workflows/ml-pull-request.yml with the real action.yml, by act in host mode
   against the fake GitHub API (`python -m tests.fake_github`), as tests/e2e does. The job: checkout
   (act copies the repository: config and schema; the data are named by absolute path), setup-python
-  (stub), install ci-ml into a fresh venv with uv, plan, build (`ci-ml run --baseline release`,
-  which downloads the baseline release from the fake), comment on the PR, upload the build and the
-  comment (stubs that copy). **Compared time = act's wall time − the install step − act's teardown**
+  (stub), restore ci-ml's cached install (an empty cache each run: a miss), install ci-ml from
+  its lock into a fresh venv with uv, plan, build (`ci-ml run --baseline release`, which downloads
+  the baseline release from the fake), comment on the PR, save the install (the `actions/cache`
+  stand-ins copy the folder), upload the build and the comment (stubs that copy). **Compared time
+  = act's wall time − the install step − restoring and saving the install − act's teardown**
   (install reported apart below; the teardown, act's "Complete job", deletes the workspace and the
   fresh venv the install made, 10 s and more, where a hosted runner discards the machine; both are
   in each size's detail line). It includes act's start, checkout, plan, the build, the comment and
@@ -543,10 +545,13 @@ def install(t: Table) -> str:
     if not acts:
         return ""
     xs = [r["install"] for r in acts]
+    cs = [r.get("cache_steps", 0.0) for r in acts]
     return ("## Installing ci-ml in the action\n\n"
-            f"The install step (uv venv + `uv pip install --compile-bytecode` of the action's checkout, warm "
-            f"uv cache) over all {len(xs)} act runs: min {f(min(xs), 1)} s, median {f(med(xs), 1)} s. "
-            "It is not in the action path's time above.\n")  # fmt: skip
+            f"The install step (uv venv + `uv pip install --require-hashes -r requirements.lock` and "
+            f"ci-ml itself, warm uv cache, no cached venv) over all {len(xs)} act runs: min "
+            f"{f(min(xs), 1)} s, median {f(med(xs), 1)} s; restoring (a miss) and saving the venv "
+            f"with the `actions/cache` stand-ins: median {f(med(cs), 1)} s. Neither is in the action "
+            "path's time above; benchmarks/INSTALL.md has cold and warm installs.\n")  # fmt: skip
 
 
 def mlflow_section(t: Table, results: dict) -> str:

@@ -319,9 +319,12 @@ class Runner:
             record["verdict"] = out["verdict"]
             install = out["steps"].get("ci-ml/install", 0.0)
             record["install"] = install
-            # The action path (render.time_of): the job without installing ci-ml and without
-            # act's teardown of the venv that install made (both reported apart).
-            record["path"] = round(out["act_seconds"] - install - (out.get("after_steps") or 0), 4)
+            record["cache_steps"] = out.get("cache_steps", 0.0)
+            # The action path (render.time_of): the job without installing ci-ml (nor restoring
+            # or saving that install) and without act's teardown of the venv it made (all
+            # reported apart).
+            moved = install + record["cache_steps"] + (out.get("after_steps") or 0)
+            record["path"] = round(out["act_seconds"] - moved, 4)
         elif name == "stats":
             out = last_json(stdout)
             # The first call is cold (lazy imports, first allocations), as the stage is in a
