@@ -20,26 +20,13 @@ import time
 
 import numpy as np
 import pandas as pd
+from bench_stats import classifier_pair  # the same pair of models as the overall statistics
 
 from ci_ml.config import SliceConfig
 from ci_ml.stages.slicing import slices
-from ci_ml.stats.metrics import Scored
 from ci_ml.stats.slices import resample_slices, slice_results
 
 BUDGET_CPU_SECONDS = 2.0
-
-
-def models(n: int, rng: np.random.Generator) -> tuple[Scored, Scored]:
-    y = rng.integers(0, 2, n)
-
-    def model(shift: float) -> Scored:
-        s = rng.normal(size=n) + y * (1.5 + shift)
-        p = 1 / (1 + np.exp(-(s - 0.75)))
-        return Scored(
-            "classification", y, (p > 0.5).astype(np.int64), np.stack([1 - p, p], axis=1), [0, 1]
-        )
-
-    return model(0.05), model(0.0)
 
 
 def best_of(fn, repeat: int = 3) -> tuple[float, float, object]:
@@ -59,7 +46,7 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=1000)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
-    cand, base = models(args.rows, rng)
+    cand, base = classifier_pair(args.rows, rng)
     frame = pd.DataFrame({"segment": rng.integers(0, args.slices, args.rows).astype(str)})
     cfg = SliceConfig(columns={"segment": "values"}, max_slices=max(args.slices, 100))
     names = ["roc_auc", "accuracy"]
