@@ -74,9 +74,10 @@ class FakeServer:
         self.log.close()
 
 
-def setup(project: Project) -> tuple[FakeServer, Path]:
+def setup(project: Project, warm: bool = False) -> tuple[FakeServer, Path]:
     """Repository, fake server with the baseline release and the PR; returns the
-    server (stop it after the runs) and the spec file the timed runs read."""
+    server (stop it after the runs) and the spec file the timed runs read. `warm`:
+    the runs share one actions/cache folder (else each run has an empty one)."""
     h = _harness()
     work = project.folder / "act"
     src = work / "project"
@@ -134,6 +135,7 @@ def setup(project: Project) -> tuple[FakeServer, Path]:
                 "repo": str(repo),
                 "workflow": str(wf),
                 "cache_dir": str(work / "act-cache"),
+                "actions_cache": str(work / "actions-cache") if warm else None,
                 "local_repositories": local,
                 "payload": payload,
                 "api_url": fake.url,
@@ -228,8 +230,9 @@ def main() -> None:
         env={
             "GITHUB_API_URL": spec["api_url"],
             "CI_ML_E2E_ARTIFACTS": str(artifacts),
-            # An empty cache per run: every run installs (timed apart), as a cold runner does.
-            "CI_ML_E2E_CACHE": str(artifacts / "actions-cache"),
+            # Shared by the runs (warm: they restore what the warm-up saved), else an
+            # empty cache per run: every run installs (timed apart), as a cold runner does.
+            "CI_ML_E2E_CACHE": spec.get("actions_cache") or str(artifacts / "actions-cache"),
         },
         secrets={"GITHUB_TOKEN": spec["token"]},
         timeout=3600,

@@ -70,7 +70,9 @@ def main() -> None:
     rng = np.random.default_rng(0)
     found = {}
     if not args.json:
-        print(f"| task | rows | metrics | resamples | seconds (best of {args.repeat}) | CPU seconds |")
+        print(
+            f"| task | rows | metrics | resamples | seconds (best of {args.repeat}) | CPU seconds |"
+        )
         print("| --- | ---: | --- | ---: | ---: | ---: |")
     for task, pair in [("classification", classifier_pair), ("regression", regressor_pair)]:
         cand, base = pair(args.rows, rng)

@@ -127,6 +127,7 @@ def render(results: dict) -> str:
     w(f"- sizes: {', '.join(size_label(n) for n in s['sizes'])} rows (80 % train, 20 % holdout), "
       f"10 numeric features, binary target; formats: {', '.join(s['formats'])}; "
       f"{s['repeats']} repeats, contenders interleaved round-robin (order rotated each repeat)")  # fmt: skip
+    w(f"- the action's cache: {s.get('action_cache', 'cold')} (see How it is measured)")
     w(f"- model: HistGradientBoostingClassifier {s['candidate_params']} (the PR); "
       f"baseline: {s['baseline_params']} (the build main shipped)")  # fmt: skip
     if s.get("limits"):
@@ -388,8 +389,10 @@ def how_measured() -> str:
 - **action under act**: workflows/ml-pull-request.yml with the real action.yml, by act in host mode
   against the fake GitHub API (`python -m tests.fake_github`), as tests/e2e does. The job: checkout
   (act copies the repository: config and schema; the data are named by absolute path), setup-python
-  (stub), restore ci-ml's cached install (an empty cache each run: a miss), install ci-ml from
-  its lock into a fresh venv with uv, plan, build (`ci-ml run --baseline release`, which downloads
+  (stub), restore ci-ml's cached install (`--action-cache cold`: an empty cache each run, a
+  miss, so ci-ml is installed from its lock into a fresh venv with uv and the build compiles the
+  bytecode of what it imports; `warm`: a warm-up run saved the install, every timed run restores
+  it, as a runner with a warm cache does), plan, build (`ci-ml run --baseline release`, which downloads
   the baseline release from the fake), comment on the PR, save the install (the `actions/cache`
   stand-ins copy the folder), upload the build and the comment (stubs that copy). **Compared time
   = act's wall time − the install step − restoring and saving the install − act's teardown**
