@@ -17,7 +17,16 @@ NAMES = {
     "mlflow": "MLflow evaluate + validate",
 }
 ORDER = ("bare", "ci-ml", "action", "mlflow")
-STAGES = ("validate", "train", "export", "evaluate", "compare", "report")
+STAGES = (
+    "validate",
+    "safeguards",
+    "train",
+    "export",
+    "evaluate",
+    "compare",
+    "model_tests",
+    "report",
+)
 TARGET_ROWS = 1_000_000
 LIMITS = {
     "ci-ml": 1.15,
@@ -383,9 +392,10 @@ def how_measured() -> str:
   (scikit-learn), convert with skl2onnx (float inputs, its default), parity with onnxruntime on every
   holdout row (labels), write `model.onnx`. No schema, no baseline, no intervals, no report.
 - **`ci-ml run --baseline DIR`**: the whole build against the baseline build (ci-ml's first build,
-  made before the runs): validate, train, export + parity, evaluate (7 metrics with bootstrap
-  intervals), compare (baseline ONNX re-scored on the holdout, paired bootstrap, McNemar, gates),
-  report. Fit and stage times from `_build/train.json` and `_build/timings.json`.
+  made before the runs): validate, the data safeguards (contamination, duplicates, conflicting
+  labels, leakage, skew, personal data), train, export + parity, evaluate (7 metrics with
+  bootstrap intervals), compare (baseline ONNX re-scored on the holdout, paired bootstrap,
+  McNemar, gates), model tests (none configured here), report. Fit and stage times from `_build/train.json` and `_build/timings.json`.
 - **action under act**: workflows/ml-pull-request.yml with the real action.yml, by act in host mode
   against the fake GitHub API (`python -m tests.fake_github`), as tests/e2e does. The job: checkout
   (act copies the repository: config and schema; the data are named by absolute path), setup-python
