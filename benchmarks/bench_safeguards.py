@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ci_ml.config import SafeguardsConfig
-from ci_ml.stages.safeguards import check
+from ci_ml.checks.data import check
 
 
 def make(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -11,30 +11,14 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
-
-from pydantic import BeforeValidator
+from typing import Any
 
 from ci_ml.errors import BaselineError
 
-T = TypeVar("T")
-
-
-def _nan_for_null(v: Any) -> Any:
-    return math.nan if v is None else v
-
-
-# A number that may be undefined: NaN in memory, null in JSON (strict JSON has no NaN).
-Num = Annotated[float, BeforeValidator(_nan_for_null)]
 # Field metadata: what a result holds in memory but never writes (a fitted
 # estimator), and optional parts written only when present.
 TRANSIENT = "ci_ml_transient"
 OMIT_NONE = "ci_ml_omit_none"
-
-
-def optional() -> Any:
-    """A dataclass field that defaults to None and is left out of the JSON while None."""
-    return dataclasses.field(default=None, metadata={OMIT_NONE: True})
 
 
 # Published files, in the order a reader wants them. Anything else in the
@@ -55,6 +39,12 @@ SUMS = "SHA256SUMS"
 REQUIRED_FOR_BASELINE = ["model.onnx", "metrics.json", "manifest.json"]
 REQUIRED_FOR_PUBLISH = [*REQUIRED_FOR_BASELINE, "model-card.md"]
 BUILD_DIR = "_build"  # intermediates of one build; never published, never fetched
+# Build intermediates the stages hand on: the fitted model (pickled, for `ci-ml
+# export` run alone; never published, and nothing downloaded is ever unpickled),
+# the candidate's holdout predictions, the release history for the report.
+FITTED_MODEL = f"{BUILD_DIR}/model.joblib"
+PREDICTIONS = f"{BUILD_DIR}/predictions.npz"
+HISTORY = f"{BUILD_DIR}/history.json"  # the model's release history, for the report
 ORIGIN = "release.json"  # which release a fetched baseline came from; not part of the artifact
 
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
@@ -93,13 +83,6 @@ def plain(value: Any) -> Any:
     if hasattr(value, "isoformat"):  # timestamps in data examples
         return value.isoformat()
     return str(value)
-
-
-def load(cls: type[T], data: Any) -> T:
-    """A typed result (a dataclass) from what `plain` made of it, checked by pydantic."""
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(cls).validate_python(data)
 
 
 def write_json(path: Path, data: Any) -> None:

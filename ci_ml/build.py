@@ -1,48 +1,45 @@
-"""One build: its config, its artifact directory, what each stage recorded in
-`_build/`, and the manifest assembled from those records.
+"""One build: its config, its artifact folder, the stage protocol, and what
+each stage recorded.
 
-Stages read what earlier stages left here and write their own part, so they
-run in one process (`ci-ml run`) or one per step with the same result.
+Every stage runs inside `with build.stage(name):`, which begins it (its inputs
+must be sealed and current; its own earlier output and everything downstream
+are removed), times it, and on success seals it with the digests of what it
+consumed and wrote; a stage that raises is recorded as failed, keeps what it
+wrote so far (the report shows it) and is never sealed. That is the one failure
+policy of every stage. Files are written through the build, which hashes each
+once, as it writes it. The manifest is written once per command: by the report
+(before SHA256SUMS), or when the command ends without one.
+
+Stages run in one process (`ci-ml run`) or one per command with the same
+result: a stage reads what an earlier one of this process produced from
+memory, else from its record file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import platform
-import subprocess
+import io
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import cached_property
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml import chain, fingerprint, outdir
-from ci_ml.artifact import BUILD_DIR, read_json, sha256_file, write_json
+from ci_ml import fingerprint, outdir
+from ci_ml.artifact import BUILD_DIR, read_json, sha256_file, write_text
+from ci_ml.chain import CHAIN, Chain, config_digest
 from ci_ml.config import Config
 from ci_ml.errors import UsageError
 
 if TYPE_CHECKING:
     from ci_ml.data import Dataset
     from ci_ml.fingerprint import Fingerprint
+    from ci_ml.records import ChainRecord, Manifest, MetricPlan, StageState
     from ci_ml.stats.bootstrap import Shared
 
-STAGES = chain.STAGES
-PACKAGES = [
-    "ci-ml",
-    "scikit-learn",
-    "skl2onnx",
-    "onnx",
-    "onnxruntime",
-    "pandas",
-    "numpy",
-    "pandera",
-    "scipy",
-    "pyarrow",
-    "protobuf",
-]
+MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -61,16 +58,26 @@ class RunContext:
 
 @dataclass
 class Build:
-    """One build: its config, its artifact directory, and what earlier stages recorded."""
+    """One build: its config, its artifact folder and its stages' state."""
 
     cfg: Config
     out: Path
+    chain: Chain
     run: RunContext = field(default_factory=RunContext)
+    # What stages of this process produced: by stage name, its typed record; by
+    # "<stage>:<what>", what else it keeps for later stages (cleared with the stage).
+    results: dict[str, Any] = field(default_factory=dict)
+    # {file: ((mtime_ns, size, inode), sha256)}: each output hashed once, when written.
+    _digests: dict[str, tuple[tuple[int, int, int], str]] = field(default_factory=dict)
+    _manifest_due: bool = False
+    _running: tuple[str, float] | None = None
 
+    # --- the folder -------------------------------------------------------------------
     @contextlib.contextmanager
     def open(self, create: bool = True) -> Iterator[Build]:
         """Claim the artifact folder (ci-ml's own, new or empty) and hold its lock;
-        with create=False it must already hold a build."""
+        with create=False it must already hold a build. On the way out the manifest
+        is written if a stage ran since it last was (a failed command included)."""
         if not create and not outdir.is_ours(self.out, "build"):
             raise UsageError(
                 f"{self.out} holds no ci-ml build",
@@ -79,19 +86,213 @@ class Build:
         outdir.claim(self.out, "build")
         with outdir.locked(self.out):
             (self.out / BUILD_DIR).mkdir(exist_ok=True)
-            yield self
+            try:
+                yield self
+            finally:
+                if self._manifest_due and self.data_loaded:
+                    with contextlib.suppress(Exception):  # never hide the command's own error
+                        self.write_manifest()
+
+    def path(self, name: str) -> Path:
+        return self.out / name
+
+    def state_path(self, name: str) -> Path:
+        """A build intermediate in _build/ (never published, never fetched)."""
+        return self.out / BUILD_DIR / name
 
     def clear(self, names: list[str]) -> None:
         """Remove earlier outputs by their path in the artifact folder."""
         for name in names:
             (self.out / name).unlink(missing_ok=True)
+            self._digests.pop(name, None)
 
     def clear_all(self) -> None:
         """A fresh build: nothing of an earlier one in this folder may mix in."""
-        self.clear([n for stage in STAGES for n in chain.OUTPUTS[stage]])
-        self.clear(["manifest.json", f"{BUILD_DIR}/timings.json", f"{BUILD_DIR}/{chain.CHAIN}"])
+        self.clear([*self.chain.outputs(), MANIFEST, f"{BUILD_DIR}/{CHAIN}"])
+        self.__dict__.pop("state", None)
+        self.results.clear()
 
-    # --- the sealed chain -----------------------------------------------------
+    # --- writing: every output through here, hashed once ---------------------------------
+    def _remember(self, name: str, data: bytes) -> None:
+        import hashlib
+
+        st = os.stat(self.out / name)
+        self._digests[name] = (
+            (st.st_mtime_ns, st.st_size, st.st_ino),
+            hashlib.sha256(data).hexdigest(),
+        )
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        path = self.out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        self._remember(name, data)
+        return path
+
+    def write_text(self, name: str, text: str) -> Path:
+        write_text(self.out / name, text)
+        self._remember(name, text.encode("utf-8"))
+        return self.out / name
+
+    def write_record(self, name: str, record: Any) -> Path:
+        """A record (ci_ml.records) as strict JSON, checked against its type first."""
+        import json
+
+        from ci_ml.records import dump
+
+        return self.write_text(name, json.dumps(dump(record), indent=2, allow_nan=False) + "\n")
+
+    def digest(self, name: str) -> str | None:
+        """A file's sha256 now (None: it is gone): from memory when the file is the
+        one this process wrote, else hashed."""
+        path = self.out / name
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        known = self._digests.get(name)
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if known and known[0] == key:
+            return known[1]
+        sha = sha256_file(path)
+        self._digests[name] = (key, sha)
+        return sha
+
+    # --- the stage protocol ---------------------------------------------------------
+    @cached_property
+    def state(self) -> ChainRecord:
+        from ci_ml.records import ChainRecord, RecordError, load
+
+        path = self.state_path(CHAIN)
+        if path.is_file():
+            with contextlib.suppress(ValueError, RecordError, OSError):
+                return load(ChainRecord, read_json(path))
+        return ChainRecord(config_path=str(self.cfg.source.resolve()))
+
+    def _save_state(self) -> None:
+        self.state.config_path = str(self.cfg.source.resolve())
+        self.write_record(f"{BUILD_DIR}/{CHAIN}", self.state)
+
+    def problems(self, names: list[str]) -> list[str]:
+        """Why the sealed output of these stages cannot be trusted now (empty: it can)."""
+        return self.chain.problems(
+            names, self.state.stages, self.config_json, self.data_shas, self.digest
+        )
+
+    def publish_problems(self) -> list[str]:
+        """Why this folder is not a complete, current build (empty: it is)."""
+        found = self.problems(self.chain.names)
+        last = self.state.stages.get(self.chain.names[-1])
+        if last is not None and last.status == "sealed" and last.complete is False:
+            found.append("its report was written after a stage failed")
+        return found
+
+    def sealed(self, name: str) -> StageState | None:
+        s = self.state.stages.get(name)
+        return s if s is not None and s.status == "sealed" else None
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[StageState]:
+        """Run one stage: begin, time, and seal it, or record that it failed."""
+        from ci_ml.records import StageState
+
+        stage = self.chain.get(name)
+        found = self.problems(self.chain.ancestors(name))
+        if found:
+            text = " ".join(found)
+            first = next(
+                (s for s in self.chain.ancestors(name) if self.chain.command(s) in text), name
+            )
+            raise UsageError(
+                f"{self.chain.command(name)} cannot use what is in {self.out}: " + "; ".join(found),
+                hint=f"run {self.chain.command(first)} and the stages after it again, or `ci-ml run`",
+            )
+        # Its own earlier output and everything downstream is stale from now on: a
+        # failed or interrupted stage leaves nothing a later one could take for current.
+        for later in self.chain.descendants(name):
+            self.state.stages.pop(later, None)
+            for key in [k for k in self.results if k == later or k.startswith(f"{later}:")]:
+                del self.results[key]
+            self.clear(self.chain.outputs([later]))
+        self._save_state()
+        self._manifest_due = True
+        state = StageState(status="failed")
+        t0 = time.perf_counter()
+        self._running = (name, t0)
+        try:
+            yield state
+        except BaseException as e:
+            self._running = None
+            state.seconds = round(time.perf_counter() - t0, 4)
+            state.error = (str(e).splitlines() or [type(e).__name__])[0][:300]
+            self.state.stages[name] = state
+            self._save_state()
+            self._manifest_due = True
+            raise
+        self._running = None
+        state.status = "sealed"
+        state.seconds = round(time.perf_counter() - t0, 4)
+        state.config = config_digest(self.config_json, stage.reads)
+        state.data = dict(self.data_shas) if not stage.always else {}
+        state.files = {n: sha for n in stage.outputs if (sha := self.digest(n)) is not None}
+        self.state.stages[name] = state
+        self._save_state()
+
+    @property
+    def timings_done(self) -> dict[str, float]:
+        """Seconds per stage that has ended (sealed or failed)."""
+        return {n: s.seconds for n, s in self.state.stages.items()}
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per stage, the one running now included (the report writes the
+        manifest before it ends)."""
+        done = self.timings_done
+        if self._running is not None:
+            name, t0 = self._running
+            done[name] = round(time.perf_counter() - t0, 4)
+        return done
+
+    # --- what earlier stages left -----------------------------------------------------
+    def result(self, name: str) -> Any:
+        """The record of stage `name`: what this process produced, else its record
+        file (None when the stage has not written one)."""
+        if name in self.results:
+            return self.results[name]
+        stage = self.chain.get(name)
+        if (
+            not stage.record
+            or not stage.record_file
+            or not (self.out / stage.record_file).is_file()
+        ):
+            return None
+        from ci_ml import records
+
+        value = records.load(
+            getattr(records, stage.record), read_json(self.out / stage.record_file)
+        )
+        self.results[name] = value
+        return value
+
+    def require(self, name: str, needed_by: str) -> Any:
+        """The record of an earlier stage that `needed_by` cannot do without."""
+        value = self.result(name)
+        if value is None:
+            cmd = self.chain.command(name)
+            raise UsageError(
+                f"{self.chain.command(needed_by)} needs the output of {cmd} in {self.out}",
+                hint=f"run {cmd} first with the same --config and --out, or `ci-ml run`",
+            )
+        return value
+
+    def optional(self, name: str) -> Any:
+        """An artifact file (JSON) if an earlier stage wrote it, else None."""
+        path = self.out / name
+        return read_json(path) if path.is_file() else None
+
+    # --- the inputs -------------------------------------------------------------------
     @cached_property
     def data_shas(self) -> dict[str, str]:
         from ci_ml.data import data_paths
@@ -102,80 +303,10 @@ class Build:
     def config_json(self) -> dict[str, Any]:
         return self.cfg.model_dump(mode="json", by_alias=True)
 
-    def _chain(self) -> dict[str, Any]:
-        data = self.record_of(chain.CHAIN)
-        return data if isinstance(data, dict) else {}
-
-    def chain_problems(self, stages: list[str]) -> list[str]:
-        return chain.problems(stages, self._chain(), self.out, self.config_json, self.data_shas)
-
-    def begin(self, stage: str) -> None:
-        """Start a stage: its inputs must be sealed and current; its own earlier
-        output, and everything downstream of it, is removed first, so a failed or
-        interrupted stage leaves nothing a later one could take for current."""
-        found = self.chain_problems(chain.ancestors(stage))
-        if found:
-            text = " ".join(found)
-            first = next((s for s in chain.ancestors(stage) if chain.command(s) in text), stage)
-            raise UsageError(
-                f"{chain.command(stage)} cannot use what is in {self.out}: " + "; ".join(found),
-                hint=f"run {chain.command(first)} and the stages after it again, or `ci-ml run`",
-            )
-        seals = self._chain()
-        for later in chain.descendants(stage):
-            seals.pop(later, None)
-            self.clear(chain.OUTPUTS[later])
-        write_json(self.state_path(chain.CHAIN), seals)
-
-    def sealed(self, stage: str) -> dict[str, Any] | None:
-        """The seal `stage` left when it completed (None: it has not)."""
-        s = self._chain().get(stage)
-        return s if isinstance(s, dict) else None
-
-    def publish_problems(self) -> list[str]:
-        """Why this folder is not a complete, current build (empty: it is)."""
-        found = self.chain_problems(list(STAGES))
-        report = self._chain().get("report")
-        if isinstance(report, dict) and not report.get("complete"):
-            found.append("its report was written after a stage failed")
-        return found
-
-    def seal(self, stage: str, **extra: Any) -> None:
-        """Record that `stage` completed: what it consumed and what it wrote."""
-        seals = self._chain()
-        seals[stage] = chain.seal(stage, self.out, self.config_json, self.data_shas, **extra)
-        write_json(self.state_path(chain.CHAIN), seals)
-
-    # --- what earlier stages left -------------------------------------------
-    def state_path(self, name: str) -> Path:
-        return self.out / BUILD_DIR / name
-
-    def state(self, name: str, *, needed_by: str) -> dict[str, Any]:
-        path = self.state_path(name)
-        if not path.is_file():
-            stage = name.removesuffix(".json")
-            raise UsageError(
-                f"`ci-ml {needed_by}` needs the output of `ci-ml {stage}` in {self.out}",
-                hint=f"run `ci-ml {stage}` first with the same --config and --out, or `ci-ml run`",
-            )
-        return read_json(path)  # begin() has checked it is sealed and current
-
-    def optional(self, name: str) -> Any:
-        """An artifact file (JSON) if an earlier stage wrote it, else None."""
-        path = self.out / name
-        return read_json(path) if path.is_file() else None
-
-    def record_of(self, name: str) -> Any:
-        """A stage record in _build/ (JSON) if the stage wrote it, else None."""
-        path = self.state_path(name)
-        return read_json(path) if path.is_file() else None
-
-    def record(self, stage: str, data: Any, seconds: float) -> None:
-        write_json(self.state_path(f"{stage}.json"), data)
-        timings_path = self.state_path("timings.json")
-        timings = read_json(timings_path) if timings_path.is_file() else {}
-        timings[stage] = round(seconds, 4)
-        write_json(timings_path, timings)
+    @property
+    def data_loaded(self) -> bool:
+        """Whether this process has read the data (what the manifest describes)."""
+        return "dataset" in self.__dict__
 
     @cached_property
     def dataset(self) -> Dataset:
@@ -203,199 +334,86 @@ class Build:
             (src.get("train") if "train" in src else src["data"])[self.dataset.target]
         )
 
-    @cached_property
-    def metric_names(self) -> tuple[list[str], str]:
-        from ci_ml.stats.metrics import select
+    def plan_metrics(self, probabilities: bool) -> MetricPlan:
+        """Which metrics, and which one heads the report, for a model that does (or
+        does not) give probabilities; a config error names the key to fix."""
+        from ci_ml.errors import ConfigError
+        from ci_ml.records import MetricPlan
+        from ci_ml.stats.metrics import METRICS, select
 
         note = (
             f" (inferred from the target {self.dataset.target!r}; set `task:` if that is wrong)"
             if self.cfg.task == "auto"
             else ""
         )
-        return select(
-            self.task,
-            self.cfg.metrics.names,
-            self.cfg.metrics.primary,
-            [g.metric for g in self.cfg.gates],
-            note,
+        gates = [g.metric for g in self.cfg.gates]
+        names, primary = select(
+            self.task, self.cfg.metrics.names, self.cfg.metrics.primary, gates, note
         )
+        if probabilities or not METRICS[primary].needs_proba:
+            return MetricPlan(names, primary)
+        if self.cfg.metrics.primary:
+            raise ConfigError(
+                f"metrics.primary: {primary} needs predicted probabilities, and the model "
+                "has no predict_proba",
+                hint="choose another primary metric, or a classifier with probabilities",
+            )
+        computed = [n for n in names if not METRICS[n].needs_proba]
+        fallback = next((n for n in [*gates, "accuracy", *computed] if n in computed), None)
+        if fallback is None:
+            raise ConfigError(
+                f"metrics.list: every metric listed needs predicted probabilities "
+                f"({', '.join(names)}), and the model has no predict_proba",
+                hint="add a metric computed from labels, such as accuracy",
+            )
+        return MetricPlan(names, fallback)
+
+    @property
+    def metric_plan(self) -> MetricPlan:
+        """The metrics decided once, by export (it knows whether the model gives
+        probabilities); before export, what the config asks for."""
+        export = self.result("export")
+        return self.plan_metrics(export.probabilities if export is not None else True)
 
     @cached_property
     def git(self) -> dict[str, Any] | None:
+        from ci_ml.lineage import git_info
+
         return git_info(self.cfg.base_dir, self.run.github_sha, self.cfg.source.name)
 
     @cached_property
     def environment(self) -> dict[str, Any]:
+        from ci_ml.lineage import environment
+
         return environment(self.run.lock_file)
 
     @property
     def fingerprint(self) -> Fingerprint | None:
         """What the model is made of (None until validate has hashed the schema)."""
-        validation = self.record_of("validate.json")
-        if not isinstance(validation, dict):
+        validation = self.result("validate")
+        if validation is None:
             return None
         return fingerprint.make(
             self.data_shas,
             self.config_json,
-            validation.get("schema_sha256"),
+            validation.schema_sha256,
             fingerprint.code_files(self.cfg),
             fingerprint.package_versions(),
         )
 
-    def model_facts(self) -> dict[str, str]:
-        """What model.onnx says about itself (its metadata_props): the manifest's
-        facts that belong to the model, none that changes from one build to the next."""
-        from ci_ml import __version__
+    def write_manifest(self) -> Manifest:
+        """The manifest, assembled from the stage records."""
+        from ci_ml.lineage import manifest
 
-        d = self.dataset
-        first = next(iter(d.sources.values()))
-        facts = {
-            "ci_ml.version": __version__,
-            "ci_ml.name": self.cfg.display_name,
-            "ci_ml.task": self.task,
-            "ci_ml.target": json.dumps({"name": d.target, "dtype": str(first[d.target].dtype)}),
-            "ci_ml.features": json.dumps(
-                [{"name": str(c), "dtype": str(first[c].dtype)} for c in d.features]
-            ),
-            "ci_ml.config_sha256": fingerprint.config_sha256(self.config_json),
-            "ci_ml.commit": (self.git or {}).get("commit") or "",
-        }
-        for role, sha in sorted(self.data_shas.items()):
-            facts[f"ci_ml.data.{role}.sha256"] = sha
-        fp = self.fingerprint
-        if fp is not None:
-            facts["ci_ml.fingerprint"] = fp.sha256
-        return facts
+        m = manifest(self)
+        self.write_record(MANIFEST, m)
+        self._manifest_due = False
+        return m
 
-    def write_manifest(self) -> dict[str, Any]:
-        """The manifest, rebuilt from the stage records after every stage."""
-        manifest = assemble_manifest(self)
-        write_json(self.out / "manifest.json", manifest)
-        return manifest
+    def save_arrays(self, name: str, **arrays: Any) -> None:
+        """numpy arrays into the file `name` (an .npz), hashed as they are written."""
+        import numpy as np
 
-
-def assemble_manifest(b: Build) -> dict[str, Any]:
-    """Lineage: what went into the build, from the config, the data and the stage records."""
-    from ci_ml import __version__
-
-    record = b.record_of
-    validation, train, export = record("validate.json"), record("train.json"), record("export.json")
-    d = b.dataset
-    first = next(iter(d.sources.values()))
-    return {
-        "ci_ml_version": __version__,
-        "name": b.cfg.display_name,
-        "created": now(),
-        "task": b.task,
-        "data": {
-            "files": d.files,
-            "split": d.split if train else None,
-            "train_rows": d.train_rows if train else None,
-            "test_rows": len(d.test) if train else None,
-        },
-        "target": {"name": d.target, "dtype": str(first[d.target].dtype)},
-        "features": [{"name": str(c), "dtype": str(first[c].dtype)} for c in d.features],
-        "classes": train.get("classes") if train else None,
-        "schema": {
-            "source": b.cfg.schema_,
-            "sha256": validation.get("schema_sha256") if validation else None,
-        },
-        "config": b.cfg.model_dump(mode="json", by_alias=True, exclude_none=True),
-        "model": (
-            {
-                "estimator": train["estimator"],
-                "params": train["params"],
-                "seed": b.cfg.model.seed,
-                "seeded": train["seeded"],
-                "preprocess": train.get("preprocess"),
-            }
-            if train
-            else None
-        ),
-        "metrics": {"names": b.metric_names[0], "primary": b.metric_names[1]},
-        "export": export,
-        "safeguards": _safeguards_summary(b.optional("safeguards.json")),
-        "git": b.git,
-        "provenance": {
-            "run_url": b.run.run_url,
-            "actor": b.run.actor,
-            "pull_request": b.run.pull_request,
-        },
-        "fingerprint": fp.as_json() if (fp := b.fingerprint) else None,
-        "environment": b.environment,
-        "timings_seconds": record("timings.json") or {},
-    }
-
-
-def _safeguards_summary(record: Any) -> dict[str, Any] | None:
-    """For audit: did the data checks pass, and which columns may hold personal
-    data, with the reason the team gave."""
-    if not isinstance(record, dict):
-        return None
-    return {
-        "passed": record.get("passed"),
-        "findings": len(record.get("findings") or []),
-        "allowed_personal_data": record.get("allowed_personal_data") or {},
-    }
-
-
-# --- lineage facts -------------------------------------------------------------
-
-
-def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def environment(lock_file: Path | None = None) -> dict[str, Any]:
-    from ci_ml import install
-
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "packages": package_versions(),
-        # locked: every installed package the lock pins has its pinned version.
-        "install": install.report(lock_file),
-    }
-
-
-def _git(args: list[str], cwd: Path) -> str | None:
-    try:
-        r = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return r.stdout.strip() if r.returncode == 0 else None
-
-
-def git_info(
-    cwd: Path, github_sha: str | None = None, config_name: str | None = None
-) -> dict[str, Any] | None:
-    """Commit, branch and dirtiness of the repository holding `cwd`, or None outside git;
-    with the config's path from the repository's root (what `ci-ml reproduce` builds).
-    In Actions the checkout of a pull request is a merge commit; GITHUB_SHA names it."""
-    commit = _git(["rev-parse", "HEAD"], cwd)
-    if commit is None:
-        return None
-    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
-    prefix = _git(["rev-parse", "--show-prefix"], cwd)
-    info = {
-        "commit": commit,
-        "branch": _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd),
-        "dirty": bool(status),
-        "github_sha": github_sha,
-    }
-    if config_name and prefix is not None:
-        info["config_path"] = f"{prefix}{config_name}"
-    return info
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        self.write_bytes(name, buf.getvalue())

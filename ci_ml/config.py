@@ -426,6 +426,13 @@ class ModelTestsConfig(_Strict):
             (self.slices, self.golden, self.invariance, self.directional, self.calibration)
         ) or bool(self.budgets or self.pytest)
 
+    def training_columns(self) -> list[str]:
+        """The columns the model tests draw from the training rows (resampled
+        invariance): what train keeps of the training frame once it has fitted."""
+        if not self.configured:
+            return []
+        return sorted({c.column for c in self.invariance if c.resample})
+
 
 class ReleaseConfig(_Strict):
     tag_prefix: str = "model-v"

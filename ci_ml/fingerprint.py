@@ -22,6 +22,7 @@ from ci_ml.artifact import sha256_file
 
 if TYPE_CHECKING:
     from ci_ml.config import Config
+    from ci_ml.records import Manifest
 
 # The config sections whose change can change model.onnx (gates, metrics and
 # statistics change the report, not the model).
@@ -131,20 +132,20 @@ class CacheDecision:
 
 
 def decide(
-    candidate: Fingerprint, baseline_manifest: dict[str, Any] | None, enabled: bool = True
+    candidate: Fingerprint, baseline: Manifest | None, enabled: bool = True
 ) -> CacheDecision:
     """Reuse the baseline's model when, and only when, it was made of exactly
     what this build is made of. Pure."""
     if not enabled:
         return CacheDecision(False, "the build cache is off (--no-cache)")
-    if baseline_manifest is None:
+    if baseline is None:
         return CacheDecision(False, "no baseline")
-    recorded = baseline_manifest.get("fingerprint")
-    if not isinstance(recorded, dict) or not isinstance(recorded.get("sha256"), str):
+    recorded = baseline.fingerprint
+    if recorded is None:
         return CacheDecision(False, "the baseline records no fingerprint")
-    if recorded["sha256"] != candidate.sha256:
-        changed = differences(recorded.get("parts"), candidate.parts)
+    if recorded.sha256 != candidate.sha256:
+        changed = differences(recorded.parts, candidate.parts)
         return CacheDecision(False, "changed: " + ("; ".join(changed) or "fingerprint"))
-    if recorded.get("parts") != candidate.parts:  # a digest that lies about its parts
+    if recorded.parts != candidate.parts:  # a digest that lies about its parts
         return CacheDecision(False, "the baseline's fingerprint does not match its parts")
     return CacheDecision(True, "same data, config, schema, code and packages as the baseline")

@@ -38,14 +38,6 @@ exit codes:
   8  `ci-ml reproduce`: the rebuild does not match the record
   9  a signature does not verify (or a required one is missing)
 """
-BUILD_STAGES = [
-    ("validate", "test the train and test data against the pandera schema"),
-    ("check-data", "data safeguards: leakage, contamination, duplicates, skew, personal data"),
-    ("train", "fit the model and write the manifest"),
-    ("export", "export to ONNX, predict the holdout set with it, check parity with scikit-learn"),
-    ("evaluate", "compute the ONNX model's metrics on the holdout set"),
-    ("report", "render report.md, model-card.md and SHA256SUMS"),
-]
 
 
 @dataclass
@@ -68,13 +60,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=".ci-ml", help="artifact directory (default: %(default)s)")
 
 
-def _baseline_arg(p: argparse.ArgumentParser) -> None:
+def _baseline_arg(p: argparse.ArgumentParser, default: str | None = "none") -> None:
+    shown = "%(default)s" if default else "the baseline this build's earlier stages used, else none"
     p.add_argument(
         "--baseline",
-        default="none",
+        default=default,
         metavar="DIR|release|none",
         help="an earlier build's artifact directory, 'release' (the latest model release on "
-        "GitHub), or 'none' (default: %(default)s)",
+        f"GitHub), or 'none' (default: {shown})",
     )
 
 
@@ -127,11 +120,13 @@ class _Commands:
 
 
 def _build_commands(c: _Commands) -> None:
+    """`ci-ml run`, and one command per stage, from the stages' own declarations."""
+    from ci_ml.stages import STAGES  # the declarations only: nothing heavy at import
+
     p = c.add(
         "run",
         "ci_ml.cli.build:cmd_run",
-        "run every stage: validate, check-data, train, export, evaluate, compare, "
-        "test-model, report",
+        "run every stage: " + ", ".join(s.command for s in STAGES),
     )
     _common(p)
     _baseline_arg(p)
@@ -144,27 +139,14 @@ def _build_commands(c: _Commands) -> None:
         help="train even when the baseline was made of the same data, config, code and "
         "packages (by default its model is reused)",
     )
-    for name, help_ in BUILD_STAGES:
-        p = c.add(name, "ci_ml.cli.build:cmd_stage", help_)
+    for stage in STAGES:
+        p = c.add(stage.command, "ci_ml.cli.build:cmd_stage", stage.help)
         _common(p)
-        if name == "check-data":  # the leakage check compares with the baseline's record
-            _baseline_arg(p)
-    p = c.add(
-        "compare",
-        "ci_ml.cli.build:cmd_compare",
-        "score the baseline on the holdout set, compare, apply gates",
-    )
-    _common(p)
-    _baseline_arg(p)
-    _network_arg(p)
-    _no_fail(p)
-    p = c.add(
-        "test-model",
-        "ci_ml.cli.build:cmd_test_model",
-        "run the model tests (model_tests: in the config, and its pytest suites) on the "
-        "built model.onnx, with the baseline compare used",
-    )
-    _common(p)
+        if stage.uses_baseline:
+            _baseline_arg(p, default=None)
+            _network_arg(p)
+        if stage.arguments is not None:
+            stage.arguments(p)
 
 
 def _comment_command(c: _Commands) -> None:

@@ -1,6 +1,7 @@
-"""`ci-ml run` and the one-stage commands (validate, train, evaluate, export,
-compare, report): build the Build from the arguments and the environment,
-resolve `--baseline release` into a directory, run, and say what happened."""
+"""`ci-ml run` and the one-stage commands (one per stage of ci_ml.stages.STAGES):
+build the Build from the arguments and the environment, resolve the baseline
+once (a folder, or `release`: fetched from the registry) into a verified
+object, run, and say what happened."""
 
 from __future__ import annotations
 
@@ -8,16 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.errors import GateFailed
-
 if TYPE_CHECKING:
+    from ci_ml.baseline import Baseline
     from ci_ml.build import Build
     from ci_ml.cli import Runtime
-    from ci_ml.stages.compare import Comparison
-    from ci_ml.stages.history import History
+    from ci_ml.records import History
 
 
 def make_build(args: Any, rt: Runtime) -> Build:
+    from ci_ml import stages
     from ci_ml.build import Build, RunContext
     from ci_ml.config import load_config
     from ci_ml.github.context import GitHubContext
@@ -33,7 +33,7 @@ def make_build(args: Any, rt: Runtime) -> Build:
         pull_request=_pull_request(ctx, rt, args),
         lock_file=Path(lock) if lock else None,
     )
-    return Build(cfg, Path(args.out), run)
+    return Build(cfg, Path(args.out), stages.chain(), run)
 
 
 PROVENANCE_DEADLINE = 30.0  # seconds: an audit fact is not worth holding up a build
@@ -76,29 +76,29 @@ class Resolved:
     history: History | None = None
 
 
-def resolve_baseline(args: Any, b: Build, rt: Runtime, history: bool = True) -> Resolved:
+def resolve_baseline(args: Any, b: Build, rt: Runtime, history: bool = True) -> Baseline | None:
     """'none' → no baseline; 'release' → the latest model release, fetched into
     <out>/baseline (none if there is no release yet), with the model's history;
-    anything else is a directory. Either way the baseline is checked now, before
-    anything is trained."""
+    anything else is a directory. The baseline is verified here, once, before
+    anything is trained, and handed to every stage that uses it."""
+    from ci_ml.baseline import load_baseline
+    from ci_ml.errors import BaselineError
+
     arg = args.baseline
     if arg in (None, "", "none"):
-        return Resolved(None)
+        return None
     resolved = _fetch_release(args, b, rt, history) if arg == "release" else Resolved(Path(arg))
     path = resolved.directory
-    if path is not None:
-        check_baseline_location(path, b.out)
-        from ci_ml.stages.baseline import load_baseline
-
-        base = load_baseline(path)
-        if base.task and base.task != b.task:
-            from ci_ml.errors import BaselineError
-
-            raise BaselineError(
-                f"baseline {path} is a {base.task} model, but this build is {b.task}",
-                hint="compare with a build of the same model, or pass --baseline none",
-            )
-    return resolved
+    if path is None:
+        return None
+    check_baseline_location(path, b.out)
+    base = load_baseline(path, resolved.history)
+    if base.task != b.task:
+        raise BaselineError(
+            f"baseline {path} is a {base.task} model, but this build is {b.task}",
+            hint="compare with a build of the same model, or pass --baseline none",
+        )
+    return base
 
 
 def check_baseline_location(baseline: Path, out: Path) -> None:
@@ -162,102 +162,56 @@ def _fetch_release(args: Any, b: Build, rt: Runtime, history: bool = True) -> Re
     return Resolved(fetched.directory, past)
 
 
-def gate_failure(comp: Comparison) -> GateFailed:
-    failed = [g.reason for g in comp.failed_gates]
-    return GateFailed(
-        "quality gate(s) failed:\n" + "\n".join(f"  - {r}" for r in failed),
-        hint="see comparison.json and report.md; pass --no-fail-on-regression to report without failing",
-    )
+def artifact_line(b: Build) -> str:
+    files = ", ".join(p.name for p in sorted(b.out.iterdir()) if p.is_file() and p.name[0] != ".")
+    return f"artifact: {b.out}/ ({files})"
 
 
 def cmd_run(args: Any, rt: Runtime) -> int:
     from ci_ml import pipeline
-    from ci_ml.stages.model_tests import failure
+    from ci_ml.stage import Options
 
     b = make_build(args, rt)
+    options = Options(cache=args.cache, fail_on_regression=args.fail_on_regression)
     with b.open():
-        resolved = resolve_baseline(args, b, rt)
-        comp, tests = pipeline.run(
-            b, resolved.directory, rt.actions, resolved.history, cache=args.cache
-        )
-    files = ", ".join(p.name for p in sorted(b.out.iterdir()) if p.is_file() and p.name[0] != ".")
-    print(f"artifact: {b.out}/ ({files})")
-    if comp.verdict == "fail" and args.fail_on_regression:
-        raise gate_failure(comp)
-    if not tests.passed:
-        raise failure(tests)
+        baseline = resolve_baseline(args, b, rt)
+        pipeline.run(b, baseline, rt.actions, options)
+    print(artifact_line(b))
+    error = pipeline.verdict(b, options, baseline)
+    if error is not None:
+        raise error
     return 0
 
 
-def cmd_test_model(args: Any, rt: Runtime) -> int:
-    """`ci-ml test-model`: the model tests alone, with the baseline compare used."""
-    from ci_ml import pipeline
-    from ci_ml.stages.model_tests import failure
-
-    b = make_build(args, rt)
-    with b.open(create=False):
-        seal = b.sealed("compare") or {}
-        baseline = Path(seal["baseline"]) if seal.get("baseline") else None
-        tests = pipeline.model_tests_stage(b, baseline, rt.actions)
-    print(pipeline.tests_line(tests))
-    if not tests.passed:
-        raise failure(tests)
-    return 0
-
-
-def cmd_compare(args: Any, rt: Runtime) -> int:
-    from ci_ml import pipeline
-
-    b = make_build(args, rt)
-    with b.open():
-        resolved = resolve_baseline(args, b, rt)
-        comp = pipeline.compare_stage(b, resolved.directory, rt.actions, resolved.history)
-    print(pipeline.verdict_line(comp))
-    if comp.verdict == "fail" and args.fail_on_regression:
-        raise gate_failure(comp)
-    return 0
-
-
-def _summary(name: str, result: Any, b: Build) -> str:
-    from ci_ml import pipeline
-
-    if name == "validate":
-        rows = ", ".join(f"{n} {role}" for role, n in result.rows.items())
-        return f"data valid: {rows} rows passed {result.schema or 'the built-in target checks'}"
-    if name == "check-data":
-        warnings = sum(f.severity == "warn" for f in result.findings)
-        return f"data safeguards passed ({warnings} warning(s); see safeguards.json)"
-    if name == "train":
-        return f"trained {result.estimator} in {result.fit_seconds:.2f}s"
-    if name == "evaluate":
-        return pipeline.metrics_line(result)
-    if name == "export":
-        p = result.parity
-        return (
-            f"exported {result.path} ({result.bytes:,} bytes, {result.precision}); "
-            f"parity on {p['rows']} rows: max |Δ| {p['max_abs_diff']:.3g}"
-        )
-    return f"wrote {b.out / 'report.md'}"
+def _recorded_baseline(b: Build, name: str) -> str:
+    """The baseline the last earlier stage of this build used ('none': none), the
+    default of a stage run alone."""
+    for earlier in reversed(b.chain.names[: b.chain.names.index(name)]):
+        state = b.sealed(earlier)
+        if state is not None and earlier in [s.name for s in b.chain.stages if s.uses_baseline]:
+            return state.baseline or "none"
+    return "none"
 
 
 def cmd_stage(args: Any, rt: Runtime) -> int:
-    """One stage alone (`ci-ml validate`, `check-data`, `train`, `export`, `evaluate`,
-    `report`)."""
-    import importlib
-
+    """One stage alone (`ci-ml validate`, `check-data`, `train`, …): the same
+    protocol as in `ci-ml run`; its verdict (failed gates, failed model tests)
+    is the command's exit code."""
     from ci_ml import pipeline
+    from ci_ml.stage import Options, StageRun
 
     b = make_build(args, rt)
-    name = args.command
+    stage = next(s for s in b.chain.stages if s.command == args.command)
+    options = Options(fail_on_regression=getattr(args, "fail_on_regression", True))
     with b.open():
-        if name == "report":
-            result = pipeline.report_stage(b, rt.actions)
-        elif name == "check-data":
-            # The data checks read the baseline's data record, not its history.
-            baseline = resolve_baseline(args, b, rt, history=False).directory
-            result = pipeline.safeguards_stage(b, baseline, rt.actions)
-        else:
-            module = importlib.import_module(f"ci_ml.stages.{name}")
-            result = pipeline.stage(rt.actions, name, module.run, b)
-    print(_summary(name, result, b))
+        baseline = None
+        if stage.uses_baseline:
+            if args.baseline is None:
+                args.baseline = _recorded_baseline(b, stage.name)
+            baseline = resolve_baseline(args, b, rt, history=stage.name == "compare")
+        r = StageRun(b, baseline, options)
+        result = pipeline.run_stage(stage, r, rt.actions)
+    error = stage.verdict(r, result)
+    if error is not None:
+        raise error
     return 0

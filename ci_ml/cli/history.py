@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from ci_ml.github.actions import Actions
     from ci_ml.github.client import GitHubClient
-    from ci_ml.stages.history import History
+    from ci_ml.records import History
 
 METRICS_FILE = "metrics.json"
 
@@ -32,7 +32,7 @@ def fetch_history(
     there are none or GitHub would not give them (said in a notice)."""
     from ci_ml.errors import GitHubError
     from ci_ml.github.registry import fetch_release_files, model_releases
-    from ci_ml.stages.history import MAX_METRICS_BYTES, History
+    from ci_ml.records import MAX_METRICS_BYTES, History
 
     chosen = model_releases(releases, prefix, limit)
     if not chosen:
@@ -54,7 +54,7 @@ def fetch_history(
 def _points(files: list[Any], actions: Actions) -> list[Any]:
     """Each release that recorded readable metrics; the others are named in a notice."""
     from ci_ml.artifact import loads_strict
-    from ci_ml.stages.history import ReleasePoint, recorded_values
+    from ci_ml.records import ReleasePoint, recorded_values
 
     points, skipped = [], []
     for f in files:

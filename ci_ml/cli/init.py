@@ -60,7 +60,7 @@ def cmd_init(args: Any, rt: Runtime) -> int:
 
     from ci_ml import scaffold
     from ci_ml.artifact import write_text
-    from ci_ml.stages.validate import infer_schema
+    from ci_ml.checks.schema import infer_schema
 
     root = Path(args.dir)
     _refuse_overwrite(root, args.force)

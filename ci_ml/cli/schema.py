@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 
 def cmd_infer(args: Any, rt: Runtime) -> int:
+    from ci_ml.checks.schema import infer_schema
     from ci_ml.data import read_frame
-    from ci_ml.stages.validate import infer_schema
 
     df = read_frame(Path(args.data))
     if len(df) == 0:

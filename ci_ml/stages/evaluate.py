@@ -1,104 +1,31 @@
-"""The evaluate stage: every metric of the shipped model (the ONNX export's
-predictions on the holdout rows, which `export` saved) with a bootstrap
-interval, and the confusion matrix or residuals."""
+"""The evaluate stage (`ci-ml evaluate`): every metric of the shipped model (the
+ONNX export's predictions on the holdout rows) with a bootstrap interval, and
+the confusion matrix or residuals. The metrics and the headline one were
+decided once, when export knew whether the model gives probabilities."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ci_ml.artifact import TRANSIENT, Num, load, optional, read_json, write_json
-from ci_ml.errors import DataValidationError
+from ci_ml.stage import Section, Stage
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
-    from ci_ml.build import Build
+    from ci_ml.records import Evaluation, Residuals
+    from ci_ml.stage import StageRun
     from ci_ml.stats.bootstrap import Shared
     from ci_ml.stats.metrics import Scored
 
-PREDICTIONS = "predictions.npz"
 
+def run(r: StageRun) -> Evaluation:
+    from ci_ml.scoring.holdout import candidate
 
-@dataclass
-class MetricValue:
-    label: str
-    greater_is_better: bool
-    value: Num
-    ci_low: Num
-    ci_high: Num
-
-
-@dataclass
-class ConfusionMatrix:
-    labels: list[str]
-    rows_true_cols_pred: list[list[int]]
-
-
-@dataclass
-class Residuals:
-    """Summary of prediction − truth."""
-
-    mean: Num
-    std: Num
-    min: Num
-    p05: Num
-    p25: Num
-    median: Num
-    p75: Num
-    p95: Num
-    max: Num
-
-
-@dataclass
-class Evaluation:
-    """metrics.json: the candidate's metrics on the holdout rows."""
-
-    task: str
-    primary: str
-    rows: int
-    confidence: float
-    resamples: int
-    metrics: dict[str, MetricValue]
-    skipped: dict[str, str] | None = optional()
-    classes: list[Any] | None = optional()
-    confusion_matrix: ConfusionMatrix | None = optional()
-    class_balance: dict[str, int] | None = optional()
-    residuals: Residuals | None = optional()
-    scored: Any = field(default=None, repr=False, metadata={TRANSIENT: True})
-
-
-def encode_labels(values: Any, classes: list[Any]) -> np.ndarray:
-    """Class indexes of `values` in `classes`, compared as text; -1 for a label
-    that is not one of the classes."""
-    import numpy as np
-    import pandas as pd
-
-    names = pd.Index([str(c) for c in classes])
-    text = pd.Series(np.asarray(values).ravel()).astype(str)
-    return names.get_indexer(text).astype(np.int64)
-
-
-def scored(
-    y: pd.Series, pred: np.ndarray, proba: np.ndarray | None, task: str, classes: Any
-) -> Scored:
-    """The model's predictions on the holdout with the truth, as the statistics read them."""
-    import numpy as np
-
-    from ci_ml.stats.metrics import Scored
-
-    if task != "classification":
-        return Scored("regression", y.to_numpy(dtype=np.float64), pred.astype(np.float64))
-    y_idx = encode_labels(y, classes)
-    if (y_idx < 0).any():
-        unseen = sorted(set(y.astype(str)[y_idx < 0]))
-        raise DataValidationError(
-            f"the holdout has class(es) the model never saw in training: {', '.join(unseen[:10])}",
-            hint="make sure every class appears in the training data (stratified split)",
-        )
-    return Scored("classification", y_idx, pred, proba, classes)
+    b = r.build
+    s = candidate(b, "evaluate")
+    plan = b.metric_plan
+    st = b.cfg.statistics
+    return evaluation(s, plan.names, plan.primary, st.resamples, st.confidence, st.seed, b.shared)
 
 
 def evaluation(
@@ -112,6 +39,7 @@ def evaluation(
 ) -> Evaluation:
     """Metrics with intervals, and the task's breakdown, from the predictions.
     `shared` keeps what compare, later in the same process, computes again."""
+    from ci_ml.records import Evaluation, MetricValue
     from ci_ml.stats.bootstrap import estimates
     from ci_ml.stats.metrics import METRICS
 
@@ -124,7 +52,11 @@ def evaluation(
         resamples=resamples,
         metrics={
             n: MetricValue(
-                METRICS[n].label, METRICS[n].greater_is_better, e.value, e.ci_low, e.ci_high
+                e.value,
+                e.ci_low,
+                e.ci_high,
+                label=METRICS[n].label,
+                greater_is_better=METRICS[n].greater_is_better,
             )
             for n, e in est.items()
         },
@@ -143,6 +75,8 @@ def evaluation(
 def _add_confusion(result: Evaluation, s: Scored) -> None:
     import numpy as np
 
+    from ci_ml.records import ConfusionMatrix
+
     classes = s.classes or []
     k = len(classes)
     cm = np.zeros((k, k), dtype=np.int64)
@@ -157,59 +91,30 @@ def _add_confusion(result: Evaluation, s: Scored) -> None:
 def residuals(r: np.ndarray) -> Residuals:
     import numpy as np
 
+    from ci_ml.records import Residuals
+
     q = np.quantile(r, [0.05, 0.25, 0.5, 0.75, 0.95])
     return Residuals(
         float(r.mean()), float(r.std()), float(r.min()), *map(float, q), float(r.max())
     )
 
 
-def run(b: Build) -> Evaluation:
-    """The stage: score the ONNX model's holdout predictions, write metrics.json."""
-    import numpy as np
-
-    t0 = time.perf_counter()
-    b.begin("evaluate")
-    train = b.state("train.json", needed_by="evaluate")
-    b.state("export.json", needed_by="evaluate")
-    names, primary = b.metric_names
-    _, y = b.dataset.xy("test")
-    with np.load(b.state_path(PREDICTIONS)) as z:
-        proba = z["proba"] if z["proba"].size else None
-        s = scored(y, z["pred"], proba, b.task, train["classes"])
-    st = b.cfg.statistics
-    result = evaluation(s, names, primary, st.resamples, st.confidence, st.seed, b.shared)
-    if result.primary not in result.metrics:
-        result.primary = _fallback_primary(b, result)
-    write_json(b.out / "metrics.json", result)
-    b.record("evaluate", {"primary": result.primary}, time.perf_counter() - t0)
-    b.write_manifest()
-    b.seal("evaluate")
-    return result
+def summary(result: Evaluation) -> str:
+    return "metrics: " + ", ".join(f"{k} {v.value:.4g}" for k, v in result.metrics.items())
 
 
-def _fallback_primary(b: Build, result: Evaluation) -> str:
-    """The headline when the chosen one needs probabilities the model does not give."""
-    from ci_ml.errors import ConfigError
-
-    if b.cfg.metrics.primary:
-        raise ConfigError(
-            f"metrics.primary: {result.primary} needs predicted probabilities, and the model "
-            "has no predict_proba",
-            hint="choose another primary metric, or a classifier with probabilities",
-        )
-    gates = [g.metric for g in b.cfg.gates]
-    return next(n for n in [*gates, "accuracy", *result.metrics] if n in result.metrics)
-
-
-def load_evaluation(b: Build, needed_by: str) -> Evaluation:
-    """metrics.json and the predictions behind it, as `evaluate` left them."""
-    import numpy as np
-
-    b.state("evaluate.json", needed_by=needed_by)
-    result = load(Evaluation, read_json(b.out / "metrics.json"))
-    classes = b.state("train.json", needed_by=needed_by)["classes"]
-    _, y = b.dataset.xy("test")
-    with np.load(b.state_path(PREDICTIONS)) as z:
-        proba = z["proba"] if z["proba"].size else None
-        result.scored = scored(y, z["pred"], proba, b.task, classes)
-    return result
+STAGE = Stage(
+    name="evaluate",
+    command="evaluate",
+    help="compute the ONNX model's metrics on the holdout set",
+    run=run,
+    summary=summary,
+    reads=("metrics", "statistics", "gates"),
+    record="Evaluation",
+    record_file="metrics.json",
+    sections=(
+        Section(order=40, template="metrics.md.j2"),
+        Section(order=94, template="classes.md.j2"),
+        Section(order=96, template="residuals.md.j2"),
+    ),
+)

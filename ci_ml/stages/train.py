@@ -1,65 +1,48 @@
-"""The train stage: build the estimator from the config, seed it, fit it."""
+"""The train stage (`ci-ml train`): the estimator from the config, seeded and
+fitted on the training rows (ci_ml.modeling). With the build cache, a build made
+of exactly its baseline's inputs takes the baseline's model instead."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import io
+from typing import TYPE_CHECKING
 
-from ci_ml.artifact import TRANSIENT, optional, plain
-from ci_ml.errors import ConfigError, UsageError
-from ci_ml.stages import model_tests
+from ci_ml.artifact import BUILD_DIR, FITTED_MODEL
+from ci_ml.stage import Stage
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from ci_ml.build import Build
-    from ci_ml.config import Config
-    from ci_ml.stages.preprocess import Columns
-
-MODEL_FILE = "model.joblib"
-
-
-@dataclass
-class TrainResult:
-    """train.json: what was fitted, with which parameters, and how long it took."""
-
-    estimator: str  # its description, e.g. Pipeline(StandardScaler → LogisticRegression)
-    params: dict[str, Any]
-    seeded: list[str]  # parameter paths whose random_state the seed set
-    fit_seconds: float
-    classes: list[Any] | None
-    task: str
-    # What `model.preprocess: auto` put in front of the estimator (None: nothing).
-    preprocess: dict[str, Any] | None = None
-    model: Any = field(default=None, repr=False, metadata={TRANSIENT: True})
-    # The build cache: the baseline whose model this build took instead of training.
-    reused_from: dict[str, Any] | None = optional()
+    from ci_ml.modeling.preprocess import Columns
+    from ci_ml.records import TrainResult
+    from ci_ml.stage import StageRun
 
 
-def run(b: Build) -> TrainResult:
-    """The stage: fit on the training rows, keep the model for later stages of this build."""
-    import joblib
+def run(r: StageRun) -> TrainResult:
+    from ci_ml.modeling.estimator import fit
 
-    t0 = time.perf_counter()
-    b.begin("train")  # a new model makes everything downstream stale
-    _ = b.metric_names  # fail on a bad metric or gate before spending time on fit
-    model_tests.preflight(b)  # and on model tests that cannot run on this data
+    b = r.build
+    b.plan_metrics(probabilities=True)  # a bad metric or gate fails now, not after the fit
+    for later in b.chain.stages[b.chain.names.index("train") + 1 :]:
+        if later.preflight is not None:  # and config that cannot apply to this data
+            later.preflight(r)
+    decision = r.cache_decision()
+    if decision.reuse:
+        return reused(r, decision.reason)
     X, y = b.dataset.xy("train")
     result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)))
     del X, y
+    if r.baseline is not None:
+        result.note = decision.reason
     # The stages after this one read the holdout, and the model tests' resampled columns.
-    b.dataset.drop_train(keep=model_tests.training_columns(b.cfg))
-    # An intermediate of this build only: later stages of the same build read it.
-    # It is never published, and nothing ci-ml downloads is ever unpickled.
-    joblib.dump(result.model, b.state_path(MODEL_FILE))
-    b.record("train", result, time.perf_counter() - t0)
-    b.write_manifest()
-    b.seal("train")
+    b.dataset.drop_train(keep=b.cfg.model_tests.training_columns())
+    # An intermediate of this build only, for `ci-ml export` run alone: later stages
+    # of the same process take the model from memory. It is never published, and
+    # nothing ci-ml downloads is ever unpickled.
+    import joblib
+
+    buf = io.BytesIO()
+    joblib.dump(result.model, buf)
+    b.write_bytes(FITTED_MODEL, buf.getvalue())
     return result
 
 
@@ -67,256 +50,54 @@ def columns_for(b: Build, features: list[str]) -> Columns | None:
     """The column roles `model.preprocess: auto` works from, when it applies."""
     if not b.cfg.model.estimator or b.cfg.model.preprocess != "auto":
         return None
-    from ci_ml.stages.preprocess import column_roles
-    from ci_ml.stages.validate import load_schema
+    from ci_ml.checks.schema import load_schema
+    from ci_ml.modeling.preprocess import column_roles
 
     schema, _ = load_schema(b.cfg)
     return column_roles(list(b.dataset.sources.values()), features, schema)
 
 
-def reuse(b: Build, baseline: Path, reason: str) -> TrainResult:
-    """The build cache's train stage: nothing is fitted; the record says whose model
-    this build takes (the baseline was made of exactly this build's inputs)."""
-    from ci_ml.stages.baseline import load_baseline
+def reused(r: StageRun, reason: str) -> TrainResult:
+    """The build cache: nothing is fitted; the record says whose model this build
+    takes (the baseline was made of exactly this build's inputs)."""
+    from ci_ml.records import TrainResult
 
-    t0 = time.perf_counter()
-    b.begin("train")
-    _ = b.metric_names
-    base = load_baseline(baseline)
-    model = base.manifest.get("model") or {}
-    result = TrainResult(
-        estimator=str(model.get("estimator", "?")),
-        params=dict(model.get("params") or {}),
-        seeded=list(model.get("seeded") or []),
+    base = r.baseline
+    assert base is not None
+    model = base.manifest.model
+    return TrainResult(
+        estimator=model.estimator if model else "?",
+        params=dict(model.params) if model else {},
+        seeded=list(model.seeded) if model else [],
         fit_seconds=0.0,
-        classes=base.manifest.get("classes"),
-        task=b.task,
+        classes=base.manifest.classes,
+        task=r.build.task,
         reused_from={
             **{k: base.identity.get(k) for k in ("label", "source", "url", "commit")},
-            "fingerprint": (base.manifest.get("fingerprint") or {}).get("sha256"),
+            "fingerprint": base.manifest.fingerprint.sha256 if base.manifest.fingerprint else None,
             "reason": reason,
         },
     )
-    b.record("train", result, time.perf_counter() - t0)
-    b.write_manifest()
-    b.seal("train")
-    return result
 
 
-def load_model(b: Build, needed_by: str) -> Any:
-    """The model this build trained (never one from anywhere else)."""
-    import joblib
-
-    record = b.state("train.json", needed_by=needed_by)
-    if not b.state_path(MODEL_FILE).is_file() and record.get("reused_from"):
-        raise UsageError(
-            f"`ci-ml {needed_by}` has no fitted model in {b.out}: this build reused "
-            f"{record['reused_from'].get('label')}'s model instead of training",
-            hint="run the whole build with `ci-ml run` (or `ci-ml run --no-cache`)",
-        )
-    return joblib.load(b.state_path(MODEL_FILE))
-
-
-def describe_estimator(est: Any) -> str:
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(est, Pipeline):
-        return "Pipeline(" + " → ".join(type(s).__name__ for _, s in est.steps) + ")"
-    return type(est).__name__
-
-
-def _import_estimator(path: str) -> type:
-    """The class an `estimator:` path names. Only a class that is an estimator is
-    accepted, and nothing is called before that is checked: the config comes
-    with the pull request, and `os.system` is an import path too."""
-    from sklearn.base import BaseEstimator
-
-    module_name, _, cls_name = path.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-        obj = getattr(module, cls_name)
-    except (ImportError, AttributeError) as e:
-        raise ConfigError(
-            f"model.estimator: cannot import {path!r}: {e}",
-            hint="use a full import path such as sklearn.ensemble.RandomForestClassifier",
-        ) from None
-    if not (isinstance(obj, type) and (issubclass(obj, BaseEstimator) or hasattr(obj, "fit"))):
-        raise ConfigError(
-            f"model.estimator: {path!r} is a {type(obj).__name__}, not an estimator class",
-            hint="name a scikit-learn estimator class; build anything else in a `factory:`",
-        )
-    return obj
-
-
-def _where(e: BaseException) -> str:
-    """file:line of the innermost frame, for errors raised by the user's code."""
-    import traceback
-
-    frames = traceback.extract_tb(e.__traceback__)
-    return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-
-
-def _user_code_error(what: str, path: Path | None, e: BaseException) -> ConfigError:
-    if isinstance(e, SystemExit):
-        detail = f"called sys.exit({e.code!r})"
-    else:
-        detail = f"raised {type(e).__name__}: {str(e)[:300]}"
-    return ConfigError(
-        f"model.factory: {what} {detail}{_where(e)}",
-        file=str(path) if path else None,
-        hint="fix the factory; it must return an unfitted estimator and nothing else",
-    )
-
-
-def _load_factory(cfg: Config) -> tuple[Any, Path]:
-    ref = cfg.model.factory
-    assert ref is not None
-    file_part, _, func_name = ref.rpartition(":")
-    path = cfg.resolve(file_part)
-    if not path.is_file():
-        raise ConfigError(
-            f"model.factory: file {path} not found",
-            hint="factory: path/to/model.py:build_model (relative to the config)",
-        )
-    spec = importlib.util.spec_from_file_location(f"ci_ml_user_factory_{path.stem}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as e:  # the user's file failed to import: theirs to fix
-        raise _user_code_error(f"importing {path.name}", path, e) from None
-    finally:
-        sys.path.remove(str(path.parent))
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise ConfigError(f"model.factory: {path.name} has no function {func_name!r}")
-    return func, path
-
-
-def build_estimator(cfg: Config) -> Any:
-    """An unfitted estimator from the config: import path + params, or a user factory."""
-    from sklearn.base import BaseEstimator
-
-    params = dict(cfg.model.params)
-    if cfg.model.estimator:
-        cls = _import_estimator(cfg.model.estimator)
-        try:
-            est = cls(**params)
-        except TypeError as e:
-            raise ConfigError(
-                f"model.params: {cfg.model.estimator} rejected the parameters: {e}"
-            ) from None
-    else:
-        func, path = _load_factory(cfg)
-        try:
-            est = func(**params)
-        except TypeError as e:
-            raise ConfigError(
-                f"model.params: the factory {cfg.model.factory} rejected the parameters: {e}"
-            ) from None
-        except (Exception, SystemExit) as e:
-            raise _user_code_error(f"calling {cfg.model.factory}", path, e) from None
-    if not isinstance(est, BaseEstimator):
-        raise ConfigError(
-            f"model: expected a scikit-learn estimator, got {type(est).__name__}",
-            hint="the factory must return an unfitted estimator or Pipeline",
-        )
-    return est
-
-
-def apply_seed(est: Any, seed: int) -> list[str]:
-    """Set every random_state the estimator (and its nested steps) exposes that the user left unset."""
-    names = [
-        k
-        for k, v in est.get_params(deep=True).items()
-        if k.split("__")[-1] == "random_state" and v is None
-    ]
-    if names:
-        est.set_params(**dict.fromkeys(names, seed))
-    return sorted(names)
-
-
-def check_task(est: Any, task: str) -> None:
-    from sklearn.base import is_classifier, is_regressor
-
-    if task == "classification" and not is_classifier(est):
-        raise ConfigError(
-            f"task is classification but {type(est).__name__} is not a classifier",
-            hint="pick a classifier or set task: regression",
-        )
-    if task == "regression" and not is_regressor(est):
-        raise ConfigError(
-            f"task is regression but {type(est).__name__} is not a regressor",
-            hint="pick a regressor or set task: classification",
-        )
-
-
-def _fit_hint(cfg: Config, columns: Columns | None) -> str:
-    if columns is not None:
+def summary(result: TrainResult) -> str:
+    if result.reused_from:
         return (
-            "the estimator failed on the encoded columns; see the message (or write a `factory:`)"
+            f"model unchanged: {result.reused_from.get('reason')}; training skipped "
+            "(--no-cache to force)"
         )
-    if cfg.model.estimator:
-        return (
-            "set model.preprocess: auto (the default) to have ci-ml encode text columns and "
-            "impute missing values, or build the pipeline in a `factory:`"
-        )
-    return "encode categorical columns and impute missing values in the factory's Pipeline (see examples/mixed-tabular)"
+    note = f" ({result.note})" if result.note else ""
+    return f"trained {result.estimator} in {result.fit_seconds:.2f}s{note}"
 
 
-def fit(
-    cfg: Config, X: pd.DataFrame, y: pd.Series, task: str, columns: Columns | None = None
-) -> TrainResult:
-    """Build, seed and fit the model; `columns` (from `columns_for`) puts the
-    auto preprocessing in front of the estimator."""
-    from ci_ml.stages import preprocess
-
-    est = build_estimator(cfg)
-    check_task(est, task)
-    seeded = apply_seed(est, cfg.model.seed)
-    model = preprocess.build(est, columns, X) if columns is not None else est
-    t0 = time.perf_counter()
-    try:
-        model.fit(X, y)
-    except ValueError as e:
-        # sklearn's ValueErrors at fit time are data problems: strings in a numeric
-        # model, NaNs an estimator cannot take, and so on.
-        raise UsageError(
-            f"{type(est).__name__}.fit failed: {str(e)[:500]}", hint=_fit_hint(cfg, columns)
-        ) from None
-    except (Exception, SystemExit) as e:  # the estimator's own code (a custom step, say)
-        raise UsageError(
-            f"{type(est).__name__}.fit raised {type(e).__name__}: {str(e)[:500]}{_where(e)}",
-            hint="the estimator or a step of its pipeline failed on this data; see the message",
-        ) from None
-    seconds = time.perf_counter() - t0
-    classes = plain(list(model.classes_)) if hasattr(model, "classes_") else None
-    applied = columns is not None and model is not est
-    return TrainResult(
-        describe_estimator(model),
-        _jsonable_params(est),
-        seeded,
-        round(seconds, 4),
-        classes,
-        task,
-        preprocess=preprocess.describe(columns, X) if applied else None,
-        model=model,
-    )
-
-
-def _jsonable_params(est: Any) -> dict[str, Any]:
-    """Top-level and nested params as JSON-friendly values (estimators by class name)."""
-    out = {}
-    for k, v in sorted(est.get_params(deep=True).items()):
-        if isinstance(v, (str, int, float, bool)) or v is None:
-            out[k] = v
-        elif isinstance(v, (list, tuple)) and all(
-            isinstance(x, (str, int, float, bool)) or x is None for x in v
-        ):
-            out[k] = list(v)
-        elif hasattr(v, "get_params"):
-            out[k] = type(v).__name__
-        else:
-            out[k] = repr(v)[:200]
-    return out
+STAGE = Stage(
+    name="train",
+    command="train",
+    help="fit the model on the training rows",
+    run=run,
+    summary=summary,
+    reads=("data", "schema", "task", "model"),
+    writes=(FITTED_MODEL,),
+    record="TrainResult",
+    record_file=f"{BUILD_DIR}/train.json",
+)

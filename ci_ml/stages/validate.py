@@ -1,311 +1,66 @@
-"""The validate stage: pandera schemas, loaded from YAML or Python, run lazily
-so every failure is reported at once; and the first schema `ci-ml schema infer`
-writes."""
+"""The validate stage (`ci-ml validate`): the data as read, before any split,
+against the pandera schema and the target's own rules; every failure at once."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import sys
-import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ci_ml.artifact import plain, write_json, write_text
-from ci_ml.errors import ConfigError, DataValidationError
+from ci_ml.errors import EXIT_DATA
+from ci_ml.stage import Section, Stage
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import pandera.pandas as pa
+    from ci_ml.errors import CiMlError
+    from ci_ml.records import ValidationResult
+    from ci_ml.stage import StageRun
 
-    from ci_ml.build import Build
-    from ci_ml.config import Config
-
-MAX_EXAMPLES = 5
+RECORD = "validation.json"
 
 
-@dataclass
-class Failure:
-    """One broken rule: which column, which check, how many rows, a few examples."""
+def run(r: StageRun) -> ValidationResult:
+    from ci_ml.checks.schema import load_schema, validate
 
-    dataset: str
-    column: str | None
-    check: str
-    failing_rows: int
-    examples: list[Any] = field(default_factory=list)
-    rows: list[Any] = field(default_factory=list)
-
-    def line(self) -> str:
-        where = f"column {self.column!r}" if self.column else "table"
-        ex = ", ".join(repr(v) for v in self.examples)
-        rows = ", ".join(str(r) for r in self.rows)
-        s = f"[{self.dataset}] {where}: {self.check} failed on {self.failing_rows} row(s)"
-        if ex:
-            s += f"; e.g. {ex}"
-        if rows:
-            s += f" (rows {rows})"
-        return s
-
-
-@dataclass
-class ValidationResult:
-    """validation.json: did the data pass, against which schema, and every failure."""
-
-    passed: bool
-    schema: str | None
-    schema_sha256: str | None
-    rows: dict[str, int]
-    broken_columns: list[str]
-    failures: list[Failure]
-
-
-def validate(
-    frames: dict[str, pd.DataFrame],
-    schema: pa.DataFrameSchema | None,
-    schema_source: str | None,
-    schema_text: str | None,
-    target: str,
-    task: str,
-) -> ValidationResult:
-    """Test the frames as read (before any split) against the schema and the target rules."""
-    failures = validate_frames(frames, schema, target, task)
-    return ValidationResult(
-        passed=not failures,
-        schema=schema_source,
-        schema_sha256=schema_hash(schema_text),
-        rows={k: len(v) for k, v in frames.items()},
-        broken_columns=sorted({f.column for f in failures if f.column}),
-        failures=failures,
-    )
-
-
-def run(b: Build) -> ValidationResult:
-    """The stage: validate, write validation.json and schema.yaml, raise on failure."""
-    t0 = time.perf_counter()
-    b.begin("validate")
+    b = r.build
     schema, text = load_schema(b.cfg)
     d = b.dataset
     # What was read, before the split: a bad row fails here, not in the split.
     result = validate(d.sources, schema, b.cfg.schema_, text, d.target, b.task)
-    write_json(b.out / "validation.json", result)
     if text is not None:
-        write_text(b.out / "schema.yaml", text)
-    b.record("validate", result, time.perf_counter() - t0)
-    b.write_manifest()
-    if not result.passed:
-        lines = "\n".join(f"  - {f.line()}" for f in result.failures)
-        cols = ", ".join(result.broken_columns) or "(table-level checks)"
-        ref = b.cfg.schema_
-        raise DataValidationError(
-            f"the data broke its schema in {len(result.failures)} way(s); broken columns: "
-            f"{cols}\n{lines}",
-            file=str(b.cfg.resolve(ref)) if ref and ref.endswith((".yaml", ".yml")) else None,
-            hint=f"fix the data or the schema; every failure is in {b.out / 'validation.json'}",
-        )
-    b.seal("validate")
+        b.write_text("schema.yaml", text)
     return result
 
 
-def load_schema(cfg: Config) -> tuple[pa.DataFrameSchema | None, str | None]:
-    """The configured schema and its source text (YAML), or (None, None) if none is set."""
-    import pandera.pandas as pa
+def stop(r: StageRun, result: ValidationResult) -> CiMlError | None:
+    from ci_ml.errors import DataValidationError
 
-    ref = cfg.schema_
-    if not ref:
-        return None, None
-    path = cfg.resolve(ref)
-    if path.suffix.lower() in (".yaml", ".yml"):
-        if not path.is_file():
-            raise ConfigError(
-                f"schema: file {path} not found",
-                file=str(cfg.source),
-                hint="create it with: ci-ml schema infer --data data/train.csv --target <col> > schema.yaml",
-            )
-        text = path.read_text(encoding="utf-8")
-        try:
-            schema = pa.DataFrameSchema.from_yaml(text)
-        except Exception as e:  # pandera raises assorted errors for a malformed schema
-            raise ConfigError(
-                f"schema: {path} is not a valid pandera YAML schema: {e}", file=str(path)
-            ) from None
-        return schema, schema.to_yaml()
-    if ":" in ref:
-        module_name, _, attr = ref.partition(":")
-        sys.path.insert(0, str(cfg.base_dir))
-        try:
-            module = importlib.import_module(module_name)
-            schema = getattr(module, attr)
-        except (ImportError, AttributeError) as e:
-            raise ConfigError(f"schema: cannot load {ref!r}: {e}", file=str(cfg.source)) from None
-        finally:
-            sys.path.remove(str(cfg.base_dir))
-        if not isinstance(schema, pa.DataFrameSchema):
-            raise ConfigError(
-                f"schema: {ref!r} is a {type(schema).__name__}, not a pandera DataFrameSchema"
-            )
-        return schema, schema.to_yaml()
-    raise ConfigError(
-        f"schema: {ref!r} is neither a .yaml file nor a module:attribute",
-        file=str(cfg.source),
-        hint="schema: schema.yaml  or  schema: my_project.schemas:train_schema",
+    if result.passed:
+        return None
+    lines = "\n".join(f"  - {f.line()}" for f in result.failures)
+    cols = ", ".join(result.broken_columns) or "(table-level checks)"
+    ref = r.build.cfg.schema_
+    return DataValidationError(
+        f"the data broke its schema in {len(result.failures)} way(s); broken columns: "
+        f"{cols}\n{lines}",
+        file=str(r.build.cfg.resolve(ref)) if ref and ref.endswith((".yaml", ".yml")) else None,
+        hint=f"fix the data or the schema; every failure is in {r.build.out / RECORD}",
     )
 
 
-def schema_hash(text: str | None) -> str | None:
-    return hashlib.sha256(text.encode()).hexdigest() if text is not None else None
+def summary(result: ValidationResult) -> str:
+    rows = ", ".join(f"{n} {role}" for role, n in result.rows.items())
+    return f"data valid: {rows} rows passed {result.schema or 'the built-in target checks'}"
 
 
-def _failures_from(err: Any, dataset: str) -> list[Failure]:
-    """Group pandera's failure_cases table into one Failure per (column, check)."""
-    fc = err.failure_cases
-    out: list[Failure] = []
-    for (column, check), grp in fc.groupby(["column", "check"], dropna=False, sort=False):
-        idx = grp["index"].dropna()
-        col = (
-            None
-            if column is None or (isinstance(column, float) and column != column)
-            else str(column)
-        )
-        if col == dataset or col == "None":
-            col = None
-        rows = idx.nunique() if len(idx) else len(grp)
-        out.append(
-            Failure(
-                dataset=dataset,
-                column=col,
-                check=str(check),
-                failing_rows=int(rows),
-                examples=[plain(v) for v in grp["failure_case"].head(MAX_EXAMPLES)],
-                rows=[plain(v) for v in idx.head(MAX_EXAMPLES)],
-            )
-        )
-    return out
-
-
-def target_failures(df: pd.DataFrame, target: str, task: str, dataset: str) -> list[Failure]:
-    """Rules every target obeys whatever the schema says."""
-    y = df[target]
-    out = []
-    missing = y.isna()
-    if missing.any():
-        out.append(
-            Failure(
-                dataset,
-                target,
-                "target has no missing values",
-                int(missing.sum()),
-                rows=[plain(i) for i in y.index[missing][:MAX_EXAMPLES]],
-            )
-        )
-    if task == "classification" and dataset in ("train", "data") and y.nunique(dropna=True) < 2:
-        out.append(
-            Failure(
-                dataset,
-                target,
-                "classification target has at least 2 classes",
-                len(y),
-                examples=[plain(v) for v in y.dropna().unique()[:MAX_EXAMPLES]],
-            )
-        )
-    return out
-
-
-def table_failures(df: pd.DataFrame, dataset: str) -> list[Failure]:
-    """Rules every table obeys whatever the schema says: it has rows, and its
-    numbers are finite (no model can be trained or scored on ±inf)."""
-    import numpy as np
-
-    if len(df) == 0:
-        return [Failure(dataset, None, "has at least one row", 0)]
-    out = []
-    for c in df.select_dtypes(include="number").columns:
-        inf = np.isinf(df[c].to_numpy(dtype=np.float64, na_value=np.nan))
-        if inf.any():
-            out.append(
-                Failure(
-                    dataset,
-                    str(c),
-                    "values are finite (no ±inf)",
-                    int(inf.sum()),
-                    examples=[plain(v) for v in df[c][inf].head(MAX_EXAMPLES)],
-                    rows=[plain(i) for i in df.index[inf][:MAX_EXAMPLES]],
-                )
-            )
-    return out
-
-
-def validate_frames(
-    frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema | None, target: str, task: str
-) -> list[Failure]:
-    import pandera.pandas as pa
-
-    failures: list[Failure] = []
-    for name, df in frames.items():
-        if schema is not None:
-            try:
-                _check(schema, df)
-            except pa.errors.SchemaErrors as e:
-                failures.extend(_failures_from(e, name))
-            except (
-                pa.errors.SchemaError
-            ) as e:  # raised even in lazy mode for some table-level checks
-                failures.append(Failure(name, None, str(e).splitlines()[0], len(df)))
-        failures.extend(table_failures(df, name))
-        failures.extend(target_failures(df, target, task, name))
-    return failures
-
-
-def _check(schema: pa.DataFrameSchema, df: pd.DataFrame) -> None:
-    """`schema.validate(df, lazy=True)`. pandera deep-copies the frame first so
-    that its coercion cannot change the caller's data; under pandas'
-    copy-on-write (pandas 3) a shallow copy protects it as well, without
-    copying every column of a large table."""
-    import pandas as pd
-
-    if int(pd.__version__.split(".")[0]) >= 3:
-        schema.validate(df.copy(deep=False), lazy=True, inplace=True)
-    else:
-        schema.validate(df, lazy=True)
-
-
-# --- ci-ml schema infer -------------------------------------------------------
-
-
-def infer_schema(
-    df: pd.DataFrame, target: str | None = None, categories_max: int = 20
-) -> pa.DataFrameSchema:
-    """A starting schema: dtypes, nullability, value sets for small string columns,
-    and non-negativity for numeric columns that never go below zero. Bounds are
-    deliberately loose: a schema that fails on next week's data teaches nothing."""
-    import pandas as pd
-    import pandera.pandas as pa
-
-    columns = {}
-    for name in df.columns:
-        s = df[name]
-        checks = []
-        is_target = name == target
-        if pd.api.types.is_bool_dtype(s):
-            dtype: Any = bool
-        elif pd.api.types.is_integer_dtype(s):
-            dtype = "int64"
-        elif pd.api.types.is_float_dtype(s):
-            # A float column of whole numbers is an int column with gaps: keep float.
-            dtype = "float64"
-        elif pd.api.types.is_datetime64_any_dtype(s):
-            dtype = "datetime64[ns]"
-        else:
-            dtype = str
-            values = s.dropna().unique()
-            # A target with many values is still worth pinning, up to a point.
-            if 0 < len(values) <= categories_max or (
-                is_target and 0 < len(values) <= max(categories_max, 50)
-            ):
-                checks.append(pa.Check.isin(sorted(map(str, values))))
-        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-        if numeric and len(s.dropna()) and s.min() >= 0:
-            checks.append(pa.Check.ge(0))
-        columns[name] = pa.Column(
-            dtype, checks=checks or None, nullable=bool(s.isna().any()) and not is_target
-        )
-    return pa.DataFrameSchema(columns, coerce=True, strict=False)
+STAGE = Stage(
+    name="validate",
+    command="validate",
+    help="test the train and test data against the pandera schema",
+    run=run,
+    stop=stop,
+    summary=summary,
+    reads=("data", "schema", "task"),
+    writes=("schema.yaml",),
+    record="ValidationResult",
+    record_file=RECORD,
+    exit_code=EXIT_DATA,
+    sections=(Section(order=10, template="validate.md.j2"),),
+)

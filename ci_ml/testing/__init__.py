@@ -3,6 +3,6 @@ that predicts on DataFrames (`OnnxModel`), and the pytest plugin that hands it
 and the build's data to test functions (ci_ml.testing.plugin; pytest is the
 optional extra `ci-ml[pytest]`)."""
 
-from ci_ml.testing.model import OnnxModel
+from ci_ml.scoring.model import OnnxModel
 
 __all__ = ["OnnxModel"]

@@ -103,7 +103,7 @@ def train(ci_ml_build: BuildView) -> Any:
 @pytest.fixture(scope="session")
 def manifest(ci_ml_build: BuildView) -> dict[str, Any]:
     """manifest.json as a dict."""
-    return _get(ci_ml_build, "manifest")
+    return _get(ci_ml_build, "manifest_json")
 
 
 @pytest.fixture(scope="session")

@@ -11,36 +11,14 @@ to collect a file, or stops before every collected test ran (an interrupt,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ci_ml.errors import UsageError
+from ci_ml.records import SuiteResult, TestCase
 
 PLUGIN = "ci_ml.testing.plugin"
 MAX_MESSAGE = 500
-
-
-@dataclass
-class TestCase:
-    __test__ = False  # not a test class, whatever pytest's collector thinks of the name
-
-    nodeid: str
-    outcome: str  # passed | failed | skipped | error (setup, teardown or collection)
-    message: str | None = None
-    duration: float = 0.0
-
-
-@dataclass
-class SuiteResult:
-    paths: list[str]
-    exit_code: int
-    tests: list[TestCase] = field(default_factory=list)
-    problem: str | None = None  # why the suite as a whole failed
-    passed: bool = False
-
-    def count(self, outcome: str) -> int:
-        return sum(t.outcome == outcome for t in self.tests)
 
 
 def _message(report: Any) -> str | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import BUILD_DIR, read_json
+from ci_ml.chain import CHAIN
 from ci_ml.errors import UsageError
 
 if TYPE_CHECKING:
@@ -15,10 +16,8 @@ if TYPE_CHECKING:
 
     from ci_ml.config import Config
     from ci_ml.data import Dataset
-    from ci_ml.testing.model import OnnxModel
-
-# The model-tests stage's record in _build/: it names the config of the build.
-RECORD = "model_tests.json"
+    from ci_ml.records import ChainRecord, Manifest
+    from ci_ml.scoring.model import OnnxModel
 
 
 class BuildView:
@@ -37,15 +36,22 @@ class BuildView:
                 hint="run `ci-ml run` first, and pass its --out folder to --ci-ml-artifact",
             )
 
-    def _record(self, name: str) -> Any:
-        path = self.artifact / BUILD_DIR / name
-        return read_json(path) if path.is_file() else None
+    @cached_property
+    def chain(self) -> ChainRecord | None:
+        """The build's stage states (which config, which baseline), if readable."""
+        from ci_ml.records import ChainRecord, RecordError, load
+
+        path = self.artifact / BUILD_DIR / CHAIN
+        try:
+            return load(ChainRecord, read_json(path)) if path.is_file() else None
+        except (OSError, ValueError, RecordError):
+            return None
 
     @cached_property
     def config_path(self) -> Path:
         if self._config is not None:
             return Path(self._config)
-        recorded = (self._record(RECORD) or {}).get("config")
+        recorded = self.chain.config_path if self.chain else None
         if not recorded:
             raise UsageError(
                 f"{self.artifact} does not say which config built it",
@@ -64,9 +70,9 @@ class BuildView:
         from ci_ml.data import load_dataset
 
         d = load_dataset(self.cfg)
-        built = (self.manifest.get("data") or {}).get("files") or {}
+        built = self.manifest.data.files if self.manifest.data else {}
         now = {role: f.sha256 for role, f in d.files.items()}
-        if {role: f.get("sha256") for role, f in built.items()} != now:
+        if {role: f.sha256 for role, f in built.items()} != now:
             raise UsageError(
                 "the data files changed since this build: its model was not built from them",
                 hint="build again with `ci-ml run`",
@@ -82,8 +88,19 @@ class BuildView:
         return self.dataset.train
 
     @cached_property
-    def manifest(self) -> dict[str, Any]:
+    def manifest_json(self) -> dict[str, Any]:
+        """manifest.json as written (the `manifest` fixture: a plain dict)."""
         return read_json(self.artifact / "manifest.json")
+
+    @cached_property
+    def manifest(self) -> Manifest:
+        from ci_ml.records import Manifest, RecordError, load
+
+        path = self.artifact / "manifest.json"
+        try:
+            return load(Manifest, self.manifest_json)
+        except (OSError, ValueError, RecordError) as e:
+            raise UsageError(f"{path} is not a ci-ml manifest: {e}") from None
 
     @cached_property
     def metrics(self) -> dict[str, Any]:
@@ -94,7 +111,7 @@ class BuildView:
 
     @cached_property
     def candidate(self) -> OnnxModel:
-        from ci_ml.testing.model import OnnxModel
+        from ci_ml.scoring.model import OnnxModel
 
         return OnnxModel.load(self.artifact)
 
@@ -102,16 +119,16 @@ class BuildView:
     def baseline_dir(self) -> Path | None:
         if self._baseline is not None:
             return None if str(self._baseline) == "none" else Path(self._baseline)
-        seal = (self._record("chain.json") or {}).get("compare") or {}
-        return Path(seal["baseline"]) if seal.get("baseline") else None
+        state = self.chain.stages.get("compare") if self.chain else None
+        return Path(state.baseline) if state is not None and state.baseline else None
 
     @cached_property
     def baseline(self) -> OnnxModel | None:
         """The baseline's model, after its SHA256SUMS are checked; None without one."""
-        from ci_ml.stages.baseline import load_baseline
-        from ci_ml.testing.model import OnnxModel
+        from ci_ml.baseline import load_baseline
+        from ci_ml.scoring.model import OnnxModel
 
         if self.baseline_dir is None:
             return None
         base = load_baseline(self.baseline_dir)
-        return OnnxModel(base.directory / "model.onnx", base.manifest)
+        return OnnxModel(base.model_path, base.manifest)

@@ -184,7 +184,7 @@ def test_a_template_that_emits_broken_mermaid_fails_the_check(
 ) -> None:
     """The check can fail: the history template, broken two ways, rendered in-process
     beside the unbroken one, which passes."""
-    from ci_ml.stages import report
+    from ci_ml.install import report
 
     real = report._template
 
@@ -217,10 +217,10 @@ def test_broken_markdown_is_reported(tmp_path: Path) -> None:
 
 def _context() -> dict:
     """The template context of a build with a history, without a browser or GitHub."""
-    from ci_ml.artifact import load
-    from ci_ml.stages import report
-    from ci_ml.stages.evaluate import Evaluation
-    from ci_ml.stages.history import History
+    from ci_ml.records import load
+    from ci_ml.install import report
+    from ci_ml.records import Evaluation
+    from ci_ml.records import History
 
     metrics = load(
         Evaluation,

@@ -317,9 +317,9 @@ class State:
 
     def pull_simple_json(self, repo: str, number: int) -> dict[str, Any]:
         pr = openapi_check.minimal_instance(
-            openapi_check.response_schema("/repos/{owner}/{repo}/commits/{commit_sha}/pulls", "get")[
-                "items"
-            ]
+            openapi_check.response_schema(
+                "/repos/{owner}/{repo}/commits/{commit_sha}/pulls", "get"
+            )["items"]
         )
         info = self.pulls[(repo, number)]
         pr.update(

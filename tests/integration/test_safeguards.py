@@ -90,7 +90,9 @@ def test_a_near_copy_of_the_target_is_leakage_by_its_score(example_copy, tmp_pat
     df.to_csv(path, index=False)
     r = check_data(project / "ci-ml.yaml", tmp_path / "o")
     assert r.returncode == 6, r.stderr
-    assert {f["column"] for f in findings(tmp_path / "o") if f["check"] == "leakage"} == {"lab_score"}
+    assert {f["column"] for f in findings(tmp_path / "o") if f["check"] == "leakage"} == {
+        "lab_score"
+    }
 
 
 def test_conflicting_labels_and_duplicates_are_warnings(example_copy, tmp_path: Path) -> None:
@@ -114,7 +116,9 @@ def test_a_shifted_test_set_is_skew(example_copy, tmp_path: Path) -> None:
     save(project, train, test)
     r = check_data(project / "ci-ml.yaml", tmp_path / "o")
     assert r.returncode == 0, r.stderr
-    assert [f["column"] for f in findings(tmp_path / "o") if f["check"] == "skew"] == ["mean_texture"]
+    assert [f["column"] for f in findings(tmp_path / "o") if f["check"] == "skew"] == [
+        "mean_texture"
+    ]
 
 
 def _with_notes(project: Path) -> None:

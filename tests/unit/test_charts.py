@@ -7,14 +7,15 @@ import math
 
 import pytest
 
-from ci_ml.artifact import load
+from ci_ml.records import load
 from ci_ml.github.api import MAX_COMMENT_CHARS
 from ci_ml.github.comment import fit_comment
 from ci_ml.marker import marker
-from ci_ml.stages import charts, report
-from ci_ml.stages.compare import Comparison
-from ci_ml.stages.evaluate import Evaluation
-from ci_ml.stages.history import History, recorded_values
+from ci_ml.report import charts
+from ci_ml.install import report
+from ci_ml.records import Comparison
+from ci_ml.records import Evaluation
+from ci_ml.records import History, recorded_values
 
 ZERO = charts.HALF  # the zero column inside a strip
 

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from ci_ml.stages.compare import align_classes, params_diff
+from ci_ml.scoring.pairing import align_classes
+from ci_ml.stages.compare import params_diff
 
 
 def manifest(estimator: str, **params) -> dict:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import joblib
 
-from ci_ml.stages.export import canonical, convert, describe, model_metadata
+from ci_ml.modeling.convert import canonical, convert, describe
+from ci_ml.scoring.onnx import model_metadata
 from tests.unit.test_estimator_matrix import (
     CLASSIFIERS,
     REGRESSORS,
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HASH_SEEDS = ["0", "1", "2", "3"]
 CONVERT = """
 import hashlib, json, sys, joblib
-from ci_ml.stages.export import convert, describe
+from ci_ml.modeling.convert import convert, describe
 out = {}
 for name, (est, X) in sorted(joblib.load(sys.argv[1]).items()):
     model, _, _ = convert(est, X, None)

@@ -16,8 +16,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ci_ml.data import is_text
-from ci_ml.stages import preprocess
-from ci_ml.stages.export import convert, export, predict_is_argmax
+from ci_ml.modeling import preprocess
+from ci_ml.modeling.convert import convert
+from ci_ml.stages.export import export
+from ci_ml.modeling.parity import predict_is_argmax
 
 TOL = 1e-4
 

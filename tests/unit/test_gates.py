@@ -3,7 +3,7 @@ import math
 import pytest
 
 from ci_ml.config import Gate
-from ci_ml.stages.gates import evaluate_gate, overall
+from ci_ml.checks.gates import evaluate_gate, overall
 from ci_ml.stats.bootstrap import Delta, Estimate
 
 

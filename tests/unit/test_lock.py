@@ -91,7 +91,9 @@ def test_protobuf_stays_below_7_in_the_lock() -> None:
 
 
 def test_pins_parse_names_the_way_packaging_does() -> None:
-    text = "Jinja2==3.1.6 \\\n    --hash=sha256:aa\nnumpy==2.2.6 ; python_full_version < '3.11' \\\n"
+    text = (
+        "Jinja2==3.1.6 \\\n    --hash=sha256:aa\nnumpy==2.2.6 ; python_full_version < '3.11' \\\n"
+    )
     text += "numpy==2.5.5 ; python_full_version >= '3.12' \\\nruamel.yaml==0.18 \\\n"
     assert install.pins(text) == {
         "jinja2": {"3.1.6"},

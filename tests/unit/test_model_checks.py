@@ -24,10 +24,10 @@ from ci_ml.config import (
     SliceConfig,
 )
 from ci_ml.errors import ConfigError, DataValidationError
-from ci_ml.stages import model_checks as checks
-from ci_ml.stages.export import convert
-from ci_ml.stages.slicing import codes, slices
-from ci_ml.testing.model import OnnxModel
+from ci_ml.checks import model as checks
+from ci_ml.modeling.convert import convert
+from ci_ml.checks.slices import codes, slices
+from ci_ml.scoring.model import OnnxModel
 
 
 def churn_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:

@@ -7,10 +7,11 @@ from types import SimpleNamespace
 import pytest
 from markdown_it import MarkdownIt
 
-from ci_ml.artifact import load
+from ci_ml.records import load
 from ci_ml.marker import marker
-from ci_ml.stages import report
-from ci_ml.stages.model_tests import ModelTestsResult, failures
+from ci_ml.install import report
+from ci_ml.records import ModelTestsResult
+from ci_ml.stages.model_tests import failures
 from ci_ml.testing.runner import Collector, summarise
 
 EVIL = "a|b <!-- x --> <script>alert(1)</script> [link](http://e.vil) `tick`"

@@ -8,7 +8,7 @@ import pytest
 
 from ci_ml.config import PersonalDataCheck
 from ci_ml.errors import ConfigError
-from ci_ml.stages.personal_data import mask, scan_column, scan_names
+from ci_ml.checks.personal_data import mask, scan_column, scan_names
 
 
 def kinds(values: list, **cfg) -> dict[str, float]:

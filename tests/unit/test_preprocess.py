@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from ci_ml.errors import ConfigError
-from ci_ml.stages import preprocess
+from ci_ml.modeling import preprocess
 from ci_ml.stages.export import export
 
 

@@ -6,13 +6,13 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from ci_ml.artifact import load
+from ci_ml.records import load
 from ci_ml.errors import UsageError
 from ci_ml.marker import comment_id, marker
-from ci_ml.stages import report
-from ci_ml.stages.compare import Comparison
-from ci_ml.stages.evaluate import Evaluation
-from ci_ml.stages.validate import ValidationResult
+from ci_ml.install import report
+from ci_ml.records import Comparison
+from ci_ml.records import Evaluation
+from ci_ml.records import ValidationResult
 
 EVIL = "a|b <!-- x --> <script>alert(1)</script> **bold** [link](http://e.vil) `tick`\nnewline"
 
@@ -297,7 +297,7 @@ def test_a_build_from_a_dirty_tree_says_so_in_the_report_and_the_card() -> None:
 
 
 def test_safeguard_findings_are_listed_errors_first_with_masked_examples() -> None:
-    from ci_ml.stages.safeguards import SafeguardsResult
+    from ci_ml.records import SafeguardsResult
 
     ctx = _ctx()
     ctx["safeguards"] = load(

@@ -22,7 +22,9 @@ def test_numeric_shift_matches_scipys_ks_on_small_samples() -> None:
     a, b = rng.normal(size=3000), rng.normal(0.3, 1, size=2000)
     got = numeric_shift(a, b)
     ref = ks_2samp(a, b)
-    assert got.statistic == pytest.approx(ref.statistic) and got.p_value == pytest.approx(ref.pvalue)
+    assert got.statistic == pytest.approx(ref.statistic) and got.p_value == pytest.approx(
+        ref.pvalue
+    )
     assert got.psi > 0.05
     same = numeric_shift(a, rng.normal(size=2000))
     assert same.p_value > 0.01 and same.psi < 0.05
@@ -38,7 +40,9 @@ def test_categorical_shift_matches_scipys_chi2() -> None:
     b = np.array(["x"] * 30 + ["y"] * 70, dtype=object)
     got = categorical_shift(a, b)
     ref = chi2_contingency(np.array([[60, 40], [30, 70]]))
-    assert got.statistic == pytest.approx(ref.statistic) and got.p_value == pytest.approx(ref.pvalue)
+    assert got.statistic == pytest.approx(ref.statistic) and got.p_value == pytest.approx(
+        ref.pvalue
+    )
     assert got.psi == pytest.approx(psi(np.array([0.6, 0.4]), np.array([0.3, 0.7])))
 
 

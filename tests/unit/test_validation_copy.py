@@ -6,7 +6,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from ci_ml.stages.validate import _check, infer_schema, validate_frames
+from ci_ml.checks.schema import _check, infer_schema, validate_frames
 
 
 def _good() -> pd.DataFrame:

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ci_ml.stages.compare import Comparison, MetricRow
-    from ci_ml.stages.evaluate import Evaluation
-    from ci_ml.stages.history import History
+    from ci_ml.records import Comparison, Evaluation, History, MetricRow
 
 HALF = 20  # cells on each side of zero
 # Deltas share an axis only when they share a unit: every classification

@@ -3,15 +3,18 @@ onnxruntime: what ships is what the model tests test. Never unpickled."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.artifact import read_json
 from ci_ml.errors import DataValidationError, UsageError
+from ci_ml.scoring.onnx import feeds, session_for
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    from ci_ml.records import Manifest
 
 
 class OnnxModel:
@@ -21,17 +24,14 @@ class OnnxModel:
 
     `classes_` are the class labels, in the order of `predict_proba`'s columns."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
-        from ci_ml.stages.export import session_for
-
+    def __init__(self, path: Path, manifest: Manifest) -> None:
         self.path = Path(path)
         self.session = session_for(self.path)
-        self.task: str = manifest.get("task") or "classification"
-        classes = manifest.get("classes")
-        self.classes_: list[Any] | None = list(classes) if isinstance(classes, list) else None
+        self.task: str = manifest.task
+        self.classes_: list[Any] | None = list(manifest.classes) if manifest.classes else None
         inputs = self.session.get_inputs()
         self.precision = "double" if any(i.type == "tensor(double)" for i in inputs) else "float"
-        features = [f["name"] for f in manifest.get("features") or []]
+        features = [f.name for f in manifest.features]
         if len(inputs) == 1 and inputs[0].name == "input" and features:
             self.columns, self.spec = features, [("input", "numeric")]
         else:
@@ -39,7 +39,7 @@ class OnnxModel:
             self.spec = [
                 (i.name, "string" if i.type == "tensor(string)" else "numeric") for i in inputs
             ]
-        recorded = (manifest.get("export") or {}).get("probabilities")
+        recorded = manifest.export.probabilities if manifest.export else None
         outputs = len(self.session.get_outputs())
         self.has_proba = self.task == "classification" and outputs > 1 and recorded in (None, True)
 
@@ -53,11 +53,15 @@ class OnnxModel:
                 f"{directory} holds no built model (model.onnx and manifest.json)",
                 hint="run `ci-ml run` first, or point at the --out folder of a build",
             )
-        return cls(model, json.loads(manifest.read_text(encoding="utf-8")))
+        from ci_ml.records import Manifest, RecordError, load
+
+        try:
+            record = load(Manifest, read_json(manifest))
+        except (ValueError, RecordError) as e:
+            raise UsageError(f"{manifest} is not a ci-ml manifest: {e}") from None
+        return cls(model, record)
 
     def feeds(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        from ci_ml.stages.export import feeds
-
         missing = [c for c in self.columns if c not in X.columns]
         if missing:
             raise DataValidationError(

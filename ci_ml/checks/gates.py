@@ -20,22 +20,13 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from ci_ml.records import GateResult
 
 if TYPE_CHECKING:
     from ci_ml.config import Gate
     from ci_ml.stats.bootstrap import Delta
-
-
-@dataclass
-class GateResult:
-    metric: str
-    rule: str
-    threshold: float
-    actual: float | None
-    status: str  # pass | fail | skipped (no baseline) | not evaluated
-    reason: str
 
 
 # rule -> (passes, symbol when it passes, symbol when it fails)

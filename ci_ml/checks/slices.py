@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.errors import ConfigError
+from ci_ml.records import SliceGate, SliceMetric, SliceRow, SlicesResult
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from ci_ml.config import SliceConfig
+    from ci_ml.checks.model import Inputs
+    from ci_ml.config import SliceConfig, StatisticsConfig
 
 
 @dataclass
@@ -137,3 +139,94 @@ def _limit(found: Any, by: str, limit: int) -> None:
             hint="slice a numeric column by bins, e.g. `age: [0, 30, 60, .inf]`, or raise "
             "model_tests.slices.max_slices",
         )
+
+
+def slice_metrics(cfg: SliceConfig, primary: str, task: str, has_proba: bool) -> list[str]:
+    """The metrics computed per slice: the configured ones, else the gated ones and the
+    primary metric; each must be one of the task's, and computable for this model."""
+    from ci_ml.stats.metrics import METRICS
+
+    names = list(cfg.metrics or dict.fromkeys([*(g.metric for g in cfg.gates), primary]))
+    for name in names:
+        m = METRICS.get(name)
+        if m is None or m.task != task:
+            valid = ", ".join(n for n, x in METRICS.items() if x.task == task)
+            raise ConfigError(
+                f"model_tests.slices: {name!r} is not a {task} metric", hint=f"one of: {valid}"
+            )
+        if m.needs_proba and not has_proba:
+            raise ConfigError(
+                f"model_tests.slices: {name} needs predicted probabilities, and the model has none"
+            )
+    gated = [g.metric for g in cfg.gates if g.metric not in names]
+    if gated:
+        raise ConfigError(
+            f"model_tests.slices.gates: {', '.join(gated)} is not in model_tests.slices.metrics"
+        )
+    return names
+
+
+def _slice_row(s: Any, rows: int, gated: bool, per_metric: dict[str, Any], i: int) -> SliceRow:
+    out = {}
+    for name, sm in per_metric.items():
+        r = sm.results[i]
+        if hasattr(r, "delta"):
+            verdict = r.verdict if gated else "too small to test"
+            out[name] = SliceMetric.paired(r, p_adjusted=float(sm.p_adjusted[i]), verdict=verdict)
+        else:
+            out[name] = SliceMetric.of(r)
+    return SliceRow(s.name, s.by, rows, gated, out)
+
+
+def _badness(row: SliceRow, metric: str, gib: bool) -> float:
+    """How bad a slice looks: its worsening against the baseline, else its value."""
+    m = row.metrics.get(metric)
+    if m is None:
+        return -math.inf
+    worse = (-m.delta if gib else m.delta) if m.delta is not None else None
+    value = worse if worse is not None else (-m.candidate if gib else m.candidate)
+    return -math.inf if value is None or math.isnan(value) else value
+
+
+def run_slices(
+    cfg: SliceConfig, holdout: pd.DataFrame, ins: Inputs, st: StatisticsConfig,
+    primary: str, on_missing: str,
+) -> SlicesResult:  # fmt: skip
+    from ci_ml.checks.gates import ORDER, evaluate_gate
+    from ci_ml.checks.slices import slices
+    from ci_ml.stats.metrics import METRICS
+    from ci_ml.stats.slices import resample_slices, slice_results
+
+    names = slice_metrics(cfg, primary, ins.scored.task, ins.scored.proba is not None)
+    found = slices(holdout, cfg)
+    models = [ins.scored] + ([ins.base_scored] if ins.base_scored is not None else [])
+    stats = resample_slices(models, names, [s.rows for s in found], st.resamples, st.seed)
+    tested = stats.rows >= cfg.min_rows
+    per_metric = slice_results(stats, st.confidence, tested)
+    rows = [
+        _slice_row(s, int(n), bool(t), per_metric, i)
+        for i, (s, n, t) in enumerate(zip(found, stats.rows, tested, strict=True))
+    ]
+    gates = []
+    for i, row in enumerate(rows):
+        if not row.gated:
+            continue
+        for g in cfg.gates:
+            r = per_metric[g.metric].results[i]
+            delta = r if hasattr(r, "delta") else None
+            value = r.candidate.value if delta is not None else r.value
+            result = evaluate_gate(
+                g, value, delta, METRICS[g.metric].greater_is_better, st.confidence,
+                missing=ins.missing, on_missing=on_missing,
+            )  # fmt: skip
+            result.reason = f"{row.name}: {result.reason}"
+            gates.append(SliceGate(row.name, result))
+    gib = METRICS[names[0]].greater_is_better
+    rows.sort(key=lambda r: (not r.gated, -_badness(r, names[0], gib)))
+    worst = next((r.name for r in rows if r.gated and _badness(r, names[0], gib) > -math.inf), None)
+    return SlicesResult(
+        names, names[0], cfg.min_rows, st.confidence, st.resamples, rows,
+        sorted(gates, key=lambda g: ORDER[g.gate.status]),
+        all(g.gate.status != "fail" for g in gates), worst,
+        ins.missing,
+    )  # fmt: skip

@@ -19,45 +19,35 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.artifact import Num
 from ci_ml.errors import ConfigError, DataValidationError
-from ci_ml.stages.gates import GateResult
+from ci_ml.records import (
+    BudgetsResult,
+    CalibrationMetric,
+    CalibrationResult,
+    GoldenFailure,
+    GoldenResult,
+    Measure,
+    RateCheck,
+    ReliabilityRow,
+)
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
     from ci_ml.config import BudgetsConfig, CalibrationConfig, DirectionalCheck, InvarianceCheck
+    from ci_ml.scoring.model import OnnxModel
     from ci_ml.stats.metrics import Scored
-    from ci_ml.testing.model import OnnxModel
 
 MAX_LISTED = 50  # failing golden rows listed in model-tests.json and the report
 MAX_EXAMPLES = 5  # rows shown per invariance or directional check
 
 
 # --- golden rows ----------------------------------------------------------------
-
-
-@dataclass
-class GoldenFailure:
-    row: int  # the row's line in the CSV (the header is line 1)
-    expected: str
-    got: str
-    note: str | None = None
-
-
-@dataclass
-class GoldenResult:
-    path: str
-    rows: int
-    failed: int
-    max_failures: int
-    passed: bool
-    failures: list[GoldenFailure] = field(default_factory=list)
 
 
 def read_golden(path: Path, text_columns: list[str], shown: str) -> pd.DataFrame:
@@ -183,23 +173,6 @@ def _shown(v: Any) -> str:
 
 
 # --- invariance and directional ----------------------------------------------------
-
-
-@dataclass
-class RateCheck:
-    """A perturbation and the share of rows whose prediction moved against the rule."""
-
-    kind: str  # invariance | directional
-    name: str
-    column: str
-    change: str  # what was done to the column
-    rows: int  # rows whose input changed: the rate's denominator
-    rate: Num
-    baseline_rate: Num | None
-    threshold: float
-    passed: bool
-    reason: str
-    examples: list[str] = field(default_factory=list)  # holdout row labels that moved
 
 
 def _require_input(X: pd.DataFrame, column: str, key: str) -> None:
@@ -472,44 +445,6 @@ def directional(
 # --- calibration --------------------------------------------------------------------
 
 
-@dataclass
-class CalibrationMetric:
-    metric: str
-    label: str
-    candidate: Num
-    ci_low: Num
-    ci_high: Num
-    baseline: Num | None = None
-    delta: Num | None = None
-    delta_ci_low: Num | None = None
-    delta_ci_high: Num | None = None
-    p_value: Num | None = None
-    verdict: str = "no baseline"
-
-
-@dataclass
-class ReliabilityRow:
-    low: float
-    high: float
-    rows: int
-    confidence: float | None
-    observed: float | None
-    baseline_rows: int | None = None
-    baseline_confidence: float | None = None
-    baseline_observed: float | None = None
-
-
-@dataclass
-class CalibrationResult:
-    bins: int
-    confidence: float  # of the intervals
-    what: str  # which confidence the table bins
-    metrics: list[CalibrationMetric]
-    reliability: list[ReliabilityRow]
-    gates: list[GateResult]
-    passed: bool
-
-
 def calibration(
     cfg: CalibrationConfig,
     candidate: Scored,
@@ -520,7 +455,7 @@ def calibration(
 ) -> CalibrationResult:
     """Brier score and ECE with intervals, deltas against the baseline (scored on the
     same rows), the reliability table, and the calibration gates."""
-    from ci_ml.stages.gates import evaluate_gate
+    from ci_ml.checks.gates import evaluate_gate
     from ci_ml.stats.calibration import LABELS
     from ci_ml.stats.calibration import calibration as stats
 
@@ -534,7 +469,7 @@ def calibration(
     st = stats(models, cfg.bins, resamples, confidence, seed)
     rows = []
     for name, est in st.candidate.items():
-        row = CalibrationMetric(name, LABELS[name], est.value, est.ci_low, est.ci_high)
+        row = CalibrationMetric.of(est, metric=name, label=LABELS[name])
         d = st.deltas.get(name) if st.deltas else None
         if d is not None:
             row.baseline, row.delta, row.p_value, row.verdict = (
@@ -580,25 +515,6 @@ def _reliability(st: Any) -> list[ReliabilityRow]:
 
 
 # --- budgets ------------------------------------------------------------------------
-
-
-@dataclass
-class Measure:
-    name: str  # model size | latency, 1 row | latency, 1,000 rows
-    unit: str  # bytes | ms
-    candidate: float
-    baseline: float | None
-    limit: float | None  # the absolute budget
-    ratio_limit: float | None  # the budget relative to the baseline
-    passed: bool
-    reason: str
-
-
-@dataclass
-class BudgetsResult:
-    repeats: int
-    measures: list[Measure]
-    passed: bool
 
 
 def latency_ms(
@@ -679,3 +595,17 @@ def _within(c: float, b: float | None, unit: str, limit: float | None, ratio: fl
     if limit is None and ratio is None:
         parts.append("no budget set")
     return ", ".join(parts)
+
+
+@dataclass
+class Inputs:
+    """What the checks run on: both models, the holdout and training rows, the
+    candidate's and the baseline's predictions on the holdout aligned class by class."""
+
+    candidate: OnnxModel
+    X: pd.DataFrame  # holdout features, as the model reads them
+    train_X: pd.DataFrame
+    scored: Scored  # the candidate on the holdout (widened if the baseline knows more classes)
+    baseline: OnnxModel | None = None
+    base_scored: Scored | None = None
+    missing: str | None = None  # why a baseline that exists gives no comparable numbers

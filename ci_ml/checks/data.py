@@ -1,0 +1,398 @@
+"""The data safeguards: data mistakes a schema cannot see.
+
+- contamination: holdout rows whose features also occur in the training rows
+  (rows are hashed, never compared pair by pair);
+- duplicates and conflicting labels within the training rows;
+- target leakage: a feature that alone predicts the target almost perfectly
+  (a shallow tree's cross-validated score on a sample), one that is a
+  deterministic function of the target, and a jump of a feature's score
+  against the baseline build's record;
+- train/test skew per column and of the label (ci_ml.stats.twosample);
+- personal data (ci_ml.checks.personal_data).
+
+Each check has a severity (error, warn, off) and thresholds in `safeguards:`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.checks.personal_data import scan_column, scan_names
+from ci_ml.records import Finding, SafeguardsResult
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from ci_ml.config import SafeguardsConfig
+
+
+MAX_EXAMPLES = 5
+
+
+BINS = 32  # a feature's values are grouped into this many bins for its leakage score
+
+
+FOLDS = 3
+
+
+@dataclass
+class Encoded:
+    """Train and test as numbers: text columns as category codes shared by both
+    sides (factorized once), numbers as they are. Hashing, scoring and the
+    two-sample tests all read these, so strings are hashed only once."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    categorical: set[str]
+
+
+def encode(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str) -> Encoded:
+    import numpy as np
+    import pandas as pd
+
+    from ci_ml.data import is_text
+
+    tr, te, categorical = {}, {}, set()
+    for c in train.columns:
+        if is_text(train[c]) or (c == target and task == "classification"):
+            codes, _ = pd.factorize(pd.concat([train[c], test[c]], ignore_index=True))
+            tr[c], te[c] = (
+                codes[: len(train)].astype(np.float64),
+                codes[len(train) :].astype(np.float64),
+            )
+            tr[c][tr[c] < 0] = np.nan
+            te[c][te[c] < 0] = np.nan
+            categorical.add(c)
+        else:
+            tr[c] = train[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            te[c] = test[c].to_numpy(dtype=np.float64, na_value=np.nan)
+    return Encoded(pd.DataFrame(tr), pd.DataFrame(te), categorical)
+
+
+def row_hashes(X: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash per row of an encoded (all-number) frame: each column's bits
+    mixed in with the boost hash_combine step and a murmur finaliser. Vectorised
+    over rows; a collision among a million rows has odds near 1e-8."""
+    import numpy as np
+
+    golden, mix = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xFF51AFD7ED558CCD)
+    h = np.full(len(X), golden, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for c in X.columns:
+            v = X[c].to_numpy(dtype=np.float64)
+            v = np.where(np.isnan(v), np.nan, v + 0.0)  # one NaN, and -0.0 == 0.0
+            h ^= v.view(np.uint64) + golden + (h << np.uint64(6)) + (h >> np.uint64(2))
+            h *= mix
+            h ^= h >> np.uint64(33)
+    return h
+
+
+def _rows(mask: np.ndarray) -> list[int]:
+    import numpy as np
+
+    return [int(i) for i in np.flatnonzero(mask)[:MAX_EXAMPLES]]
+
+
+def contamination(train: np.ndarray, test: np.ndarray) -> tuple[float, list[int]]:
+    """Share of holdout rows whose feature values also occur in training, and examples."""
+    import pandas as pd
+
+    seen = pd.Series(test).isin(pd.Series(train)).to_numpy()  # a hash table, not a sort
+    return (float(seen.mean()) if seen.size else 0.0), _rows(seen)
+
+
+def duplicates(features: np.ndarray, target: pd.Series) -> tuple[float, list[int]]:
+    """Share of training rows (features and target) that repeat an earlier one."""
+    import pandas as pd
+
+    label = pd.util.hash_pandas_object(target, index=False).to_numpy()
+    dup = pd.DataFrame({"x": features, "y": label}).duplicated().to_numpy()
+    return (float(dup.mean()) if dup.size else 0.0), _rows(dup)
+
+
+def conflicting_labels(features: np.ndarray, target: pd.Series) -> tuple[float, list[int]]:
+    """Share of training rows in groups of identical features with different targets."""
+    import pandas as pd
+
+    labels = pd.Series(target.to_numpy()).astype(str)
+    n = labels.groupby(features).transform("nunique").to_numpy()
+    bad = n > 1
+    return (float(bad.mean()) if bad.size else 0.0), _rows(bad)
+
+
+def _encoded(s: pd.Series) -> np.ndarray:
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.factorize(s, use_na_sentinel=True)[0].astype(np.float64)
+
+
+def _bins(x: np.ndarray, max_bins: int = BINS) -> np.ndarray:
+    """Bin index per value: each value its own bin when there are few, else
+    quantile bins; missing values share a bin of their own."""
+    import numpy as np
+
+    missing = np.isnan(x)
+    values, inverse = np.unique(np.where(missing, 0.0, x), return_inverse=True)
+    if values.size > max_bins:
+        edges = np.unique(np.quantile(x[~missing], np.linspace(0, 1, max_bins + 1)[1:-1]))
+        inverse = np.searchsorted(edges, np.where(missing, 0.0, x), side="right")
+    return np.where(missing, inverse.max() + 1, inverse)
+
+
+def univariate_score(x: np.ndarray, y: pd.Series, task: str) -> float:
+    """How well one feature alone predicts the target, out of fold: each of 3
+    folds is predicted from the others by the majority class (or the mean) of
+    the feature's bin. 0 is no better than chance (balanced accuracy rescaled by
+    the number of classes) or the mean (R², clipped at 0); 1 is perfect."""
+    import numpy as np
+    import pandas as pd
+
+    b = _bins(x)
+    nb = int(b.max()) + 1
+    fold = np.random.default_rng(0).permutation(b.size) % FOLDS
+    if task == "classification":
+        codes, classes = pd.factorize(y.astype(str))
+        k = classes.size
+        if k < 2:
+            return 0.0
+        recall = []
+        for f in range(FOLDS):
+            tr, te = fold != f, fold == f
+            counts = np.bincount(b[tr] * k + codes[tr], minlength=nb * k).reshape(nb, k)
+            pred = np.where(counts.sum(1) > 0, counts.argmax(1), np.bincount(codes[tr]).argmax())
+            hit = pred[b[te]] == codes[te]
+            per_class = np.bincount(codes[te], weights=hit, minlength=k)
+            seen = np.bincount(codes[te], minlength=k)
+            recall.append(per_class[seen > 0] / seen[seen > 0])
+        score = float(np.mean([r.mean() for r in recall]))
+        return max(0.0, (score - 1 / k) / (1 - 1 / k))
+    t = y.to_numpy(dtype=np.float64)
+    r2 = []
+    for f in range(FOLDS):
+        tr, te = fold != f, fold == f
+        sums = np.bincount(b[tr], weights=t[tr], minlength=nb)
+        n = np.bincount(b[tr], minlength=nb)
+        means = np.where(n > 0, sums / np.maximum(n, 1), t[tr].mean())
+        sst = np.sum((t[te] - t[te].mean()) ** 2)
+        r2.append(1 - np.sum((t[te] - means[b[te]]) ** 2) / sst if sst > 0 else 0.0)
+    return float(np.clip(np.mean(r2), 0.0, 1.0))
+
+
+def determined_by_target(s: pd.Series, y: pd.Series, task: str) -> bool:
+    """True if the feature is the target, or a function of it (one value per
+    class; for numbers, perfectly rank-correlated)."""
+    import numpy as np
+
+    if task == "classification":
+        # One value per class: never more distinct values than classes.
+        distinct = s.nunique(dropna=False)
+        if not 2 <= distinct <= y.nunique():
+            return False
+        per_class = s.groupby(y.to_numpy()).nunique(dropna=False)
+        return bool((per_class == 1).all())
+    if s.nunique(dropna=False) < 2:
+        return False
+    x = _encoded(s)
+    if np.isnan(x).any():
+        return False
+    rho = np.corrcoef(np.argsort(np.argsort(x)), np.argsort(np.argsort(y.to_numpy())))[0, 1]
+    return bool(abs(rho) > 0.9999)
+
+
+def _leakage(
+    X: pd.DataFrame,
+    y: pd.Series,
+    task: str,
+    cfg: SafeguardsConfig,
+    baseline: dict[str, float],
+    encoded: pd.DataFrame,
+) -> tuple[list[Finding], dict[str, float]]:
+    import numpy as np
+
+    check = cfg.leakage
+    n = min(len(X), check.sample_rows)
+    rows = np.sort(np.random.default_rng(0).permutation(len(X))[:n])
+    sample, ys = X.iloc[rows], y.iloc[rows]
+    findings, scores = [], {}
+    for c in X.columns:
+        score = univariate_score(encoded[c].to_numpy()[rows], ys, task)
+        scores[str(c)] = round(score, 4)
+        if determined_by_target(sample[c], ys, task):
+            findings.append(
+                Finding(
+                    "leakage", check.severity, f"{c} is a function of the target", str(c), score
+                )
+            )
+        elif score >= check.max_score:
+            findings.append(
+                Finding(
+                    "leakage",
+                    check.severity,
+                    f"{c} alone predicts the target (score {score:.3f})",
+                    str(c),
+                    score,
+                    check.max_score,
+                )
+            )
+        elif str(c) in baseline and score - baseline[str(c)] >= check.max_jump:
+            findings.append(
+                Finding(
+                    "leakage",
+                    "warn",
+                    f"{c} predicts the target far better than in the baseline build "
+                    f"({baseline[str(c)]:.3f} → {score:.3f})",
+                    str(c),
+                    score - baseline[str(c)],
+                    check.max_jump,
+                )
+            )
+    return findings, scores
+
+
+def _skew(
+    enc: Encoded, target: str, cfg: SafeguardsConfig
+) -> tuple[list[Finding], dict[str, dict[str, Any]]]:
+    from ci_ml.stats.twosample import categorical_shift, numeric_shift
+
+    check = cfg.skew
+    findings, table = [], {}
+    for c in enc.train.columns:
+        a, b = enc.train[c].to_numpy(), enc.test[c].to_numpy()
+        if c in enc.categorical:
+            shift = categorical_shift(a, b)
+            beyond = shift.psi > check.max_psi
+        else:
+            shift = numeric_shift(a, b)
+            beyond = shift.psi > check.max_psi or (
+                shift.statistic > check.max_ks and shift.p_value < check.alpha
+            )
+        table[str(c)] = {
+            "test": shift.test,
+            "statistic": shift.statistic,
+            "p_value": shift.p_value,
+            "psi": shift.psi,
+        }
+        if beyond:
+            what = "the label" if c == target else str(c)
+            findings.append(
+                Finding(
+                    "skew",
+                    check.severity,
+                    f"{what} is distributed differently in the holdout (PSI {shift.psi:.3f}, "
+                    f"{shift.test} p {shift.p_value:.2g})",
+                    str(c),
+                    shift.psi,
+                    check.max_psi,
+                )
+            )
+    return findings, table
+
+
+def _rows_checks(
+    Xtr: pd.DataFrame, ytr: pd.Series, Xte: pd.DataFrame, cfg: SafeguardsConfig
+) -> list[Finding]:
+    htr = row_hashes(Xtr)
+    out = []
+    checks = [
+        (
+            "contamination",
+            cfg.contamination,
+            lambda: contamination(htr, row_hashes(Xte)),
+            "of the holdout rows also occur in the training rows (holdout rows {rows})",
+        ),
+        (
+            "duplicates",
+            cfg.duplicates,
+            lambda: duplicates(htr, ytr),
+            "of the training rows repeat an earlier one (rows {rows})",
+        ),
+        (
+            "conflicting_labels",
+            cfg.conflicting_labels,
+            lambda: conflicting_labels(htr, ytr),
+            "of the training rows share their features with a row of another label (rows {rows})",
+        ),
+    ]
+    for name, check, measure, words in checks:
+        if check.severity == "off":
+            continue
+        share, rows = measure()
+        if share > check.max_fraction:
+            message = f"{share:.2%} " + words.format(rows=", ".join(map(str, rows)))
+            out.append(
+                Finding(name, check.severity, message, None, share, check.max_fraction, rows)
+            )
+    return out
+
+
+def _personal_data(train: pd.DataFrame, test: pd.DataFrame, cfg: SafeguardsConfig) -> list[Finding]:
+    import pandas as pd
+
+    check = cfg.personal_data
+    if check.severity == "off":
+        return []
+    out = []
+    names = [str(c) for c in train.columns if str(c) not in cfg.allow_personal_data]
+    for f in scan_names(names):
+        out.append(
+            Finding(
+                "personal_data",
+                "warn",
+                f"the column name {f.column!r} suggests personal data",
+                f.column,
+            )
+        )
+    for c in names:
+        column = pd.concat([train[c], test[c]], ignore_index=True)
+        for f in scan_column(c, column, check):
+            out.append(
+                Finding(
+                    "personal_data",
+                    check.severity,
+                    f"{c} holds {f.kind}s ({f.rate:.1%} of {f.scanned:,} values scanned)",
+                    c,
+                    f.rate,
+                    None,
+                    f.examples,
+                )
+            )
+    return out
+
+
+def check(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    target: str,
+    task: str,
+    cfg: SafeguardsConfig,
+    baseline_scores: dict[str, float],
+) -> SafeguardsResult:
+    """Every check on the split data (features and target by name)."""
+
+    features = [c for c in train.columns if c != target]
+    enc = encode(train, test, target, task)
+    Xtr, ytr, Xte = enc.train[features], train[target], enc.test[features]
+    findings = _rows_checks(Xtr, ytr, Xte, cfg)
+    scores: dict[str, float] = {}
+    if cfg.leakage.severity != "off":
+        leaks, scores = _leakage(train[features], ytr, task, cfg, baseline_scores, Xtr)
+        findings += leaks
+    skew: dict[str, dict[str, Any]] = {}
+    if cfg.skew.severity != "off":
+        more, skew = _skew(enc, target, cfg)
+        findings += more
+    findings += _personal_data(train, test, cfg)
+    findings.sort(key=lambda f: f.severity != "error")
+    return SafeguardsResult(
+        passed=not any(f.severity == "error" for f in findings),
+        findings=findings,
+        leakage_scores=scores,
+        skew=skew,
+        allowed_personal_data=dict(cfg.allow_personal_data),
+        rows={"train": len(train), "test": len(test)},
+    )

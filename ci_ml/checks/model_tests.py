@@ -1,0 +1,204 @@
+"""The model tests as one suite: what they run on (both models, the holdout and
+training rows, the paired predictions), the check of their config before any
+training, the declarative checks in the order the report shows them, the
+project's pytest suites, and which tests failed.
+
+- slices: metrics per slice of the holdout rows with paired-bootstrap deltas
+  against the baseline (ci_ml.checks.slices), gates per slice, the worst slice;
+- golden rows, invariance, directional expectations, calibration and budgets
+  (ci_ml.checks.model);
+- pytest suites with the fixtures of ci_ml.testing.plugin (ci_ml.testing.runner).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ci_ml.checks.model import Inputs
+from ci_ml.checks.slices import run_slices, slice_metrics
+from ci_ml.errors import ConfigError, ModelTestFailed
+from ci_ml.records import ModelTestsResult, SuiteResult, TestFailure
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ci_ml.baseline import Baseline
+    from ci_ml.build import Build
+    from ci_ml.config import ModelTestsConfig
+    from ci_ml.records import Manifest
+
+
+def inputs(b: Build, base: Baseline | None, manifest: Manifest) -> Inputs:
+    """Both models, the rows, and the two models' holdout predictions paired; the
+    baseline's are the scores compare made (a baseline is scored once)."""
+    from ci_ml.scoring.holdout import candidate
+    from ci_ml.scoring.model import OnnxModel
+    from ci_ml.scoring.pairing import pair
+
+    evaluation = b.require("evaluate", "model_tests")
+    scored = evaluation.scored if evaluation.scored is not None else candidate(b, "model_tests")
+    X, _ = b.dataset.xy("test")
+    train_X = b.dataset.features_of("train", b.cfg.model_tests.training_columns())
+    found = Inputs(OnnxModel(b.path("model.onnx"), manifest), X, train_X, scored)
+    if base is None:
+        return found
+    scores = base.scores(X, b.task)
+    if scores.problem is not None:
+        found.missing = f"the baseline could not be scored on this holdout ({scores.problem})"
+        return found
+    found.baseline = OnnxModel(base.model_path, base.manifest)
+    found.scored, found.base_scored, _ = pair(scored, scores)
+    return found
+
+
+# --- slices ---------------------------------------------------------------------------
+
+
+# --- the stage ------------------------------------------------------------------------
+
+
+def preflight(b: Build) -> None:
+    """The model tests' config against the data, before training: a wrong column, a
+    missing file or a check that cannot apply is a config error now, not after the fit."""
+    from ci_ml.checks import model as checks
+    from ci_ml.checks.slices import slices
+
+    cfg = b.cfg.model_tests
+    if not cfg.configured:
+        return
+    X, _ = b.dataset.xy("test")
+    if cfg.slices:
+        slice_metrics(cfg.slices, b.plan_metrics(True).primary, b.task, has_proba=True)
+        slices(b.dataset.test, cfg.slices)
+    for i, c in enumerate(cfg.invariance):
+        checks.check_invariance(c, i, X, b.task)
+    for i, d in enumerate(cfg.directional):
+        checks.check_directional(d, i, X)
+    if cfg.calibration and b.task != "classification":
+        raise ConfigError("model_tests.calibration: calibration is for classifiers")
+    if cfg.golden and not b.cfg.resolve(cfg.golden.path).is_file():
+        raise ConfigError(
+            f"model_tests.golden.path: {cfg.golden.path} not found",
+            hint="paths are relative to the config file",
+        )
+    if cfg.pytest:
+        from ci_ml.testing.runner import check_paths
+
+        check_paths([b.cfg.resolve(p) for p in cfg.pytest], [str(p) for p in cfg.pytest])
+
+
+def _sample(X: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    return X if len(X) <= rows else X.sample(n=rows, random_state=seed)
+
+
+def run_checks(b: Build, cfg: ModelTestsConfig, ins: Inputs, result: ModelTestsResult) -> None:
+    """The declarative checks, in the order the report shows them."""
+    from ci_ml.checks import model as checks
+
+    st = b.cfg.statistics
+    on_missing = "skip" if b.cfg.baseline.on_unscorable == "skip" else "fail"
+    if cfg.slices:
+        primary = b.metric_plan.primary
+        result.slices = run_slices(cfg.slices, b.dataset.test, ins, st, primary, on_missing)
+    if cfg.golden:
+        path = b.cfg.resolve(cfg.golden.path)
+        result.golden = checks.golden(
+            ins.candidate, path, ins.X, cfg.golden.max_failures, str(cfg.golden.path)
+        )
+    X = _sample(ins.X, cfg.sample_rows, st.seed)
+    models = [ins.candidate, ins.baseline]
+    result.invariance = [
+        checks.invariance(c, i, X, ins.train_X, models, st.seed)
+        for i, c in enumerate(cfg.invariance)
+    ]
+    result.directional = [
+        checks.directional(c, i, X, models) for i, c in enumerate(cfg.directional)
+    ]
+    if cfg.calibration:
+        if b.task != "classification":
+            raise ConfigError("model_tests.calibration: calibration is for classifiers")
+        result.calibration = checks.calibration(
+            cfg.calibration, ins.scored, ins.base_scored,
+            (st.resamples, st.confidence, st.seed), ins.missing, on_missing,
+        )  # fmt: skip
+    if cfg.budgets:
+        measured = checks.measure(models, ins.X, cfg.budgets.repeats)
+        result.budgets = checks.budget_checks(cfg.budgets, measured)
+
+
+def failures(result: ModelTestsResult) -> tuple[int, list[TestFailure]]:
+    """(how many tests ran, the failed ones)."""
+    found: list[TestFailure] = []
+    total = 0
+    if result.slices:
+        total += len(result.slices.gates)
+        found += [
+            TestFailure("slice", g.slice, g.gate.reason)
+            for g in result.slices.gates
+            if g.gate.status == "fail"
+        ]
+    if result.golden:
+        total += 1
+        g = result.golden
+        if not g.passed:
+            shown = "; ".join(
+                f"line {f.row}: expected {f.expected}, got {f.got}" for f in g.failures[:3]
+            )
+            found.append(
+                TestFailure(
+                    "golden",
+                    g.path,
+                    f"{g.failed} of {g.rows} rows wrong (allowed {g.max_failures}): {shown}",
+                )
+            )
+    for check in [*result.invariance, *result.directional]:
+        total += 1
+        if not check.passed:
+            found.append(TestFailure(check.kind, check.name, check.reason))
+    if result.calibration:
+        total += len(result.calibration.gates)
+        found += [
+            TestFailure("calibration", f"{g.metric} {g.rule}", g.reason)
+            for g in result.calibration.gates
+            if g.status == "fail"
+        ]
+    if result.budgets:
+        limited = [
+            m for m in result.budgets.measures if m.limit is not None or m.ratio_limit is not None
+        ]
+        total += len(limited)
+        found += [TestFailure("budget", m.name, m.reason) for m in limited if not m.passed]
+    if result.pytest:
+        suite = result.pytest
+        total += len(suite.tests) or 1
+        if suite.problem:
+            found.append(TestFailure("pytest", ", ".join(suite.paths), suite.problem))
+        found += [
+            TestFailure("pytest", t.nodeid, t.message or t.outcome)
+            for t in suite.tests
+            # a file that could not be collected is already the suite's problem
+            if t.outcome in ("failed", "error") and ("::" in t.nodeid or not suite.problem)
+        ]
+    return total, found  # fmt: skip
+
+
+def suites(b: Build, cfg: ModelTestsConfig, baseline_dir: Path | None) -> SuiteResult:
+    from ci_ml.testing.runner import run_suites
+
+    paths = [b.cfg.resolve(p) for p in cfg.pytest]
+    shown = [p.as_posix() for p in cfg.pytest]
+    config = b.cfg.source.resolve()
+    return run_suites(paths, b.out.resolve(), config, baseline_dir, b.cfg.base_dir, shown)
+
+
+def failure(result: ModelTestsResult) -> ModelTestFailed:
+    """The error a command exits with after the report says which tests failed."""
+    lines = [f"  - {f.kind} {f.name}: {f.message}" for f in result.failures[:20]]
+    more = len(result.failures) - len(lines)
+    if more > 0:
+        lines.append(f"  … and {more} more in model-tests.json")
+    return ModelTestFailed(
+        f"{result.failed} of {result.total} model test(s) failed:\n" + "\n".join(lines),
+        hint="see model-tests.json and the report's Model tests section",
+    )

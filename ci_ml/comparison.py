@@ -1,0 +1,303 @@
+"""Comparing the candidate with the baseline on the same holdout rows: paired
+deltas with intervals, significance tests, per-class recall, data, schema and
+parameter changes, and the gates. Pure functions of predictions, records and
+config; the result is `comparison.json` (ci_ml.records.Comparison)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.checks.gates import ORDER, evaluate_gate, overall
+from ci_ml.records import (
+    BaselineIdentity,
+    ClassRecall,
+    ColumnChanges,
+    Comparison,
+    DataChanges,
+    ErrorTests,
+    Interval,
+    McNemar,
+    MetricRow,
+    PairedT,
+    ParamChange,
+    Primary,
+    Statistics,
+)
+from ci_ml.scoring.pairing import pair
+from ci_ml.stats.bootstrap import (
+    Delta,
+    Estimate,
+    Shared,
+    mcnemar_exact,
+    paired_deltas,
+    paired_error_test,
+)
+from ci_ml.stats.metrics import METRICS, Scored
+
+if TYPE_CHECKING:
+    from ci_ml.baseline import Baseline, BaselineScores
+    from ci_ml.config import Gate, StatisticsConfig
+    from ci_ml.records import Evaluation, Manifest
+
+
+def significance_tests(candidate: Scored, baseline: Scored) -> McNemar | ErrorTests:
+    import numpy as np
+
+    if candidate.task == "classification":
+        return McNemar(
+            **mcnemar_exact(
+                candidate.pred == candidate.y, baseline.pred[: len(candidate.y)] == candidate.y
+            )
+        )
+    ce = candidate.pred.astype(np.float64) - candidate.y
+    be = baseline.pred.astype(np.float64) - candidate.y
+    return ErrorTests(
+        PairedT(**paired_error_test(ce, be, "squared")),
+        PairedT(**paired_error_test(ce, be, "absolute")),
+    )
+
+
+def class_recall(candidate: Scored, baseline: Scored) -> list[ClassRecall] | None:
+    """Each class's recall for both models on the same rows (classification only)."""
+    import numpy as np
+
+    if candidate.task != "classification" or not candidate.classes:
+        return None
+    k = len(candidate.classes)
+    rows = np.bincount(candidate.y, minlength=k)[:k]
+
+    def hits(s: Scored) -> np.ndarray:
+        right = s.y[s.pred == s.y]
+        return np.bincount(right, minlength=k)[:k]
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cand, base = hits(candidate) / rows, hits(baseline) / rows
+    return [
+        ClassRecall(str(c), int(n), float(a), float(bb))
+        for c, n, a, bb in zip(candidate.classes, rows, cand, base, strict=True)
+    ]
+
+
+def _number(v: Any) -> float:
+    """A recorded number (null for undefined in strict JSON) as a float."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def recorded_deltas(
+    candidate_values: dict[str, float], recorded: Evaluation, names: list[str]
+) -> dict[str, Delta]:
+    """Deltas against the baseline's recorded metrics: no interval, no verdict."""
+    out = {}
+    nan = math.nan
+    for name in names:
+        rec = recorded.metrics.get(name)
+        if rec is None or name not in candidate_values:
+            continue
+        b, c = _number(rec.value), candidate_values[name]
+        out[name] = Delta(
+            name,
+            METRICS[name].greater_is_better,
+            Estimate(c, nan, nan),
+            Estimate(b, _number(rec.ci_low), _number(rec.ci_high)),
+            c - b,
+            nan,
+            nan,
+            nan,
+            "n/a",
+        )
+    return out
+
+
+def schema_changes(base_manifest: Manifest, cand_manifest: Manifest) -> ColumnChanges:
+    b, c = base_manifest.columns, cand_manifest.columns
+    return ColumnChanges(
+        added=sorted(set(c) - set(b)),
+        removed=sorted(set(b) - set(c)),
+        retyped=[
+            {"column": k, "baseline": b[k], "candidate": c[k]}
+            for k in sorted(set(b) & set(c))
+            if b[k] != c[k]
+        ],
+        schema_changed=base_manifest.schema.sha256 != cand_manifest.schema.sha256,
+    )
+
+
+def holdout_identity(manifest: Manifest) -> str | None:
+    """A fingerprint of the holdout rows: the test file's sha256, or data file + split."""
+    files = manifest.data.files if manifest.data else {}
+    if "test" in files:
+        return files["test"].sha256
+    if "data" in files:
+        split = (manifest.data.split if manifest.data else None) or {}
+        return f"{files['data'].sha256}:{split.get('test_size')}:{split.get('seed')}:{split.get('stratify')}"
+    return None
+
+
+def class_balance(base: dict[str, int] | None, cand: dict[str, int] | None) -> list[dict[str, Any]]:
+    b, c = base or {}, cand or {}
+    return [
+        {"class": k, "baseline": b.get(k), "candidate": c.get(k)}
+        for k in sorted(set(b) | set(c), key=str)
+    ]
+
+
+def _same(a: Any, b: Any) -> bool:
+    nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return nan or a == b
+
+
+def params_diff(base_manifest: Manifest, cand_manifest: Manifest) -> list[ParamChange]:
+    b = base_manifest.model.params if base_manifest.model else {}
+    c = cand_manifest.model.params if cand_manifest.model else {}
+    # A parameter one estimator lacks reads as None (unset) on that side: equal
+    # values, or unset on both sides, are not changes.
+    rows = [
+        ParamChange(k, b.get(k), c.get(k))
+        for k in sorted(set(b) | set(c))
+        if not _same(b.get(k), c.get(k))
+    ]
+    b_est = base_manifest.model.estimator if base_manifest.model else None
+    c_est = cand_manifest.model.estimator if cand_manifest.model else None
+    if b_est != c_est:
+        rows.insert(0, ParamChange("(estimator)", b_est, c_est))
+    return rows
+
+
+def data_changes(
+    baseline: Baseline, evaluation: Evaluation, manifest: Manifest, same_holdout: bool
+) -> DataChanges:
+    return DataChanges(
+        holdout_identical=same_holdout,
+        rows={"baseline": baseline.metrics.rows, "candidate": evaluation.rows},
+        class_balance=class_balance(baseline.metrics.class_balance, evaluation.class_balance),
+        columns=schema_changes(baseline.manifest, manifest),
+    )
+
+
+def _deltas(
+    result: Comparison,
+    evaluation: Evaluation,
+    manifest: Manifest,
+    baseline: Baseline,
+    scores: BaselineScores | None,
+    st: StatisticsConfig,
+    on_unscorable: str,
+    shared: Shared | None = None,
+) -> tuple[dict[str, Delta], dict[str, str]]:
+    """Fill in the baseline's part of `result`; return the per-metric deltas and,
+    for each metric without one, why."""
+    names = list(evaluation.metrics)
+    result.baseline = BaselineIdentity(**baseline.identity)
+    same_holdout = holdout_identity(baseline.manifest) == holdout_identity(manifest)
+    result.data_changes = data_changes(baseline, evaluation, manifest, same_holdout)
+    result.params_diff = params_diff(baseline.manifest, manifest)
+    if scores is not None and scores.problem is None:
+        if not same_holdout:
+            result.notes.append(
+                "the holdout data differ from the baseline's: its recorded metrics are not "
+                "comparable; the baseline was re-scored on this holdout, so the deltas below are"
+            )
+        cand, base, notes = pair(evaluation.scored, scores)
+        result.notes.extend(notes)
+        result.tests = significance_tests(evaluation.scored, base)
+        result.per_class = class_recall(evaluation.scored, base)
+        result.baseline_status, result.scored_on = "scored", "current holdout"
+        deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed, shared)
+        why = {n: "the baseline gives no probabilities" for n in names if n not in deltas}
+        return deltas, why
+    problem = scores.problem if scores else "not scored"
+    result.baseline_problem = problem
+    if same_holdout or on_unscorable == "recorded":
+        result.baseline_status = "recorded"
+        result.scored_on = (
+            "recorded metrics (same holdout)"
+            if same_holdout
+            else ("recorded metrics (other holdout data: not comparable row for row)")
+        )
+        values = {n: float(v.value) for n, v in evaluation.metrics.items()}
+        deltas = recorded_deltas(values, baseline.metrics, names)
+        return deltas, {n: f"the baseline recorded no {n}" for n in names if n not in deltas}
+    result.baseline_status = "unscorable"
+    result.scored_on = "none (baseline not comparable)"
+    why = (
+        f"the baseline could not be scored on this holdout ({problem}), and its recorded "
+        "metrics were measured on other data"
+    )
+    return {}, dict.fromkeys(names, why)
+
+
+def _metric_row(
+    name: str, evaluation: Evaluation, delta: Delta | None, baseline: Baseline | None
+) -> MetricRow:
+    m = METRICS[name]
+    cm = evaluation.metrics[name]
+    recorded = baseline.metrics.metrics.get(name) if baseline else None
+    row = MetricRow(
+        metric=name,
+        label=m.label,
+        greater_is_better=m.greater_is_better,
+        candidate=Interval(cm.value, cm.ci_low, cm.ci_high),
+        baseline_recorded=recorded.value if recorded is not None else None,
+    )
+    if delta is None:
+        row.verdict = "no baseline" if baseline is None else "n/a"
+        return row
+    b = delta.baseline
+    row.baseline = Interval(b.value, b.ci_low, b.ci_high)
+    row.delta, row.ci_low, row.ci_high = delta.delta, delta.ci_low, delta.ci_high
+    row.p_value, row.verdict = delta.p_value, delta.verdict
+    return row
+
+
+def compare(
+    gates: list[Gate],
+    st: StatisticsConfig,
+    on_unscorable: str,
+    evaluation: Evaluation,
+    manifest: Manifest,
+    baseline: Baseline | None,
+    scores: BaselineScores | None,
+    shared: Shared | None = None,
+) -> Comparison:
+    """The whole comparison record (comparison.json). `shared`: what evaluate
+    computed earlier in this process (the candidate's bootstrap units)."""
+    result = Comparison(
+        primary_metric=evaluation.primary,
+        statistics=Statistics(
+            "paired bootstrap (percentile)", st.resamples, st.confidence, st.seed
+        ),
+    )
+    deltas: dict[str, Delta] = {}
+    why: dict[str, str] = {}
+    if baseline is not None:
+        deltas, why = _deltas(
+            result, evaluation, manifest, baseline, scores, st, on_unscorable, shared
+        )
+    for name in evaluation.metrics:
+        row = _metric_row(name, evaluation, deltas.get(name), baseline)
+        row.not_compared = why.get(name)
+        if name == "accuracy" and isinstance(result.tests, McNemar) and name in deltas:
+            row.p_value_mcnemar = result.tests.p_value
+        result.metrics.append(row)
+    values = {n: float(v.value) for n, v in evaluation.metrics.items()}
+    gate_results = [
+        evaluate_gate(
+            g,
+            values.get(g.metric, math.nan),
+            deltas.get(g.metric),
+            METRICS[g.metric].greater_is_better,
+            st.confidence,
+            missing=why.get(g.metric, "no comparable baseline value") if baseline else None,
+            on_missing="skip" if on_unscorable == "skip" else "fail",
+        )
+        for g in gates
+    ]
+    result.gates = sorted(gate_results, key=lambda r: ORDER[r.status])
+    result.verdict = overall(gate_results, result.baseline_status)
+    p = next(r for r in result.metrics if r.metric == evaluation.primary)
+    result.primary = Primary(evaluation.primary, p.candidate.value, p.delta, p.verdict)
+    return result
