@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from bench_stats import classifier_pair  # the same pair of models as the overall statistics
 
-from ci_ml.config import SliceConfig
 from ci_ml.checks.slices import slices
+from ci_ml.config import SliceConfig
 from ci_ml.stats.slices import resample_slices, slice_results
 
 BUDGET_CPU_SECONDS = 2.0

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from ci_ml.config import SafeguardsConfig
 from ci_ml.checks.data import check
+from ci_ml.config import SafeguardsConfig
 
 
 def make(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from ci_ml.stages.compare import significance_tests
+from ci_ml.comparison import significance_tests
 from ci_ml.stats.bootstrap import paired_deltas
 from ci_ml.stats.metrics import DEFAULTS, Scored
 

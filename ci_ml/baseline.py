@@ -16,22 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import ORIGIN, read_json, verify_sums
 from ci_ml.errors import BaselineError
+from ci_ml.scoring.pairing import BaselineScores, score
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
     from ci_ml.records import Evaluation, History, Manifest, SafeguardsResult
-
-
-@dataclass
-class BaselineScores:
-    """The baseline's predictions on the current holdout rows, or why there are none."""
-
-    pred: np.ndarray | None = None
-    proba: np.ndarray | None = None
-    classes: list[Any] | None = None
-    problem: str | None = None
 
 
 @dataclass
@@ -49,8 +39,8 @@ class Baseline:
     url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     history: History | None = None
-    # Scores on a holdout, by the holdout's identity: a build scores its baseline once.
-    _scores: dict[int, BaselineScores] = field(default_factory=dict, repr=False)
+    # Scores on a holdout, with the frame they are of: a build scores its baseline once.
+    _scores: list[tuple[pd.DataFrame, BaselineScores]] = field(default_factory=list, repr=False)
 
     @property
     def task(self) -> str:
@@ -86,11 +76,14 @@ class Baseline:
             return None
 
     def scores(self, X: pd.DataFrame, task: str) -> BaselineScores:
-        """Its predictions on the holdout rows X (scored once per holdout)."""
-        key = id(X)
-        if key not in self._scores:
-            self._scores[key] = score(self, X, task)
-        return self._scores[key]
+        """Its predictions on the holdout rows X (scored once per holdout: the frame
+        is kept with its scores, so its identity cannot be reused by another)."""
+        for frame, found in self._scores:
+            if frame is X:
+                return found
+        found = score(self.model_path, self.manifest, X, task)
+        self._scores.append((X, found))
+        return found
 
 
 def load_baseline(path: Path, history: History | None = None) -> Baseline:
@@ -159,49 +152,3 @@ def _checked(path: Path, cls: type) -> Any:
             file=str(path),
             hint="point --baseline at the artifact folder of a ci-ml build",
         ) from None
-
-
-def score(baseline: Baseline, X: pd.DataFrame, task: str) -> BaselineScores:
-    """The baseline's model on the holdout rows, through onnxruntime, with its own
-    inputs; or why it cannot be."""
-    import numpy as np
-
-    from ci_ml.scoring.model import OnnxModel
-
-    try:
-        model = OnnxModel(baseline.model_path, baseline.manifest)
-    except Exception as e:  # onnxruntime's errors are not typed
-        return BaselineScores(
-            problem=f"the baseline's model.onnx cannot be loaded by onnxruntime: {e}"
-        )
-    missing = [c for c in model.columns if c not in X.columns]
-    if missing:
-        return BaselineScores(
-            problem=f"the baseline needs column(s) the data no longer has: {', '.join(missing)}"
-        )
-    try:
-        data = model.feeds(X)
-    except (TypeError, ValueError) as e:
-        return BaselineScores(
-            problem=f"the baseline's inputs cannot be built from the current data: {e}"
-        )
-    try:
-        outs = model.session.run(None, data)
-    except Exception as e:
-        return BaselineScores(
-            problem=f"the baseline model failed on the current data: {str(e).splitlines()[0]}"
-        )
-    if task == "classification":
-        classes = baseline.manifest.classes
-        if not classes:
-            return BaselineScores(
-                problem="the baseline is not a classifier (its manifest lists no classes)"
-            )
-        recorded = baseline.manifest.export.probabilities if baseline.manifest.export else None
-        has_proba = len(outs) > 1 if recorded is None else bool(recorded)
-        return BaselineScores(
-            pred=np.asarray(outs[0]).ravel(),
-            proba=np.asarray(outs[1], dtype=np.float64) if has_proba and len(outs) > 1 else None,
-            classes=list(classes),
-        )
-    return BaselineScores(pred=np.asarray(outs[0], dtype=np.float64).ravel())

@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml import fingerprint, outdir
+from ci_ml import fingerprint, lineage, outdir
 from ci_ml.artifact import BUILD_DIR, read_json, sha256_file, write_text
 from ci_ml.chain import CHAIN, Chain, config_digest
 from ci_ml.config import Config
@@ -36,10 +36,10 @@ from ci_ml.errors import UsageError
 if TYPE_CHECKING:
     from ci_ml.data import Dataset
     from ci_ml.fingerprint import Fingerprint
-    from ci_ml.records import ChainRecord, Manifest, MetricPlan, StageState
+    from ci_ml.records import ChainRecord, MetricPlan, StageState
     from ci_ml.stats.bootstrap import Shared
 
-MANIFEST = "manifest.json"
+MANIFEST = "manifest.json"  # written by ci_ml.manifest
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,8 @@ class Build:
     results: dict[str, Any] = field(default_factory=dict)
     # {file: ((mtime_ns, size, inode), sha256)}: each output hashed once, when written.
     _digests: dict[str, tuple[tuple[int, int, int], str]] = field(default_factory=dict)
-    _manifest_due: bool = False
+    # A stage ran since the manifest was last written (ci_ml.manifest.write).
+    manifest_due: bool = False
     _running: tuple[str, float] | None = None
 
     # --- the folder -------------------------------------------------------------------
@@ -77,7 +78,7 @@ class Build:
     def open(self, create: bool = True) -> Iterator[Build]:
         """Claim the artifact folder (ci-ml's own, new or empty) and hold its lock;
         with create=False it must already hold a build. On the way out the manifest
-        is written if a stage ran since it last was (a failed command included)."""
+        is written by whoever ran the stages (ci_ml.pipeline.session)."""
         if not create and not outdir.is_ours(self.out, "build"):
             raise UsageError(
                 f"{self.out} holds no ci-ml build",
@@ -86,12 +87,7 @@ class Build:
         outdir.claim(self.out, "build")
         with outdir.locked(self.out):
             (self.out / BUILD_DIR).mkdir(exist_ok=True)
-            try:
-                yield self
-            finally:
-                if self._manifest_due and self.data_loaded:
-                    with contextlib.suppress(Exception):  # never hide the command's own error
-                        self.write_manifest()
+            yield self
 
     def path(self, name: str) -> Path:
         return self.out / name
@@ -217,7 +213,7 @@ class Build:
                 del self.results[key]
             self.clear(self.chain.outputs([later]))
         self._save_state()
-        self._manifest_due = True
+        self.manifest_due = True
         state = StageState(status="failed")
         t0 = time.perf_counter()
         self._running = (name, t0)
@@ -229,7 +225,7 @@ class Build:
             state.error = (str(e).splitlines() or [type(e).__name__])[0][:300]
             self.state.stages[name] = state
             self._save_state()
-            self._manifest_due = True
+            self.manifest_due = True
             raise
         self._running = None
         state.status = "sealed"
@@ -377,15 +373,11 @@ class Build:
 
     @cached_property
     def git(self) -> dict[str, Any] | None:
-        from ci_ml.lineage import git_info
-
-        return git_info(self.cfg.base_dir, self.run.github_sha, self.cfg.source.name)
+        return lineage.git_info(self.cfg.base_dir, self.run.github_sha, self.cfg.source.name)
 
     @cached_property
     def environment(self) -> dict[str, Any]:
-        from ci_ml.lineage import environment
-
-        return environment(self.run.lock_file)
+        return lineage.environment(self.run.lock_file)
 
     @property
     def fingerprint(self) -> Fingerprint | None:
@@ -400,15 +392,6 @@ class Build:
             fingerprint.code_files(self.cfg),
             fingerprint.package_versions(),
         )
-
-    def write_manifest(self) -> Manifest:
-        """The manifest, assembled from the stage records."""
-        from ci_ml.lineage import manifest
-
-        m = manifest(self)
-        self.write_record(MANIFEST, m)
-        self._manifest_due = False
-        return m
 
     def save_arrays(self, name: str, **arrays: Any) -> None:
         """numpy arrays into the file `name` (an .npz), hashed as they are written."""

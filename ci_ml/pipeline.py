@@ -11,6 +11,8 @@ failed build still says why, and the original error is what the user sees.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +20,22 @@ if TYPE_CHECKING:
     from ci_ml.build import Build
     from ci_ml.errors import CiMlError
     from ci_ml.stage import Console, Options, Stage, StageRun
+
+
+@contextlib.contextmanager
+def session(b: Build, create: bool = True) -> Iterator[Build]:
+    """The build folder, claimed and locked for one command; on the way out the
+    manifest is written if a stage ran since it last was (a failed one included),
+    so the manifest is written once per command."""
+    from ci_ml import manifest
+
+    with b.open(create):
+        try:
+            yield b
+        finally:
+            if b.manifest_due and b.data_loaded:
+                with contextlib.suppress(Exception):  # never hide the command's own error
+                    manifest.write(b)
 
 
 def run_stage(stage: Stage, r: StageRun, console: Console) -> Any:

@@ -23,9 +23,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
 
-from typing_extensions import Self
-
 from pydantic import BeforeValidator, TypeAdapter, ValidationError
+from typing_extensions import Self
 
 from ci_ml.artifact import OMIT_NONE, TRANSIENT, plain
 

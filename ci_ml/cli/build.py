@@ -173,7 +173,7 @@ def cmd_run(args: Any, rt: Runtime) -> int:
 
     b = make_build(args, rt)
     options = Options(cache=args.cache, fail_on_regression=args.fail_on_regression)
-    with b.open():
+    with pipeline.session(b):
         baseline = resolve_baseline(args, b, rt)
         pipeline.run(b, baseline, rt.actions, options)
     print(artifact_line(b))
@@ -203,7 +203,7 @@ def cmd_stage(args: Any, rt: Runtime) -> int:
     b = make_build(args, rt)
     stage = next(s for s in b.chain.stages if s.command == args.command)
     options = Options(fail_on_regression=getattr(args, "fail_on_regression", True))
-    with b.open():
+    with pipeline.session(b):
         baseline = None
         if stage.uses_baseline:
             if args.baseline is None:

@@ -3,14 +3,73 @@ class columns: what the paired statistics of compare and the model tests read.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.stats.metrics import Scored
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
-    from ci_ml.baseline import BaselineScores
+    from ci_ml.records import Manifest
+
+
+@dataclass
+class BaselineScores:
+    """The baseline's predictions on the current holdout rows, or why there are none."""
+
+    pred: np.ndarray | None = None
+    proba: np.ndarray | None = None
+    classes: list[Any] | None = None
+    problem: str | None = None
+
+
+def score(path: Path, manifest: Manifest, X: pd.DataFrame, task: str) -> BaselineScores:
+    """A baseline's model (its model.onnx and manifest) on the holdout rows, through
+    onnxruntime, with its own inputs; or why it cannot be."""
+    import numpy as np
+
+    from ci_ml.scoring.model import OnnxModel
+
+    try:
+        model = OnnxModel(path, manifest)
+    except Exception as e:  # onnxruntime's errors are not typed
+        return BaselineScores(
+            problem=f"the baseline's model.onnx cannot be loaded by onnxruntime: {e}"
+        )
+    missing = [c for c in model.columns if c not in X.columns]
+    if missing:
+        return BaselineScores(
+            problem=f"the baseline needs column(s) the data no longer has: {', '.join(missing)}"
+        )
+    try:
+        data = model.feeds(X)
+    except (TypeError, ValueError) as e:
+        return BaselineScores(
+            problem=f"the baseline's inputs cannot be built from the current data: {e}"
+        )
+    try:
+        outs = model.session.run(None, data)
+    except Exception as e:
+        return BaselineScores(
+            problem=f"the baseline model failed on the current data: {str(e).splitlines()[0]}"
+        )
+    if task == "classification":
+        classes = manifest.classes
+        if not classes:
+            return BaselineScores(
+                problem="the baseline is not a classifier (its manifest lists no classes)"
+            )
+        recorded = manifest.export.probabilities if manifest.export else None
+        has_proba = len(outs) > 1 if recorded is None else bool(recorded)
+        return BaselineScores(
+            pred=np.asarray(outs[0]).ravel(),
+            proba=np.asarray(outs[1], dtype=np.float64) if has_proba and len(outs) > 1 else None,
+            classes=list(classes),
+        )
+    return BaselineScores(pred=np.asarray(outs[0], dtype=np.float64).ravel())
 
 
 def align_classes(

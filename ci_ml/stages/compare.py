@@ -21,7 +21,7 @@ def run(r: StageRun) -> Comparison:
     """Score the baseline (if any) on this holdout, compare, apply the gates. The
     model's release history, if the CLI fetched it with the baseline, is kept for
     the report."""
-    from ci_ml import lineage
+    from ci_ml import manifest
     from ci_ml.comparison import compare
     from ci_ml.scoring.holdout import candidate
 
@@ -40,7 +40,7 @@ def run(r: StageRun) -> Comparison:
         b.cfg.statistics,
         b.cfg.baseline.on_unscorable,
         evaluation,
-        lineage.manifest(b),
+        manifest.assemble(b),
         base,
         scores,
         b.shared,

@@ -8,27 +8,24 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ci_ml.artifact import BUILD_DIR, PREDICTIONS, plain
 from ci_ml.errors import EXIT_GATE
 from ci_ml.stage import Section, Stage
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from ci_ml.build import Build
     from ci_ml.errors import CiMlError
     from ci_ml.records import ExportResult
-    from ci_ml.scoring.onnx import Predictions
     from ci_ml.stage import StageRun
 
 MODEL = "model.onnx"
 
 
 def run(r: StageRun) -> ExportResult:
-    from ci_ml import lineage
+    from ci_ml.manifest import model_facts
     from ci_ml.modeling.estimator import fitted_model
+    from ci_ml.modeling.export import export
     from ci_ml.scoring import holdout
 
     b = r.build
@@ -38,12 +35,13 @@ def run(r: StageRun) -> ExportResult:
     est = fitted_model(b, "export")
     X, _ = b.dataset.xy("test")
     result, onnx_pred = export(
-        b,
         est,
         X,
+        b.task,
+        b.out,
         b.cfg.export.target_opset,
         b.cfg.export.tolerance,
-        metadata=lineage.model_facts(b),
+        metadata=model_facts(b),
     )
     holdout.save(b, onnx_pred)
     return result
@@ -84,53 +82,6 @@ def reused(r: StageRun) -> ExportResult:
     result.reused_from = {"label": base.label, "commit": base.identity.get("commit")}
     result.seconds = time.perf_counter() - t0
     return result
-
-
-def export(
-    b: Build,
-    est: Any,
-    X: pd.DataFrame,
-    target_opset: int | None,
-    tolerance: float,
-    metadata: dict[str, str] | None = None,
-) -> tuple[ExportResult, Predictions]:
-    """Write model.onnx (with `metadata` in its metadata_props), predict X with it
-    and with scikit-learn, compare. Returns the record and the ONNX model's predictions."""
-    from ci_ml.modeling.convert import convert, describe
-    from ci_ml.modeling.parity import parity, sklearn_predictions
-    from ci_ml.records import ExportResult
-    from ci_ml.scoring.onnx import feeds, onnx_predictions, predicting, session_for, timed
-
-    t0 = time.perf_counter()
-    task = b.task
-    model, precision, spec = convert(est, X, target_opset)
-    describe(model, metadata or {})
-    data = model.SerializeToString()
-    b.write_bytes(MODEL, data)
-    session = session_for(data)
-    probabilities = task == "classification" and hasattr(est, "predict_proba")
-    result = ExportResult(
-        path=MODEL,
-        bytes=len(data),
-        precision=precision,
-        inputs=[{"name": n, "kind": k} for n, k in spec],
-        outputs=[o.name for o in session.get_outputs()],
-        opset={(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import},
-        probabilities=probabilities,
-    )
-    classes = list(est.classes_) if task == "classification" else None
-    inputs = feeds(X, spec, precision)
-    with predicting("scikit-learn"):
-        reference = sklearn_predictions(est, X, task)
-    with predicting("onnxruntime"):
-        onnx_pred = onnx_predictions(session, inputs, task, classes, probabilities)
-    result.parity = parity(reference, onnx_pred, task, tolerance)
-    # Latency: one batch of (up to) 1,000 holdout rows, best of three.
-    sample = {k: v[:1000] for k, v in inputs.items()}
-    best = min(timed(session, sample) for _ in range(3))
-    result.latency_ms_per_1k_rows = round(best * 1000 * 1000 / max(min(len(X), 1000), 1), 3)
-    result.seconds = time.perf_counter() - t0
-    return result, onnx_pred
 
 
 def stop(r: StageRun, result: ExportResult) -> CiMlError | None:

@@ -24,7 +24,7 @@ RECORD = "model-tests.json"
 
 
 def run(r: StageRun) -> ModelTestsResult:
-    from ci_ml import lineage
+    from ci_ml import manifest as manifest_file
     from ci_ml.checks.model_tests import failures, inputs, run_checks, suites
     from ci_ml.errors import ConfigError
     from ci_ml.records import ModelTestsResult
@@ -33,14 +33,14 @@ def run(r: StageRun) -> ModelTestsResult:
     cfg = b.cfg.model_tests
     result = ModelTestsResult(configured=cfg.configured)
     if cfg.configured:
-        manifest = lineage.manifest(b)
+        manifest = manifest_file.assemble(b)
         ins = inputs(b, r.baseline, manifest)
         result.baseline = "none" if r.baseline is None else ins.missing or "compared"
         run_checks(b, cfg, ins, result)
         if cfg.pytest:
             # The project's suites read the artifact folder (the pytest plugin's
             # fixtures): its manifest must be there, as it stands now.
-            b.write_manifest()
+            manifest_file.write(b)
             result.pytest = suites(b, cfg, r.baseline.directory if r.baseline else None)
             changed = b.problems(b.chain.ancestors("model_tests"))
             if changed:

@@ -18,7 +18,7 @@ REPORT, CARD = "report.md", "model-card.md"
 
 
 def run(r: StageRun) -> ReportResult:
-    from ci_ml import lineage
+    from ci_ml import manifest as manifest_file
     from ci_ml.artifact import present_files
     from ci_ml.report.context import ReportResult, context, outputs, sections
     from ci_ml.report.render import render_model_card, render_report
@@ -27,7 +27,7 @@ def run(r: StageRun) -> ReportResult:
     # Publishable only when every stage before completed and is still current.
     before = b.chain.names[: b.chain.names.index("report")]
     complete = not b.problems(before)
-    manifest = lineage.manifest(b) if b.data_loaded else None
+    manifest = manifest_file.assemble(b) if b.data_loaded else None
     ctx = context(b, manifest)
     _, sources = sections(b.chain.stages)
     text = render_report(ctx, sources)
@@ -37,7 +37,7 @@ def run(r: StageRun) -> ReportResult:
     else:
         b.write_text(CARD, render_model_card(ctx))
     if b.data_loaded:
-        b.write_manifest()
+        manifest_file.write(b)
     b.write_text(SUMS, "".join(f"{b.digest(n)}  {n}\n" for n in present_files(b.out)))
     if r.state is not None:
         r.state.complete = complete

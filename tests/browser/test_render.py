@@ -31,6 +31,7 @@ if _ROOT not in sys.path:
 
 from tests.browser import gfm  # noqa: E402
 from tests.conftest import EXAMPLES, ROOT, run_cli  # noqa: E402
+from tests.report_context import BASE  # noqa: E402
 
 OUTPUT = ROOT / "tests" / "output"
 REPO = "octo/ml"
@@ -184,13 +185,14 @@ def test_a_template_that_emits_broken_mermaid_fails_the_check(
 ) -> None:
     """The check can fail: the history template, broken two ways, rendered in-process
     beside the unbroken one, which passes."""
-    from ci_ml.install import report
+    from ci_ml import report
+    from ci_ml.report import render
 
-    real = report._template
+    real = render._template
 
     def rendered(edit=lambda t: t) -> str:
         monkeypatch.setattr(
-            report, "_template", lambda n: edit(real(n)) if "history" in n else real(n)
+            render, "_template", lambda n: edit(real(n)) if "history" in n else real(n)
         )
         return report.render_report(_context())
 
@@ -217,10 +219,9 @@ def test_broken_markdown_is_reported(tmp_path: Path) -> None:
 
 def _context() -> dict:
     """The template context of a build with a history, without a browser or GitHub."""
-    from ci_ml.records import load
-    from ci_ml.install import report
-    from ci_ml.records import Evaluation
-    from ci_ml.records import History
+    from ci_ml import report
+    from ci_ml.marker import marker
+    from ci_ml.records import Evaluation, History, load
 
     metrics = load(
         Evaluation,
@@ -238,7 +239,8 @@ def _context() -> dict:
     )  # fmt: skip
     return {
         "name": "x", "config_path": "ci-ml.yaml", "comment_id": "abc", "status": "no-baseline",
-        "marker": report.marker("abc"), "manifest": None, "metrics": metrics,
+        "marker": marker("abc"), "manifest": None, "metrics": metrics,
+        **BASE,
         "comparison": None, "validation": None, "safeguards": None, "export": None,
         "train": None, "timings": {}, "reused": None, "release_marker": "",
         "run_url": None, "sha": "", **report.pictures(None, metrics, history),

@@ -7,15 +7,13 @@ import math
 
 import pytest
 
-from ci_ml.records import load
+from ci_ml import report
 from ci_ml.github.api import MAX_COMMENT_CHARS
 from ci_ml.github.comment import fit_comment
 from ci_ml.marker import marker
+from ci_ml.records import Comparison, Evaluation, History, load, recorded_values
 from ci_ml.report import charts
-from ci_ml.install import report
-from ci_ml.records import Comparison
-from ci_ml.records import Evaluation
-from ci_ml.records import History, recorded_values
+from tests.report_context import BASE
 
 ZERO = charts.HALF  # the zero column inside a strip
 
@@ -239,6 +237,7 @@ def test_the_comment_fits_with_history_and_charts_included() -> None:
     ctx = {
         "name": "big", "config_path": "ci-ml.yaml", "comment_id": "abc",
         "marker": marker("abc"), "status": "pass", "manifest": None, "metrics": ev,
+        **BASE,
         "comparison": comp, "validation": None, "safeguards": None, "export": None, "train": None,
         "timings": {}, "run_url": None, "sha": "", "reused": None, "release_marker": "",
         **report.pictures(comp, ev, h),

@@ -6,12 +6,20 @@ import math
 
 import numpy as np
 
+from ci_ml.comparison import params_diff
+from ci_ml.records import Manifest, load
 from ci_ml.scoring.pairing import align_classes
-from ci_ml.stages.compare import params_diff
 
 
-def manifest(estimator: str, **params) -> dict:
-    return {"model": {"estimator": estimator, "params": params}}
+def manifest(estimator: str, **params) -> Manifest:
+    return load(
+        Manifest,
+        {
+            "task": "classification",
+            "features": [],
+            "model": {"estimator": estimator, "params": params},
+        },
+    )
 
 
 def test_equal_or_unset_parameters_are_not_changes() -> None:

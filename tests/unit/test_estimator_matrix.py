@@ -18,7 +18,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from ci_ml.data import is_text
 from ci_ml.modeling import preprocess
 from ci_ml.modeling.convert import convert
-from ci_ml.stages.export import export
+from ci_ml.modeling.export import export
 from ci_ml.modeling.parity import predict_is_argmax
 
 TOL = 1e-4

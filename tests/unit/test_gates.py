@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from ci_ml.config import Gate
 from ci_ml.checks.gates import evaluate_gate, overall
+from ci_ml.config import Gate
 from ci_ml.stats.bootstrap import Delta, Estimate
 
 

@@ -16,6 +16,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeRegressor
 
+from ci_ml.checks import model as checks
+from ci_ml.checks.slices import codes, slices
 from ci_ml.config import (
     BudgetsConfig,
     DirectionalCheck,
@@ -24,9 +26,8 @@ from ci_ml.config import (
     SliceConfig,
 )
 from ci_ml.errors import ConfigError, DataValidationError
-from ci_ml.checks import model as checks
 from ci_ml.modeling.convert import convert
-from ci_ml.checks.slices import codes, slices
+from ci_ml.records import Manifest, load
 from ci_ml.scoring.model import OnnxModel
 
 
@@ -49,9 +50,8 @@ def export(est, X: pd.DataFrame, y: pd.Series, tmp: Path, task: str) -> OnnxMode
         "task": task,
         "features": [{"name": c, "dtype": str(X[c].dtype)} for c in X.columns],
         "classes": [str(c) for c in est.classes_] if task == "classification" else None,
-        "export": {"probabilities": task == "classification"},
     }
-    return OnnxModel(path, manifest)
+    return OnnxModel(path, load(Manifest, manifest))
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 import pytest
 from markdown_it import MarkdownIt
 
-from ci_ml.records import load
+from ci_ml import report
+from ci_ml.checks.model_tests import failures
 from ci_ml.marker import marker
-from ci_ml.install import report
-from ci_ml.records import ModelTestsResult
-from ci_ml.stages.model_tests import failures
+from ci_ml.records import ModelTestsResult, load
 from ci_ml.testing.runner import Collector, summarise
+from tests.report_context import BASE
 
 EVIL = "a|b <!-- x --> <script>alert(1)</script> [link](http://e.vil) `tick`"
 
@@ -183,6 +183,7 @@ def _ctx(tests: ModelTestsResult | None) -> dict:
         "reused": None,
         "release_marker": "",
         "marker": marker("abc123"),
+        **BASE,
         "status": "tests-failed",
         "manifest": None,
         "metrics": None,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from ci_ml.checks.personal_data import mask, scan_column, scan_names
 from ci_ml.config import PersonalDataCheck
 from ci_ml.errors import ConfigError
-from ci_ml.checks.personal_data import mask, scan_column, scan_names
 
 
 def kinds(values: list, **cfg) -> dict[str, float]:

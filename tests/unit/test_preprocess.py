@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from ci_ml.errors import ConfigError
 from ci_ml.modeling import preprocess
-from ci_ml.stages.export import export
+from ci_ml.modeling.export import export
 
 
 def frame(**cols) -> pd.DataFrame:

@@ -139,7 +139,14 @@ def fp(**change):
     ],
 )
 def test_cache_decision(baseline, enabled, reuse, reason) -> None:
-    decision = fingerprint.decide(fp(), baseline, enabled)
+    from ci_ml.records import Manifest, load
+
+    manifest = (
+        None
+        if baseline is None
+        else load(Manifest, {"task": "regression", "features": [], **baseline})
+    )
+    decision = fingerprint.decide(fp(), manifest, enabled)
     assert decision.reuse is reuse and reason in decision.reason
 
 

@@ -6,13 +6,11 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from ci_ml.records import load
+from ci_ml import report
 from ci_ml.errors import UsageError
 from ci_ml.marker import comment_id, marker
-from ci_ml.install import report
-from ci_ml.records import Comparison
-from ci_ml.records import Evaluation
-from ci_ml.records import ValidationResult
+from ci_ml.records import Comparison, Evaluation, Manifest, ValidationResult, load
+from tests.report_context import BASE
 
 EVIL = "a|b <!-- x --> <script>alert(1)</script> **bold** [link](http://e.vil) `tick`\nnewline"
 
@@ -125,6 +123,7 @@ def _ctx() -> dict:
         "reused": None,
         "release_marker": "",
         "marker": marker("abc123"),
+        **BASE,
         "status": "fail",
         "manifest": None,
         "metrics": metrics,
@@ -221,7 +220,9 @@ def test_validation_failure_report() -> None:
 
 
 def test_a_template_without_marker_fails_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(report, "_template", lambda name: "no marker here")
+    from ci_ml.report import render
+
+    monkeypatch.setattr(render, "_template", lambda name: "no marker here")
     with pytest.raises(RuntimeError, match="marker"):
         report.render_report(copy.deepcopy(_ctx()))
 
@@ -288,11 +289,12 @@ def test_a_build_from_a_dirty_tree_says_so_in_the_report_and_the_card() -> None:
         "features": [],
         "classes": None,
     }
+    ctx["manifest"] = load(Manifest, ctx["manifest"])
     text = report.render_report(ctx)
     assert "uncommitted changes" in text and "abcdef123456" in text
     card = report.render_model_card(ctx)
     assert "uncommitted changes" in card and "Check out the commit above" not in card
-    ctx["manifest"]["git"]["dirty"] = False
+    ctx["manifest"].git.dirty = False
     assert "uncommitted changes" not in report.render_report(ctx)
 
 
