@@ -266,9 +266,8 @@ class Build:
             return None
         from ci_ml import records
 
-        value = records.load(
-            getattr(records, stage.record), read_json(self.out / stage.record_file)
-        )
+        cls = getattr(records, stage.record) if isinstance(stage.record, str) else stage.record
+        value = records.load(cls, read_json(self.out / stage.record_file))
         self.results[name] = value
         return value
 

@@ -96,6 +96,7 @@ class Dataset:
         self.target = cfg.data.target
         self._split: tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None] | None = None
         self._train_rows: int | None = None
+        self._holdout: pd.DataFrame | None = None
 
     def _ensure_split(self) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None]:
         if self._split is None:
@@ -152,8 +153,16 @@ class Dataset:
         return self.features_of(which), df[self.target]
 
     def features_of(self, which: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The feature columns (or `columns` of them) as the model sees them (see `xy`)."""
-        df = self.train if which == "train" else self.test
+        """The feature columns (or `columns` of them) as the model sees them (see `xy`).
+        The holdout's are made once and kept: every stage after train reads them,
+        and the baseline's scores on them are kept by the frame they are of."""
+        if which == "test" and columns is None:
+            if self._holdout is None:
+                self._holdout = self._features(self.test, None)
+            return self._holdout
+        return self._features(self.train if which == "train" else self.test, columns)
+
+    def _features(self, df: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
         X = df[self.features if columns is None else list(columns)]
         text = [c for c in X.columns if is_text(X[c])]
         if text:

@@ -107,9 +107,10 @@ class Stage:
     summary: Callable[[Any], str]  # the line printed when it completes
     reads: tuple[str, ...] = ()  # config sections whose change makes its output stale
     writes: tuple[str, ...] = ()  # its files, relative to the artifact folder
-    # Its result as a record: the class's name in ci_ml.records and the file it is
-    # written to (relative to the artifact folder), or None for a result not kept.
-    record: str | None = None
+    # Its result as a record: the class (or its name in ci_ml.records, which keeps
+    # this module light) and the file it is written to (relative to the artifact
+    # folder); None for a result not kept.
+    record: str | type | None = None
     record_file: str | None = None
     uses_baseline: bool = False  # takes --baseline when run alone
     # Runs even when an earlier stage failed (the report: a failed build still says why).

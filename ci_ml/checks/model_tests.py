@@ -12,7 +12,6 @@ project's pytest suites, and which tests failed.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci_ml.checks.model import Inputs
@@ -183,13 +182,18 @@ def failures(result: ModelTestsResult) -> tuple[int, list[TestFailure]]:
     return total, found  # fmt: skip
 
 
-def suites(b: Build, cfg: ModelTestsConfig, baseline_dir: Path | None) -> SuiteResult:
+def suites(b: Build, cfg: ModelTestsConfig, base: Baseline | None) -> SuiteResult:
+    """The project's pytest suites, in this process, handed the verified baseline."""
     from ci_ml.testing.runner import run_suites
+    from ci_ml.testing.view import Preloaded
 
     paths = [b.cfg.resolve(p) for p in cfg.pytest]
     shown = [p.as_posix() for p in cfg.pytest]
     config = b.cfg.source.resolve()
-    return run_suites(paths, b.out.resolve(), config, baseline_dir, b.cfg.base_dir, shown)
+    directory = base.directory if base else None
+    return run_suites(
+        paths, b.out.resolve(), config, directory, b.cfg.base_dir, shown, Preloaded(base)
+    )
 
 
 def failure(result: ModelTestsResult) -> ModelTestFailed:

@@ -139,9 +139,12 @@ def cmd_publish(args: Any, rt: Runtime) -> int:
 
     ctx, cfg = _context(args, rt)
     out = Path(args.out)
-    with Build(cfg, out).open(create=False) as b:
+    from ci_ml.stages import chain
+
+    with Build(cfg, out, chain()).open(create=False) as b:
         _check_publishable(b, args.force)
-        reused = (b.record_of("train.json") or {}).get("reused_from")
+        trained = b.result("train")
+        reused = trained.reused_from if trained else None
         if reused and reused.get("source") == "release":
             # The build cache took the release's own model: nothing new to publish.
             print(

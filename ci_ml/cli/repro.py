@@ -88,6 +88,8 @@ def _rebuild(
     from ci_ml.build import Build, RunContext
     from ci_ml.config import load_config
     from ci_ml.reproduce import Outcome, compare, data_problems, toplevel, worktree
+    from ci_ml.stage import Options
+    from ci_ml.stages import chain
 
     repo = toplevel(Path(args.repo))
     with worktree(repo, commit) as src:
@@ -100,10 +102,13 @@ def _rebuild(
         rebuilt = out / "rebuild"
         if rebuilt.exists() and outdir.is_ours(rebuilt, "build"):
             shutil.rmtree(rebuilt)
-        b = Build(load_config(config), rebuilt, RunContext())
+        b = Build(load_config(config), rebuilt, chain(), RunContext())
         try:
-            with rt.actions.group(f"ci-ml reproduce: rebuilding {commit[:12]}"), b.open():
-                pipeline.run(b, None, rt.actions, cache=False)
+            with (
+                rt.actions.group(f"ci-ml reproduce: rebuilding {commit[:12]}"),
+                pipeline.session(b),
+            ):
+                pipeline.run(b, None, rt.actions, Options(cache=False))
         except CiMlError as e:
             return Outcome(False, {}, error=e.message)
     return compare(record, rebuilt, manifest)

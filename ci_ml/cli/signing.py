@@ -97,7 +97,9 @@ def cmd_sign(args: Any, rt: Runtime) -> int:
     from ci_ml.config import load_config
 
     out = Path(args.out)
-    with Build(load_config(args.config), out).open(create=False) as b:
+    from ci_ml.stages import chain
+
+    with Build(load_config(args.config), out, chain()).open(create=False) as b:
         problems = b.publish_problems()
         if problems:
             raise UsageError(

@@ -41,7 +41,7 @@ def run(r: StageRun) -> ModelTestsResult:
             # The project's suites read the artifact folder (the pytest plugin's
             # fixtures): its manifest must be there, as it stands now.
             manifest_file.write(b)
-            result.pytest = suites(b, cfg, r.baseline.directory if r.baseline else None)
+            result.pytest = suites(b, cfg, r.baseline)
             changed = b.problems(b.chain.ancestors("model_tests"))
             if changed:
                 raise ConfigError(

@@ -86,8 +86,8 @@ def summary(result: TrainResult) -> str:
             f"model unchanged: {result.reused_from.get('reason')}; training skipped "
             "(--no-cache to force)"
         )
-    note = f" ({result.note})" if result.note else ""
-    return f"trained {result.estimator} in {result.fit_seconds:.2f}s{note}"
+    why = f"training: {result.note}; " if result.note else ""
+    return f"{why}trained {result.estimator} in {result.fit_seconds:.2f}s"
 
 
 STAGE = Stage(

@@ -50,9 +50,12 @@ def _view(config: pytest.Config) -> BuildView:
     artifact = config.getoption("ci_ml_artifact")
     if not artifact:
         pytest.skip("no ci-ml build: run with --ci-ml-artifact .ci-ml (ci-ml test-model does)")
+    from ci_ml.testing.view import Preloaded
+
+    pre = next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Preloaded)), None)
     try:
         return BuildView(
-            artifact, config.getoption("ci_ml_config"), config.getoption("ci_ml_baseline")
+            artifact, config.getoption("ci_ml_config"), config.getoption("ci_ml_baseline"), pre
         )
     except CiMlError as e:
         pytest.fail(str(e), pytrace=False)

@@ -92,9 +92,12 @@ def run_suites(
     baseline: Path | None,
     rootdir: Path,
     shown: list[str] | None = None,
+    preloaded: Any = None,
 ) -> SuiteResult:
     """pytest on `paths` against the build in `artifact`, in this process; `shown`
-    names the paths in the result (as the config wrote them)."""
+    names the paths in the result (as the config wrote them); `preloaded`: a
+    plugin object handing the suites what this process has loaded already
+    (ci_ml.testing.view.Preloaded)."""
     shown = shown or [str(p) for p in paths]
     check_paths(paths, shown)
     import pytest
@@ -113,7 +116,7 @@ def run_suites(
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
     ]  # fmt: skip
     collector = Collector()
-    code = int(pytest.main(args, plugins=[collector]))
+    code = int(pytest.main(args, plugins=[collector, *([preloaded] if preloaded else [])]))
     return summarise(collector, code, shown)
 
 

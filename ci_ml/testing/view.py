@@ -14,10 +14,19 @@ from ci_ml.errors import UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ci_ml.baseline import Baseline
     from ci_ml.config import Config
     from ci_ml.data import Dataset
     from ci_ml.records import ChainRecord, Manifest
     from ci_ml.scoring.model import OnnxModel
+
+
+class Preloaded:
+    """A pytest plugin object `ci-ml test-model` hands the suites it runs in its own
+    process: the baseline it has already verified, so it is not verified again."""
+
+    def __init__(self, baseline: Baseline | None) -> None:
+        self.baseline = baseline
 
 
 class BuildView:
@@ -25,11 +34,16 @@ class BuildView:
     config it was built with, the baseline it was compared with ("none": none)."""
 
     def __init__(
-        self, artifact: Path, config: Path | None = None, baseline: Path | str | None = None
+        self,
+        artifact: Path,
+        config: Path | None = None,
+        baseline: Path | str | None = None,
+        preloaded: Preloaded | None = None,
     ) -> None:
         self.artifact = Path(artifact)
         self._config = config
         self._baseline = baseline
+        self._preloaded = preloaded
         if not (self.artifact / "manifest.json").is_file():
             raise UsageError(
                 f"{self.artifact} holds no ci-ml build (no manifest.json)",
@@ -130,5 +144,8 @@ class BuildView:
 
         if self.baseline_dir is None:
             return None
+        pre = self._preloaded.baseline if self._preloaded else None
+        if pre is not None and pre.directory.resolve() == self.baseline_dir.resolve():
+            return OnnxModel(pre.model_path, pre.manifest)
         base = load_baseline(self.baseline_dir)
         return OnnxModel(base.model_path, base.manifest)
