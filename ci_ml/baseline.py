@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import ORIGIN, read_json, verify_sums
 from ci_ml.errors import BaselineError
+from ci_ml.records import Evaluation, Manifest, RecordError, SafeguardsResult, load
 from ci_ml.scoring.pairing import BaselineScores, score
 
 if TYPE_CHECKING:
@@ -65,7 +66,6 @@ class Baseline:
     def safeguards(self) -> SafeguardsResult | None:
         """Its safeguards record (leakage scores to compare with), if it has a
         readable one; older or damaged ones give None."""
-        from ci_ml.records import RecordError, SafeguardsResult, load
 
         path = self.directory / "safeguards.json"
         if "safeguards.json" not in self.digests:
@@ -115,7 +115,6 @@ def load_directory(
     extra: dict[str, Any] | None = None,
     history: History | None = None,
 ) -> Baseline:
-    from ci_ml.records import Evaluation, Manifest
 
     if not path.is_dir():
         raise BaselineError(
@@ -138,7 +137,6 @@ def load_directory(
 def _checked(path: Path, cls: type) -> Any:
     """A baseline file as its record: a baseline can come from a download, so its
     shape is not taken on trust."""
-    from ci_ml.records import RecordError, load
 
     try:
         data = read_json(path)

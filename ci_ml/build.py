@@ -27,11 +27,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml import fingerprint, lineage, outdir
+from ci_ml import fingerprint, lineage, outdir, records
 from ci_ml.artifact import BUILD_DIR, read_json, sha256_file, write_text
 from ci_ml.chain import CHAIN, Chain, config_digest
 from ci_ml.config import Config
-from ci_ml.errors import UsageError
+from ci_ml.data import data_paths, infer_task, load_dataset
+from ci_ml.errors import ConfigError, UsageError
+from ci_ml.records import ChainRecord, MetricPlan, RecordError, StageState, dump, load
+from ci_ml.stats.bootstrap import Shared
+from ci_ml.stats.metrics import METRICS, select
 
 if TYPE_CHECKING:
     from ci_ml.data import Dataset
@@ -136,8 +140,6 @@ class Build:
         """A record (ci_ml.records) as strict JSON, checked against its type first."""
         import json
 
-        from ci_ml.records import dump
-
         return self.write_text(name, json.dumps(dump(record), indent=2, allow_nan=False) + "\n")
 
     def digest(self, name: str) -> str | None:
@@ -159,7 +161,6 @@ class Build:
     # --- the stage protocol ---------------------------------------------------------
     @cached_property
     def state(self) -> ChainRecord:
-        from ci_ml.records import ChainRecord, RecordError, load
 
         path = self.state_path(CHAIN)
         if path.is_file():
@@ -192,7 +193,6 @@ class Build:
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[StageState]:
         """Run one stage: begin, time, and seal it, or record that it failed."""
-        from ci_ml.records import StageState
 
         stage = self.chain.get(name)
         found = self.problems(self.chain.ancestors(name))
@@ -264,7 +264,6 @@ class Build:
             or not (self.out / stage.record_file).is_file()
         ):
             return None
-        from ci_ml import records
 
         cls = getattr(records, stage.record) if isinstance(stage.record, str) else stage.record
         value = records.load(cls, read_json(self.out / stage.record_file))
@@ -290,7 +289,6 @@ class Build:
     # --- the inputs -------------------------------------------------------------------
     @cached_property
     def data_shas(self) -> dict[str, str]:
-        from ci_ml.data import data_paths
 
         return {role: sha256_file(p) for role, p in data_paths(self.cfg).items() if p.is_file()}
 
@@ -305,7 +303,6 @@ class Build:
 
     @cached_property
     def dataset(self) -> Dataset:
-        from ci_ml.data import load_dataset
 
         return load_dataset(self.cfg, self.data_shas)
 
@@ -314,13 +311,11 @@ class Build:
         """Statistics one stage computes and a later one of this process reuses
         (evaluate's bootstrap of the candidate, in compare); a build run one
         command at a time computes them again, to the same bits."""
-        from ci_ml.stats.bootstrap import Shared
 
         return Shared()
 
     @cached_property
     def task(self) -> str:
-        from ci_ml.data import infer_task
 
         if self.cfg.task != "auto":
             return self.cfg.task
@@ -332,9 +327,6 @@ class Build:
     def plan_metrics(self, probabilities: bool) -> MetricPlan:
         """Which metrics, and which one heads the report, for a model that does (or
         does not) give probabilities; a config error names the key to fix."""
-        from ci_ml.errors import ConfigError
-        from ci_ml.records import MetricPlan
-        from ci_ml.stats.metrics import METRICS, select
 
         note = (
             f" (inferred from the target {self.dataset.target!r}; set `task:` if that is wrong)"

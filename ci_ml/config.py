@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from ci_ml.errors import ConfigError
+from ci_ml.stats.metrics import METRICS
 
 # An example of a valid value for every key, shown in error messages.
 EXAMPLES: dict[str, str] = {
@@ -184,7 +185,6 @@ class Gate(_Strict):
 def _check_direction(metric: str, rule: str) -> None:
     """`min` on an error metric (or `max` on a score) bounds the wrong side: it
     fails on a model that got better and never on one that got worse."""
-    from ci_ml.stats.metrics import METRICS
 
     m = METRICS.get(metric)
     if m is None:

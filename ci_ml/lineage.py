@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ci_ml import install
+
 PACKAGES = [
     "ci-ml",
     "scikit-learn",
@@ -36,7 +38,6 @@ def package_versions() -> dict[str, str | None]:
 
 
 def environment(lock_file: Path | None = None) -> dict[str, Any]:
-    from ci_ml import install
 
     return {
         "python": platform.python_version(),

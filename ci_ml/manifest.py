@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from ci_ml import fingerprint
+from ci_ml import __version__, fingerprint
 from ci_ml.artifact import plain
 from ci_ml.lineage import now
 from ci_ml.records import Manifest, SafeguardsSummary, load
@@ -21,7 +21,6 @@ FILE = "manifest.json"
 def model_facts(b: Build) -> dict[str, str]:
     """What model.onnx says about itself (its metadata_props): the manifest's
     facts that belong to the model, none that changes from one build to the next."""
-    from ci_ml import __version__
 
     d = b.dataset
     first = next(iter(d.sources.values()))
@@ -46,7 +45,6 @@ def model_facts(b: Build) -> dict[str, str]:
 
 def assemble(b: Build) -> Manifest:
     """Lineage: what went into the build, from the config, the data and the stage records."""
-    from ci_ml import __version__
 
     validation, train, export = b.result("validate"), b.result("train"), b.result("export")
     safeguards = b.result("safeguards")

@@ -15,6 +15,9 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ci_ml import manifest
+from ci_ml.stage import StageRun
+
 if TYPE_CHECKING:
     from ci_ml.baseline import Baseline
     from ci_ml.build import Build
@@ -27,7 +30,6 @@ def session(b: Build, create: bool = True) -> Iterator[Build]:
     """The build folder, claimed and locked for one command; on the way out the
     manifest is written if a stage ran since it last was (a failed one included),
     so the manifest is written once per command."""
-    from ci_ml import manifest
 
     with b.open(create):
         try:
@@ -59,7 +61,6 @@ def run_stage(stage: Stage, r: StageRun, console: Console) -> Any:
 
 def run(b: Build, baseline: Baseline | None, console: Console, options: Options) -> dict[str, Any]:
     """Every stage in order, from a clean build folder; their results by name."""
-    from ci_ml.stage import StageRun
 
     b.clear_all()
     r = StageRun(b, baseline, options)
@@ -80,7 +81,6 @@ def run(b: Build, baseline: Baseline | None, console: Console, options: Options)
 def verdict(b: Build, options: Options, baseline: Baseline | None) -> CiMlError | None:
     """The error the command exits with once everything is written: the first
     stage (in order) whose result says so (failed gates, then failed model tests)."""
-    from ci_ml.stage import StageRun
 
     r = StageRun(b, baseline, options)
     for stage in b.chain.stages:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ci_ml.config import Config
+from ci_ml.data import infer_task, is_text
 from ci_ml.errors import ConfigError, DataValidationError
 
 if TYPE_CHECKING:
@@ -108,8 +110,6 @@ def not_features(df: pd.DataFrame, target: str) -> dict[str, str]:
     """Columns that would teach the model nothing that generalises, with the reason."""
     import pandas as pd
 
-    from ci_ml.data import is_text
-
     out = {}
     for name in df.columns:
         if name == target:
@@ -126,7 +126,6 @@ def not_features(df: pd.DataFrame, target: str) -> dict[str, str]:
 def decide(frames: dict[str, pd.DataFrame], target: str, split: bool) -> Setup:
     """The setup for a target in `frames` ({file name: table}, training file first).
     `split`: one file, split by ci-ml (else the second frame is the holdout)."""
-    from ci_ml.data import infer_task
 
     check_target(frames, target)
     first = next(iter(frames.values()))
@@ -299,6 +298,5 @@ def schema_text(schema_yaml: str, sources: str) -> str:
 
 def check_config(text: str) -> None:
     """The written config must load: a bug here would hand the user a broken file."""
-    from ci_ml.config import Config
 
     Config.model_validate(yaml.safe_load(text))

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.checks.personal_data import scan_column, scan_names
+from ci_ml.data import is_text
 from ci_ml.records import Finding, SafeguardsResult
+from ci_ml.stats.twosample import categorical_shift, numeric_shift
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,8 +53,6 @@ class Encoded:
 def encode(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str) -> Encoded:
     import numpy as np
     import pandas as pd
-
-    from ci_ml.data import is_text
 
     tr, te, categorical = {}, {}, set()
     for c in train.columns:
@@ -257,7 +257,6 @@ def _leakage(
 def _skew(
     enc: Encoded, target: str, cfg: SafeguardsConfig
 ) -> tuple[list[Finding], dict[str, dict[str, Any]]]:
-    from ci_ml.stats.twosample import categorical_shift, numeric_shift
 
     check = cfg.skew
     findings, table = [], {}

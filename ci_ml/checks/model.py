@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.checks.gates import evaluate_gate
+from ci_ml.data import is_text
 from ci_ml.errors import ConfigError, DataValidationError
 from ci_ml.records import (
     BudgetsResult,
@@ -34,6 +36,8 @@ from ci_ml.records import (
     RateCheck,
     ReliabilityRow,
 )
+from ci_ml.stats.calibration import LABELS
+from ci_ml.stats.calibration import calibration as stats
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,8 +76,6 @@ def model_frame(rows: pd.DataFrame, like: pd.DataFrame, what: str) -> pd.DataFra
     """`rows`' model columns with the types the model was trained on: text as text
     (missing as ""), numbers as numbers, or a data error naming the column."""
     import pandas as pd
-
-    from ci_ml.data import is_text
 
     missing = [c for c in like.columns if c not in rows.columns]
     if missing:
@@ -121,8 +123,6 @@ def golden(
 ) -> GoldenResult:
     """Predict the golden rows; each must give its expected label or fall in its range."""
     import numpy as np
-
-    from ci_ml.data import is_text
 
     frame = read_golden(path, [c for c in like.columns if is_text(like[c])], shown)
     if frame.empty:
@@ -455,9 +455,6 @@ def calibration(
 ) -> CalibrationResult:
     """Brier score and ECE with intervals, deltas against the baseline (scored on the
     same rows), the reliability table, and the calibration gates."""
-    from ci_ml.checks.gates import evaluate_gate
-    from ci_ml.stats.calibration import LABELS
-    from ci_ml.stats.calibration import calibration as stats
 
     if candidate.proba is None:
         raise ConfigError(

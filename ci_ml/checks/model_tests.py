@@ -14,10 +14,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ci_ml.checks import model as checks
 from ci_ml.checks.model import Inputs
-from ci_ml.checks.slices import run_slices, slice_metrics
+from ci_ml.checks.slices import run_slices, slice_metrics, slices
 from ci_ml.errors import ConfigError, ModelTestFailed
 from ci_ml.records import ModelTestsResult, SuiteResult, TestFailure
+from ci_ml.scoring.holdout import candidate
+from ci_ml.scoring.model import OnnxModel
+from ci_ml.scoring.pairing import pair
+from ci_ml.testing.runner import check_paths, run_suites
+from ci_ml.testing.view import Preloaded
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,9 +37,6 @@ if TYPE_CHECKING:
 def inputs(b: Build, base: Baseline | None, manifest: Manifest) -> Inputs:
     """Both models, the rows, and the two models' holdout predictions paired; the
     baseline's are the scores compare made (a baseline is scored once)."""
-    from ci_ml.scoring.holdout import candidate
-    from ci_ml.scoring.model import OnnxModel
-    from ci_ml.scoring.pairing import pair
 
     evaluation = b.require("evaluate", "model_tests")
     scored = evaluation.scored if evaluation.scored is not None else candidate(b, "model_tests")
@@ -60,8 +63,6 @@ def inputs(b: Build, base: Baseline | None, manifest: Manifest) -> Inputs:
 def preflight(b: Build) -> None:
     """The model tests' config against the data, before training: a wrong column, a
     missing file or a check that cannot apply is a config error now, not after the fit."""
-    from ci_ml.checks import model as checks
-    from ci_ml.checks.slices import slices
 
     cfg = b.cfg.model_tests
     if not cfg.configured:
@@ -82,8 +83,6 @@ def preflight(b: Build) -> None:
             hint="paths are relative to the config file",
         )
     if cfg.pytest:
-        from ci_ml.testing.runner import check_paths
-
         check_paths([b.cfg.resolve(p) for p in cfg.pytest], [str(p) for p in cfg.pytest])
 
 
@@ -93,7 +92,6 @@ def _sample(X: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 
 def run_checks(b: Build, cfg: ModelTestsConfig, ins: Inputs, result: ModelTestsResult) -> None:
     """The declarative checks, in the order the report shows them."""
-    from ci_ml.checks import model as checks
 
     st = b.cfg.statistics
     on_missing = "skip" if b.cfg.baseline.on_unscorable == "skip" else "fail"
@@ -184,8 +182,6 @@ def failures(result: ModelTestsResult) -> tuple[int, list[TestFailure]]:
 
 def suites(b: Build, cfg: ModelTestsConfig, base: Baseline | None) -> SuiteResult:
     """The project's pytest suites, in this process, handed the verified baseline."""
-    from ci_ml.testing.runner import run_suites
-    from ci_ml.testing.view import Preloaded
 
     paths = [b.cfg.resolve(p) for p in cfg.pytest]
     shown = [p.as_posix() for p in cfg.pytest]

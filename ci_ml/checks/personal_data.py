@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.errors import ConfigError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -160,7 +162,6 @@ def kinds_in(
 
 def _national_validators(check: PersonalDataCheck) -> dict[str, Callable[[str], bool]]:
     """python-stdnum modules named in the config (us.ssn is matched by its format)."""
-    from ci_ml.errors import ConfigError
 
     out = {}
     for name in check.national_ids:

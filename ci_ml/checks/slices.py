@@ -10,8 +10,11 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.checks.gates import ORDER, evaluate_gate
 from ci_ml.errors import ConfigError
 from ci_ml.records import SliceGate, SliceMetric, SliceRow, SlicesResult
+from ci_ml.stats.metrics import METRICS
+from ci_ml.stats.slices import resample_slices, slice_results
 
 if TYPE_CHECKING:
     import numpy as np
@@ -144,7 +147,6 @@ def _limit(found: Any, by: str, limit: int) -> None:
 def slice_metrics(cfg: SliceConfig, primary: str, task: str, has_proba: bool) -> list[str]:
     """The metrics computed per slice: the configured ones, else the gated ones and the
     primary metric; each must be one of the task's, and computable for this model."""
-    from ci_ml.stats.metrics import METRICS
 
     names = list(cfg.metrics or dict.fromkeys([*(g.metric for g in cfg.gates), primary]))
     for name in names:
@@ -192,10 +194,6 @@ def run_slices(
     cfg: SliceConfig, holdout: pd.DataFrame, ins: Inputs, st: StatisticsConfig,
     primary: str, on_missing: str,
 ) -> SlicesResult:  # fmt: skip
-    from ci_ml.checks.gates import ORDER, evaluate_gate
-    from ci_ml.checks.slices import slices
-    from ci_ml.stats.metrics import METRICS
-    from ci_ml.stats.slices import resample_slices, slice_results
 
     names = slice_metrics(cfg, primary, ins.scored.task, ins.scored.proba is not None)
     found = slices(holdout, cfg)

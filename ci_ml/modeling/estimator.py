@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import FITTED_MODEL, plain
 from ci_ml.errors import ConfigError, UsageError
+from ci_ml.modeling import preprocess
 from ci_ml.records import TrainResult
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 def fitted_model(b: Build, needed_by: str) -> Any:
     """The model this build trained (never one from anywhere else)."""
-    from ci_ml.errors import UsageError
 
     record = b.require("train", needed_by)
     if record.model is not None:
@@ -194,7 +194,6 @@ def fit(
 ) -> TrainResult:
     """Build, seed and fit the model; `columns` (from `columns_for`) puts the
     auto preprocessing in front of the estimator."""
-    from ci_ml.modeling import preprocess
 
     est = build_estimator(cfg)
     check_task(est, task)

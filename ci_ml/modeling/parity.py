@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.errors import ParityError
+from ci_ml.scoring.labels import encode_labels
 from ci_ml.scoring.onnx import Predictions
 
 if TYPE_CHECKING:
@@ -48,8 +49,6 @@ def predict_is_argmax(est: Any) -> bool:
 def sklearn_predictions(est: Any, X: pd.DataFrame, task: str) -> Predictions:
     """scikit-learn's predictions on X, each method called once."""
     import numpy as np
-
-    from ci_ml.scoring.labels import encode_labels
 
     if task != "classification":
         return Predictions(np.asarray(est.predict(X), dtype=np.float64).ravel())

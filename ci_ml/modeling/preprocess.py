@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.data import is_text
 from ci_ml.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -55,8 +56,6 @@ class Columns:
 
 def _kind(s: pd.Series) -> str:
     import pandas as pd
-
-    from ci_ml.data import is_text
 
     if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s):
         return "datetime"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import HISTORY
 from ci_ml.marker import comment_id, marker, release_marker
+from ci_ml.records import History, RecordError, load
 from ci_ml.report import charts
 
 if TYPE_CHECKING:
@@ -83,7 +84,6 @@ def _release_facts(
 
 
 def _history(b: Build) -> History | None:
-    from ci_ml.records import History, RecordError, load
 
     data = b.optional(HISTORY)
     if data is None:

@@ -30,8 +30,6 @@ def scored(
     """The model's predictions on the holdout with the truth, as the statistics read them."""
     import numpy as np
 
-    from ci_ml.stats.metrics import Scored
-
     if task != "classification":
         return Scored("regression", y.to_numpy(dtype=np.float64), pred.astype(np.float64))
     y_idx = encode_labels(y, classes)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import read_json
 from ci_ml.errors import DataValidationError, UsageError
+from ci_ml.records import Manifest, RecordError, load
 from ci_ml.scoring.onnx import feeds, session_for
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ class OnnxModel:
                 f"{directory} holds no built model (model.onnx and manifest.json)",
                 hint="run `ci-ml run` first, or point at the --out folder of a build",
             )
-        from ci_ml.records import Manifest, RecordError, load
 
         try:
             record = load(Manifest, read_json(manifest))

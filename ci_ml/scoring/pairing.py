@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.scoring.labels import encode_labels
+from ci_ml.scoring.model import OnnxModel
 from ci_ml.stats.metrics import Scored
 
 if TYPE_CHECKING:
@@ -30,8 +32,6 @@ def score(path: Path, manifest: Manifest, X: pd.DataFrame, task: str) -> Baselin
     """A baseline's model (its model.onnx and manifest) on the holdout rows, through
     onnxruntime, with its own inputs; or why it cannot be."""
     import numpy as np
-
-    from ci_ml.scoring.model import OnnxModel
 
     try:
         model = OnnxModel(path, manifest)
@@ -82,8 +82,6 @@ def align_classes(
     Returns (pred index, proba, notes). A baseline label unknown to the candidate gets
     index -1 (always wrong); its probability mass is dropped."""
     import numpy as np
-
-    from ci_ml.scoring.labels import encode_labels
 
     key = {str(c): i for i, c in enumerate(candidate_classes)}
     idx = encode_labels(pred, candidate_classes)

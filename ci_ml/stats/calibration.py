@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ci_ml.stats.bootstrap import Delta, Estimate
+from ci_ml.stats.bootstrap import Delta, Estimate, _interval, delta_of, totals_and_sums
 
 if TYPE_CHECKING:
     import numpy as np
@@ -138,7 +138,6 @@ def calibration(
 ) -> CalibrationStats:
     """Brier score and ECE of the candidate (models[0]) and, given, of the baseline
     (models[1]) on the same bootstrap weights as every other statistic."""
-    from ci_ml.stats.bootstrap import _interval, delta_of, totals_and_sums
 
     totals, sums = totals_and_sums([components(m, bins) for m in models], resamples, seed)
     values = [

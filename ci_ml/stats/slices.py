@@ -40,7 +40,9 @@ from ci_ml.stats.bootstrap import (
     intervals,
     p_values,
     stratified_sums,
+    verdict,
 )
+from ci_ml.stats.metrics import METRICS, Scored, component_blocks
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,7 +95,6 @@ class SliceComponents:
 
 
 def _subset(s: Scored, idx: np.ndarray) -> Scored:
-    from ci_ml.stats.metrics import Scored
 
     proba = None if s.proba is None else s.proba[idx]
     return Scored(s.task, s.y[idx], s.pred[idx], proba, s.classes)
@@ -113,8 +114,6 @@ def slice_components(
 ) -> SliceComponents:
     """The model's metric components within each slice, summed into its units."""
     import numpy as np
-
-    from ci_ml.stats.metrics import component_blocks
 
     n = model.y.shape[0]
     _, where = component_blocks(_subset(model, np.arange(min(n, 1))), names)
@@ -152,8 +151,6 @@ def resample_slices(
     """Every metric of every model on every slice (row index arrays), all models
     resampled with the same weights, each slice within itself."""
     import numpy as np
-
-    from ci_ml.stats.metrics import METRICS
 
     layout = units([idx.size for idx in slices], seed)
     comps = [slice_components(m, names, slices, layout) for m in models]
@@ -196,9 +193,6 @@ def slice_results(
     ones large enough to gate): the others get no adjusted p-value and no verdict
     beyond "within noise" / "n/a"."""
     import numpy as np
-
-    from ci_ml.stats.bootstrap import verdict
-    from ci_ml.stats.metrics import METRICS
 
     out = {}
     cand = stats.point[0]

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ci_ml.errors import CiMlError
+from ci_ml.testing.view import BuildView, Preloaded
+
 if TYPE_CHECKING:
     from ci_ml.testing.view import BuildView
 
@@ -44,13 +47,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _view(config: pytest.Config) -> BuildView:
-    from ci_ml.errors import CiMlError
-    from ci_ml.testing.view import BuildView
 
     artifact = config.getoption("ci_ml_artifact")
     if not artifact:
         pytest.skip("no ci-ml build: run with --ci-ml-artifact .ci-ml (ci-ml test-model does)")
-    from ci_ml.testing.view import Preloaded
 
     pre = next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Preloaded)), None)
     try:
@@ -62,7 +62,6 @@ def _view(config: pytest.Config) -> BuildView:
 
 
 def _get(view: BuildView, name: str) -> Any:
-    from ci_ml.errors import CiMlError
 
     try:
         return getattr(view, name)

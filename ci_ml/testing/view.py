@@ -8,8 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import BUILD_DIR, read_json
+from ci_ml.baseline import load_baseline
 from ci_ml.chain import CHAIN
+from ci_ml.config import load_config
+from ci_ml.data import load_dataset
 from ci_ml.errors import UsageError
+from ci_ml.records import ChainRecord, Manifest, RecordError, load
+from ci_ml.scoring.model import OnnxModel
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,7 +58,6 @@ class BuildView:
     @cached_property
     def chain(self) -> ChainRecord | None:
         """The build's stage states (which config, which baseline), if readable."""
-        from ci_ml.records import ChainRecord, RecordError, load
 
         path = self.artifact / BUILD_DIR / CHAIN
         try:
@@ -75,13 +79,11 @@ class BuildView:
 
     @cached_property
     def cfg(self) -> Config:
-        from ci_ml.config import load_config
 
         return load_config(self.config_path)
 
     @cached_property
     def dataset(self) -> Dataset:
-        from ci_ml.data import load_dataset
 
         d = load_dataset(self.cfg)
         built = self.manifest.data.files if self.manifest.data else {}
@@ -108,7 +110,6 @@ class BuildView:
 
     @cached_property
     def manifest(self) -> Manifest:
-        from ci_ml.records import Manifest, RecordError, load
 
         path = self.artifact / "manifest.json"
         try:
@@ -125,7 +126,6 @@ class BuildView:
 
     @cached_property
     def candidate(self) -> OnnxModel:
-        from ci_ml.scoring.model import OnnxModel
 
         return OnnxModel.load(self.artifact)
 
@@ -139,8 +139,6 @@ class BuildView:
     @cached_property
     def baseline(self) -> OnnxModel | None:
         """The baseline's model, after its SHA256SUMS are checked; None without one."""
-        from ci_ml.baseline import load_baseline
-        from ci_ml.scoring.model import OnnxModel
 
         if self.baseline_dir is None:
             return None
