@@ -20,6 +20,7 @@ REPORT, CARD = "report.md", "model-card.md"
 def run(r: StageRun) -> ReportResult:
     from ci_ml import manifest as manifest_file
     from ci_ml.artifact import present_files
+    from ci_ml.errors import CiMlError
     from ci_ml.report.context import ReportResult, context, outputs, sections
     from ci_ml.report.render import render_model_card, render_report
 
@@ -27,7 +28,10 @@ def run(r: StageRun) -> ReportResult:
     # Publishable only when every stage before completed and is still current.
     before = b.chain.names[: b.chain.names.index("report")]
     complete = not b.problems(before)
-    manifest = manifest_file.assemble(b) if b.data_loaded else None
+    try:
+        manifest = manifest_file.assemble(b)
+    except CiMlError:
+        manifest = None  # the data cannot be read: there is nothing for a manifest to describe
     ctx = context(b, manifest)
     _, sources = sections(b.chain.stages)
     text = render_report(ctx, sources)
@@ -36,8 +40,9 @@ def run(r: StageRun) -> ReportResult:
         b.clear([CARD])  # no model, no card
     else:
         b.write_text(CARD, render_model_card(ctx))
-    if b.data_loaded:
-        manifest_file.write(b)
+    if manifest is not None:
+        b.write_record(manifest_file.FILE, manifest)
+        b.manifest_due = False
     b.write_text(SUMS, "".join(f"{b.digest(n)}  {n}\n" for n in present_files(b.out)))
     if r.state is not None:
         r.state.complete = complete
