@@ -36,6 +36,7 @@ from ci_ml.records import (
     RateCheck,
     ReliabilityRow,
 )
+from ci_ml.scoring.labels import class_index, encode_labels
 from ci_ml.stats.calibration import LABELS
 from ci_ml.stats.calibration import calibration as stats
 
@@ -134,14 +135,15 @@ def golden(
         if "expected" not in frame.columns:
             raise DataValidationError(f"{shown}: give the expected class in a column `expected`")
         expected = frame["expected"].astype(str).to_numpy()
-        known = {str(c) for c in model.classes_ or []}
-        unknown = sorted(set(expected) - known)
+        classes = list(model.classes_ or [])
+        want = class_index(expected, classes)
+        unknown = sorted(set(expected[want < 0]))
         if unknown:
             raise DataValidationError(
                 f"{shown}: expected class(es) the model does not know: {', '.join(unknown[:10])}",
-                hint=f"classes: {', '.join(sorted(known))}",
+                hint=f"classes: {', '.join(sorted(str(c) for c in classes))}",
             )
-        bad = expected != got.astype(str)
+        bad = want != encode_labels(got, classes)
         shown_expected = expected
     else:
         lo, hi = _bounds(frame, shown)
@@ -383,12 +385,13 @@ def _score_column(model: OnnxModel, check: DirectionalCheck, key: str) -> int | 
                 f"(classes: {', '.join(classes)})"
             )
         return 1
-    if str(check.class_) not in classes:
+    at = int(class_index([str(check.class_)], list(model.classes_ or []))[0])
+    if at < 0:
         raise ConfigError(
             f"model_tests.{key}.class: {check.class_!r} is not a class of the model",
             hint=f"classes: {', '.join(classes)}",
         )
-    return classes.index(str(check.class_))
+    return at
 
 
 def directional(
@@ -408,11 +411,11 @@ def directional(
     def against(model: OnnxModel, a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
         col = column
         if model is not models[0] and column is not None:
-            classes = [str(c) for c in model.classes_ or []]
-            target = [str(c) for c in models[0].classes_ or []][column]  # type: ignore[union-attr]
-            if target not in classes or not model.has_proba:
+            target = list(models[0].classes_ or [])[column]  # type: ignore[union-attr]
+            at = int(encode_labels([target], list(model.classes_ or []))[0])
+            if at < 0 or not model.has_proba:
                 raise DataValidationError("the baseline has no such class probability")
-            col = classes.index(target)
+            col = at
         score = (
             (lambda m, rows: m.predict(rows))
             if col is None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ci_ml.artifact import read_json
 from ci_ml.errors import DataValidationError, UsageError
 from ci_ml.records import Manifest, RecordError, load
+from ci_ml.scoring.labels import encode_labels
 from ci_ml.scoring.onnx import feeds, session_for
 
 if TYPE_CHECKING:
@@ -75,11 +76,19 @@ class OnnxModel:
         return self.session.run(None, self.feeds(X))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Class labels (classification) or predicted values, one per row."""
+        """Class labels (classification: the model's own classes, as `classes_` holds
+        them, whatever the ONNX file encodes them as) or predicted values, one per row."""
         import numpy as np
 
         out = np.asarray(self.run(X)[0]).ravel()
-        return out if self.task == "classification" else out.astype(np.float64)
+        if self.task != "classification":
+            return out.astype(np.float64)
+        if not self.classes_:
+            return out
+        idx = encode_labels(out, self.classes_)
+        labels = np.empty(len(self.classes_), dtype=object)
+        labels[:] = self.classes_
+        return np.where(idx >= 0, labels[np.maximum(idx, 0)], out.astype(object))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """(rows, classes) probabilities, columns in the order of `classes_`."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.scoring.labels import encode_labels
+from ci_ml.scoring.labels import encode_labels, label_keys
 from ci_ml.scoring.model import OnnxModel
 from ci_ml.stats.metrics import Scored
 
@@ -83,17 +83,21 @@ def align_classes(
     index -1 (always wrong); its probability mass is dropped."""
     import numpy as np
 
-    key = {str(c): i for i, c in enumerate(candidate_classes)}
+    cand_keys = [str(k) for k in label_keys(list(candidate_classes))] if candidate_classes else []
+    base_keys = [str(k) for k in label_keys(list(baseline_classes))] if baseline_classes else []
+    key = {k: i for i, k in enumerate(cand_keys)}
     idx = encode_labels(pred, candidate_classes)
     out = None
     if proba is not None:
         out = np.zeros((proba.shape[0], len(candidate_classes)))
-        for j, c in enumerate(baseline_classes):
-            if str(c) in key:
-                out[:, key[str(c)]] = proba[:, j]
+        for j, k in enumerate(base_keys):
+            if k in key:
+                out[:, key[k]] = proba[:, j]
     notes = []
-    only_base = [c for c in baseline_classes if str(c) not in key]
-    only_cand = [c for c in candidate_classes if str(c) not in {str(b) for b in baseline_classes}]
+    only_base = [c for c, k in zip(baseline_classes, base_keys, strict=True) if k not in key]
+    only_cand = [
+        c for c, k in zip(candidate_classes, cand_keys, strict=True) if k not in set(base_keys)
+    ]
     if only_base:
         notes.append(f"classes only the baseline knows: {', '.join(map(str, only_base))}")
     if only_cand:

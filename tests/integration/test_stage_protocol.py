@@ -30,15 +30,23 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def run_here(args: list[str], cwd: Path) -> tuple[int, str, str]:
-    """`ci-ml ARGS` in this process (so what a test patched is what runs)."""
+    """`ci-ml ARGS` in this process (so what a test patched is what runs); the
+    modules a project's own test suite brought in are let go afterwards, as a
+    process of its own would."""
+    import sys
+
     out, err = io.StringIO(), io.StringIO()
-    before = Path.cwd()
+    before, modules = Path.cwd(), set(sys.modules)
     os.chdir(cwd)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(args)
     finally:
         os.chdir(before)
+        for name in set(sys.modules) - modules:
+            where = getattr(sys.modules[name], "__file__", None) or ""
+            if where.startswith(str(cwd.resolve())) or where.startswith(str(cwd)):
+                del sys.modules[name]
     return code, out.getvalue(), err.getvalue()
 
 
