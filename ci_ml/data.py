@@ -86,17 +86,28 @@ class DataFile:
 
 
 class Dataset:
-    """The configured data: the frames as read (`sources`, what the schema tests) and
-    the train/holdout split (computed on first use, after validation)."""
+    """The configured data: the frames as read without `data.drop`'s columns
+    (`sources`, what the schema tests) and the train/holdout split (computed on
+    first use, after validation). The dropped columns are kept aside for the
+    holdout rows as they are in the files (`holdout_rows`): a baseline built
+    before a column was dropped is scored with its own columns."""
 
-    def __init__(self, cfg: Config, sources: dict[str, pd.DataFrame], files: dict[str, DataFile]):
+    def __init__(
+        self,
+        cfg: Config,
+        sources: dict[str, pd.DataFrame],
+        files: dict[str, DataFile],
+        dropped: dict[str, pd.DataFrame] | None = None,
+    ):
         self.cfg = cfg
         self.sources = sources  # {"data": df} or {"train": df, "test": df}
         self.files = files
         self.target = cfg.data.target
+        self._dropped = dropped or {}  # by source: data.drop's columns, same rows
         self._split: tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None] | None = None
         self._train_rows: int | None = None
         self._holdout: pd.DataFrame | None = None
+        self._holdout_rows: pd.DataFrame | None = None
 
     def _ensure_split(self) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None]:
         if self._split is None:
@@ -129,6 +140,8 @@ class Dataset:
         # copies: a slice would keep the whole frame's arrays alive
         kept = train[list(keep)].copy() if keep else train.iloc[:0].copy()
         self._split = (kept, test, split)
+        if "data" in self._dropped:  # only the holdout's rows of the dropped columns
+            self._dropped["data"] = self._dropped["data"].loc[test.index].copy()
         self.sources = {
             role: df if role == "test" else df.iloc[:0].copy() for role, df in self.sources.items()
         }
@@ -151,6 +164,20 @@ class Dataset:
         the parity check and in production (impute with missing_values="")."""
         df = self.train if which == "train" else self.test
         return self.features_of(which), df[self.target]
+
+    @property
+    def holdout_rows(self) -> pd.DataFrame:
+        """The holdout rows with every column of the files but the target (the
+        features and `data.drop`'s columns), as models read them (see `xy`); made
+        once and kept."""
+        if self._holdout_rows is None:
+            test = self.test
+            extra = self._dropped.get("data" if "data" in self._dropped else "test")
+            if extra is not None and len(extra.columns):
+                test = test.join(extra.loc[test.index])
+            columns = [c for c in test.columns if c != self.target]
+            self._holdout_rows = self._features(test, columns)
+        return self._holdout_rows
 
     def features_of(self, which: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The feature columns (or `columns` of them) as the model sees them (see `xy`).
@@ -230,14 +257,19 @@ def load_dataset(cfg: Config, shas: dict[str, str] | None = None) -> Dataset:
         path = cfg.resolve(d.path)
         df = read_frame(path)
         files["data"] = _describe(path, df, cfg.base_dir, shas.get("data"))
+        dropped = {"data": df[list(d.drop)]} if d.drop and set(d.drop) <= set(df.columns) else {}
         df = _drop(df, d.drop, path)
         _require_target(df, d.target, path)
-        return Dataset(cfg, {"data": df}, files)
+        return Dataset(cfg, {"data": df}, files, dropped)
     train_path, test_path = cfg.resolve(d.train), cfg.resolve(d.test)
     train, test = read_frame(train_path), read_frame(test_path)
     files["train"] = _describe(train_path, train, cfg.base_dir, shas.get("train"))
     files["test"] = _describe(test_path, test, cfg.base_dir, shas.get("test"))
-    train, test = _drop(train, d.drop, train_path), _drop(test, d.drop, test_path)
+    # The holdout's dropped columns are kept aside (a baseline may read them); they are
+    # the holdout file's, which may lack some the training file has.
+    kept = [c for c in d.drop if c in test.columns]
+    dropped = {"test": test[kept]} if kept else {}
+    train, test = _drop(train, d.drop, train_path), _drop(test, kept, test_path)
     _require_target(train, d.target, train_path)
     _require_target(test, d.target, test_path)
     missing = [c for c in train.columns if c not in test.columns]
@@ -247,7 +279,7 @@ def load_dataset(cfg: Config, shas: dict[str, str] | None = None) -> Dataset:
             file=str(test_path),
             hint="train and test files must have the same columns",
         )
-    return Dataset(cfg, {"train": train, "test": test[list(train.columns)]}, files)
+    return Dataset(cfg, {"train": train, "test": test[list(train.columns)]}, files, dropped)
 
 
 def _drop(df: pd.DataFrame, drop: list[str], path: Path) -> pd.DataFrame:

@@ -606,6 +606,9 @@ class Inputs:
     X: pd.DataFrame  # holdout features, as the model reads them
     train_X: pd.DataFrame
     scored: Scored  # the candidate on the holdout (widened if the baseline knows more classes)
+    # The holdout rows with every column of the files (data.drop's too): both models
+    # read their own columns from them.
+    rows: pd.DataFrame
     baseline: OnnxModel | None = None
     base_scored: Scored | None = None
     missing: str | None = None  # why a baseline that exists gives no comparable numbers

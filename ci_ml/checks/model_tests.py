@@ -42,10 +42,12 @@ def inputs(b: Build, base: Baseline | None, manifest: Manifest) -> Inputs:
     scored = evaluation.scored if evaluation.scored is not None else candidate(b, "model_tests")
     X, _ = b.dataset.xy("test")
     train_X = b.dataset.features_of("train", b.cfg.model_tests.training_columns())
-    found = Inputs(OnnxModel(b.path("model.onnx"), manifest), X, train_X, scored)
+    found = Inputs(
+        OnnxModel(b.path("model.onnx"), manifest), X, train_X, scored, b.dataset.holdout_rows
+    )
     if base is None:
         return found
-    scores = base.scores(X, b.task)
+    scores = base.scores(b.dataset.holdout_rows, b.task)
     if scores.problem is not None:
         found.missing = f"the baseline could not be scored on this holdout ({scores.problem})"
         return found
@@ -103,7 +105,7 @@ def run_checks(b: Build, cfg: ModelTestsConfig, ins: Inputs, result: ModelTestsR
         result.golden = checks.golden(
             ins.candidate, path, ins.X, cfg.golden.max_failures, str(cfg.golden.path)
         )
-    X = _sample(ins.X, cfg.sample_rows, st.seed)
+    X = _sample(ins.rows, cfg.sample_rows, st.seed)
     models = [ins.candidate, ins.baseline]
     result.invariance = [
         checks.invariance(c, i, X, ins.train_X, models, st.seed)
@@ -120,7 +122,7 @@ def run_checks(b: Build, cfg: ModelTestsConfig, ins: Inputs, result: ModelTestsR
             (st.resamples, st.confidence, st.seed), ins.missing, on_missing,
         )  # fmt: skip
     if cfg.budgets:
-        measured = checks.measure(models, ins.X, cfg.budgets.repeats)
+        measured = checks.measure(models, ins.rows, cfg.budgets.repeats)
         result.budgets = checks.budget_checks(cfg.budgets, measured)
 
 

@@ -33,8 +33,8 @@ def run(r: StageRun) -> Comparison:
         evaluation.scored = candidate(b, "compare")
     scores = None
     if base is not None:
-        X, _ = b.dataset.xy("test")
-        scores = base.scores(X, b.task)
+        # the rows as they are in the files: the baseline reads its own columns
+        scores = base.scores(b.dataset.holdout_rows, b.task)
     return compare(
         b.cfg.gates,
         b.cfg.statistics,

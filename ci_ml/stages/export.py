@@ -70,8 +70,7 @@ def reused(r: StageRun) -> ExportResult:
             hint="fetch the baseline again; never edit a published artifact",
         )
     b.write_bytes(MODEL, data)
-    X, _ = b.dataset.xy("test")
-    scores = base.scores(X, b.task)
+    scores = base.scores(b.dataset.holdout_rows, b.task)
     if scores.problem is not None:
         raise DataValidationError(f"the model cannot predict the holdout rows: {scores.problem}")
     if b.task == "classification":

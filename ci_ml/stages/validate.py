@@ -3,7 +3,7 @@ against the pandera schema and the target's own rules; every failure at once."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ci_ml.errors import EXIT_DATA
 from ci_ml.stage import Section, Stage
@@ -21,12 +21,36 @@ def run(r: StageRun) -> ValidationResult:
 
     b = r.build
     schema, text = load_schema(b.cfg)
+    if schema is not None:
+        dropped_but_required(schema, b.cfg)
     d = b.dataset
     # What was read, before the split: a bad row fails here, not in the split.
     result = validate(d.sources, schema, b.cfg.schema_, text, d.target, b.task)
     if text is not None:
         b.write_text("schema.yaml", text)
     return result
+
+
+def dropped_but_required(schema: Any, cfg: Any) -> None:
+    """A column the schema requires that `data.drop` removes is the config's
+    contradiction, not broken data: say so and name the fix (exit 2)."""
+    from ci_ml.errors import ConfigError
+
+    required = {
+        str(name) for name, column in schema.columns.items() if getattr(column, "required", True)
+    }
+    both = [c for c in cfg.data.drop if c in required]
+    if both:
+        names = ", ".join(map(repr, both))
+        raise ConfigError(
+            f"data.drop removes {names}, which the schema ({cfg.schema_}) requires: the data "
+            "has not changed, the config has",
+            file=str(cfg.resolve(cfg.schema_))
+            if str(cfg.schema_).endswith((".yaml", ".yml"))
+            else None,
+            hint=f"take {names} out of the schema (the schema describes the columns left after "
+            "data.drop), mark it `required: false` there, or keep it out of data.drop",
+        )
 
 
 def stop(r: StageRun, result: ValidationResult) -> CiMlError | None:
