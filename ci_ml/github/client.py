@@ -5,8 +5,9 @@ Every failure becomes a named exception (the tree is in ``ci_ml.errors``), so
 callers branch on types, not codes. The token is never put into a message, an
 exception or a ``repr``.
 
-The retry policy is ``ci_ml.github.retry`` (urllib3's ``Retry``); the
-deadlines are enforced by ``ci_ml.github.watchdog``. This module's own code
+The modules below it, each importing only those after it: ``retry`` (the
+policy, urllib3's ``Retry``), ``watchdog`` (each try's deadline) and ``waits``
+(the command's deadline, backoff, rate-limit waits). This module's own code
 handles only what urllib3 cannot see: GitHub's rate-limit headers, and a body
 that breaks off after urllib3 has returned the headers (the same policy
 decides). The client as a whole may have a deadline (``deadline``, the
@@ -19,13 +20,13 @@ from __future__ import annotations
 import hashlib
 import html
 import json as jsonlib
-import math
 import os
 import random
 import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -46,23 +47,18 @@ from ci_ml.errors import (
 )
 from ci_ml.github import replies
 from ci_ml.github.retry import (
+    IDEMPOTENT_METHODS,
     NoTimeToRetry,
     RetryPolicy,
-    backoff_delay,
     failure_kind,
-    rate_limit_wait,
+    retry_policy,
 )
-from ci_ml.github.watchdog import Adapter, Attempt, OutOfTime, Wait, clock_time, path_of
+from ci_ml.github.waits import Timekeeper, Wait, clock_time, path_of, rate_limit_wait
+from ci_ml.github.watchdog import Adapter, Attempt, OutOfTime
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
-# Methods whose repetition cannot duplicate a side effect. POST is excluded: a
-# 5xx or a reset after the body was sent may still have created the resource.
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
-RETRY_STATUSES = frozenset(range(500, 600))
 MAX_RATE_LIMIT_WAITS = 3
-# A try that would start with less than this left before the deadline is not started.
-MIN_TRY_SECONDS = 0.5
 # No JSON reply ci-ml reads comes near this (a page of 100 releases is a few MB);
 # a body that never ends must not fill the runner's memory before the deadline.
 MAX_REPLY_BYTES = 32 << 20
@@ -76,10 +72,8 @@ STATUS_HINT = "GitHub may be degraded (https://www.githubstatus.com)"
 
 def _version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("ci-ml")
-    except Exception:  # not installed (running from a checkout)
+    except PackageNotFoundError:  # not installed (running from a checkout)
         return "0"
 
 
@@ -162,32 +156,22 @@ class GitHubClient:
         self.timeout = timeout
         self.request_deadline = request_deadline
         self.transfer_deadline = transfer_deadline
-        self.deadline = deadline
         self.deadline_hint = deadline_hint
         self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
         self.max_rate_limit_wait = max_rate_limit_wait
-        self.announce_after = announce_after
-        self.on_wait = on_wait
-        self.sleep = sleep
-        self.clock = clock
-        self.monotonic = monotonic
-        self.rand = rand
-        self._ends_at = math.inf if deadline is None else monotonic() + deadline
-        self._token = token or ""
-        self.retry = RetryPolicy(
-            total=max_retries,
-            connect=max_retries,
-            read=max_retries,
-            status=max_retries,
-            other=0,  # TLS and proxy errors: not transient, and a POST may have been sent
-            allowed_methods=IDEMPOTENT_METHODS,
-            status_forcelist=RETRY_STATUSES,
-            raise_on_status=False,  # the last reply becomes a named exception, not MaxRetryError
-            respect_retry_after_header=False,  # rate limits are GitHub's headers: request() reads them
-            client=self,
+        self.time = Timekeeper(
+            deadline=deadline,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            announce_after=announce_after,
+            on_wait=on_wait,
+            sleep=sleep,
+            clock=clock,
+            monotonic=monotonic,
+            rand=rand,
         )
+        self._token = token or ""
+        self.retry = retry_policy(self.time, max_retries)
         self.session = session or requests.Session()
         adapter = Adapter(max_retries=self.retry)
         self.session.mount("https://", adapter)
@@ -212,31 +196,19 @@ class GitHubClient:
 
     def remaining(self) -> float:
         """Seconds left before the client's deadline (inf without one)."""
-        return self._ends_at - self.monotonic()
-
-    def has_time_for(self, seconds: float) -> bool:
-        """Would a wait of ``seconds`` still leave time for a try before the deadline?"""
-        return seconds + MIN_TRY_SECONDS <= self.remaining()
-
-    def wait(self, seconds: float, reason: str, where: str) -> None:
-        """Sleep ``seconds`` (announced if long). Callers checked ``has_time_for`` first."""
-        if seconds <= 0:
-            return
-        if self.on_wait is not None and seconds >= self.announce_after:
-            self.on_wait(Wait(seconds, reason, where, self.clock() + seconds))
-        self.sleep(seconds)
+        return self.time.remaining()
 
     def pause_before_retry(self, attempt: int, what: str, last_error: BaseException | None) -> None:
         """The policy's backoff before the domain code repeats ``what`` (attempt from 0);
         DeadlineExceeded if that retry could not finish before the deadline."""
-        delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, self.rand)
-        if not self.has_time_for(delay):
+        delay = self.time.backoff(attempt)
+        if not self.time.has_time_for(delay):
             raise DeadlineExceeded(
                 f"{what}: no time left to retry before the network deadline of "
                 f"{self._deadline_text()} (last error: {getattr(last_error, 'message', last_error)})",
                 hint=f"{self.deadline_hint}; {STATUS_HINT}",
             )
-        self.wait(delay, "before retrying", what)
+        self.time.wait(delay, "before retrying", what)
 
     # -- core --------------------------------------------------------------
 
@@ -273,7 +245,7 @@ class GitHubClient:
         tries = rate_waits = 0
         per_try = self.transfer_deadline if transfer else self.request_deadline
         while True:
-            attempt = Attempt(self, method, url, per_try)
+            attempt = Attempt(self.time, method, url, per_try)
             if self.remaining() <= 0:
                 raise self._deadline_error(method, url, tries, attempt)
             response, failure = self._try(
@@ -289,15 +261,15 @@ class GitHubClient:
             assert response is not None
             if response.status_code < 400:
                 return response
-            wait = rate_limit_wait(response, self.clock())
+            wait = rate_limit_wait(response, self.time.clock())
             if wait is None:
                 raise self._api_error(method, url, response, tries, attempt)
             # A rate-limited request was not processed, so any method may repeat.
-            if not self.has_time_for(wait):
+            if not self.time.has_time_for(wait):
                 raise self._rate_limited(method, url, response, wait, "deadline")
             if wait > self.max_rate_limit_wait or rate_waits >= MAX_RATE_LIMIT_WAITS:
                 raise self._rate_limited(method, url, response, wait, "cap")
-            self.wait(wait, "for GitHub's rate limit to reset", f"{method} {path_of(url)}")
+            self.time.wait(wait, "for GitHub's rate limit to reset", f"{method} {path_of(url)}")
             rate_waits += 1
 
     def _try(
@@ -397,7 +369,7 @@ class GitHubClient:
         return f" after {tries} attempts" if tries > 1 else ""
 
     def _deadline_text(self) -> str:
-        return "none" if self.deadline is None else f"{self.deadline:g} s"
+        return self.time.deadline_text()
 
     def _stopped(self, attempt: Attempt) -> str:
         if not attempt.no_time:
@@ -486,7 +458,7 @@ class GitHubClient:
         self, method: str, url: str, response: requests.Response, wait: float, why: str
     ) -> RateLimited:
         body = self._parse_body(response)
-        until = clock_time(self.clock() + wait)
+        until = clock_time(self.time.clock() + wait)
         message = (
             f"{self._where(method, url)} -> {response.status_code}: GitHub API rate limit; "
             f"retry in {wait:.0f} s (resets at {until} UTC), "
