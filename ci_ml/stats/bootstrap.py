@@ -23,7 +23,7 @@ under 1 % from 5,000 rows on, while counting costs resamples x rows per class.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -522,63 +522,22 @@ def delta_of(
 
 
 def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -> dict[str, float]:
-    """McNemar's exact test on paired correctness (binomial on the discordant pairs)."""
+    """McNemar's exact test on paired correctness (binomial on the discordant pairs).
+
+    scipy.stats is imported anyway in the runs that compare a classifier (the
+    safeguards' skew check), so its binomtest costs no import of its own."""
     import numpy as np
+    from scipy.stats import binomtest
 
     b = int(np.sum(candidate_correct & ~baseline_correct))  # only the candidate right
     c = int(np.sum(~candidate_correct & baseline_correct))  # only the baseline right
-    p = 1.0 if b + c == 0 else binomtest_half(min(b, c), b + c)
+    p = 1.0 if b + c == 0 else float(binomtest(min(b, c), b + c, 0.5).pvalue)
     return {
         "test": "mcnemar_exact",
         "candidate_only_correct": b,
         "baseline_only_correct": c,
         "p_value": p,
     }
-
-
-def binomtest_half(k: int, n: int) -> float:
-    """`scipy.stats.binomtest(k, n, 0.5).pvalue` (two-sided) for k <= n / 2, step
-    for step on the same binomial functions of scipy.special: importing
-    scipy.stats for it would cost about a second of every comparison."""
-    try:
-        from scipy.special._ufuncs import _binom_cdf, _binom_pmf, _binom_sf
-    except ImportError:  # a scipy without them: the slow import, the same number
-        from scipy.stats import binomtest
-
-        return float(binomtest(k, n, 0.5).pvalue)
-    import numpy as np
-
-    def pmf(x: float) -> float:
-        return _binom_pmf(float(x), float(n), 0.5) if 0 <= x <= n else 0.0
-
-    def cdf(x: float) -> float:  # scipy's rv_discrete: 1 from the top of the support
-        return 1.0 if x >= n else (0.0 if x < 0 else _binom_cdf(np.floor(x), float(n), 0.5))
-
-    def sf(x: float) -> float:
-        return 0.0 if x >= n else (1.0 if x < 0 else _binom_sf(np.floor(x), float(n), 0.5))
-
-    if k == 0.5 * n:
-        return 1.0
-    d, rerr = pmf(k), 1 + 1e-7
-    # binomtest's search for the far tail: the first term past the mode that is <= d
-    ix = _search_descending(pmf, d * rerr, np.ceil(0.5 * n), n)
-    y = n - ix + int(d * rerr == pmf(ix))
-    return float(min(1.0, cdf(k) + sf(n - y)))
-
-
-def _search_descending(a: Callable[[float], float], d: float, lo: float, hi: float) -> float:
-    """scipy's _binary_search_for_binom_tst on -a (a decreasing): the x in
-    [lo, hi] with a(x) >= d > a(x + 1), in the same steps."""
-    while lo < hi:
-        mid = lo + (hi - lo) // 2
-        midval = -a(mid)
-        if midval < -d:
-            lo = mid + 1
-        elif midval > -d:
-            hi = mid - 1
-        else:
-            return mid
-    return lo if -a(lo) <= -d else lo - 1
 
 
 def paired_error_test(
