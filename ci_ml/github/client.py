@@ -28,7 +28,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from types import GenericAlias
+from typing import TypeAlias, cast
 
 import requests
 from urllib3.exceptions import MaxRetryError, ProtocolError
@@ -55,10 +56,12 @@ from ci_ml.github.retry import (
 )
 from ci_ml.github.waits import Timekeeper, Wait, clock_time, path_of, rate_limit_wait
 from ci_ml.github.watchdog import Adapter, Attempt, OutOfTime
+from ci_ml.json_types import JSON, JSONObject
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 MAX_RATE_LIMIT_WAITS = 3
+Params: TypeAlias = Mapping[str, str | int]  # a request's query
 # No JSON reply ci-ml reads comes near this (a page of 100 releases is a few MB);
 # a body that never ends must not fill the runner's memory before the deadline.
 MAX_REPLY_BYTES = 32 << 20
@@ -225,8 +228,8 @@ class GitHubClient:
         method: str,
         path_or_url: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
+        params: Params | None = None,
+        json: JSON = None,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         sink: Callable[[requests.Response], None] | None = None,
@@ -248,9 +251,7 @@ class GitHubClient:
             attempt = Attempt(self.time, method, url, per_try)
             if self.remaining() <= 0:
                 raise self._deadline_error(method, url, tries, attempt)
-            response, failure = self._try(
-                attempt, method, url, sink, params=params, json=json, data=data, headers=headers
-            )
+            response, failure = self._try(attempt, method, url, sink, params, json, data, headers)
             tries += attempt.tries
             # Errors are raised outside any `except`, so no __context__ drags the
             # original exception (whose .request holds the Authorization header) along.
@@ -278,7 +279,10 @@ class GitHubClient:
         method: str,
         url: str,
         sink: Callable[[requests.Response], None] | None,
-        **send: Any,
+        params: Params | None,
+        json: JSON,
+        data: bytes | None,
+        headers: Mapping[str, str] | None,
     ) -> tuple[requests.Response | None, BaseException | None]:
         """One try under the watchdog: (response with its body read, failure)."""
         response: requests.Response | None = None
@@ -288,10 +292,10 @@ class GitHubClient:
                 response = self.session.request(
                     method,
                     url,
-                    params=send["params"],
-                    json=send["json"],
-                    data=send["data"],
-                    headers=dict(send["headers"] or {}),
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=dict(headers or {}),
                     timeout=self.timeout,
                     stream=True,
                 )
@@ -418,7 +422,7 @@ class GitHubClient:
             hint=replies.REPLY_HINT,
         )
 
-    def _parse_body(self, response: requests.Response) -> dict[str, Any]:
+    def _parse_body(self, response: requests.Response) -> JSONObject:
         try:
             data = response.json()
         except ValueError:
@@ -485,7 +489,7 @@ class GitHubClient:
 
     # -- replies -------------------------------------------------------------
 
-    def decode(self, response: requests.Response, expect: Any = None) -> Any:
+    def decode(self, response: requests.Response, expect: type[object] | None = None) -> JSON:
         """The JSON of a 2xx reply, checked against ``expect`` (a shape from
         ``ci_ml.github.replies``) if given; UnexpectedReply otherwise."""
         method = response.request.method or "GET"
@@ -520,21 +524,23 @@ class GitHubClient:
 
     # -- conveniences --------------------------------------------------------
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None, *, expect: Any = None) -> Any:
+    def get(
+        self, path: str, params: Params | None = None, *, expect: type[object] | None = None
+    ) -> JSON:
         return self.decode(self.request("GET", path, params=params), expect)
 
-    def post(self, path: str, json: Any = None, *, expect: Any = None) -> Any:
+    def post(self, path: str, json: JSON = None, *, expect: type[object] | None = None) -> JSON:
         return self.decode(self.request("POST", path, json=json), expect)
 
-    def patch(self, path: str, json: Any = None, *, expect: Any = None) -> Any:
+    def patch(self, path: str, json: JSON = None, *, expect: type[object] | None = None) -> JSON:
         return self.decode(self.request("PATCH", path, json=json), expect)
 
     def delete(self, path: str) -> None:
         self.request("DELETE", path)  # the body, if any, is not read: nothing to check
 
     def paginate(
-        self, path: str, params: Mapping[str, Any] | None = None, *, item: Any = None
-    ) -> Iterator[Any]:
+        self, path: str, params: Params | None = None, *, item: type[object] | None = None
+    ) -> Iterator[JSON]:
         """Yield the items of every page, following ``Link: <...>; rel="next"``; every
         page must be a list (of ``item`` shapes, if given)."""
         response = self.request("GET", path, params={"per_page": 100, **(params or {})})
@@ -549,7 +555,7 @@ class GitHubClient:
                         response.status_code,
                     )
             else:
-                page = self.decode(response, list[item])
+                page = self.decode(response, cast("type[object]", GenericAlias(list, (item,))))
             yield from page
             url = response.links.get("next", {}).get("url")
             if not url:
@@ -564,7 +570,7 @@ class GitHubClient:
         content_type: str,
         *,
         label: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSONObject:
         """POST bytes to a release's ``upload_url``. Not repeated once sent (a POST):
         ``ci_ml.github.api`` deletes what a broken upload left, then re-sends."""
         params = {"name": name, **({"label": label} if label else {})}
@@ -591,7 +597,7 @@ class GitHubClient:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
         os.close(fd)
-        got: dict[str, Any] = {}
+        got: dict[str, int | str] = {}
 
         def sink(response: requests.Response) -> None:
             sha, n = hashlib.sha256(), 0

@@ -214,7 +214,7 @@ class WatchedHTTPConnection(HTTPConnection):
         self.timeout = _capped(self.timeout, self._cap)
         super().connect()
 
-    def request(
+    def request(  # type: ignore[override]  # urllib3's own signature (it ignores this too)
         self,
         method: str,
         url: str,
@@ -239,7 +239,7 @@ class WatchedHTTPConnection(HTTPConnection):
             enforce_content_length=enforce_content_length,
         )
 
-    def getresponse(self) -> HTTPResponse:
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's own
         self.timeout = _capped(self.timeout, self._cap)  # the pool set the read timeout
         try:
             return super().getresponse()
@@ -259,7 +259,7 @@ class WatchedHTTPSConnection(WatchedHTTPConnection, HTTPSConnection):
 
 # The connection classes of urllib3's own pools, and their watched versions (SOCKS
 # pools have connection classes of their own and stay unwatched).
-_WATCHED: dict[type[HTTPConnection], type[HTTPConnection]] = {
+_WATCHED: dict[object, type[HTTPConnection]] = {
     HTTPConnection: WatchedHTTPConnection,
     HTTPSConnection: WatchedHTTPSConnection,
 }
@@ -271,10 +271,12 @@ class Adapter(HTTPAdapter):
     def get_connection_with_tls_context(
         self,
         request: requests.PreparedRequest,
-        verify: bool | str | None,
-        proxies: Mapping[str, str] | None = None,
+        verify: bool | str,
+        proxies: dict[str, str] | None = None,
         cert: str | tuple[str, str] | None = None,
     ) -> HTTPConnectionPool:
         pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-        pool.ConnectionCls = _WATCHED.get(pool.ConnectionCls, pool.ConnectionCls)
+        watched = _WATCHED.get(pool.ConnectionCls)
+        if watched is not None:
+            pool.ConnectionCls = watched
         return pool

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:
     import numpy as np
+    from scipy.sparse import csr_matrix
 
     from ci_ml.stats.metrics import Pairs, Scored
 
@@ -69,7 +70,14 @@ class Plan:
     the units), then each batch's resample counts. `keep` stores the counts
     (compactly) as they are drawn, for a later stage of the process to reuse."""
 
-    def __init__(self, n: int, resamples: int, rng: Any, member: Any, keep: bool) -> None:
+    def __init__(
+        self,
+        n: int,
+        resamples: int,
+        rng: np.random.Generator | None,
+        member: csr_matrix | None,
+        keep: bool,
+    ) -> None:
         self.n, self.resamples, self.member, self.keep = n, resamples, member, keep
         self.g = n if member is None else member.shape[0]
         self._rng = rng
@@ -180,8 +188,8 @@ class Shared:
     made from them is, bit for bit, the one computed afresh."""
 
     def __init__(self) -> None:
-        self._plans: dict[tuple, Plan] = {}
-        self._units: dict[tuple, Units] = {}
+        self._plans: dict[tuple[object, ...], Plan] = {}
+        self._units: dict[tuple[object, ...], Units] = {}
 
     def plan(self, n: int, resamples: int, seed: int, max_units: int = MAX_UNITS) -> Plan:
         key = (n, resamples, seed, max_units)
@@ -337,7 +345,7 @@ def resample(
     totals, sums = _sums(plan, [u.matrix for u in units], [u.pairs for u in units])
     out = [Resampled({}, {}) for _ in models]
     # Models with the same metrics in the same columns are evaluated together.
-    layouts: dict[tuple, list[int]] = {}
+    layouts: dict[tuple[object, ...], list[int]] = {}
     for i, u in enumerate(units):
         key = (u.matrix.shape[1], *((n, sl.start, sl.stop) for n, sl in u.where.items()))
         layouts.setdefault(key, []).append(i)
@@ -399,7 +407,8 @@ def intervals(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.nd
         return lo, hi
     lo, hi = np.full(samples.shape[1:], np.nan), np.full(samples.shape[1:], np.nan)
     for j in np.ndindex(samples.shape[1:]):
-        col = samples[(slice(None), *j)]
+        column = (slice(None), *j)  # (not inside the brackets: mypy reads that as 3.11 syntax)
+        col = samples[column]
         ok = col[np.isfinite(col)]
         if ok.size:
             lo[j], hi[j] = np.quantile(ok, [alpha, 1 - alpha])
@@ -521,7 +530,21 @@ def delta_of(
     )
 
 
-def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -> dict[str, float]:
+class McNemarTest(TypedDict):
+    test: str
+    candidate_only_correct: int
+    baseline_only_correct: int
+    p_value: float
+
+
+class PairedTTest(TypedDict):
+    test: str
+    statistic: float
+    p_value: float
+    mean_difference: float
+
+
+def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -> McNemarTest:
     """McNemar's exact test on paired correctness (binomial on the discordant pairs).
 
     scipy.stats is imported anyway in the runs that compare a classifier (the
@@ -542,7 +565,7 @@ def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -
 
 def paired_error_test(
     candidate_err: np.ndarray, baseline_err: np.ndarray, kind: str
-) -> dict[str, float]:
+) -> PairedTTest:
     """Paired t-test on per-row losses (squared or absolute error)."""
     import numpy as np
     from scipy.stats import ttest_rel
