@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 from ci_ml.errors import UsageError
 from ci_ml.records import SuiteResult, TestCase
 
-if TYPE_CHECKING:  # pytest is an optional dependency (ci-ml[pytest])
-    import pytest
+if TYPE_CHECKING:
+    import pytest  # an optional dependency (ci-ml[pytest])
+
+    from ci_ml.testing.view import Preloaded
 
 PLUGIN = "ci_ml.testing.plugin"
 MAX_MESSAGE = 500
@@ -95,7 +97,7 @@ def run_suites(
     baseline: Path | None,
     rootdir: Path,
     shown: list[str] | None = None,
-    preloaded: Any = None,
+    preloaded: Preloaded | None = None,
 ) -> SuiteResult:
     """pytest on `paths` against the build in `artifact`, in this process; `shown`
     names the paths in the result (as the config wrote them); `preloaded`: a
