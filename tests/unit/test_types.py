@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def mypy_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cache = request.config.cache  # None under `-p no:cacheprovider`
+    cache = getattr(request.config, "cache", None)  # none under `-p no:cacheprovider`
     return cache.mkdir("mypy") if cache is not None else tmp_path_factory.mktemp("mypy")
 
 
