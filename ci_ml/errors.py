@@ -33,8 +33,6 @@ a traceback. GitHub errors never carry the token.
 
 from __future__ import annotations
 
-from typing import Any
-
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_USAGE = 2
@@ -167,7 +165,7 @@ class GitHubAPIError(GitHubError):
         url: str = "",
         github_message: str | None = None,
         documentation_url: str | None = None,
-        errors: list[dict[str, Any]] | None = None,
+        errors: list[object] | None = None,
         hint: str | None = None,
     ):
         super().__init__(message, hint=hint)
@@ -198,8 +196,27 @@ class ValidationFailed(GitHubAPIError):
 
 
 class RateLimited(GitHubAPIError):
-    def __init__(self, message: str, *, wait_seconds: float | None = None, **kwargs: Any):
-        super().__init__(message, **kwargs)
+    def __init__(
+        self,
+        message: str,
+        *,
+        wait_seconds: float | None = None,
+        status: int,
+        method: str = "",
+        url: str = "",
+        github_message: str | None = None,
+        documentation_url: str | None = None,
+        hint: str | None = None,
+    ):
+        super().__init__(
+            message,
+            status=status,
+            method=method,
+            url=url,
+            github_message=github_message,
+            documentation_url=documentation_url,
+            hint=hint,
+        )
         self.wait_seconds = wait_seconds
 
 

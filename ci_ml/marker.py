@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from ci_ml.errors import UsageError
+from ci_ml.json_types import JSONObject
 
 MARKER_PREFIX = "ci-ml:comment"
 _ID = r"[A-Za-z0-9._-]{1,64}"
@@ -49,7 +50,7 @@ RELEASE_PREFIX = "ci-ml:release"
 _RELEASE_RE = re.compile(r"<!-- " + re.escape(RELEASE_PREFIX) + r" (\{.*?\}) -->")
 
 
-def hidden_json(value: dict) -> str:
+def hidden_json(value: JSONObject) -> str:
     """JSON that can sit inside an HTML comment: no `--`, `<` or `>` (outside
     strings JSON has none; inside them they become \\u escapes)."""
     import json
@@ -58,11 +59,11 @@ def hidden_json(value: dict) -> str:
     return text.replace("--", "-\\u002d").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def release_marker(facts: dict) -> str:
+def release_marker(facts: JSONObject) -> str:
     return f"<!-- {RELEASE_PREFIX} {hidden_json(facts)} -->"
 
 
-def read_release_marker(body: str | None) -> dict | None:
+def read_release_marker(body: str | None) -> JSONObject | None:
     import json
 
     m = _RELEASE_RE.search(body or "")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import yaml
 
@@ -35,6 +35,7 @@ ESTIMATORS = {
 ROC_AUC_FLOOR = 0.6  # a little above chance (0.5)
 TEST_SIZE = 0.2
 ID_NAME = re.compile(r"(^|[_\W])(id|uuid|guid)$|^id$|Id$", re.IGNORECASE)
+Gate: TypeAlias = dict[str, str | float | bool]  # one entry of ci-ml.yaml's gates
 
 
 @dataclass
@@ -46,7 +47,7 @@ class Setup:
     task_reason: str
     estimator: str
     primary: str
-    gates: list[dict[str, Any]]
+    gates: list[Gate]
     drop: dict[str, str] = field(default_factory=dict)  # column -> why it is no feature
     stratify: bool | None = None  # None: the default (stratified for classification)
 
@@ -168,21 +169,21 @@ def _holdout(
 
 def classification_gates(
     every_class_held_out: bool, majority_share: float
-) -> tuple[str, list[dict[str, Any]]]:
+) -> tuple[str, list[Gate]]:
     """ROC AUC with a floor just above chance; accuracy above always guessing the
     most frequent class when the holdout lacks a class (ROC AUC is then undefined)."""
     if every_class_held_out:
         metric, floor = "roc_auc", ROC_AUC_FLOOR
     else:
         metric, floor = "accuracy", _round_down(majority_share)
-    no_regression = {"metric": metric, "max_regression": 0, "only_if_significant": True}
+    no_regression: Gate = {"metric": metric, "max_regression": 0, "only_if_significant": True}
     return metric, [{"metric": metric, "min": floor}, no_regression]
 
 
-def regression_gates(target_std: float) -> tuple[str, list[dict[str, Any]]]:
+def regression_gates(target_std: float) -> tuple[str, list[Gate]]:
     """RMSE capped at the error of always predicting the mean (the target's spread)."""
     cap = _round_up(target_std) if target_std > 0 else 1.0
-    no_regression = {"metric": "rmse", "max_regression": 0, "only_if_significant": True}
+    no_regression: Gate = {"metric": "rmse", "max_regression": 0, "only_if_significant": True}
     return "rmse", [{"metric": "rmse", "max": cap}, no_regression]
 
 
@@ -203,7 +204,7 @@ def _round_up(x: float) -> float:
 # --- the files ---------------------------------------------------------------------
 
 
-def _y(value: Any) -> str:
+def _y(value: object) -> str:
     """A YAML scalar or flow collection on one line (quoted where YAML needs it)."""
     return (
         yaml.safe_dump(value, default_flow_style=True, width=10**6).removesuffix("\n...\n").strip()

@@ -48,7 +48,7 @@ class Policy:
     required: bool = False
 
 
-def _staged(directory: Path) -> tempfile.TemporaryDirectory:
+def _staged(directory: Path) -> tempfile.TemporaryDirectory[str]:
     """The signed files alone in a folder of their own (what model-signing hashes)."""
     tmp = tempfile.TemporaryDirectory(prefix="ci-ml-signed-")
     for name in SIGNED:
@@ -115,6 +115,7 @@ def verify(directory: Path, policy: Policy) -> str | None:
             config.use_elliptic_key_verifier(public_key=policy.public_key)
             how = f"key {policy.public_key.name}"
         else:
+            assert policy.identity is not None  # without either, returned above
             config.use_sigstore_verifier(identity=policy.identity, oidc_issuer=policy.issuer)
             how = f"Sigstore identity {policy.identity}"
         with _staged(directory) as tmp:

@@ -1,6 +1,9 @@
 """Everything that talks to GitHub or to its Actions runner:
 
-    client     HTTP: auth, deadlines, the retry policy, rate limits, pages
+    client     HTTP: auth, errors, rate limits, pages; on top of, each importing only those below:
+      retry      the retry policy (urllib3's Retry), what kind of failure a connection error was
+      watchdog   each try's deadline: a thread that cuts tries that outlive it
+      waits      the command's deadline, backoff, rate-limit waits, announcing long waits
     replies    the fields ci-ml reads from GitHub's replies, checked on arrival
     api        the domain calls: the sticky comment, releases and their assets
     registry   releases as the model registry: tags, publishable files, fetching a baseline

@@ -5,8 +5,9 @@ Every failure becomes a named exception (the tree is in ``ci_ml.errors``), so
 callers branch on types, not codes. The token is never put into a message, an
 exception or a ``repr``.
 
-The retry policy is ``ci_ml.github.retry`` (urllib3's ``Retry``); the
-deadlines are enforced by ``ci_ml.github.watchdog``. This module's own code
+The modules below it, each importing only those after it: ``retry`` (the
+policy, urllib3's ``Retry``), ``watchdog`` (each try's deadline) and ``waits``
+(the command's deadline, backoff, rate-limit waits). This module's own code
 handles only what urllib3 cannot see: GitHub's rate-limit headers, and a body
 that breaks off after urllib3 has returned the headers (the same policy
 decides). The client as a whole may have a deadline (``deadline``, the
@@ -19,15 +20,16 @@ from __future__ import annotations
 import hashlib
 import html
 import json as jsonlib
-import math
 import os
 import random
 import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from types import GenericAlias
+from typing import TypeAlias, cast
 
 import requests
 from urllib3.exceptions import MaxRetryError, ProtocolError
@@ -46,23 +48,20 @@ from ci_ml.errors import (
 )
 from ci_ml.github import replies
 from ci_ml.github.retry import (
+    IDEMPOTENT_METHODS,
     NoTimeToRetry,
     RetryPolicy,
-    backoff_delay,
     failure_kind,
-    rate_limit_wait,
+    retry_policy,
 )
-from ci_ml.github.watchdog import Adapter, Attempt, OutOfTime, Wait, clock_time, path_of
+from ci_ml.github.waits import Timekeeper, Wait, clock_time, path_of, rate_limit_wait
+from ci_ml.github.watchdog import Adapter, Attempt, OutOfTime
+from ci_ml.json_types import JSON, JSONObject
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
-# Methods whose repetition cannot duplicate a side effect. POST is excluded: a
-# 5xx or a reset after the body was sent may still have created the resource.
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
-RETRY_STATUSES = frozenset(range(500, 600))
 MAX_RATE_LIMIT_WAITS = 3
-# A try that would start with less than this left before the deadline is not started.
-MIN_TRY_SECONDS = 0.5
+Params: TypeAlias = Mapping[str, str | int]  # a request's query
 # No JSON reply ci-ml reads comes near this (a page of 100 releases is a few MB);
 # a body that never ends must not fill the runner's memory before the deadline.
 MAX_REPLY_BYTES = 32 << 20
@@ -76,10 +75,8 @@ STATUS_HINT = "GitHub may be degraded (https://www.githubstatus.com)"
 
 def _version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("ci-ml")
-    except Exception:  # not installed (running from a checkout)
+    except PackageNotFoundError:  # not installed (running from a checkout)
         return "0"
 
 
@@ -162,32 +159,22 @@ class GitHubClient:
         self.timeout = timeout
         self.request_deadline = request_deadline
         self.transfer_deadline = transfer_deadline
-        self.deadline = deadline
         self.deadline_hint = deadline_hint
         self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
         self.max_rate_limit_wait = max_rate_limit_wait
-        self.announce_after = announce_after
-        self.on_wait = on_wait
-        self.sleep = sleep
-        self.clock = clock
-        self.monotonic = monotonic
-        self.rand = rand
-        self._ends_at = math.inf if deadline is None else monotonic() + deadline
-        self._token = token or ""
-        self.retry = RetryPolicy(
-            total=max_retries,
-            connect=max_retries,
-            read=max_retries,
-            status=max_retries,
-            other=0,  # TLS and proxy errors: not transient, and a POST may have been sent
-            allowed_methods=IDEMPOTENT_METHODS,
-            status_forcelist=RETRY_STATUSES,
-            raise_on_status=False,  # the last reply becomes a named exception, not MaxRetryError
-            respect_retry_after_header=False,  # rate limits are GitHub's headers: request() reads them
-            client=self,
+        self.time = Timekeeper(
+            deadline=deadline,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            announce_after=announce_after,
+            on_wait=on_wait,
+            sleep=sleep,
+            clock=clock,
+            monotonic=monotonic,
+            rand=rand,
         )
+        self._token = token or ""
+        self.retry = retry_policy(self.time, max_retries)
         self.session = session or requests.Session()
         adapter = Adapter(max_retries=self.retry)
         self.session.mount("https://", adapter)
@@ -212,31 +199,19 @@ class GitHubClient:
 
     def remaining(self) -> float:
         """Seconds left before the client's deadline (inf without one)."""
-        return self._ends_at - self.monotonic()
-
-    def has_time_for(self, seconds: float) -> bool:
-        """Would a wait of ``seconds`` still leave time for a try before the deadline?"""
-        return seconds + MIN_TRY_SECONDS <= self.remaining()
-
-    def wait(self, seconds: float, reason: str, where: str) -> None:
-        """Sleep ``seconds`` (announced if long). Callers checked ``has_time_for`` first."""
-        if seconds <= 0:
-            return
-        if self.on_wait is not None and seconds >= self.announce_after:
-            self.on_wait(Wait(seconds, reason, where, self.clock() + seconds))
-        self.sleep(seconds)
+        return self.time.remaining()
 
     def pause_before_retry(self, attempt: int, what: str, last_error: BaseException | None) -> None:
         """The policy's backoff before the domain code repeats ``what`` (attempt from 0);
         DeadlineExceeded if that retry could not finish before the deadline."""
-        delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, self.rand)
-        if not self.has_time_for(delay):
+        delay = self.time.backoff(attempt)
+        if not self.time.has_time_for(delay):
             raise DeadlineExceeded(
                 f"{what}: no time left to retry before the network deadline of "
                 f"{self._deadline_text()} (last error: {getattr(last_error, 'message', last_error)})",
                 hint=f"{self.deadline_hint}; {STATUS_HINT}",
             )
-        self.wait(delay, "before retrying", what)
+        self.time.wait(delay, "before retrying", what)
 
     # -- core --------------------------------------------------------------
 
@@ -253,8 +228,8 @@ class GitHubClient:
         method: str,
         path_or_url: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
+        params: Params | None = None,
+        json: JSON = None,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         sink: Callable[[requests.Response], None] | None = None,
@@ -273,12 +248,10 @@ class GitHubClient:
         tries = rate_waits = 0
         per_try = self.transfer_deadline if transfer else self.request_deadline
         while True:
-            attempt = Attempt(self, method, url, per_try)
+            attempt = Attempt(self.time, method, url, per_try)
             if self.remaining() <= 0:
                 raise self._deadline_error(method, url, tries, attempt)
-            response, failure = self._try(
-                attempt, method, url, sink, params=params, json=json, data=data, headers=headers
-            )
+            response, failure = self._try(attempt, method, url, sink, params, json, data, headers)
             tries += attempt.tries
             # Errors are raised outside any `except`, so no __context__ drags the
             # original exception (whose .request holds the Authorization header) along.
@@ -289,15 +262,15 @@ class GitHubClient:
             assert response is not None
             if response.status_code < 400:
                 return response
-            wait = rate_limit_wait(response, self.clock())
+            wait = rate_limit_wait(response, self.time.clock())
             if wait is None:
                 raise self._api_error(method, url, response, tries, attempt)
             # A rate-limited request was not processed, so any method may repeat.
-            if not self.has_time_for(wait):
+            if not self.time.has_time_for(wait):
                 raise self._rate_limited(method, url, response, wait, "deadline")
             if wait > self.max_rate_limit_wait or rate_waits >= MAX_RATE_LIMIT_WAITS:
                 raise self._rate_limited(method, url, response, wait, "cap")
-            self.wait(wait, "for GitHub's rate limit to reset", f"{method} {path_of(url)}")
+            self.time.wait(wait, "for GitHub's rate limit to reset", f"{method} {path_of(url)}")
             rate_waits += 1
 
     def _try(
@@ -306,7 +279,10 @@ class GitHubClient:
         method: str,
         url: str,
         sink: Callable[[requests.Response], None] | None,
-        **send: Any,
+        params: Params | None,
+        json: JSON,
+        data: bytes | None,
+        headers: Mapping[str, str] | None,
     ) -> tuple[requests.Response | None, BaseException | None]:
         """One try under the watchdog: (response with its body read, failure)."""
         response: requests.Response | None = None
@@ -316,10 +292,10 @@ class GitHubClient:
                 response = self.session.request(
                     method,
                     url,
-                    params=send["params"],
-                    json=send["json"],
-                    data=send["data"],
-                    headers=dict(send["headers"] or {}),
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=dict(headers or {}),
                     timeout=self.timeout,
                     stream=True,
                 )
@@ -397,7 +373,7 @@ class GitHubClient:
         return f" after {tries} attempts" if tries > 1 else ""
 
     def _deadline_text(self) -> str:
-        return "none" if self.deadline is None else f"{self.deadline:g} s"
+        return self.time.deadline_text()
 
     def _stopped(self, attempt: Attempt) -> str:
         if not attempt.no_time:
@@ -446,7 +422,7 @@ class GitHubClient:
             hint=replies.REPLY_HINT,
         )
 
-    def _parse_body(self, response: requests.Response) -> dict[str, Any]:
+    def _parse_body(self, response: requests.Response) -> JSONObject:
         try:
             data = response.json()
         except ValueError:
@@ -486,7 +462,7 @@ class GitHubClient:
         self, method: str, url: str, response: requests.Response, wait: float, why: str
     ) -> RateLimited:
         body = self._parse_body(response)
-        until = clock_time(self.clock() + wait)
+        until = clock_time(self.time.clock() + wait)
         message = (
             f"{self._where(method, url)} -> {response.status_code}: GitHub API rate limit; "
             f"retry in {wait:.0f} s (resets at {until} UTC), "
@@ -513,7 +489,7 @@ class GitHubClient:
 
     # -- replies -------------------------------------------------------------
 
-    def decode(self, response: requests.Response, expect: Any = None) -> Any:
+    def decode(self, response: requests.Response, expect: type[object] | None = None) -> JSON:
         """The JSON of a 2xx reply, checked against ``expect`` (a shape from
         ``ci_ml.github.replies``) if given; UnexpectedReply otherwise."""
         method = response.request.method or "GET"
@@ -548,21 +524,23 @@ class GitHubClient:
 
     # -- conveniences --------------------------------------------------------
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None, *, expect: Any = None) -> Any:
+    def get(
+        self, path: str, params: Params | None = None, *, expect: type[object] | None = None
+    ) -> JSON:
         return self.decode(self.request("GET", path, params=params), expect)
 
-    def post(self, path: str, json: Any = None, *, expect: Any = None) -> Any:
+    def post(self, path: str, json: JSON = None, *, expect: type[object] | None = None) -> JSON:
         return self.decode(self.request("POST", path, json=json), expect)
 
-    def patch(self, path: str, json: Any = None, *, expect: Any = None) -> Any:
+    def patch(self, path: str, json: JSON = None, *, expect: type[object] | None = None) -> JSON:
         return self.decode(self.request("PATCH", path, json=json), expect)
 
     def delete(self, path: str) -> None:
         self.request("DELETE", path)  # the body, if any, is not read: nothing to check
 
     def paginate(
-        self, path: str, params: Mapping[str, Any] | None = None, *, item: Any = None
-    ) -> Iterator[Any]:
+        self, path: str, params: Params | None = None, *, item: type[object] | None = None
+    ) -> Iterator[JSON]:
         """Yield the items of every page, following ``Link: <...>; rel="next"``; every
         page must be a list (of ``item`` shapes, if given)."""
         response = self.request("GET", path, params={"per_page": 100, **(params or {})})
@@ -577,7 +555,7 @@ class GitHubClient:
                         response.status_code,
                     )
             else:
-                page = self.decode(response, list[item])
+                page = self.decode(response, cast("type[object]", GenericAlias(list, (item,))))
             yield from page
             url = response.links.get("next", {}).get("url")
             if not url:
@@ -592,7 +570,7 @@ class GitHubClient:
         content_type: str,
         *,
         label: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSONObject:
         """POST bytes to a release's ``upload_url``. Not repeated once sent (a POST):
         ``ci_ml.github.api`` deletes what a broken upload left, then re-sends."""
         params = {"name": name, **({"label": label} if label else {})}
@@ -619,7 +597,7 @@ class GitHubClient:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
         os.close(fd)
-        got: dict[str, Any] = {}
+        got: dict[str, int | str] = {}
 
         def sink(response: requests.Response) -> None:
             sha, n = hashlib.sha256(), 0

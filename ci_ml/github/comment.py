@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ci_ml.errors import PermissionDenied, UsageError
 from ci_ml.github.api import (
@@ -16,6 +16,7 @@ from ci_ml.github.api import (
     upsert_sticky_comment,
     verify_pr_head,
 )
+from ci_ml.json_types import JSONObject
 
 if TYPE_CHECKING:
     from ci_ml.github.actions import Actions
@@ -103,7 +104,7 @@ def deliver(
     return Delivery(result.action, result.url, result.deleted_duplicates)
 
 
-def load_meta(path: Path) -> dict[str, Any]:
+def load_meta(path: Path) -> JSONObject:
     """The meta.json of a deferred comment, checked: it came from an untrusted run."""
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))

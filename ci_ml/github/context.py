@@ -7,9 +7,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ci_ml.errors import UsageError
+from ci_ml.json_types import JSONObject
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,12 @@ class GitHubContext:
     ref: str | None
     event_name: str | None
     run_id: str | None
-    event: dict[str, Any] = field(default_factory=dict)
+    event: JSONObject = field(default_factory=dict)
     actor: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GitHubContext:
-        event: dict[str, Any] = {}
+        event: JSONObject = {}
         path = env.get("GITHUB_EVENT_PATH")
         if path and Path(path).is_file():
             try:

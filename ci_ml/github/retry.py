@@ -1,23 +1,22 @@
-"""The retry policy of the GitHub client, and the pure decisions around it:
-how long GitHub asks us to wait, how long to back off, what kind of failure
-a connection error was.
+"""The retry policy of the GitHub client, and what kind of failure a connection
+error was (how long to wait is ``ci_ml.github.waits``).
 
 `RetryPolicy` is urllib3's `Retry`, mounted on the session: it repeats
 connection errors and 5xx replies of idempotent methods, and a request of any
 method whose connection never opened (nothing was sent). A POST that may have
 reached GitHub is never repeated here: the domain code decides (it can look
 before it repeats). Backoff is exponential, jittered and capped, and sleeps
-through the client's injectable `sleep`, never past the client's deadline.
+through the client's `Timekeeper` (injectable sleep), never past the command's deadline.
 """
 
 from __future__ import annotations
 
-import email.utils
 import socket
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import requests
+from typing_extensions import Self
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
@@ -28,47 +27,19 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from ci_ml.github.waits import Timekeeper
 from ci_ml.github.watchdog import WATCHDOG, current_attempt
 
 if TYPE_CHECKING:
-    from ci_ml.github.client import GitHubClient
+    from types import TracebackType
 
-# GitHub documents no header for a secondary limit without retry-after: "wait at least a minute".
-SECONDARY_RATE_LIMIT_DEFAULT_WAIT = 60.0
+    from urllib3.connectionpool import ConnectionPool
+    from urllib3.response import BaseHTTPResponse
 
-
-def rate_limit_wait(response: requests.Response, now: float) -> float | None:
-    """Seconds GitHub asks us to wait before retrying, or None if this is no rate limit."""
-    if response.status_code not in (403, 429):
-        return None
-    headers = response.headers
-    retry_after = headers.get("retry-after")
-    if retry_after is not None:  # secondary rate limit (or abuse detection)
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(retry_after)
-            return max(0.0, parsed.timestamp() - now)
-    if headers.get("x-ratelimit-remaining") == "0":  # primary rate limit
-        reset = float(headers.get("x-ratelimit-reset", now))
-        return max(0.0, reset - now) + 1.0  # +1: the reset second itself may still be limited
-    if "secondary rate limit" in _github_message(response).lower():
-        return SECONDARY_RATE_LIMIT_DEFAULT_WAIT
-    return None
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rand: Callable[[], float]) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random, never above cap."""
-    delay = min(cap, base * (2**attempt))
-    return delay / 2 + rand() * delay / 2
-
-
-def _github_message(response: requests.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return ""
-    return str(data.get("message", "")) if isinstance(data, dict) else ""
+# Methods whose repetition cannot duplicate a side effect. POST is excluded: a
+# 5xx or a reset after the body was sent may still have created the resource.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+RETRY_STATUSES = frozenset(range(500, 600))
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -102,48 +73,59 @@ class NoTimeToRetry(MaxRetryError):
 
 class RetryPolicy(Retry):
     """urllib3's Retry with the client's jittered backoff, injectable sleep, deadline
-    and announcements."""
+    and announcements (all in ``time``, which ``new`` hands on). Made by ``retry_policy``."""
 
-    def __init__(self, *args: Any, client: GitHubClient | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.client = client
-        self.delay = 0.0
+    time: Timekeeper
+    delay = 0.0  # the backoff before the next try
 
-    def new(self, **kwargs: Any) -> RetryPolicy:
-        kwargs.setdefault("client", self.client)
-        return super().new(**kwargs)
+    def new(self, **kw: object) -> Self:
+        new = super().new(**kw)
+        new.time = self.time
+        return new
 
-    def increment(  # type: ignore[override]
+    def increment(
         self,
         method: str | None = None,
         url: str | None = None,
-        response: Any = None,
+        response: BaseHTTPResponse | None = None,
         error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> RetryPolicy:
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
         attempt = current_attempt()
         if attempt is not None:
             WATCHDOG.disarm(attempt)  # nothing of this try is in flight any more
         new = super().increment(method, url, response, error, _pool, _stacktrace)
-        client = self.client
-        assert client is not None
-        new.delay = backoff_delay(
-            len(new.history) - 1, client.backoff_base, client.backoff_cap, client.rand
-        )
-        if not client.has_time_for(new.delay):
+        new.delay = self.time.backoff(len(new.history) - 1)
+        if not self.time.has_time_for(new.delay):
             if attempt is not None:
                 attempt.no_time = True
             reason = error or ResponseError(f"HTTP {getattr(response, 'status', '?')}")
             raise NoTimeToRetry(_pool, url or "", reason)  # type: ignore[arg-type]
         return new
 
-    def sleep(self, response: Any = None) -> None:
-        assert self.client is not None
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         last = self.history[-1]
-        after = (
-            f"HTTP {last.status}" if last.status else f"the connection {failure_kind(last.error)}"
-        )  # type: ignore[arg-type]
-        self.client.wait(
-            self.delay, f"before retrying (after {after})", f"{last.method} {last.url}"
-        )
+        if last.status or last.error is None:
+            after = f"HTTP {last.status}"
+        else:
+            after = f"the connection {failure_kind(last.error)}"
+        self.time.wait(self.delay, f"before retrying (after {after})", f"{last.method} {last.url}")
+
+
+def retry_policy(time: Timekeeper, max_retries: int) -> RetryPolicy:
+    """The client's policy: ``max_retries`` more tries after connection errors and 5xx
+    replies of idempotent methods, or of any method whose connection never opened."""
+    policy = RetryPolicy(
+        total=max_retries,
+        connect=max_retries,
+        read=max_retries,
+        status=max_retries,
+        other=0,  # TLS and proxy errors: not transient, and a POST may have been sent
+        allowed_methods=IDEMPOTENT_METHODS,
+        status_forcelist=RETRY_STATUSES,
+        raise_on_status=False,  # the last reply becomes a named exception, not MaxRetryError
+        respect_retry_after_header=False,  # rate limits are GitHub's headers: request() reads them
+    )
+    policy.time = time
+    return policy

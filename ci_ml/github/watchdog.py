@@ -4,8 +4,12 @@ request therefore has a total deadline, and one watchdog thread shuts down the
 socket of a try that outlives it, which ends whatever read or write is
 blocked on it. It also announces replies that are slow in coming.
 
-`Adapter` mounts the pools that arm the watchdog at every try (urllib3 2's
-`_make_request`, retries and redirects included).
+`Adapter` arms the watchdog at every try (retries and redirects included)
+through public APIs only: requests' `get_connection_with_tls_context` (exposed
+for subclassing) hands it urllib3's pool, whose `ConnectionCls` becomes a
+`WatchedHTTPConnection`; that class overrides the methods of urllib3's
+connection interface (`connect`, `request`, `getresponse`), which every try
+calls. tests/unit/test_github_hooks.py checks they keep urllib3's signatures.
 """
 
 from __future__ import annotations
@@ -15,44 +19,18 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.util import Timeout
+from urllib3.connection import HTTPConnection, HTTPSConnection
+
+from ci_ml.github.waits import Timekeeper, Wait, path_of
 
 if TYPE_CHECKING:
-    from ci_ml.github.client import GitHubClient
-
-
-def path_of(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "") if parts.scheme else url
-
-
-def clock_time(epoch: float) -> str:
-    return time.strftime("%H:%M:%S", time.gmtime(epoch))
-
-
-@dataclass(frozen=True)
-class Wait:
-    """A wait long enough to tell the user about: what for, how long, until when."""
-
-    seconds: float
-    reason: str  # "for GitHub's rate limit to reset"
-    where: str  # "GET /repos/o/r/releases"
-    until: float  # epoch seconds
-    open_ended: bool = False  # a reply may come sooner
-
-    def __str__(self) -> str:
-        up_to = "up to " if self.open_ended else ""
-        return (
-            f"waiting {up_to}{math.ceil(self.seconds)} s {self.reason}, "
-            f"until {clock_time(self.until)} UTC ({self.where})"
-        )
+    import requests
+    from urllib3.connectionpool import HTTPConnectionPool
+    from urllib3.response import HTTPResponse
 
 
 class OutOfTime(Exception):
@@ -65,13 +43,14 @@ CURRENT = threading.local()  # the Attempt this thread is running, if any
 
 class Attempt:
     """One call of ``GitHubClient.request`` in one thread: the connection of its try in
-    flight and that try's deadline. The pool arms it at every try (retries, redirects)."""
+    flight and that try's deadline. The connection arms it at every try (retries,
+    redirects)."""
 
-    def __init__(self, client: GitHubClient, method: str, url: str, per_try: float):
-        self.client = client
+    def __init__(self, time: Timekeeper, method: str, url: str, per_try: float):
+        self.time = time
         self.where = f"{method} {path_of(url)}"
         self.per_try = per_try
-        self.conn: Any = None
+        self.conn: WatchedHTTPConnection | None = None
         self.deadline = math.inf  # time.monotonic() at which the try is cut off
         self.announce_at = math.inf
         self.armed_at = 0.0
@@ -89,9 +68,9 @@ class Attempt:
         CURRENT.attempt = None
         WATCHDOG.unwatch(self)
 
-    def arm(self, conn: Any) -> float:
+    def arm(self, conn: WatchedHTTPConnection) -> float:
         """A new try starts on ``conn``: the seconds it may take (or OutOfTime)."""
-        remaining = self.client.remaining()
+        remaining = self.time.remaining()
         budget = min(self.per_try, remaining)
         if budget <= 0:
             raise OutOfTime
@@ -120,23 +99,23 @@ class _Watchdog:
     def unwatch(self, attempt: Attempt) -> None:
         with self.cond:
             self.attempts.discard(attempt)
-            if attempt.conn is not None and getattr(attempt.conn, "_ci_ml_owner", None) is attempt:
-                attempt.conn._ci_ml_owner = None
+            if attempt.conn is not None and attempt.conn.owner is attempt:
+                attempt.conn.owner = None
             attempt.conn = None
 
-    def arm(self, attempt: Attempt, conn: Any, budget: float, bound: str) -> None:
-        client = attempt.client
+    def arm(self, attempt: Attempt, conn: WatchedHTTPConnection, budget: float, bound: str) -> None:
+        clock = attempt.time
         now = time.monotonic()
         with self.cond:
             attempt.tries += 1
             attempt.conn = conn
-            conn._ci_ml_owner = attempt
+            conn.owner = attempt
             attempt.armed_at = now
             attempt.deadline = now + budget
             attempt.bound = bound
             attempt.cut = None
-            notice = min(client.announce_after, budget / 2)
-            attempt.announce_at = now + notice if client.on_wait else math.inf
+            notice = min(clock.announce_after, budget / 2)
+            attempt.announce_at = now + notice if clock.on_wait else math.inf
             self.cond.notify()
 
     def disarm(self, attempt: Attempt) -> None:
@@ -156,8 +135,8 @@ class _Watchdog:
                             self._cut(a, now)
                         elif now >= a.announce_at:
                             a.announce_at = math.inf
-                            if a.client.on_wait:
-                                due.append((a.client.on_wait, self._slow_reply(a, now)))
+                            if a.time.on_wait:
+                                due.append((a.time.on_wait, self._slow_reply(a, now)))
                     except Exception:  # the watchdog must outlive anything one attempt does
                         a.deadline = a.announce_at = math.inf
                     wake = min(wake, a.deadline, a.announce_at)
@@ -171,8 +150,8 @@ class _Watchdog:
     def _cut(a: Attempt, now: float) -> None:
         a.cut = a.bound
         a.announce_at = math.inf
-        conn = a.conn if getattr(a.conn, "_ci_ml_owner", None) is a else None
-        sock = getattr(conn, "sock", None)
+        conn = a.conn if a.conn is not None and a.conn.owner is a else None
+        sock = conn.sock if conn is not None else None
         if sock is None and conn is not None:
             a.deadline = now + 0.05  # still connecting (bounded by the connect timeout): look again
             return
@@ -188,7 +167,7 @@ class _Watchdog:
             left,
             f"for a complete reply (none after {now - a.armed_at:.0f} s)",
             a.where,
-            a.client.clock() + left,
+            a.time.clock() + left,
             open_ended=True,
         )
 
@@ -196,50 +175,108 @@ class _Watchdog:
 WATCHDOG = _Watchdog()
 
 
-class _WatchedPool:
-    """Arms the thread's Attempt at every try and caps its socket timeouts by the try's
-    budget. ``_make_request`` is urllib3 2's one call per try, retries included; the
-    hang tests fail loudly if a urllib3 release renames it."""
-
-    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
-        attempt: Attempt | None = getattr(CURRENT, "attempt", None)
-        if attempt is not None:
-            budget = attempt.arm(conn)
-            timeout = kwargs.get("timeout")
-            if isinstance(timeout, Timeout):
-                # A second late of the watchdog, so that it, not a socket timeout, ends a
-                # try at its deadline (and the error can say which deadline it was).
-                cap = budget + 1.0
-                kwargs["timeout"] = Timeout(
-                    connect=min(timeout.connect_timeout or cap, cap),
-                    read=min(timeout.read_timeout or cap, cap),
-                )
-        return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
-
-
-class _HTTPPool(_WatchedPool, HTTPConnectionPool):
-    pass
-
-
-class _HTTPSPool(_WatchedPool, HTTPSConnectionPool):
-    pass
-
-
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-class Adapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        if not proxy.lower().startswith("socks"):  # SOCKS has pool classes of its own
-            manager.pool_classes_by_scheme = _POOLS
-        return manager
-
-
 def current_attempt() -> Attempt | None:
     """The request this thread is running, if any."""
     return getattr(CURRENT, "attempt", None)
+
+
+def _capped(timeout: float | None, cap: float) -> float | None:
+    """A socket timeout no longer than ``cap`` (inf: no try armed, left as it is)."""
+    if math.isinf(cap):
+        return timeout
+    return cap if timeout is None else min(timeout, cap)
+
+
+class WatchedHTTPConnection(HTTPConnection):
+    """urllib3's connection, arming the thread's Attempt when a try starts on it and
+    capping its socket timeouts by the try's budget.
+
+    A try starts in ``connect`` (HTTPS: the pool connects before it sends) or in
+    ``request`` (a reused connection; plain HTTP connects inside it) and ends when
+    ``getresponse`` has the headers; the body is read under the same deadline.
+    """
+
+    owner: Attempt | None = None  # the Attempt whose try runs on this connection
+    _in_try = False
+    _cap = math.inf
+
+    def _begin_try(self) -> None:
+        attempt = current_attempt()
+        if attempt is None or (self._in_try and self.owner is attempt):
+            return
+        # A second late of the watchdog, so that it, not a socket timeout, ends a
+        # try at its deadline (and the error can say which deadline it was).
+        self._cap = attempt.arm(self) + 1.0
+        self._in_try = True
+
+    def connect(self) -> None:
+        self._begin_try()
+        self.timeout = _capped(self.timeout, self._cap)
+        super().connect()
+
+    def request(  # type: ignore[override]  # urllib3's own signature (it ignores this too)
+        self,
+        method: str,
+        url: str,
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        chunked: bool = False,
+        preload_content: bool = True,
+        decode_content: bool = True,
+        enforce_content_length: bool = True,
+    ) -> None:
+        self._begin_try()
+        self.timeout = _capped(self.timeout, self._cap)  # a reused socket sends with it
+        super().request(
+            method,
+            url,
+            body,  # type: ignore[arg-type]  # passed on as urllib3 received it
+            headers,
+            chunked=chunked,
+            preload_content=preload_content,
+            decode_content=decode_content,
+            enforce_content_length=enforce_content_length,
+        )
+
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's own
+        self.timeout = _capped(self.timeout, self._cap)  # the pool set the read timeout
+        try:
+            return super().getresponse()
+        finally:
+            self._in_try = False  # the next request on this connection is a new try
+            self._cap = math.inf
+
+    def close(self) -> None:
+        self._in_try = False
+        self._cap = math.inf
+        super().close()
+
+
+class WatchedHTTPSConnection(WatchedHTTPConnection, HTTPSConnection):
+    pass
+
+
+# The connection classes of urllib3's own pools, and their watched versions (SOCKS
+# pools have connection classes of their own and stay unwatched).
+_WATCHED: dict[object, type[HTTPConnection]] = {
+    HTTPConnection: WatchedHTTPConnection,
+    HTTPSConnection: WatchedHTTPSConnection,
+}
+
+
+class Adapter(HTTPAdapter):
+    """requests' adapter whose pools make watched connections."""
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str,
+        proxies: dict[str, str] | None = None,
+        cert: str | tuple[str, str] | None = None,
+    ) -> HTTPConnectionPool:
+        pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+        watched = _WATCHED.get(pool.ConnectionCls)
+        if watched is not None:
+            pool.ConnectionCls = watched
+        return pool

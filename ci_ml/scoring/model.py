@@ -4,7 +4,7 @@ onnxruntime: what ships is what the model tests test. Never unpickled."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ci_ml.artifact import read_json
 from ci_ml.errors import DataValidationError, UsageError
@@ -30,7 +30,7 @@ class OnnxModel:
         self.path = Path(path)
         self.session = session_for(self.path)
         self.task: str = manifest.task
-        self.classes_: list[Any] | None = list(manifest.classes) if manifest.classes else None
+        self.classes_: list[object] | None = list(manifest.classes) if manifest.classes else None
         inputs = self.session.get_inputs()
         self.precision = "double" if any(i.type == "tensor(double)" for i in inputs) else "float"
         features = [f.name for f in manifest.features]
@@ -71,7 +71,7 @@ class OnnxModel:
             )
         return feeds(X[self.columns], self.spec, self.precision)
 
-    def run(self, X: pd.DataFrame) -> list[Any]:
+    def run(self, X: pd.DataFrame) -> list[object]:
         """The raw ONNX outputs for the rows of X."""
         return self.session.run(None, self.feeds(X))
 

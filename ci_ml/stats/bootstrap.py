@@ -23,12 +23,13 @@ under 1 % from 5,000 rows on, while counting costs resamples x rows per class.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:
     import numpy as np
+    from scipy.sparse import csr_matrix
 
     from ci_ml.stats.metrics import Pairs, Scored
 
@@ -69,7 +70,14 @@ class Plan:
     the units), then each batch's resample counts. `keep` stores the counts
     (compactly) as they are drawn, for a later stage of the process to reuse."""
 
-    def __init__(self, n: int, resamples: int, rng: Any, member: Any, keep: bool) -> None:
+    def __init__(
+        self,
+        n: int,
+        resamples: int,
+        rng: np.random.Generator | None,
+        member: csr_matrix | None,
+        keep: bool,
+    ) -> None:
         self.n, self.resamples, self.member, self.keep = n, resamples, member, keep
         self.g = n if member is None else member.shape[0]
         self._rng = rng
@@ -180,8 +188,8 @@ class Shared:
     made from them is, bit for bit, the one computed afresh."""
 
     def __init__(self) -> None:
-        self._plans: dict[tuple, Plan] = {}
-        self._units: dict[tuple, Units] = {}
+        self._plans: dict[tuple[object, ...], Plan] = {}
+        self._units: dict[tuple[object, ...], Units] = {}
 
     def plan(self, n: int, resamples: int, seed: int, max_units: int = MAX_UNITS) -> Plan:
         key = (n, resamples, seed, max_units)
@@ -337,7 +345,7 @@ def resample(
     totals, sums = _sums(plan, [u.matrix for u in units], [u.pairs for u in units])
     out = [Resampled({}, {}) for _ in models]
     # Models with the same metrics in the same columns are evaluated together.
-    layouts: dict[tuple, list[int]] = {}
+    layouts: dict[tuple[object, ...], list[int]] = {}
     for i, u in enumerate(units):
         key = (u.matrix.shape[1], *((n, sl.start, sl.stop) for n, sl in u.where.items()))
         layouts.setdefault(key, []).append(i)
@@ -399,7 +407,8 @@ def intervals(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.nd
         return lo, hi
     lo, hi = np.full(samples.shape[1:], np.nan), np.full(samples.shape[1:], np.nan)
     for j in np.ndindex(samples.shape[1:]):
-        col = samples[(slice(None), *j)]
+        column = (slice(None), *j)  # (not inside the brackets: mypy reads that as 3.11 syntax)
+        col = samples[column]
         ok = col[np.isfinite(col)]
         if ok.size:
             lo[j], hi[j] = np.quantile(ok, [alpha, 1 - alpha])
@@ -521,13 +530,31 @@ def delta_of(
     )
 
 
-def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -> dict[str, float]:
-    """McNemar's exact test on paired correctness (binomial on the discordant pairs)."""
+class McNemarTest(TypedDict):
+    test: str
+    candidate_only_correct: int
+    baseline_only_correct: int
+    p_value: float
+
+
+class PairedTTest(TypedDict):
+    test: str
+    statistic: float
+    p_value: float
+    mean_difference: float
+
+
+def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -> McNemarTest:
+    """McNemar's exact test on paired correctness (binomial on the discordant pairs).
+
+    scipy.stats is imported anyway in the runs that compare a classifier (the
+    safeguards' skew check), so its binomtest costs no import of its own."""
     import numpy as np
+    from scipy.stats import binomtest
 
     b = int(np.sum(candidate_correct & ~baseline_correct))  # only the candidate right
     c = int(np.sum(~candidate_correct & baseline_correct))  # only the baseline right
-    p = 1.0 if b + c == 0 else binomtest_half(min(b, c), b + c)
+    p = 1.0 if b + c == 0 else float(binomtest(min(b, c), b + c, 0.5).pvalue)
     return {
         "test": "mcnemar_exact",
         "candidate_only_correct": b,
@@ -536,54 +563,9 @@ def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -
     }
 
 
-def binomtest_half(k: int, n: int) -> float:
-    """`scipy.stats.binomtest(k, n, 0.5).pvalue` (two-sided) for k <= n / 2, step
-    for step on the same binomial functions of scipy.special: importing
-    scipy.stats for it would cost about a second of every comparison."""
-    try:
-        from scipy.special._ufuncs import _binom_cdf, _binom_pmf, _binom_sf
-    except ImportError:  # a scipy without them: the slow import, the same number
-        from scipy.stats import binomtest
-
-        return float(binomtest(k, n, 0.5).pvalue)
-    import numpy as np
-
-    def pmf(x: float) -> float:
-        return _binom_pmf(float(x), float(n), 0.5) if 0 <= x <= n else 0.0
-
-    def cdf(x: float) -> float:  # scipy's rv_discrete: 1 from the top of the support
-        return 1.0 if x >= n else (0.0 if x < 0 else _binom_cdf(np.floor(x), float(n), 0.5))
-
-    def sf(x: float) -> float:
-        return 0.0 if x >= n else (1.0 if x < 0 else _binom_sf(np.floor(x), float(n), 0.5))
-
-    if k == 0.5 * n:
-        return 1.0
-    d, rerr = pmf(k), 1 + 1e-7
-    # binomtest's search for the far tail: the first term past the mode that is <= d
-    ix = _search_descending(pmf, d * rerr, np.ceil(0.5 * n), n)
-    y = n - ix + int(d * rerr == pmf(ix))
-    return float(min(1.0, cdf(k) + sf(n - y)))
-
-
-def _search_descending(a: Callable[[float], float], d: float, lo: float, hi: float) -> float:
-    """scipy's _binary_search_for_binom_tst on -a (a decreasing): the x in
-    [lo, hi] with a(x) >= d > a(x + 1), in the same steps."""
-    while lo < hi:
-        mid = lo + (hi - lo) // 2
-        midval = -a(mid)
-        if midval < -d:
-            lo = mid + 1
-        elif midval > -d:
-            hi = mid - 1
-        else:
-            return mid
-    return lo if -a(lo) <= -d else lo - 1
-
-
 def paired_error_test(
     candidate_err: np.ndarray, baseline_err: np.ndarray, kind: str
-) -> dict[str, float]:
+) -> PairedTTest:
     """Paired t-test on per-row losses (squared or absolute error)."""
     import numpy as np
     from scipy.stats import ttest_rel

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ci_ml.errors import ConfigError
 
@@ -33,7 +33,7 @@ class Scored:
     y: np.ndarray  # (n,) int class index, or float target
     pred: np.ndarray  # (n,) int class index, or float prediction
     proba: np.ndarray | None = None  # (n, K) for classifiers
-    classes: list[Any] | None = None
+    classes: list[object] | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ skipped, so the plugin never gets in the way of a project's other tests.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
@@ -23,7 +24,12 @@ from ci_ml.errors import CiMlError
 from ci_ml.testing.view import BuildView, Preloaded
 
 if TYPE_CHECKING:
-    from ci_ml.testing.view import BuildView
+    import pandas as pd
+
+    from ci_ml.json_types import JSONObject
+    from ci_ml.scoring.model import OnnxModel
+
+T = TypeVar("T")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,10 +67,11 @@ def _view(config: pytest.Config) -> BuildView:
         pytest.fail(str(e), pytrace=False)
 
 
-def _get(view: BuildView, name: str) -> Any:
+def _read(part: Callable[[], T]) -> T:
+    """A part of the build, or the test fails with ci-ml's message (no traceback)."""
 
     try:
-        return getattr(view, name)
+        return part()
     except CiMlError as e:
         pytest.fail(str(e), pytrace=False)
 
@@ -76,39 +83,39 @@ def ci_ml_build(pytestconfig: pytest.Config) -> BuildView:
 
 
 @pytest.fixture(scope="session")
-def candidate(ci_ml_build: BuildView) -> Any:
+def candidate(ci_ml_build: BuildView) -> OnnxModel:
     """The build's model.onnx: `predict(df)`, `predict_proba(df)`, `classes_`."""
-    return _get(ci_ml_build, "candidate")
+    return _read(lambda: ci_ml_build.candidate)
 
 
 @pytest.fixture(scope="session")
-def baseline(ci_ml_build: BuildView) -> Any:
+def baseline(ci_ml_build: BuildView) -> OnnxModel:
     """The baseline's model.onnx; the test is skipped when the build had no baseline."""
-    model = _get(ci_ml_build, "baseline")
+    model = _read(lambda: ci_ml_build.baseline)
     if model is None:
         pytest.skip("this build has no baseline to compare with")
     return model
 
 
 @pytest.fixture(scope="session")
-def holdout(ci_ml_build: BuildView) -> Any:
+def holdout(ci_ml_build: BuildView) -> pd.DataFrame:
     """The holdout rows (a DataFrame, target included), as the build read them."""
-    return _get(ci_ml_build, "holdout")
+    return _read(lambda: ci_ml_build.holdout)
 
 
 @pytest.fixture(scope="session")
-def train(ci_ml_build: BuildView) -> Any:
+def train(ci_ml_build: BuildView) -> pd.DataFrame:
     """The training rows (a DataFrame, target included)."""
-    return _get(ci_ml_build, "train")
+    return _read(lambda: ci_ml_build.train)
 
 
 @pytest.fixture(scope="session")
-def manifest(ci_ml_build: BuildView) -> dict[str, Any]:
+def manifest(ci_ml_build: BuildView) -> JSONObject:
     """manifest.json as a dict."""
-    return _get(ci_ml_build, "manifest_json")
+    return _read(lambda: ci_ml_build.manifest_json)
 
 
 @pytest.fixture(scope="session")
-def metrics(ci_ml_build: BuildView) -> dict[str, Any]:
+def metrics(ci_ml_build: BuildView) -> JSONObject:
     """metrics.json as a dict (metrics["metrics"]["roc_auc"]["value"])."""
-    return _get(ci_ml_build, "metrics")
+    return _read(lambda: ci_ml_build.metrics)

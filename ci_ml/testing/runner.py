@@ -12,16 +12,21 @@ to collect a file, or stops before every collected test ran (an interrupt,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ci_ml.errors import UsageError
 from ci_ml.records import SuiteResult, TestCase
+
+if TYPE_CHECKING:
+    import pytest  # an optional dependency (ci-ml[pytest])
+
+    from ci_ml.testing.view import Preloaded
 
 PLUGIN = "ci_ml.testing.plugin"
 MAX_MESSAGE = 500
 
 
-def _message(report: Any) -> str | None:
+def _message(report: pytest.CollectReport | pytest.TestReport) -> str | None:
     """One line or a few: the assertion or exception, or a skip's reason."""
     longrepr = report.longrepr
     if longrepr is None:
@@ -42,16 +47,16 @@ class Collector:
         self.ran: set[str] = set()
         self.uncollected: list[str] = []  # files (or folders) pytest could not collect
 
-    def pytest_collectreport(self, report: Any) -> None:
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             name = report.nodeid or "collection"
             self.cases[name] = TestCase(name, "error", _message(report))
             self.uncollected.append(name)
 
-    def pytest_collection_finish(self, session: Any) -> None:
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collected = len(session.items)
 
-    def pytest_runtest_logreport(self, report: Any) -> None:
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         case = self.cases.setdefault(report.nodeid, TestCase(report.nodeid, "passed"))
         case.duration += float(report.duration)
         if report.when == "call" or (report.when == "setup" and not report.passed):
@@ -92,7 +97,7 @@ def run_suites(
     baseline: Path | None,
     rootdir: Path,
     shown: list[str] | None = None,
-    preloaded: Any = None,
+    preloaded: Preloaded | None = None,
 ) -> SuiteResult:
     """pytest on `paths` against the build in `artifact`, in this process; `shown`
     names the paths in the result (as the config wrote them); `preloaded`: a

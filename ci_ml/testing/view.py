@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ci_ml.artifact import BUILD_DIR, read_json
 from ci_ml.baseline import load_baseline
@@ -13,6 +13,7 @@ from ci_ml.chain import CHAIN
 from ci_ml.config import load_config
 from ci_ml.data import load_dataset
 from ci_ml.errors import UsageError
+from ci_ml.json_types import JSONObject
 from ci_ml.records import ChainRecord, Manifest, RecordError, load
 from ci_ml.scoring.model import OnnxModel
 
@@ -104,7 +105,7 @@ class BuildView:
         return self.dataset.train
 
     @cached_property
-    def manifest_json(self) -> dict[str, Any]:
+    def manifest_json(self) -> JSONObject:
         """manifest.json as written (the `manifest` fixture: a plain dict)."""
         return read_json(self.artifact / "manifest.json")
 
@@ -118,7 +119,7 @@ class BuildView:
             raise UsageError(f"{path} is not a ci-ml manifest: {e}") from None
 
     @cached_property
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> JSONObject:
         path = self.artifact / "metrics.json"
         if not path.is_file():
             raise UsageError(f"{self.artifact} has no metrics.json: the build stopped early")

@@ -32,8 +32,7 @@ from ci_ml.github import client as client_module
 from ci_ml.github.client import GitHubClient, strip_uri_template
 from ci_ml.github.context import GitHubContext
 from ci_ml.github.replies import Comment
-from ci_ml.github.retry import backoff_delay, rate_limit_wait
-from ci_ml.github.watchdog import Wait
+from ci_ml.github.waits import Wait, backoff_delay, rate_limit_wait
 from tests.fake_github import DEFAULT_TOKEN
 
 REPO, PR = "octo/ml", 7  # seeded by the fake_github fixture

@@ -19,7 +19,7 @@ import pytest
 
 from ci_ml.errors import EXIT_GITHUB, ConnectionFailed, DeadlineExceeded
 from ci_ml.github.client import GitHubClient
-from ci_ml.github.watchdog import Wait
+from ci_ml.github.waits import Wait
 from tests.conftest import run_cli
 from tests.fake_github import DEFAULT_TOKEN
 from tests.integration.conftest import REPO

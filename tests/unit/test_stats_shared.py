@@ -1,46 +1,12 @@
 """The statistics' fast paths give what the plain ones give, to the bit: the
-component matrix written in place, McNemar without scipy.stats, and the
-bootstrap units and counts one stage keeps for the next (`ci-ml run`)."""
-
-import json
-import subprocess
-import sys
+component matrix written in place, and the bootstrap units and counts one stage
+keeps for the next (`ci-ml run`)."""
 
 import numpy as np
 import pytest
-from scipy.stats import binomtest
 
 from ci_ml.stats import bootstrap as stats
 from ci_ml.stats.metrics import DEFAULTS, Pairs, Scored, component_blocks
-
-
-@pytest.mark.parametrize(
-    ("k", "n"),
-    [(0, 1), (0, 2), (1, 2), (1, 3), (0, 7), (3, 7), (2, 9), (4, 8), (10, 21), (49, 100)]
-    + [(50, 100), (0, 1000), (480, 1000), (499, 1000), (12_000, 25_000), (0, 300_000)]
-    + [(3_000_000, 7_000_001), (49_999_000, 100_000_000)],
-)
-def test_mcnemar_p_value_is_scipys_binomtest_to_the_bit(k: int, n: int) -> None:
-    assert stats.binomtest_half(k, n) == float(binomtest(k, n, 0.5).pvalue)
-
-
-def test_mcnemar_on_every_small_table_is_scipys() -> None:
-    for n in range(1, 120):
-        for k in range(n // 2 + 1):
-            assert stats.binomtest_half(k, n) == float(binomtest(k, n, 0.5).pvalue), (k, n)
-
-
-def test_mcnemar_does_not_import_scipy_stats() -> None:
-    probe = (
-        "import sys, json, numpy as np\n"
-        "from ci_ml.stats.bootstrap import mcnemar_exact\n"
-        "a = np.array([True, False, True, False, True])\n"
-        "p = mcnemar_exact(a, ~a)['p_value']\n"
-        "print(json.dumps([p, 'scipy.stats' in sys.modules]))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    p, imported = json.loads(out.stdout)
-    assert p == float(binomtest(2, 5, 0.5).pvalue) and not imported
 
 
 def _pair_columns_by_brute_force(score: np.ndarray, positive: np.ndarray) -> np.ndarray:
