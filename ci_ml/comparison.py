@@ -250,6 +250,7 @@ def _metric_row(
     row.baseline = Interval(b.value, b.ci_low, b.ci_high)
     row.delta, row.ci_low, row.ci_high = delta.delta, delta.ci_low, delta.ci_high
     row.p_value, row.verdict = delta.p_value, delta.verdict
+    row.unreliable = delta.unreliable
     return row
 
 

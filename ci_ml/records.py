@@ -162,6 +162,8 @@ class MetricValue(Interval):
 
     label: str
     greater_is_better: bool
+    # Why its interval understates the uncertainty (a few rows dominate the metric).
+    unreliable: str | None = optional()
 
 
 @dataclass(kw_only=True)
@@ -292,9 +294,12 @@ class MetricRow:
     ci_low: float | None = None
     ci_high: float | None = None
     p_value: float | None = None
-    verdict: str = "no baseline"  # improved | regressed | within noise | n/a | no baseline
+    # improved | regressed | within noise | unreliable | n/a | no baseline
+    verdict: str = "no baseline"
     not_compared: str | None = optional()  # why a baseline that exists gave no delta
     p_value_mcnemar: float | None = optional()
+    # Why its interval understates the uncertainty (a few rows dominate the metric).
+    unreliable: str | None = optional()
 
 
 @dataclass

@@ -72,14 +72,16 @@ def evaluate_gate(
     rule = gate.rule
     threshold = float(getattr(gate, rule))
     m = gate.metric
+    # A relative gate of a first build is skipped, whatever the candidate's value:
+    # there is nothing to be relative to (an absolute gate catches an undefined metric).
+    if rule not in ABSOLUTE and delta is None and missing is None:
+        return GateResult(m, rule, threshold, None, "skipped", f"no baseline to compare {m} with")
     if math.isnan(candidate):
         return GateResult(
             m, rule, threshold, None, "fail", f"{m} could not be computed on the holdout set"
         )
     if rule in ABSOLUTE:
         return _absolute(gate, rule, threshold, candidate)
-    if delta is None and missing is None:
-        return GateResult(m, rule, threshold, None, "skipped", f"no baseline to compare {m} with")
     if delta is None or math.isnan(delta.baseline.value):
         why = missing or f"the baseline's {m} is undefined"
         status = "not evaluated" if on_missing == "skip" else "fail"
@@ -109,6 +111,15 @@ def _relative(
         return GateResult(m, rule, threshold, amount, "pass", reason)
     testable = not (math.isnan(delta.ci_low) or math.isnan(delta.ci_high))
     significant = delta.verdict == "regressed"
+    unreliable = getattr(delta, "unreliable", None)
+    if gate.only_if_significant and unreliable:
+        # An interval a few rows dominate can hide a real regression: the gate is
+        # the plain limit, without the significance escape.
+        reason = (
+            f"{m} regressed by {shown}: {change}, limit {limit} (only_if_significant does not "
+            f"apply: its interval is not trustworthy, {unreliable})"
+        )
+        return GateResult(m, rule, threshold, amount, "fail", reason)
     if gate.only_if_significant and testable and not significant:
         level = f"{confidence * 100:g}%"
         reason = (

@@ -28,7 +28,14 @@ HALF = 20  # cells on each side of zero
 # units. Anything else gets an axis of its own.
 UNITS = {"log_loss": "log loss", "rmse": "target", "mae": "target", "r2": "R²"}
 PREFIX = {"improved": "+", "regressed": "-"}
-ICONS = {"improved": "🟢", "regressed": "🔴", "within noise": "⚪", "n/a": "·", "no baseline": "·"}
+ICONS = {
+    "improved": "🟢",
+    "regressed": "🔴",
+    "within noise": "⚪",
+    "unreliable": "⚠️",
+    "n/a": "·",
+    "no baseline": "·",
+}
 NICE = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 

@@ -41,7 +41,7 @@ def evaluation(
     `shared` keeps what compare, later in the same process, computes again."""
     from ci_ml.records import Evaluation, MetricValue
     from ci_ml.stats.bootstrap import estimates
-    from ci_ml.stats.metrics import METRICS
+    from ci_ml.stats.metrics import METRICS, tail_problem
 
     est = estimates(s, names, resamples, confidence, seed, shared)
     result = Evaluation(
@@ -57,6 +57,7 @@ def evaluation(
                 e.ci_high,
                 label=METRICS[n].label,
                 greater_is_better=METRICS[n].greater_is_better,
+                unreliable=tail_problem(s, n),
             )
             for n, e in est.items()
         },

@@ -359,7 +359,40 @@ def resample(
             for j, i in enumerate(members):
                 out[i].point[name] = float(points[j])
                 out[i].samples[name] = samples[:, j]
+    _same_as_first(out, units)
     return out
+
+
+def _same_as_first(out: list[Resampled], units: list[Units]) -> None:
+    """A model whose components for a metric are, bit for bit, the first model's
+    (two builds of one model) takes the first model's numbers for it: the same
+    sums computed in another column of one BLAS product can differ in the last
+    bit, and identical predictions must give a delta of exactly zero with an
+    interval of exactly [0, 0]."""
+    import numpy as np
+
+    first = units[0]
+    for u, r in zip(units[1:], out[1:], strict=True):
+        for name, sl in u.where.items():
+            ref = first.where.get(name)
+            if ref is None or name not in out[0].point or name not in r.point:
+                continue
+            mine, theirs = u.matrix[:, sl], first.matrix[:, ref]
+            pairs_same = all(
+                _same_pairs(u.pairs.get(c), first.pairs.get(c - sl.start + ref.start))
+                for c in range(sl.start, sl.stop)
+                if c in u.pairs
+            )
+            if mine.shape == theirs.shape and pairs_same and np.array_equal(mine, theirs):
+                r.point[name] = out[0].point[name]
+                r.samples[name] = out[0].samples[name]
+
+
+def _same_pairs(a: Pairs | None, b: Pairs | None) -> bool:
+    """The same pair counts (ROC AUC): the same scores and labels behind them."""
+    if a is None or b is None:
+        return a is b
+    return a.same_as(b)
 
 
 @dataclass
@@ -379,7 +412,10 @@ class Delta:
     ci_low: float
     ci_high: float
     p_value: float
-    verdict: str  # improved | regressed | within noise | n/a
+    verdict: str  # improved | regressed | within noise | n/a | unreliable
+    # Why the interval understates the uncertainty (stats.metrics.tail_problem): the
+    # verdict is then "unreliable", never a significant change either way.
+    unreliable: str | None = None
 
 
 def verdict(ci_low: float, ci_high: float, greater_is_better: bool) -> str:
@@ -421,19 +457,18 @@ def _interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
 
 
 def _p_value(deltas: np.ndarray) -> float:
-    """Two-sided bootstrap p-value for 'no difference', consistent with the percentile CI."""
+    """Two-sided bootstrap p-value for 'no difference', consistent with the
+    percentile CI: twice the smaller tail, counted as (1 + resamples on that side
+    of zero) / (1 + resamples), so B resamples can never claim p = 0: the floor
+    is 2 / (B + 1) (Davison & Hinkley 1997, 4.4)."""
     import numpy as np
 
-    d = deltas[np.isfinite(deltas)]
-    if d.size == 0:
-        return float("nan")
-    if np.all(d == 0):
-        return 1.0
-    return float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))
+    return float(p_values(np.asarray(deltas, dtype=np.float64).reshape(-1, 1))[0])
 
 
 def p_values(deltas: np.ndarray) -> np.ndarray:
-    """_p_value of each column of (resamples, m) deltas, at once."""
+    """_p_value of each column of (resamples, m) deltas, at once; 1 for a column
+    of exact zeros (two identical models), NaN for one with no finite value."""
     import numpy as np
 
     finite = np.isfinite(deltas)
@@ -441,7 +476,7 @@ def p_values(deltas: np.ndarray) -> np.ndarray:
     below = ((deltas <= 0) & finite).sum(axis=0)
     above = ((deltas >= 0) & finite).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.minimum(1.0, 2 * np.minimum(below, above) / n)
+        p = np.minimum(1.0, 2 * (np.minimum(below, above) + 1) / (n + 1))
     return np.where(n > 0, p, np.nan)
 
 
@@ -492,6 +527,8 @@ def paired_deltas(
         m = METRICS[name]
         d_samples = c.samples[name] - b.samples[name]
         lo, hi = _interval(d_samples, confidence)
+        # Two identical models' delta is exactly zero, whatever their tails.
+        problem = None if not d_samples.any() else tail_of(candidate, baseline, name)
         out[name] = Delta(
             metric=name,
             greater_is_better=m.greater_is_better,
@@ -501,9 +538,21 @@ def paired_deltas(
             ci_low=lo,
             ci_high=hi,
             p_value=_p_value(d_samples),
-            verdict=verdict(lo, hi, m.greater_is_better),
+            verdict="unreliable" if problem else verdict(lo, hi, m.greater_is_better),
+            unreliable=problem,
         )
     return out
+
+
+def tail_of(candidate: Scored, baseline: Scored, name: str) -> str | None:
+    """Why the paired interval of `name` cannot be trusted, for either model."""
+    from ci_ml.stats.metrics import tail_problem
+
+    for who, s in (("the candidate", candidate), ("the baseline", baseline)):
+        problem = tail_problem(s, name)
+        if problem:
+            return f"{who}: {problem}"
+    return None
 
 
 def delta_of(

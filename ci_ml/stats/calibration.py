@@ -139,7 +139,14 @@ def calibration(
     """Brier score and ECE of the candidate (models[0]) and, given, of the baseline
     (models[1]) on the same bootstrap weights as every other statistic."""
 
-    totals, sums = totals_and_sums([components(m, bins) for m in models], resamples, seed)
+    import numpy as np
+
+    parts = [components(m, bins) for m in models]
+    totals, sums = totals_and_sums(parts, resamples, seed)
+    if len(parts) > 1 and parts[1].shape == parts[0].shape and np.array_equal(parts[1], parts[0]):
+        # Two builds of one model: the same numbers, so every delta is exactly zero
+        # (see bootstrap._same_as_first).
+        totals, sums = [totals[0], totals[0]], [sums[0], sums[0]]
     values = [
         {n: (float(VALUES[n](t)), VALUES[n](r)) for n in NAMES}
         for t, r in zip(totals, sums, strict=True)

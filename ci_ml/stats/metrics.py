@@ -192,6 +192,16 @@ class Pairs:
         # False when resampled as blocks of rows: its pairs can then only be projected.
         self.countable = True
 
+    def same_as(self, other: Pairs) -> bool:
+        """Counted from the same scores and labels: every pair count is the same."""
+        import numpy as np
+
+        return (
+            self.countable == other.countable
+            and np.array_equal(self.score, other.score)
+            and np.array_equal(self.positive, other.positive)
+        )
+
     @classmethod
     def ranked(
         cls, score: np.ndarray, positive: np.ndarray, out: np.ndarray | None = None
@@ -365,7 +375,11 @@ def _auc_fill(s: Scored, out: np.ndarray) -> dict[int, Pairs]:
 
 
 def _auc(sums: np.ndarray) -> np.ndarray:
-    """Macro one-vs-rest AUC: per class, pairs / (positives * negatives)."""
+    """Macro one-vs-rest AUC: per class, pairs / (positives * negatives). As in
+    scikit-learn (`roc_auc_score(multi_class="ovr")`), it is undefined (NaN) when a
+    class has no row, or every row, in the holdout (or in a resample): a macro
+    average over fewer classes would not be the same metric from one build to the
+    next."""
     import numpy as np
 
     k = sums.shape[-1] // 4
@@ -374,7 +388,7 @@ def _auc(sums: np.ndarray) -> np.ndarray:
     valid = (pos > 0) & (neg > 0)
     # The Hajek projection of a resample can step past [0, 1]; the AUC cannot.
     per_class = np.clip(_safe_div(s[..., 0], pos * neg), 0.0, 1.0)
-    return np.where(valid.any(-1), _macro(per_class, valid), np.nan)
+    return np.where(valid.all(-1), _macro(per_class, valid), np.nan)
 
 
 def _reg_fill(s: Scored, out: np.ndarray) -> dict[int, Pairs]:
@@ -546,3 +560,61 @@ def point_estimates(scored: Scored, names: list[str]) -> dict[str, float]:
     parts, where = component_blocks(scored, names)
     sums = parts.matrix.sum(axis=0)
     return {name: float(METRICS[name].value(sums[sl])) for name, sl in where.items()}
+
+
+# --- metrics whose interval a few rows can make untrustworthy -------------------------------
+
+# A mean of unbounded per-row losses: a handful of rows (or rows the holdout
+# happens not to have) can carry most of it, and no percentile bootstrap can see
+# what the sample lacks (README: Statistics, coverage).
+TAIL_SHARE = 0.5  # the largest 1% of rows (at least one) carrying this share of the sum
+
+
+def _row_losses(s: Scored, name: str) -> np.ndarray | None:
+    import numpy as np
+
+    if name == "log_loss" and s.proba is not None:
+        p_true = s.proba[np.arange(s.y.shape[0]), s.y]
+        eps = np.finfo(s.proba.dtype).eps
+        return -np.log(np.clip(p_true, eps, 1 - eps))
+    if name in ("rmse", "mae") and s.task == "regression":
+        e = s.pred.astype(np.float64) - s.y.astype(np.float64)
+        return e * e if name == "rmse" else np.abs(e)
+    return None
+
+
+def tail_problem(s: Scored, name: str) -> str | None:
+    """Why this model's interval of `name` understates the uncertainty (None: no
+    reason to think so): predicted probabilities of exactly 0 or 1 (log loss: a
+    row of the wrong class then costs the clipping bound, ~36, whether or not the
+    holdout has one), or the largest 1% of rows carrying at least half the sum."""
+    import math
+
+    import numpy as np
+
+    losses = _row_losses(s, name)
+    if losses is None or losses.size == 0 or not np.isfinite(losses).all():
+        return None
+    if name == "log_loss" and s.proba is not None:
+        p_true = s.proba[np.arange(s.y.shape[0]), s.y]
+        zero = int((p_true <= 0).sum())
+        if zero:
+            share = float(losses[p_true <= 0].sum() / losses.sum())
+            return (
+                f"{zero} row(s) give their true class a probability of 0 and carry "
+                f"{share:.0%} of the log loss"
+            )
+        extreme = int(((s.proba <= 0) | (s.proba >= 1)).any(axis=1).sum())
+        if extreme:
+            return (
+                f"the model predicts probabilities of exactly 0 or 1 ({extreme} row(s)): a row "
+                "of the class it rules out costs the clipping bound, which this holdout may not show"
+            )
+    total = float(losses.sum())
+    if total <= 0:
+        return None
+    top = max(1, math.ceil(0.01 * losses.size))
+    share = float(np.sort(losses)[-top:].sum() / total)
+    if share >= TAIL_SHARE:
+        return f"the largest {top} row(s) of {losses.size} carry {share:.0%} of the sum"
+    return None

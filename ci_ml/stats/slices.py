@@ -170,6 +170,16 @@ def resample_slices(
             with np.errstate(invalid="ignore", divide="ignore"):
                 point[name] = np.where(empty, np.nan, value(full[:, sl]))
                 sample[name] = np.where(empty, np.nan, value(each[..., sl]))
+        if points and c.matrix.shape == comps[0].matrix.shape and c.where == comps[0].where:
+            # The first model's components bit for bit (two builds of one model): its
+            # numbers, so every delta is exactly zero (see bootstrap._same_as_first).
+            for name, sl in c.where.items():
+                if np.array_equal(c.matrix[:, sl], comps[0].matrix[:, sl]) and all(
+                    c.pairs[k].same_as(comps[0].pairs[k])
+                    for k in c.pairs
+                    if sl.start <= k < sl.stop and k in comps[0].pairs
+                ):
+                    point[name], sample[name] = points[0][name], samples[0][name]
         points.append(point)
         samples.append(sample)
     return SliceStats(rows, points, samples)

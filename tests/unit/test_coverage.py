@@ -265,3 +265,41 @@ def test_every_interval_covers_its_truth_95_percent_of_the_time(setups: list[Set
         if not BOUNDS[0] <= v <= BOUNDS[1]
     ]
     assert not bad, "coverage outside 91-98 %:\n" + "\n".join(bad) + "\n" + table(small, large)
+
+
+@pytest.mark.slow
+def test_a_model_with_exact_zero_probabilities_has_its_log_loss_flagged_not_trusted() -> None:
+    """Issue 22, 7: a tree whose leaves say probability 0 for the true class costs
+    the clipping bound (~36) on the rare rows that hit them; a 200-row holdout
+    mostly has none, so the percentile interval misses the true log loss far more
+    often than 5 % of the time. ci-ml cannot see what the sample lacks: it must
+    flag the metric (and the paired delta) in every replication, never trust it."""
+    from ci_ml.stats.bootstrap import paired_deltas
+    from ci_ml.stats.metrics import tail_problem
+
+    rng = np.random.default_rng(22)
+    x = rng.normal(size=POP * 10)
+    y = (rng.random(x.size) < expit(2 * x)).astype(np.int64)
+    smooth = np.clip(expit(2 * x + rng.normal(scale=0.3, size=x.size)), 0.02, 0.98)
+    tree = np.where(x < -1.5, 0.0, np.where(x > 1.5, 1.0, smooth))  # pure leaves
+
+    def scored(p1: np.ndarray, rows: np.ndarray) -> Scored:
+        proba = np.column_stack([1 - p1[rows], p1[rows]])
+        return Scored("classification", y[rows], proba.argmax(1), proba, [0, 1])
+
+    everyone = np.arange(x.size)
+    truth = skm.log_loss(y, np.column_stack([1 - tree, tree]))
+    covered = flagged = paired_flagged = 0
+    reps = 200
+    for r in range(reps):
+        rows = rng.integers(0, x.size, N_SMALL)
+        base, cand = scored(tree, rows), scored(smooth, rows)
+        (res,) = resample([base], ["log_loss"], B_SMALL, seed=r)
+        lo, hi = intervals(res.samples["log_loss"].reshape(-1, 1), CONFIDENCE)
+        covered += bool(lo[0] <= truth <= hi[0])
+        flagged += tail_problem(base, "log_loss") is not None
+        d = paired_deltas(cand, base, ["log_loss"], B_SMALL, CONFIDENCE, seed=r)["log_loss"]
+        paired_flagged += d.verdict == "unreliable" and d.unreliable is not None
+    assert tail_problem(scored(smooth, everyone), "log_loss") is None  # the smooth model is fine
+    assert covered / reps < 0.9, "the setup no longer shows the problem it is about"
+    assert flagged == reps and paired_flagged == reps
