@@ -34,6 +34,7 @@ def read_frame(path: Path) -> pd.DataFrame:
             f"data file {path} not found",
             hint="check data.train / data.test / data.path in the config; paths are relative to the config file",
         )
+    check_memory(path, kind)
     try:
         if kind == "parquet":
             df = pd.read_parquet(path)
@@ -43,12 +44,70 @@ def read_frame(path: Path) -> pd.DataFrame:
             df = pd.read_csv(path, sep=sep)
             # pandas renames a repeated header (a, a.1); the file's own header says.
             header = [str(c) for c in pd.read_csv(path, sep=sep, header=None, nrows=1).iloc[0]]
-    except Exception as e:  # pandas raises many kinds; all mean "this file is unreadable"
+    except MemoryError:
         raise DataValidationError(
-            f"{path}: could not be read as {kind}: {str(e)[:300]}", file=str(path)
+            f"{path}: ran out of memory reading it ({_size(path.stat().st_size)} on disk, "
+            f"{_size(available_memory())} of memory free)",
+            file=str(path),
+            hint="use a smaller sample of the data, Parquet, or a runner with more memory",
+        ) from None
+    except Exception as e:  # pandas raises many kinds; all mean "this file is unreadable"
+        why = str(e)[:300] or type(e).__name__
+        raise DataValidationError(
+            f"{path}: could not be read as {kind}: {why}", file=str(path)
         ) from None
     check_table(df, header, path)
     return df
+
+
+def available_memory() -> int | None:
+    """Bytes of memory a new allocation can still get (Linux: MemAvailable), or
+    None where it cannot be told."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "an unknown amount"
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n:.1f} TB"
+
+
+def memory_needed(path: Path, kind: str) -> int:
+    """A lower bound on the memory a file takes once read: a text file's size (a
+    number takes 8 bytes in memory, about what it takes written; text takes more),
+    a Parquet file's uncompressed size from its own metadata."""
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.ParquetFile(path).metadata
+            return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        except Exception:  # an unreadable file is read_frame's to report
+            return 0
+    return path.stat().st_size
+
+
+def check_memory(path: Path, kind: str) -> None:
+    """Fail fast, with the numbers, on a file that cannot fit in memory, instead of
+    reading until the machine runs out (a build reads its data whole)."""
+    need, free = memory_needed(path, kind), available_memory()
+    if free is not None and need > free:
+        raise DataValidationError(
+            f"{path}: reading it takes at least {_size(need)} of memory, and {_size(free)} is free",
+            file=str(path),
+            hint="use a sample of the data (or Parquet, which reads only the columns it "
+            "needs), or a runner with more memory",
+        )
 
 
 def _nested(v: Any) -> bool:
@@ -323,4 +382,36 @@ def _split(df: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame, d
         train.sort_index(),
         test.sort_index(),
         {"test_size": s.test_size, "seed": s.seed, "stratify": stratify},
+    )
+
+
+# Below these a model learns nothing a comparison could tell from noise, and a
+# class with one training row is all but absent (the parity check then compares
+# two ways of failing). `ci-ml init` asks the same of the whole table, scaled to
+# what its 80/20 split leaves for training.
+MIN_TRAIN_ROWS = 10
+MIN_CLASS_ROWS = 2
+
+
+def too_few_rows(
+    y: pd.Series,
+    task: str,
+    what: str,
+    min_rows: int = MIN_TRAIN_ROWS,
+    min_class: int = MIN_CLASS_ROWS,
+) -> str | None:
+    """Why `y` (the training rows' target, or a whole table's) is too small to
+    train on, in numbers; None when it is not."""
+    if len(y) < min_rows:
+        return f"{what} hold {len(y)} row(s); training needs at least {min_rows}"
+    if task != "classification":
+        return None
+    counts = y.astype(str).value_counts()
+    small = counts[counts < min_class]
+    if small.empty:
+        return None
+    shown = ", ".join(f"{n} of {c!r}" for c, n in small.head(5).items())
+    return (
+        f"{what} hold too few rows of {len(small)} class(es) ({shown}); a classifier needs "
+        f"at least {min_class} of each to learn it"
     )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import yaml
 
 from ci_ml.config import Config
-from ci_ml.data import infer_task, is_text
+from ci_ml.data import MIN_CLASS_ROWS, MIN_TRAIN_ROWS, infer_task, is_text, too_few_rows
 from ci_ml.errors import ConfigError, DataValidationError
 
 if TYPE_CHECKING:
@@ -132,6 +132,14 @@ def decide(frames: dict[str, pd.DataFrame], target: str, split: bool) -> Setup:
     first = next(iter(frames.values()))
     y = first[target]
     task = infer_task(y)
+    # What the training rows need (ci_ml.data.too_few_rows), asked of the whole file
+    # when ci-ml will hold a fifth of it out.
+    rows, per_class = (13, 3) if split else (MIN_TRAIN_ROWS, MIN_CLASS_ROWS)
+    problem = too_few_rows(y, task, f"{next(iter(frames))}", rows, per_class)
+    if problem:
+        raise DataValidationError(
+            problem, hint="add rows to the data (every class needs a few on each side of the split)"
+        )
     classes = sorted(map(str, y.unique()))
     if task == "classification":
         shown = ", ".join(classes[:5]) + (", …" if len(classes) > 5 else "")
@@ -141,8 +149,6 @@ def decide(frames: dict[str, pd.DataFrame], target: str, split: bool) -> Setup:
     setup = Setup(target, task, reason, ESTIMATORS[task], "", [], not_features(first, target))
     if task == "classification":
         counts = y.value_counts()
-        # A class with one row cannot be on both sides of a stratified split.
-        setup.stratify = False if split and counts.min() < 2 else None
         held_out = _holdout(frames, target, split, setup.stratify)[target]
         every_class_held_out = set(map(str, y.unique())) <= set(map(str, held_out.unique()))
         setup.primary, setup.gates = classification_gates(
@@ -224,8 +230,6 @@ def _data_lines(setup: Setup, data: dict[str, str]) -> list[str]:
             _line(f"    test_size: {TEST_SIZE}", "a fifth of the rows are the holdout"),
             _line("    seed: 0", "the same seed gives the same split on every run"),
         ]
-        if setup.stratify is False:
-            lines.append(_line("    stratify: false", "a class has a single row"))
     else:
         lines += [
             _line(f"  train: {_y(data['train'])}", "the rows the model learns from"),

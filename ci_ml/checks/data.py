@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.checks.personal_data import scan_column, scan_names
+from ci_ml.checks.personal_data import could_hold_personal_data, scan_column, scan_names
 from ci_ml.data import is_text
 from ci_ml.records import Finding, SafeguardsResult
 from ci_ml.stats.twosample import categorical_shift, numeric_shift
@@ -144,43 +144,135 @@ def _bins(x: np.ndarray, max_bins: int = BINS) -> np.ndarray:
     return np.where(missing, inverse.max() + 1, inverse)
 
 
-def univariate_score(x: np.ndarray, y: pd.Series, task: str) -> float:
+class UnivariateScorer:
     """How well one feature alone predicts the target, out of fold: each of 3
     folds is predicted from the others by the majority class (or the mean) of
     the feature's bin. 0 is no better than chance (balanced accuracy rescaled by
-    the number of classes) or the mean (R², clipped at 0); 1 is perfect."""
-    import numpy as np
-    import pandas as pd
+    the number of classes) or the mean (R², clipped at 0); 1 is perfect. What
+    depends on the target only (its codes, the folds) is made once for every
+    feature: a wide table scores thousands."""
 
-    b = _bins(x)
-    nb = int(b.max()) + 1
-    fold = np.random.default_rng(0).permutation(b.size) % FOLDS
-    if task == "classification":
-        codes, classes = pd.factorize(y.astype(str))
-        k = classes.size
-        if k < 2:
-            return 0.0
-        recall = []
-        for f in range(FOLDS):
-            tr, te = fold != f, fold == f
-            counts = np.bincount(b[tr] * k + codes[tr], minlength=nb * k).reshape(nb, k)
-            pred = np.where(counts.sum(1) > 0, counts.argmax(1), np.bincount(codes[tr]).argmax())
-            hit = pred[b[te]] == codes[te]
-            per_class = np.bincount(codes[te], weights=hit, minlength=k)
-            seen = np.bincount(codes[te], minlength=k)
-            recall.append(per_class[seen > 0] / seen[seen > 0])
-        score = float(np.mean([r.mean() for r in recall]))
-        return max(0.0, (score - 1 / k) / (1 - 1 / k))
-    t = y.to_numpy(dtype=np.float64)
-    r2 = []
-    for f in range(FOLDS):
-        tr, te = fold != f, fold == f
-        sums = np.bincount(b[tr], weights=t[tr], minlength=nb)
-        n = np.bincount(b[tr], minlength=nb)
-        means = np.where(n > 0, sums / np.maximum(n, 1), t[tr].mean())
-        sst = np.sum((t[te] - t[te].mean()) ** 2)
-        r2.append(1 - np.sum((t[te] - means[b[te]]) ** 2) / sst if sst > 0 else 0.0)
-    return float(np.clip(np.mean(r2), 0.0, 1.0))
+    def __init__(self, y: pd.Series, task: str) -> None:
+        import numpy as np
+        import pandas as pd
+
+        self.task = task
+        self.fold = np.random.default_rng(0).permutation(len(y)) % FOLDS
+        self.masks = [(self.fold != f, self.fold == f) for f in range(FOLDS)]
+        if task == "classification":
+            self.codes, classes = pd.factorize(y.astype(str))
+            self.k = classes.size
+            self.fallback = [int(np.bincount(self.codes[tr]).argmax()) for tr, _ in self.masks]
+            self.seen = [np.bincount(self.codes[te], minlength=self.k) for _, te in self.masks]
+        else:
+            self.t = y.to_numpy(dtype=np.float64)
+
+    def score(self, x: np.ndarray) -> float:
+        import numpy as np
+
+        b = _bins(x)
+        nb = int(b.max()) + 1
+        if self.task == "classification":
+            k, codes = self.k, self.codes
+            if k < 2:
+                return 0.0
+            recall = []
+            for (tr, te), fallback, seen in zip(self.masks, self.fallback, self.seen, strict=True):
+                counts = np.bincount(b[tr] * k + codes[tr], minlength=nb * k).reshape(nb, k)
+                pred = np.where(counts.sum(1) > 0, counts.argmax(1), fallback)
+                hit = pred[b[te]] == codes[te]
+                per_class = np.bincount(codes[te], weights=hit, minlength=k)
+                recall.append((per_class[seen > 0] / seen[seen > 0]).mean())
+            score = float(np.mean(recall))
+            return max(0.0, (score - 1 / k) / (1 - 1 / k))
+        t = self.t
+        r2 = []
+        for tr, te in self.masks:
+            sums = np.bincount(b[tr], weights=t[tr], minlength=nb)
+            n = np.bincount(b[tr], minlength=nb)
+            means = np.where(n > 0, sums / np.maximum(n, 1), t[tr].mean())
+            sst = np.sum((t[te] - t[te].mean()) ** 2)
+            r2.append(1 - np.sum((t[te] - means[b[te]]) ** 2) / sst if sst > 0 else 0.0)
+        return float(np.clip(np.mean(r2), 0.0, 1.0))
+
+    def scores(self, values: np.ndarray) -> np.ndarray:
+        """`score` of every column of (rows, features) `values` at once: the bin
+        counts of all features in one bincount per fold (a wide table has
+        thousands of features; one at a time cost ~1 ms each)."""
+        import numpy as np
+
+        m = values.shape[1]
+        if m == 0:
+            return np.zeros(0)
+        B = bin_matrix(values)
+        nb = int(B.max()) + 1
+        cols = np.arange(m)
+        off = cols * nb
+        if self.task == "classification":
+            k, codes = self.k, self.codes
+            if k < 2:
+                return np.zeros(m)
+            recall = np.empty((FOLDS, m))
+            for f, ((tr, te), fallback, seen) in enumerate(
+                zip(self.masks, self.fallback, self.seen, strict=True)
+            ):
+                idx = ((B[tr] + off) * k + codes[tr][:, None]).ravel()
+                counts = np.bincount(idx, minlength=m * nb * k).reshape(m, nb, k)
+                pred = np.where(counts.sum(2) > 0, counts.argmax(2), fallback)
+                hit = pred[cols, B[te]] == codes[te][:, None]  # (holdout rows, features)
+                present = np.flatnonzero(seen > 0)
+                per_class = np.stack([hit[codes[te] == c].sum(0) / seen[c] for c in present])
+                recall[f] = per_class.mean(0)
+            score = recall.mean(0)
+            return np.maximum(0.0, (score - 1 / k) / (1 - 1 / k))
+        t = self.t
+        r2 = np.empty((FOLDS, m))
+        for f, (tr, te) in enumerate(self.masks):
+            idx = (B[tr] + off).ravel()
+            sums = np.bincount(idx, weights=np.repeat(t[tr], m), minlength=m * nb).reshape(m, nb)
+            n = np.bincount(idx, minlength=m * nb).reshape(m, nb)
+            means = np.where(n > 0, sums / np.maximum(n, 1), t[tr].mean())
+            sst = np.sum((t[te] - t[te].mean()) ** 2)
+            err = np.sum((t[te][:, None] - means[cols, B[te]]) ** 2, axis=0)
+            r2[f] = 1 - err / sst if sst > 0 else 0.0
+        return np.clip(r2.mean(0), 0.0, 1.0)
+
+
+def bin_matrix(values: np.ndarray, max_bins: int = BINS) -> np.ndarray:
+    """`_bins` of every column of (rows, features) `values`, the sorting and the
+    quantiles of all columns at once."""
+    import numpy as np
+
+    n, m = values.shape
+    missing = np.isnan(values)
+    filled = np.where(missing, 0.0, values)
+    srt = np.sort(filled, axis=0)
+    new = np.vstack([np.ones((1, m), dtype=bool), np.diff(srt, axis=0) != 0])
+    many = new.sum(0) > max_bins
+    edges_of: dict[int, np.ndarray] = {}
+    wide = np.flatnonzero(many)
+    if wide.size:
+        q = np.linspace(0, 1, max_bins + 1)[1:-1]
+        sub = values[:, wide]
+        quantiles = (
+            np.nanquantile(sub, q, axis=0)
+            if missing[:, wide].any()
+            else np.quantile(sub, q, axis=0)
+        )
+        edges_of = {int(j): np.unique(quantiles[:, i]) for i, j in enumerate(wide)}
+    out = np.empty((n, m), dtype=np.int64)
+    for j in range(m):
+        if j in edges_of:
+            b = np.searchsorted(edges_of[j], filled[:, j], side="right")
+        else:
+            b = np.searchsorted(srt[new[:, j], j], filled[:, j], side="left")
+        out[:, j] = np.where(missing[:, j], b.max() + 1, b)
+    return out
+
+
+def univariate_score(x: np.ndarray, y: pd.Series, task: str) -> float:
+    """One feature's UnivariateScorer score."""
+    return UnivariateScorer(y, task).score(x)
 
 
 def determined_by_target(s: pd.Series, y: pd.Series, task: str) -> bool:
@@ -218,9 +310,11 @@ def _leakage(
     n = min(len(X), check.sample_rows)
     rows = np.sort(np.random.default_rng(0).permutation(len(X))[:n])
     sample, ys = X.iloc[rows], y.iloc[rows]
+    values = encoded[list(X.columns)].to_numpy(dtype=np.float64)[rows]
+    all_scores = UnivariateScorer(ys, task).scores(values)
     findings, scores = [], {}
-    for c in X.columns:
-        score = univariate_score(encoded[c].to_numpy()[rows], ys, task)
+    for j, c in enumerate(X.columns):
+        score = float(all_scores[j])
         scores[str(c)] = round(score, 4)
         if determined_by_target(sample[c], ys, task):
             findings.append(
@@ -347,6 +441,8 @@ def _personal_data(train: pd.DataFrame, test: pd.DataFrame, cfg: SafeguardsConfi
             )
         )
     for c in names:
+        if not could_hold_personal_data(train[c]):
+            continue  # floats, booleans, short integers: no identifier fits in them
         column = pd.concat([train[c], test[c]], ignore_index=True)
         for f in scan_column(c, column, check):
             out.append(

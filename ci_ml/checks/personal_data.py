@@ -178,6 +178,17 @@ def _national_validators(check: PersonalDataCheck) -> dict[str, Callable[[str], 
     return out
 
 
+def could_hold_personal_data(s: pd.Series) -> bool:
+    """Whether a column's type lets it hold what scan_column looks for: text, or
+    integers (card numbers and identifiers stored as numbers); a cheap test on
+    the type alone, before its values are gathered."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(s):
+        return False
+    return pd.api.types.is_integer_dtype(s) or not pd.api.types.is_numeric_dtype(s)
+
+
 def _values(s: pd.Series, limit: int) -> pd.Series | None:
     """The text to scan: a seeded sample of a text column, or of a long integer
     column (card numbers and identifiers stored as numbers); None otherwise."""

@@ -146,27 +146,78 @@ def target_failures(df: pd.DataFrame, target: str, task: str, dataset: str) -> l
     return out
 
 
-def table_failures(df: pd.DataFrame, dataset: str) -> list[SchemaFailure]:
-    """Rules every table obeys whatever the schema says: it has rows, and its
-    numbers are finite (no model can be trained or scored on ±inf)."""
+# Tree models (and float ONNX inputs) compute in 32-bit floats: a larger number
+# cannot reach them. The float32 maximum, ~3.4e38.
+FLOAT32_MAX = 3.4028234663852886e38
+# A text column whose values are numbers but for this share or less was meant to
+# be numbers: a decimal comma ("12,5") or a stray word made it text.
+MOSTLY_NUMERIC = 0.9
+
+
+def _failure(dataset: str, df: pd.DataFrame, c: object, check: str, bad: Any) -> SchemaFailure:
+    return SchemaFailure(
+        dataset,
+        str(c),
+        check,
+        int(bad.sum()),
+        examples=[plain(v) for v in df[c][bad].head(MAX_EXAMPLES)],
+        rows=[plain(i) for i in df.index[bad][:MAX_EXAMPLES]],
+    )
+
+
+def _numbers_but_for(s: pd.Series) -> Any:
+    """For a text column whose values are numbers but for a few: which are not
+    (a mask); None for a column that is text, or numbers throughout."""
+    import pandas as pd
+
+    present = s.dropna()
+    if len(present) < 10:
+        return None
+    sample = present.head(1000)
+    if pd.to_numeric(sample, errors="coerce").notna().mean() < MOSTLY_NUMERIC:
+        return None
+    parsed = pd.to_numeric(s, errors="coerce")
+    bad = s.notna() & parsed.isna()
+    share = 1 - bad.sum() / len(present)
+    return bad if bad.any() and share >= MOSTLY_NUMERIC else None
+
+
+def table_failures(
+    df: pd.DataFrame, dataset: str, declared: frozenset[str] = frozenset()
+) -> list[SchemaFailure]:
+    """Rules every table obeys whatever the schema says: it has rows; its numbers
+    are finite (no model can be trained or scored on ±inf) and fit in 32-bit
+    floats (trees and float ONNX inputs compute in them); and a column of numbers
+    the schema does not declare (`declared`) stays numbers (one "12,5" would
+    silently make it text)."""
     import numpy as np
+    import pandas as pd
 
     if len(df) == 0:
         return [SchemaFailure(dataset, None, "has at least one row", 0)]
     out = []
     for c in df.select_dtypes(include="number").columns:
-        inf = np.isinf(df[c].to_numpy(dtype=np.float64, na_value=np.nan))
+        x = df[c].to_numpy(dtype=np.float64, na_value=np.nan)
+        inf = np.isinf(x)
         if inf.any():
-            out.append(
-                SchemaFailure(
-                    dataset,
-                    str(c),
-                    "values are finite (no ±inf)",
-                    int(inf.sum()),
-                    examples=[plain(v) for v in df[c][inf].head(MAX_EXAMPLES)],
-                    rows=[plain(i) for i in df.index[inf][:MAX_EXAMPLES]],
-                )
+            out.append(_failure(dataset, df, c, "values are finite (no ±inf)", inf))
+        with np.errstate(invalid="ignore"):
+            huge = ~inf & (np.abs(x) > FLOAT32_MAX)
+        if huge.any():
+            check = "values fit in 32-bit floats (|x| ≤ 3.4e38; trees and ONNX compute in them)"
+            out.append(_failure(dataset, df, c, check, huge))
+    for c in df.columns:
+        if str(c) in declared or pd.api.types.is_numeric_dtype(df[c]):
+            continue
+        if pd.api.types.is_bool_dtype(df[c]):
+            continue
+        bad = _numbers_but_for(df[c])
+        if bad is not None:
+            check = (
+                "values are numbers (the column is numbers but for these; a decimal comma "
+                "or a word makes the whole column text)"
             )
+            out.append(_failure(dataset, df, c, check, bad.to_numpy()))
     return out
 
 
@@ -176,6 +227,8 @@ def validate_frames(
     import pandera.pandas as pa
 
     failures: list[SchemaFailure] = []
+    # Columns the schema gives a type: it says what they hold, not the table checks.
+    declared = frozenset(str(c) for c in schema.columns) if schema is not None else frozenset()
     for name, df in frames.items():
         if schema is not None:
             try:
@@ -186,7 +239,7 @@ def validate_frames(
                 pa.errors.SchemaError
             ) as e:  # raised even in lazy mode for some table-level checks
                 failures.append(SchemaFailure(name, None, str(e).splitlines()[0], len(df)))
-        failures.extend(table_failures(df, name))
+        failures.extend(table_failures(df, name, declared))
         failures.extend(target_failures(df, target, task, name))
     return failures
 

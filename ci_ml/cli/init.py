@@ -63,6 +63,10 @@ def cmd_init(args: Any, rt: Runtime) -> int:
     from ci_ml.checks.schema import infer_schema
 
     root = Path(args.dir)
+    if root.exists() and not root.is_dir():
+        raise UsageError(
+            f"--dir {root} is a file, not a folder", hint="name the repository's root folder"
+        )
     _refuse_overwrite(root, args.force)
     frames = _read(args)
     setup = scaffold.decide(frames, args.target, split=not args.test)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 
 def run(r: StageRun) -> TrainResult:
+    from ci_ml.data import too_few_rows
+    from ci_ml.errors import DataValidationError
     from ci_ml.modeling.estimator import fit
 
     b = r.build
@@ -29,6 +31,13 @@ def run(r: StageRun) -> TrainResult:
     if decision.reuse:
         return reused(r, decision.reason)
     X, y = b.dataset.xy("train")
+    problem = too_few_rows(y, b.task, "the training rows")
+    if problem:
+        raise DataValidationError(
+            problem,
+            hint="add rows (every class in both the training and the holdout rows), or "
+            "lower data.split.test_size",
+        )
     result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)))
     del X, y
     if r.baseline is not None:

@@ -67,3 +67,53 @@ def test_drop_train_keeps_whole_the_columns_a_later_stage_draws_from(tmp_path: P
     assert d.train_rows == 80 and list(d.train.columns) == ["s", "k"]
     pd.testing.assert_frame_equal(d.features_of("train", ["s", "k"]), before)
     assert d.features_of("test").equals(d.xy("test")[0])
+
+
+def test_a_file_larger_than_free_memory_is_refused_before_reading(tmp_path, monkeypatch) -> None:
+    """Issue 22, 6: a 10 GB file was read until memory ran out (5.6 GB RSS, a minute),
+    then "could not be read as csv: " with an empty reason."""
+    import pytest
+
+    from ci_ml import data
+    from ci_ml.errors import DataValidationError
+
+    path = tmp_path / "big.csv"
+    path.write_text("a,b\n" + "1,2\n" * 50_000)  # 200 KB
+    monkeypatch.setattr(data, "available_memory", lambda: 100_000)
+    with pytest.raises(DataValidationError) as e:
+        data.read_frame(path)
+    assert "takes at least 200.0 KB of memory, and 100.0 KB is free" in str(e.value)
+
+
+def test_running_out_of_memory_while_reading_says_so_with_the_numbers(
+    tmp_path, monkeypatch
+) -> None:
+    import pandas as pd
+    import pytest
+
+    from ci_ml import data
+    from ci_ml.errors import DataValidationError
+
+    path = tmp_path / "d.csv"
+    path.write_text("a,b\n1,2\n")
+
+    def out_of_memory(*a, **k):
+        raise MemoryError()
+
+    monkeypatch.setattr(pd, "read_csv", out_of_memory)
+    with pytest.raises(DataValidationError) as e:
+        data.read_frame(path)
+    assert "ran out of memory reading it" in str(e.value) and "on disk" in str(e.value)
+
+
+def test_too_few_training_rows_are_named_with_their_numbers() -> None:
+    import pandas as pd
+
+    from ci_ml.data import too_few_rows
+
+    assert too_few_rows(pd.Series(["a"] * 5), "classification", "the training rows") == (
+        "the training rows hold 5 row(s); training needs at least 10"
+    )
+    y = pd.Series(["a"] * 20 + ["b"])
+    assert "1 of 'b'" in too_few_rows(y, "classification", "the training rows")
+    assert too_few_rows(pd.Series(range(20)), "regression", "the training rows") is None

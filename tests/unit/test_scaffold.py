@@ -63,11 +63,18 @@ def test_a_class_missing_from_the_holdout_file_gates_on_accuracy() -> None:
     assert s.gates[0] == {"metric": "accuracy", "min": np.floor(share * 100) / 100}
 
 
-def test_a_single_row_class_turns_stratification_off() -> None:
+def test_a_class_too_small_to_learn_is_refused_with_the_numbers() -> None:
+    """Issue 22, 6: a class with one row used to turn stratification off, and the
+    build then trained without it (or held it out unseen) and failed later."""
     df = churn()
     df.loc[0, "churn"] = "rare"
-    assert scaffold.decide({"d.csv": df}, "churn", split=True).stratify is False
-    assert scaffold.decide({"d.csv": df, "t.csv": df}, "churn", split=False).stratify is None
+    with pytest.raises(DataValidationError, match=r"too few rows of 1 class\(es\) \(1 of 'rare'\)"):
+        scaffold.decide({"d.csv": df}, "churn", split=True)
+    with pytest.raises(DataValidationError, match="at least 2 of each"):
+        scaffold.decide({"d.csv": df, "t.csv": df}, "churn", split=False)
+    tiny = churn().head(2)
+    with pytest.raises(DataValidationError, match="2 row"):
+        scaffold.decide({"d.csv": tiny}, "churn", split=True)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +121,7 @@ def test_targets_that_cannot_be_learned_are_refused(frames, error, words) -> Non
 )
 def test_the_config_text_loads_as_written(tmp_path: Path, target: str, data: dict) -> None:
     df = churn().rename(columns={"churn": target})
-    df.loc[0, target] = "rare"
+    df.loc[:2, target] = "rare"  # the fewest rows init takes of a class
     frames = {"x": df} if "path" in data else {"x": df, "y": df}
     setup = scaffold.decide(frames, target, split="path" in data)
     text = scaffold.config_text(setup, data, "x")
@@ -127,7 +134,7 @@ def test_the_config_text_loads_as_written(tmp_path: Path, target: str, data: dic
     assert cfg.gates[1].only_if_significant and cfg.gates[1].max_regression == 0
     assert cfg.data.drop == ["customer_id"]
     if "path" in data:
-        assert str(cfg.data.path) == data["path"] and cfg.data.split.stratify is False
+        assert str(cfg.data.path) == data["path"] and cfg.data.split.stratify is None
     else:
         assert str(cfg.data.test) == data["test"]
 
@@ -169,7 +176,7 @@ def test_the_shipped_workflows_are_the_repositorys_templates() -> None:
         assert text == (ROOT / "workflows" / name).read_text(encoding="utf-8"), name
 
 
-@pytest.mark.parametrize("rare_rows", [1, 2])
+@pytest.mark.parametrize("rare_rows", [3, 4])
 def test_the_holdout_init_judges_is_the_one_run_will_score(rare_rows: int) -> None:
     """Same split as data.py; a class it leaves out of the holdout makes ROC AUC
     undefined, so init gates on accuracy instead."""
