@@ -106,6 +106,9 @@ class SafeguardsResult:
     allowed_personal_data: dict[str, str]
     rows: dict[str, int]
     seconds: float = 0.0
+    # What the row checks (contamination, duplicates, conflicting labels) measured,
+    # found or not: rows, share, threshold. Leakage and skew keep theirs above.
+    measured: dict[str, dict[str, float]] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
 

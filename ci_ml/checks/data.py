@@ -18,7 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.checks.personal_data import could_hold_personal_data, scan_column, scan_names
+from ci_ml.checks.personal_data import (
+    could_hold_personal_data,
+    plural,
+    scan_column,
+    scan_names,
+)
 from ci_ml.data import is_text
 from ci_ml.records import Finding, SafeguardsResult
 from ci_ml.stats.twosample import categorical_shift, numeric_shift
@@ -387,8 +392,14 @@ def _skew(
 
 
 def _rows_checks(
-    Xtr: pd.DataFrame, ytr: pd.Series, Xte: pd.DataFrame, cfg: SafeguardsConfig
+    Xtr: pd.DataFrame,
+    ytr: pd.Series,
+    Xte: pd.DataFrame,
+    cfg: SafeguardsConfig,
+    measured: dict[str, dict[str, float]],
 ) -> list[Finding]:
+    """The row checks' findings; what each measured goes into `measured` whether or
+    not it crossed its threshold (a later build, or a reader, sees how close it was)."""
     htr = row_hashes(Xtr)
     out = []
     checks = [
@@ -415,6 +426,12 @@ def _rows_checks(
         if check.severity == "off":
             continue
         share, rows = measure()
+        total = len(Xte) if name == "contamination" else len(Xtr)
+        measured[name] = {
+            "rows": round(share * total),
+            "share": round(share, 6),
+            "threshold": check.max_fraction,
+        }
         if share > check.max_fraction:
             message = f"{share:.2%} " + words.format(rows=", ".join(map(str, rows)))
             out.append(
@@ -449,7 +466,7 @@ def _personal_data(train: pd.DataFrame, test: pd.DataFrame, cfg: SafeguardsConfi
                 Finding(
                     "personal_data",
                     check.severity,
-                    f"{c} holds {f.kind}s ({f.rate:.1%} of {f.scanned:,} values scanned)",
+                    f"{c} holds {plural(f.kind)} ({f.rate:.1%} of {f.scanned:,} values scanned)",
                     c,
                     f.rate,
                     None,
@@ -472,7 +489,8 @@ def check(
     features = [c for c in train.columns if c != target]
     enc = encode(train, test, target, task)
     Xtr, ytr, Xte = enc.train[features], train[target], enc.test[features]
-    findings = _rows_checks(Xtr, ytr, Xte, cfg)
+    measured: dict[str, dict[str, float]] = {}
+    findings = _rows_checks(Xtr, ytr, Xte, cfg, measured)
     scores: dict[str, float] = {}
     if cfg.leakage.severity != "off":
         leaks, scores = _leakage(train[features], ytr, task, cfg, baseline_scores, Xtr)
@@ -490,4 +508,5 @@ def check(
         skew=skew,
         allowed_personal_data=dict(cfg.allow_personal_data),
         rows={"train": len(train), "test": len(test)},
+        measured=measured,
     )

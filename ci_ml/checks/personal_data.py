@@ -48,6 +48,16 @@ _DATE_OR_TIME = re.compile(
 # In text, a card number is written in groups (4-4-4-4, or Amex's 4-6-5); a bare
 # run of digits passes Luhn and a network prefix one time in thirty.
 _CARD_GROUPS = re.compile(r"\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{5}")
+# A card number written as one run of digits inside text ("card 4668153008256465
+# lost"). A random run passes Luhn and a network prefix ~3 % of the time, so a run
+# counts when words around it name a card, or when most such runs in the column are
+# valid cards (order numbers and timestamps are not).
+_BARE_CARD = re.compile(r"(?<![\d.,-])\d{13,19}(?![\d.,-])")
+_CARD_WORDS = re.compile(
+    r"\b(?:card|credit|debit|visa|master ?card|amex|american express|maestro|cc|pan)\b", re.I
+)
+BARE_CARD_RATE = 0.5
+BARE_CARD_RUNS = 5  # the rate says nothing about fewer values (a ticket number is one)
 # A value that is an identifier and nothing else (no words around it).
 _IDENTIFIER = re.compile(r"[0-9A-Za-z][0-9A-Za-z .-]{4,38}[0-9A-Za-z]")
 _WORD = re.compile(r"(?:^|\s)[A-Za-z]{3,}(?:\s|$)")
@@ -68,6 +78,13 @@ class Finding:
     scanned: int  # rows scanned
     rate: float
     examples: list[str] = field(default_factory=list)  # masked
+
+
+def plural(kind: str) -> str:
+    """'e-mail addresses', 'IBANs', 'national identifiers (us.ssn)'."""
+    head, paren, rest = kind.partition(" (")
+    word = head + ("es" if head.endswith(("s", "x", "sh", "ch")) else "s")
+    return f"{word}{paren}{rest}"
 
 
 def mask(value: str) -> str:
@@ -160,6 +177,19 @@ def kinds_in(
                 yield kind, m.group(0)
 
 
+def holds_personal_data(text: str, check: PersonalDataCheck) -> bool:
+    """Whether one value holds personal data of any kind the scan looks for (a
+    category's value, before it is written into a model)."""
+    if any(True for _ in kinds_in(text, _patterns(check))):
+        return True
+    if _IDENTIFIER.fullmatch(text) and not _WORD.search(text):
+        whole = {"payment card number": _valid_card, **_national_validators(check)}
+        return any(ok(text) for ok in whole.values())
+    return bool(_BARE_CARD.search(text) and _CARD_WORDS.search(text)) and any(
+        _valid_card(m.group(0)) for m in _BARE_CARD.finditer(text)
+    )
+
+
 def _national_validators(check: PersonalDataCheck) -> dict[str, Callable[[str], bool]]:
     """python-stdnum modules named in the config (us.ssn is matched by its format)."""
 
@@ -225,6 +255,7 @@ def scan_column(name: str, s: pd.Series, check: PersonalDataCheck) -> list[Findi
             rows[kind] = rows.get(kind, 0) + int(n)
             if len(examples.setdefault(kind, [])) < MAX_EXAMPLES:
                 examples[kind].append(mask(matched))
+    _bare_cards(values, rows, examples, formatted)
     scanned = len(values)
     # A kind found inside text (an e-mail, a card in its groups) counts at once; one
     # only whole values show (bare digits) counts when most values are of it.
@@ -233,6 +264,36 @@ def scan_column(name: str, s: pd.Series, check: PersonalDataCheck) -> list[Findi
         for kind, n in rows.items()
         if kind in formatted or n / scanned >= WHOLE_VALUE_RATE
     ]
+
+
+def _bare_cards(
+    values: pd.Series, rows: dict[str, int], examples: dict[str, list[str]], formatted: set[str]
+) -> None:
+    """Card numbers written as bare digit runs inside words (see _BARE_CARD), added
+    to what scan_column found."""
+    kind = "payment card number"
+    runs = valid = 0
+    found: dict[str, int] = {}
+    named = 0
+    for text, n in values.value_counts().items():
+        if _IDENTIFIER.fullmatch(text) and not _WORD.search(text):
+            continue  # a whole value: scan_column's whole-value check decides it
+        matches = [m.group(0) for m in _BARE_CARD.finditer(text)]
+        if not matches:
+            continue
+        runs += int(n)
+        cards = [m for m in matches if _valid_card(m)]
+        if cards:
+            valid += int(n)
+            found[cards[0]] = found.get(cards[0], 0) + int(n)
+            named += int(n) if _CARD_WORDS.search(text) else 0
+    many = runs >= BARE_CARD_RUNS and valid / runs >= BARE_CARD_RATE
+    if not found or not (named or many):
+        return
+    rows[kind] = rows.get(kind, 0) + valid
+    shown = examples.setdefault(kind, [])
+    shown.extend(mask(c) for c in list(found)[: MAX_EXAMPLES - len(shown)])
+    formatted.add(kind)
 
 
 def scan_names(columns: list[str]) -> list[Finding]:

@@ -217,7 +217,8 @@ def run_slices(
                 g, value, delta, METRICS[g.metric].greater_is_better, st.confidence,
                 missing=ins.missing, on_missing=on_missing,
             )  # fmt: skip
-            result.reason = f"{row.name}: {result.reason}"
+            # The reason is the gate's alone: the slice's name goes with it (SliceGate),
+            # so a failure reads "slice channel=phone: accuracy = …", once.
             gates.append(SliceGate(row.name, result))
     gib = METRICS[names[0]].greater_is_better
     rows.sort(key=lambda r: (not r.gated, -_badness(r, names[0], gib)))

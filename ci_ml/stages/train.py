@@ -63,7 +63,11 @@ def columns_for(b: Build, features: list[str]) -> Columns | None:
     from ci_ml.modeling.preprocess import column_roles
 
     schema, _ = load_schema(b.cfg)
-    return column_roles(list(b.dataset.sources.values()), features, schema)
+    cols = column_roles(list(b.dataset.sources.values()), features, schema)
+    # A one-hot column's values are written into the model: none that is personal data.
+    cols.allowed_personal = frozenset(b.cfg.safeguards.allow_personal_data)
+    cols.personal_check = b.cfg.safeguards.personal_data
+    return cols
 
 
 def reused(r: StageRun, reason: str) -> TrainResult:

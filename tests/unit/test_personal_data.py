@@ -77,3 +77,37 @@ def test_a_mask_keeps_at_most_two_characters_of_the_value(raw: str) -> None:
 def test_column_names_that_announce_personal_data() -> None:
     names = [f.column for f in scan_names(["customer_email", "Phone", "tenure", "IBAN", "notes"])]
     assert names == ["customer_email", "Phone", "IBAN"]
+
+
+def test_a_card_number_written_as_one_run_inside_text_is_found() -> None:
+    """Issue 22, 5: only the grouped form was found ("4668 1530 0825 6465")."""
+    import pandas as pd
+
+    from ci_ml.config import PersonalDataCheck
+
+    notes = pd.Series(["card 4668153008256465 lost", "all fine", "call me"] * 10)
+    (found,) = scan_column("notes", notes, PersonalDataCheck())
+    assert found.kind == "payment card number" and found.rows == 10
+    assert found.examples == ["••••••••••••••65"]
+
+
+def test_order_numbers_of_sixteen_digits_are_not_cards() -> None:
+    """A random run passes Luhn and a network prefix ~3 % of the time: without a
+    card word around it, most runs must be valid cards before a column counts."""
+    import numpy as np
+    import pandas as pd
+
+    from ci_ml.config import PersonalDataCheck
+
+    rng = np.random.default_rng(0)
+    orders = pd.Series([f"order {rng.integers(10**15, 10**16)} shipped" for _ in range(300)])
+    assert scan_column("notes", orders, PersonalDataCheck()) == []
+
+
+def test_kinds_are_named_in_the_plural_correctly() -> None:
+    from ci_ml.checks.personal_data import plural
+
+    assert plural("e-mail address") == "e-mail addresses"
+    assert plural("IP address") == "IP addresses"
+    assert plural("IBAN") == "IBANs"
+    assert plural("national identifier (us.ssn)") == "national identifiers (us.ssn)"

@@ -73,7 +73,8 @@ def test_the_cap_keeps_the_most_frequent_categories() -> None:
 
 def test_describe_says_how_many_values_the_cap_folds_into_unknown() -> None:
     n = preprocess.MAX_CATEGORIES + 5
-    df = frame(city=[f"c{i}" for i in range(n)], fee=np.arange(n, dtype=float))
+    # each city twice: a category with a long tail, not an identifier
+    df = frame(city=[f"c{i % n}" for i in range(2 * n)], fee=np.arange(2 * n, dtype=float))
     cols = preprocess.column_roles([df], ["city", "fee"], None)
     assert preprocess.describe(cols, df) == {
         "mode": "auto",
@@ -115,3 +116,13 @@ def test_a_table_of_text_only_exports_too(tmp_path: Path) -> None:
     model = preprocess.build(LogisticRegression(), cols, X).fit(X, y)
     result, _ = export(model, X, "classification", tmp_path, None, 1e-4)
     assert result.parity["passed"]
+
+
+def test_a_mostly_distinct_text_column_is_left_out_with_the_reason() -> None:
+    """Issue 22, 5: an identifier or free text is not one-hot encoded (its raw values
+    would be written into model.onnx)."""
+    n = preprocess.MAX_CATEGORIES + 5
+    df = frame(note=[f"note {i}" for i in range(n)], fee=np.arange(n, dtype=float))
+    cols = preprocess.column_roles([df], ["note", "fee"], None)
+    assert cols.categorical == [] and "identifier or free text" in cols.left_out["note"]
+    assert preprocess.describe(cols, df)["left_out"] == cols.left_out
