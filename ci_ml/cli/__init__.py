@@ -66,8 +66,8 @@ def _baseline_arg(p: argparse.ArgumentParser, default: str | None = "none") -> N
         "--baseline",
         default=default,
         metavar="DIR|release|none",
-        help="an earlier build's artifact directory, 'release' (the latest model release on "
-        f"GitHub), or 'none' (default: {shown})",
+        help="an earlier build's artifact directory, 'release' (the latest model release in "
+        f"the registry: GitHub's, or release.registry's folder), or 'none' (default: {shown})",
     )
 
 
@@ -178,7 +178,7 @@ def _registry_commands(c: _Commands) -> None:
     p = c.add(
         "publish",
         "ci_ml.cli.github:cmd_publish",
-        "publish the build as a GitHub release (the model registry)",
+        "publish the build as a release in the model registry (GitHub's, or a folder)",
     )
     _common(p)
     p.add_argument(
@@ -187,6 +187,12 @@ def _registry_commands(c: _Commands) -> None:
     p.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
     p.add_argument(
         "--force", action="store_true", help="publish even if the build failed its gates"
+    )
+    p.add_argument(
+        "--prerelease",
+        action="store_true",
+        help="publish as a prerelease: never latest, and builds compare with it only when "
+        "asked (`baseline fetch --prereleases`)",
     )
     _network_arg(p)
     _sign_args(p)
@@ -217,7 +223,7 @@ def _registry_commands(c: _Commands) -> None:
     _common(p)
     p.add_argument("--reason", help="why (recorded in both releases' audit logs)")
     _network_arg(p)
-    p = c.add("registry", "", "the model registry (GitHub releases)")
+    p = c.add("registry", "", "the model registry (GitHub releases, or a folder)")
     rsub = p.add_subparsers(dest="registry_command", metavar="SUBCOMMAND", required=True)
     pl = rsub.add_parser(
         "list",
