@@ -27,8 +27,8 @@ from ci_ml.registry.fetching import land
 
 
 class GitHubRegistry:
-    """The releases of one repository. It keeps the replies it has read, so a
-    command lists the releases once and acts on what it listed."""
+    """The releases of one repository. It keeps the replies it has read until it
+    writes, so a command lists the releases once and acts on what it listed."""
 
     def __init__(self, client: GitHubClient, repo: str) -> None:
         self.client = client
@@ -47,10 +47,15 @@ class GitHubRegistry:
     def _reply(self, release: Release) -> dict[str, Any]:
         reply = self._replies.get(release.key)
         if reply is None:
-            reply = api.get_release_by_tag(self.client, self.repo, release.tag, self._listed)
+            reply = api.get_release_by_tag(self.client, self.repo, release.tag)
             if reply is None:
                 raise GitHubError(f"release {release.tag} is gone from {self.repo}")
         return reply
+
+    def _forget(self) -> None:
+        """After a write: what was read before is stale (notes, asset ids)."""
+        self._replies.clear()
+        self._listed = None
 
     def listing(self) -> Listing:
         self._listed = api.list_releases(self.client, self.repo)
@@ -59,7 +64,7 @@ class GitHubRegistry:
         return Listing(releases, latest["id"] if latest else None)
 
     def find(self, tag: str) -> Release | None:
-        reply = api.get_release_by_tag(self.client, self.repo, tag, self._listed)
+        reply = api.get_release_by_tag(self.client, self.repo, tag)
         return self._record(reply) if reply is not None else None
 
     def marked_latest(self) -> Release | None:
@@ -108,6 +113,7 @@ class GitHubRegistry:
             releases=self._listed,
             prerelease=upload.prerelease,
         )
+        self._forget()
         return Published(
             tag=result.tag,
             url=result.html_url,
@@ -118,13 +124,18 @@ class GitHubRegistry:
 
     def promote(self, release: Release, notes: str) -> Release:
         api.mark_latest(self.client, self.repo, release.tag, notes, self._reply(release))
+        self._forget()
         return replace(release, notes=notes)
 
     def rollback(
         self, source: Release, source_notes: str, target: Release, target_notes: str
     ) -> None:
-        api.mark_latest(self.client, self.repo, target.tag, target_notes, self._reply(target))
-        api.update_notes(self.client, self.repo, self._reply(source), source_notes)
+        source_reply = self._reply(source)
+        try:
+            api.mark_latest(self.client, self.repo, target.tag, target_notes, self._reply(target))
+            api.update_notes(self.client, self.repo, source_reply, source_notes)
+        finally:
+            self._forget()
 
     def history(
         self,

@@ -161,7 +161,7 @@ class FolderRegistry:
         """The registry, made if need be, locked for one writer."""
         self._stamp()  # refuse someone else's folder before creating anything
         try:
-            (self.root / RELEASES).mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
             raise UsageError(
@@ -175,6 +175,7 @@ class FolderRegistry:
                 self._write_stamp(None)
                 stamp = self._stamp()
             assert stamp is not None
+            (self.root / RELEASES).mkdir(exist_ok=True)
             self._tidy()
             yield stamp
         finally:
