@@ -116,7 +116,12 @@ class FolderRegistry:
         that is neither empty nor a registry is refused: it is someone else's."""
         path = self.root / STAMP
         if not path.is_file():
-            if self.root.is_dir() and any(p.name != LOCK for p in self.root.iterdir()):
+            # Only the lock and a stamp being written (another publish making the
+            # registry right now) may be in a folder that is not a registry yet.
+            making = (LOCK, f".{STAMP}.")
+            if self.root.is_dir() and any(
+                not p.name.startswith(making) for p in self.root.iterdir()
+            ):
                 raise UsageError(
                     f"{self.root} is not a ci-ml model registry (it has no {STAMP})",
                     hint="point release.registry.path at a new or empty folder, or at a registry",
