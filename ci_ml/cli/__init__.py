@@ -177,7 +177,7 @@ def _comment_command(c: _Commands) -> None:
 def _registry_commands(c: _Commands) -> None:
     p = c.add(
         "publish",
-        "ci_ml.cli.github:cmd_publish",
+        "ci_ml.cli.registry:cmd_publish",
         "publish the build as a release in the model registry (GitHub's, or a folder)",
     )
     _common(p)
@@ -199,7 +199,7 @@ def _registry_commands(c: _Commands) -> None:
     p = c.add("baseline", "", "baseline tools")
     bsub = p.add_subparsers(dest="baseline_command", metavar="SUBCOMMAND", required=True)
     pf = bsub.add_parser("fetch", help="download and verify the latest model release")
-    pf.set_defaults(handler="ci_ml.cli.github:cmd_baseline_fetch")
+    pf.set_defaults(handler="ci_ml.cli.registry:cmd_baseline_fetch")
     _common(pf)
     pf.add_argument("--into", help="directory (default: <out>/baseline)")
     pf.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
@@ -207,7 +207,7 @@ def _registry_commands(c: _Commands) -> None:
     _network_arg(pf)
     p = c.add(
         "promote",
-        "ci_ml.cli.github:cmd_promote",
+        "ci_ml.cli.registry:cmd_promote",
         "mark a model release as the latest; the reason goes into its notes",
     )
     _common(p)
@@ -217,7 +217,7 @@ def _registry_commands(c: _Commands) -> None:
     _network_arg(p)
     p = c.add(
         "rollback",
-        "ci_ml.cli.github:cmd_rollback",
+        "ci_ml.cli.registry:cmd_rollback",
         "retract the newest model release: the one before it becomes latest again",
     )
     _common(p)
@@ -231,7 +231,7 @@ def _registry_commands(c: _Commands) -> None:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    pl.set_defaults(handler="ci_ml.cli.github:cmd_registry_list")
+    pl.set_defaults(handler="ci_ml.cli.registry:cmd_registry_list")
     _common(pl)
     pl.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
     pl.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -43,7 +43,7 @@ def _pull_request(ctx: Any, rt: Runtime, args: Any) -> dict[str, Any] | None:
     """The PR a build's commit came from, for the audit trail: from the event of a
     pull_request run; after a merge (push), asked of GitHub, best effort: a build
     never fails for want of it."""
-    from ci_ml.cli.connect import client_for
+    from ci_ml.cli.network import client_for
     from ci_ml.services import provenance
 
     pr = provenance.from_event(ctx.event_name, ctx.event)

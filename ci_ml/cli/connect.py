@@ -1,18 +1,16 @@
-"""What the commands connect to, built from the environment: the GitHub client
-(token masked, one network deadline per command), the registry the config names,
-who acts (for the registry's log) and the signature check of fetched releases.
-Every command module imports this one; it imports none of them."""
+"""What the registry commands connect to, built from the environment: the
+registry the config names, who acts (for the registry's log) and the signature
+check of fetched releases. It imports no command module."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ci_ml.cli.network import client_for
 from ci_ml.config import Config
 from ci_ml.errors import UsageError
 from ci_ml.github.api import authenticated_login
-from ci_ml.github.client import GitHubClient
 from ci_ml.github.context import GitHubContext
 from ci_ml.github.registry import GitHubRegistry
 from ci_ml.registry.base import Check, Registry
@@ -23,63 +21,6 @@ from ci_ml.signing import verify
 
 if TYPE_CHECKING:
     from ci_ml.cli import Runtime
-
-# The whole of one command's conversation with GitHub, retries and rate-limit waits
-# included. A healthy command needs seconds (GitHub answers in well under one, a
-# model's assets upload in seconds), so this is never in the way; ten minutes still
-# hold a secondary rate limit (GitHub asks for about a minute) plus retries through
-# a degraded GitHub, while a hung connection gives up long before the job's own
-# 6-hour timeout has burnt the runner's minutes.
-DEFAULT_NETWORK_TIMEOUT = 600.0
-NETWORK_TIMEOUT_ENV = "CI_ML_NETWORK_TIMEOUT"
-
-
-def network_timeout(option: float | None, rt: Runtime) -> float:
-    """--network-timeout (`option`), else $CI_ML_NETWORK_TIMEOUT, else the default (seconds)."""
-    if option is not None:
-        return float(option)
-    raw = rt.env.get(NETWORK_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_NETWORK_TIMEOUT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise UsageError(
-            f"{NETWORK_TIMEOUT_ENV}={raw!r} is not a number of seconds",
-            hint=f"set it to a positive number (e.g. {DEFAULT_NETWORK_TIMEOUT:g}) or unset it",
-        )
-    return seconds
-
-
-def client_for(
-    ctx: GitHubContext,
-    rt: Runtime,
-    what: str,
-    option: float | None,
-    deadline: float | None = None,
-) -> GitHubClient:
-    """The one place a GitHub client is built: token from the environment, masked; the
-    command's network deadline (--network-timeout, `option`) starts now (at most
-    `deadline`); long waits are printed as notices."""
-    token = ctx.require_token(what)
-    rt.actions.mask(token)
-    seconds = network_timeout(option, rt)
-    if deadline is not None:
-        seconds = min(seconds, deadline)
-    actions = rt.actions
-    return GitHubClient(
-        token,
-        base_url=ctx.api_url,
-        deadline=seconds,
-        deadline_hint=(
-            f"raise it with --network-timeout SECONDS or {NETWORK_TIMEOUT_ENV} (now {seconds:g} s)"
-        ),
-        # One knob: the deadline alone bounds how long a rate limit is waited out.
-        max_rate_limit_wait=seconds,
-        on_wait=lambda wait: actions.notice(str(wait)),
-    )
 
 
 def registry_folder(cfg: Config | None) -> Path | None:
