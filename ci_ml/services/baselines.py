@@ -14,9 +14,9 @@ from pathlib import Path
 from ci_ml import outdir
 from ci_ml.artifact import loads_strict
 from ci_ml.errors import CiMlError
+from ci_ml.records import MAX_METRICS_BYTES, History, ReleasePoint, recorded_values
 from ci_ml.registry.audit import model_releases
 from ci_ml.registry.base import Check, Fetched, Listing, Registry, ReleaseFile
-from ci_ml.stages.history import MAX_METRICS_BYTES, History, ReleasePoint, recorded_values
 
 METRICS_FILE = "metrics.json"
 

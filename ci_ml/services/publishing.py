@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci_ml import stages
 from ci_ml.artifact import REQUIRED_FOR_PUBLISH, SUMS, read_json, verify_sums
 from ci_ml.build import Build
 from ci_ml.config import Config
@@ -53,9 +54,9 @@ def _check(b: Build, force: bool) -> None:
 def publishable_build(cfg: Config, out: Path, force: bool) -> Iterator[Reused | None]:
     """Hold the build folder's lock while it is checked, signed and published;
     yields what the build reused (None: a model of its own, to publish)."""
-    with Build(cfg, out).open(create=False) as b:
+    with Build(cfg, out, stages.chain()).open(create=False) as b:
         _check(b, force)
-        reused = (b.record_of("train.json") or {}).get("reused_from")
+        reused = getattr(b.result("train"), "reused_from", None)
         if isinstance(reused, dict) and reused.get("source") == "release":
             yield Reused(str(reused.get("label") or ""), str(reused.get("url") or ""))
         else:

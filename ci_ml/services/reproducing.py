@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_ml import outdir, pipeline
+from ci_ml import outdir, pipeline, stages
 from ci_ml.artifact import read_json, write_json, write_text
 from ci_ml.build import Build, RunContext
 from ci_ml.config import load_config
@@ -22,6 +22,7 @@ from ci_ml.reproduce import (
     toplevel,
     worktree,
 )
+from ci_ml.stage import Console, Options
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,7 @@ class Reproduction:
     report: str  # markdown, also written to <out>/reproduce.md
 
 
-def reproduce(
-    record: Path, label: str, repo: Path, out: Path, console: pipeline.Console
-) -> Reproduction:
+def reproduce(record: Path, label: str, repo: Path, out: Path, console: Console) -> Reproduction:
     """Rebuild `record` from the clone `repo` into `out`/rebuild and compare; the
     verdict goes to `out`/reproduce.md and reproduce.json."""
     manifest = read_json(record / "manifest.json")
@@ -54,7 +53,7 @@ def rebuild(
     manifest: dict[str, Any],
     commit: str,
     config_path: str,
-    console: pipeline.Console,
+    console: Console,
 ) -> Outcome:
     """The whole pipeline at `commit` in a temporary worktree (no baseline, no
     cache), its data files checked against the record first."""
@@ -69,10 +68,10 @@ def rebuild(
         rebuilt = out / "rebuild"
         if rebuilt.exists() and outdir.is_ours(rebuilt, "build"):
             shutil.rmtree(rebuilt)
-        b = Build(load_config(config), rebuilt, RunContext())
+        b = Build(load_config(config), rebuilt, stages.chain(), RunContext())
         try:
-            with console.group(f"ci-ml reproduce: rebuilding {commit[:12]}"), b.open():
-                pipeline.run(b, None, console, cache=False)
+            with console.group(f"ci-ml reproduce: rebuilding {commit[:12]}"), pipeline.session(b):
+                pipeline.run(b, None, console, Options(cache=False))
         except CiMlError as e:
             return Outcome(False, {}, error=e.message)
     return compare(record, rebuilt, manifest)

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from ci_ml import stages
 from ci_ml.artifact import verify_sums
 from ci_ml.build import Build
 from ci_ml.config import Config
@@ -44,7 +45,7 @@ def sign_or_unsign(out: Path, signer: KeySigner | SigstoreSigner | None) -> Path
 def signable_build(cfg: Config, out: Path) -> Iterator[None]:
     """Hold the build folder's lock while it is signed; only a complete, current
     build may be."""
-    with Build(cfg, out).open(create=False) as b:
+    with Build(cfg, out, stages.chain()).open(create=False) as b:
         problems = b.publish_problems()
         if problems:
             raise UsageError(

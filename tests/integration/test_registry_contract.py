@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from ci_ml.artifact import read_json, write_json, write_sums
+from ci_ml.baseline import load_baseline
 from ci_ml.errors import BaselineError, SignatureError, UsageError
 from ci_ml.github.registry import GitHubRegistry
 from ci_ml.registry import audit
 from ci_ml.registry.base import Registry
 from ci_ml.registry.folder import RECORD, FolderRegistry
 from ci_ml.services import baselines, publishing, releases
-from ci_ml.stages.baseline import load_baseline
 from tests.conftest import EXAMPLES, run_cli
 from tests.integration.conftest import REPO
 from tests.integration.test_registry_flow import ok
