@@ -4,6 +4,7 @@ list read once per command), the decisions in ci_ml.registry.audit."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -39,6 +40,11 @@ class GitHubRegistry:
     @property
     def where(self) -> str:
         return self.repo
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """GitHub has no lock: a workflow's `concurrency` group keeps two publishes
+        of one repository apart (and a racing draft is found and deduplicated)."""
+        return contextlib.nullcontext()
 
     def _record(self, reply: dict[str, Any]) -> Release:
         self._replies[reply["id"]] = reply

@@ -385,14 +385,15 @@ def registry_rows(releases: Iterable[Release], latest: int | None, prefix: str) 
         if rolled_back(r):
             state = "rolled back"
         value = facts.get("value")
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            value = None
         rows.append(
             Row(
                 tag=r.tag,
                 commit=_text(facts.get("commit")) or r.commit,
                 published_at=r.published_at,
                 primary_metric=_text(facts.get("primary")),
-                primary_value=float(value) if number else None,
+                primary_value=None if value is None else float(value),
                 latest=r.key == latest,
                 state=state,
                 url=r.url,

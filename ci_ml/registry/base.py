@@ -9,6 +9,7 @@ are pure functions in `ci_ml.registry.audit`; a registry only stores and moves.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -100,6 +101,12 @@ class Registry(Protocol):
     @property
     def where(self) -> str:
         """What messages call the registry: `owner/name`, or the folder."""
+        ...
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Hold the registry for one writer while a use-case reads, decides and
+        writes, so two publishes never pick the same new tag. GitHub has no such
+        lock (workflows use a `concurrency` group); a folder's is a file lock."""
         ...
 
     def listing(self) -> Listing:

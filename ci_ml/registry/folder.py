@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -104,6 +105,10 @@ class FolderRegistry:
     def __init__(self, root: Path, lock_wait: float = LOCK_WAIT) -> None:
         self.root = Path(root)
         self.lock_wait = lock_wait
+        # One file lock per process can be held: threads take turns, and a write
+        # inside `lock()` reuses the lock its thread holds.
+        self._mutex = threading.RLock()
+        self._depth = 0
 
     @property
     def where(self) -> str:
@@ -161,45 +166,63 @@ class FolderRegistry:
                     ) from None
                 time.sleep(0.05)
 
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the registry for one writer while a use-case reads, decides and
+        writes (two publishes must not both pick `<prefix><N+1>`)."""
+        return self._writing()
+
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[_Stamp]:
-        """The registry, made if need be, locked for one writer."""
-        self._stamp()  # refuse someone else's folder before creating anything
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise UsageError(
-                f"cannot write to the model registry {self.root}: {e.strerror or e}",
-                hint="give the job write access to release.registry.path",
-            ) from None
-        try:
-            self._wait(fd, fcntl.LOCK_EX, "writing to")
-            stamp = self._stamp()
-            if stamp is None:
-                self._write_stamp(None)
-                stamp = self._stamp()
-            assert stamp is not None
-            (self.root / RELEASES).mkdir(exist_ok=True)
-            self._tidy()
-            yield stamp
-        finally:
-            os.close(fd)
+    def _writing(self) -> Iterator[None]:
+        """The registry, made if need be, locked for one writer; re-entrant within
+        the thread that holds it (a publish inside `lock()`)."""
+        with self._mutex:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._stamp()  # refuse someone else's folder before creating anything
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise UsageError(
+                    f"cannot write to the model registry {self.root}: {e.strerror or e}",
+                    hint="give the job write access to release.registry.path",
+                ) from None
+            try:
+                self._wait(fd, fcntl.LOCK_EX, "writing to")
+                if self._stamp() is None:
+                    self._write_stamp(None)
+                (self.root / RELEASES).mkdir(exist_ok=True)
+                self._tidy()
+                self._depth = 1
+                yield
+            finally:
+                self._depth = 0
+                os.close(fd)
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
-        """Readers share the lock, so a re-publish never removes files being copied.
-        A registry on read-only storage is read without it."""
-        try:
-            fd = os.open(self.root / LOCK, os.O_RDONLY)
-        except OSError:
-            yield
-            return
-        try:
-            self._wait(fd, fcntl.LOCK_SH, "writing to")
-            yield
-        finally:
-            os.close(fd)
+        """Readers share the lock, so a re-publish never removes files being copied
+        (inside this thread's own write lock they need no other). A registry on
+        read-only storage is read without it."""
+        with self._mutex:
+            if self._depth:
+                yield
+                return
+            try:
+                fd = os.open(self.root / LOCK, os.O_RDONLY)
+            except OSError:
+                yield
+                return
+            try:
+                self._wait(fd, fcntl.LOCK_SH, "writing to")
+                yield
+            finally:
+                os.close(fd)
 
     def _tidy(self) -> None:
         """Remove what an interrupted write left: staging folders and files-<n>
@@ -352,8 +375,8 @@ class FolderRegistry:
             raise ValueError("two files share a name; release files are flat")
         digests = {name: sha256_file(p) for name, p in files.items()}
         try:
-            with self._writing() as stamp:
-                return self._publish(upload, files, digests, stamp)
+            with self._writing():
+                return self._publish(upload, files, digests)
         except OSError as e:
             raise UsageError(
                 f"publishing {upload.tag} to the model registry {self.root} failed: "
@@ -363,7 +386,7 @@ class FolderRegistry:
             ) from None
 
     def _publish(
-        self, upload: Upload, files: dict[str, Path], digests: dict[str, str], stamp: _Stamp
+        self, upload: Upload, files: dict[str, Path], digests: dict[str, str]
     ) -> Published:
         d = self._dir(upload.tag)
         current = self._record(d) if (d / RECORD).is_file() else None

@@ -15,7 +15,7 @@ from ci_ml.build import Build
 from ci_ml.config import Config
 from ci_ml.errors import UsageError
 from ci_ml.registry import audit
-from ci_ml.registry.base import Published, Registry, Upload
+from ci_ml.registry.base import Listing, Published, Registry, Release, Upload
 from ci_ml.services.clock import now
 from ci_ml.signing import SIGNATURE
 
@@ -119,15 +119,22 @@ class PublishOutcome:
     latest: bool | None  # made latest, not, or left where it was (None)
 
 
-def publish(registry: Registry, order: PublishOrder, staged: Staged) -> PublishOutcome:
-    """Create or update the release: reuse the commit's own release on a re-run,
-    never take over a release that is not this model's, never move latest backwards,
-    and log the publish in the notes."""
-    listing = registry.listing()  # the one listing
+@dataclass(frozen=True)
+class PublishPlan:
+    tag: str
+    reused: bool  # the commit's own release, found again (a re-run)
+    existing: Release | None
+    make_latest: bool | None
+
+
+def plan_publish(listing: Listing, order: PublishOrder, commit: str) -> PublishPlan:
+    """Which release a publish goes to and whether it becomes latest: the commit's
+    own release on a re-run, never one that is not this model's, never latest
+    backwards, never a prerelease. Pure."""
     if order.tag:
         tag, reused = order.tag, False
     else:
-        tag, reused = audit.choose_tag(listing.releases, order.prefix, staged.commit)
+        tag, reused = audit.choose_tag(listing.releases, order.prefix, commit)
     existing = listing.by_tag(tag)
     if existing is not None and (problem := audit.ownership_problem(existing, order.model)):
         raise UsageError(
@@ -138,25 +145,32 @@ def publish(registry: Registry, order: PublishOrder, staged: Staged) -> PublishO
     latest = next((r for r in listing.releases if r.key == listing.latest), None)
     make_latest = audit.latest_decision(existing, latest, tag, order.prefix)
     if order.prerelease and make_latest:
-        make_latest = False  # a prerelease is never latest
-    fresh = existing is None or existing.draft
-    event = audit.Event(
-        "published" if fresh else "republished",
-        now(),
-        by=order.by,
-        commit=staged.commit,
-        pr=staged.pr,
-        run=order.run,
-    )
-    upload = Upload(
-        tag=tag,
-        commit=staged.commit,
-        title=f"{order.model} {tag}",
-        files=staged.files,
-        notes=lambda sent: audit.publish_notes(staged.card, existing, event, sent),
-        make_latest=make_latest,
-        prerelease=order.prerelease,
-    )
-    published = registry.publish(upload)
-    verb = "updated" if (reused or not published.created) else "created"
-    return PublishOutcome(published, verb, make_latest)
+        make_latest = False
+    return PublishPlan(tag, reused, existing, make_latest)
+
+
+def publish(registry: Registry, order: PublishOrder, staged: Staged) -> PublishOutcome:
+    """Create or update the release `plan_publish` picks, with its log line."""
+    with registry.lock():  # what is listed is what the publish applies to
+        plan = plan_publish(registry.listing(), order, staged.commit)  # the one listing
+        existing = plan.existing
+        event = audit.Event(
+            "published" if existing is None or existing.draft else "republished",
+            now(),
+            by=order.by,
+            commit=staged.commit,
+            pr=staged.pr,
+            run=order.run,
+        )
+        upload = Upload(
+            tag=plan.tag,
+            commit=staged.commit,
+            title=f"{order.model} {plan.tag}",
+            files=staged.files,
+            notes=lambda sent: audit.publish_notes(staged.card, existing, event, sent),
+            make_latest=plan.make_latest,
+            prerelease=order.prerelease,
+        )
+        published = registry.publish(upload)
+    verb = "updated" if (plan.reused or not published.created) else "created"
+    return PublishOutcome(published, verb, plan.make_latest)

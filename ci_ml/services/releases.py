@@ -52,6 +52,13 @@ def promote(
     registry: Registry, tag: str, model: Model, actor: Actor, reason: str | None = None
 ) -> Promoted:
     """Make the model release `tag` latest, with a log line; a no-op if it is."""
+    with registry.lock():  # what is read is what the write applies to
+        return _promote(registry, tag, model, actor, reason)
+
+
+def _promote(
+    registry: Registry, tag: str, model: Model, actor: Actor, reason: str | None
+) -> Promoted:
     release = registry.find(tag)
     if release is None or release.draft or release.prerelease:
         raise UsageError(
@@ -85,6 +92,11 @@ def rollback(
 ) -> RolledBack:
     """Retract the newest model release: the newest earlier one not itself rolled
     back becomes latest, and both releases' logs say so."""
+    with registry.lock():  # two rollbacks at once retract one release, not two
+        return _rollback(registry, model, actor, reason)
+
+
+def _rollback(registry: Registry, model: Model, actor: Actor, reason: str | None) -> RolledBack:
     plan = audit.plan_rollback(registry.listing().releases, model.prefix)
     if plan is None or plan.target is None:
         raise UsageError(

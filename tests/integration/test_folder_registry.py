@@ -9,7 +9,9 @@ import fcntl
 import json
 import os
 import shutil
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -116,26 +118,51 @@ def test_a_publish_waits_for_the_lock_and_says_who_holds_it(built, tmp_path) -> 
     assert _publish(registry, built, "2" * 40) == "model-v2"
 
 
-def test_two_publishes_at_once_make_two_whole_releases(built, tmp_path) -> None:
+def _waiting_for_the_lock(thread: threading.Thread) -> bool:
+    """True while `thread` is inside FolderRegistry's wait for the registry lock."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code is FolderRegistry._wait.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_two_publishes_at_once_number_two_releases(built, tmp_path) -> None:
+    """Two publishes start while a fetch reads the registry: each decides its tag
+    only once it holds the write lock, so they make model-v1 and model-v2 (had
+    they listed the releases first, both would have taken model-v1)."""
     root = tmp_path / "registry"
-    start = threading.Barrier(2)
+    _publish(FolderRegistry(root), built, "0" * 40)  # model-v1: the registry exists
     tags: dict[str, str] = {}
-
-    def run(sha: str) -> None:
-        registry = FolderRegistry(root)
-        start.wait()
-        tags[sha] = _publish(registry, built, sha)
-
-    threads = [threading.Thread(target=run, args=(c * 40,)) for c in "12"]
-    for t in threads:
-        t.start()
+    fd = os.open(root / LOCK, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # what a fetch holds while it copies
+        threads = [
+            threading.Thread(
+                target=lambda c=c: tags.update({c: _publish(FolderRegistry(root), built, c * 40)})
+            )
+            for c in "12"
+        ]
+        for t in threads:
+            t.start()
+        for _ in range(6000):  # until both wait to write (at most a minute)
+            if all(_waiting_for_the_lock(t) or not t.is_alive() for t in threads):
+                break
+            time.sleep(0.01)
+        assert all(_waiting_for_the_lock(t) for t in threads)
+    finally:
+        os.close(fd)
     for t in threads:
         t.join()
-    assert sorted(tags.values()) == ["model-v1", "model-v2"]
+    assert sorted(tags.values()) == ["model-v2", "model-v3"]
     listing = FolderRegistry(root).listing()
+    assert {r.tag: r.commit for r in listing.releases} == {
+        "model-v1": "0" * 40,
+        **{tag: c * 40 for c, tag in tags.items()},
+    }
     names = sorted(p.name for p in publishing.publishable_files(built))
     assert all(sorted(r.assets) == names for r in listing.releases)
-    assert {r.commit for r in listing.releases} == {"1" * 40, "2" * 40}
 
 
 def test_an_interrupted_write_is_never_seen_and_is_tidied(built, tmp_path) -> None:
