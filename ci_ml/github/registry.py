@@ -9,11 +9,11 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from ci_ml.errors import GitHubError
 from ci_ml.github import api
 from ci_ml.github.client import GitHubClient
+from ci_ml.json_types import JSONObject
 from ci_ml.registry.audit import pick_baseline
 from ci_ml.registry.base import (
     Check,
@@ -34,8 +34,8 @@ class GitHubRegistry:
     def __init__(self, client: GitHubClient, repo: str) -> None:
         self.client = client
         self.repo = repo
-        self._replies: dict[int, dict[str, Any]] = {}
-        self._listed: list[dict[str, Any]] | None = None
+        self._replies: dict[int, JSONObject] = {}
+        self._listed: list[JSONObject] | None = None
 
     @property
     def where(self) -> str:
@@ -46,11 +46,11 @@ class GitHubRegistry:
         of one repository apart (and a racing draft is found and deduplicated)."""
         return contextlib.nullcontext()
 
-    def _record(self, reply: dict[str, Any]) -> Release:
+    def _record(self, reply: JSONObject) -> Release:
         self._replies[reply["id"]] = reply
         return api.release_record(reply)
 
-    def _reply(self, release: Release) -> dict[str, Any]:
+    def _reply(self, release: Release) -> JSONObject:
         reply = self._replies.get(release.key)
         if reply is None:
             reply = api.get_release_by_tag(self.client, self.repo, release.tag)

@@ -8,6 +8,7 @@ The history never fails a build: any problem leaves it out, said in a notice.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,5 +95,7 @@ def _points(files: list[ReleaseFile]) -> tuple[list[ReleasePoint], list[str]]:
         except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
             skipped.append(f"{f.tag}'s {METRICS_FILE} is unreadable: {e}")
             continue
-        points.append(ReleasePoint(f.tag, f.published_at, f.url, values))
+        # A value the release did not record: NaN in memory, null on disk (records.Num).
+        recorded = {k: math.nan if v is None else v for k, v in values.items()}
+        points.append(ReleasePoint(f.tag, f.published_at, f.url, recorded))
     return points, skipped

@@ -6,13 +6,13 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ci_ml import outdir, pipeline, stages
 from ci_ml.artifact import read_json, write_json, write_text
 from ci_ml.build import Build, RunContext
 from ci_ml.config import load_config
 from ci_ml.errors import CiMlError, UsageError
+from ci_ml.json_types import JSONObject
 from ci_ml.reproduce import (
     Outcome,
     compare,
@@ -50,7 +50,7 @@ def rebuild(
     repo: Path,
     out: Path,
     record: Path,
-    manifest: dict[str, Any],
+    manifest: JSONObject,
     commit: str,
     config_path: str,
     console: Console,
