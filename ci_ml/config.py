@@ -56,8 +56,11 @@ EXAMPLES: dict[str, str] = {
     "safeguards": "safeguards: {leakage: {severity: error, max_score: 0.98}, skew: {severity: warn}}",
     "safeguards.allow_personal_data": "allow_personal_data: {email: needed to join with CRM, consented}",
     "statistics": "statistics: {resamples: 1000, confidence: 0.95, seed: 0}",
-    "release": "release: {tag_prefix: model-v, history: 10}",
+    "release": "release: {tag_prefix: model-v, history: 10, registry: {kind: github}}",
     "release.history": "history: 10  (past releases in the report's history chart; 0 for none)",
+    "release.registry": "registry: {kind: folder, path: ../model-registry}  (or {kind: github}, the default)",
+    "release.registry.kind": "kind: github  (GitHub releases; or folder, with a path)",
+    "release.registry.path": "path: ../model-registry  (kind: folder; relative to the config)",
     "model_tests": "model_tests: {slices: {columns: {plan: values}}, pytest: [tests_model]}",
     "model_tests.slices": "slices: {columns: {plan: values, age: [0, 30, 60, .inf]}, crossings: [[plan, age]], gates: [{metric: roc_auc, max_regression: 0.05}]}",
     "model_tests.slices.columns": "columns: {plan: values, age: [0, 30, 60, .inf]}",
@@ -434,10 +437,27 @@ class ModelTestsConfig(_Strict):
         return sorted({c.column for c in self.invariance if c.resample})
 
 
+class RegistryConfig(_Strict):
+    """Where model releases are published and fetched from: GitHub releases of the
+    repository, or a folder (air-gapped teams; a path relative to the config)."""
+
+    kind: Literal["github", "folder"] = "github"
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _path_for_a_folder(self) -> RegistryConfig:
+        if self.kind == "folder" and not (self.path and self.path.strip()):
+            raise ValueError("a folder registry needs its path: {kind: folder, path: DIR}")
+        if self.kind == "github" and self.path is not None:
+            raise ValueError("path is for kind: folder; GitHub releases need no path")
+        return self
+
+
 class ReleaseConfig(_Strict):
     tag_prefix: str = "model-v"
     # How many past model releases the report's history chart shows (0: none).
     history: int = Field(10, ge=0, le=100)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
     @field_validator("tag_prefix")
     @classmethod

@@ -66,8 +66,8 @@ def _baseline_arg(p: argparse.ArgumentParser, default: str | None = "none") -> N
         "--baseline",
         default=default,
         metavar="DIR|release|none",
-        help="an earlier build's artifact directory, 'release' (the latest model release on "
-        f"GitHub), or 'none' (default: {shown})",
+        help="an earlier build's artifact directory, 'release' (the latest model release in "
+        f"the registry: GitHub's, or release.registry's folder), or 'none' (default: {shown})",
     )
 
 
@@ -177,8 +177,8 @@ def _comment_command(c: _Commands) -> None:
 def _registry_commands(c: _Commands) -> None:
     p = c.add(
         "publish",
-        "ci_ml.cli.github:cmd_publish",
-        "publish the build as a GitHub release (the model registry)",
+        "ci_ml.cli.registry:cmd_publish",
+        "publish the build as a release in the model registry (GitHub's, or a folder)",
     )
     _common(p)
     p.add_argument(
@@ -188,12 +188,18 @@ def _registry_commands(c: _Commands) -> None:
     p.add_argument(
         "--force", action="store_true", help="publish even if the build failed its gates"
     )
+    p.add_argument(
+        "--prerelease",
+        action="store_true",
+        help="publish as a prerelease: never latest, and builds compare with it only when "
+        "asked (`baseline fetch --prereleases`)",
+    )
     _network_arg(p)
     _sign_args(p)
     p = c.add("baseline", "", "baseline tools")
     bsub = p.add_subparsers(dest="baseline_command", metavar="SUBCOMMAND", required=True)
     pf = bsub.add_parser("fetch", help="download and verify the latest model release")
-    pf.set_defaults(handler="ci_ml.cli.github:cmd_baseline_fetch")
+    pf.set_defaults(handler="ci_ml.cli.registry:cmd_baseline_fetch")
     _common(pf)
     pf.add_argument("--into", help="directory (default: <out>/baseline)")
     pf.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
@@ -201,7 +207,7 @@ def _registry_commands(c: _Commands) -> None:
     _network_arg(pf)
     p = c.add(
         "promote",
-        "ci_ml.cli.github:cmd_promote",
+        "ci_ml.cli.registry:cmd_promote",
         "mark a model release as the latest; the reason goes into its notes",
     )
     _common(p)
@@ -211,13 +217,13 @@ def _registry_commands(c: _Commands) -> None:
     _network_arg(p)
     p = c.add(
         "rollback",
-        "ci_ml.cli.github:cmd_rollback",
+        "ci_ml.cli.registry:cmd_rollback",
         "retract the newest model release: the one before it becomes latest again",
     )
     _common(p)
     p.add_argument("--reason", help="why (recorded in both releases' audit logs)")
     _network_arg(p)
-    p = c.add("registry", "", "the model registry (GitHub releases)")
+    p = c.add("registry", "", "the model registry (GitHub releases, or a folder)")
     rsub = p.add_subparsers(dest="registry_command", metavar="SUBCOMMAND", required=True)
     pl = rsub.add_parser(
         "list",
@@ -225,7 +231,7 @@ def _registry_commands(c: _Commands) -> None:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    pl.set_defaults(handler="ci_ml.cli.github:cmd_registry_list")
+    pl.set_defaults(handler="ci_ml.cli.registry:cmd_registry_list")
     _common(pl)
     pl.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
     pl.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -43,28 +43,19 @@ def _pull_request(ctx: Any, rt: Runtime, args: Any) -> dict[str, Any] | None:
     """The PR a build's commit came from, for the audit trail: from the event of a
     pull_request run; after a merge (push), asked of GitHub, best effort: a build
     never fails for want of it."""
-    pr = ctx.event.get("pull_request") if isinstance(ctx.event, dict) else None
-    if ctx.event_name in ("pull_request", "pull_request_target") and isinstance(pr, dict):
-        user = pr.get("user") if isinstance(pr.get("user"), dict) else {}
-        return {
-            "number": pr.get("number"),
-            "title": pr.get("title"),
-            "author": user.get("login"),
-            "url": pr.get("html_url"),
-            "approved_by": [],
-        }
-    if ctx.event_name != "push" or not (ctx.token and ctx.repository and ctx.sha):
-        return None
-    from ci_ml.cli.github import client_for
-    from ci_ml.errors import GitHubError
-    from ci_ml.github.api import pull_request_of
+    from ci_ml.cli.network import client_for
+    from ci_ml.services import provenance
 
-    try:
-        client = client_for(ctx, rt, "the audit trail", args, deadline=PROVENANCE_DEADLINE)
-        return pull_request_of(client, ctx.repository, ctx.sha)
-    except GitHubError as e:
-        rt.actions.warning(f"the pull request of {ctx.sha[:12]} is not recorded: {e.message}")
-        return None
+    pr = provenance.from_event(ctx.event_name, ctx.event)
+    if pr is None and provenance.worth_asking(ctx.event_name):
+        if not (ctx.token and ctx.repository and ctx.sha):
+            return None
+        seconds = getattr(args, "network_timeout", None)  # not every command takes it
+        client = client_for(ctx, rt, "the audit trail", seconds, deadline=PROVENANCE_DEADLINE)
+        pr, warning = provenance.of_commit(client, ctx.repository, ctx.sha)
+        if warning:
+            rt.actions.warning(warning)
+    return pr.as_json() if pr else None
 
 
 @dataclass(frozen=True)
@@ -122,44 +113,30 @@ def check_baseline_location(baseline: Path, out: Path) -> None:
 def _fetch_release(args: Any, b: Build, rt: Runtime, history: bool = True) -> Resolved:
     """The latest model release as the baseline, then (if `history`) the releases
     before it for the history chart (the release list is read once, for both)."""
-    from ci_ml.cli.github import client_for
-    from ci_ml.cli.history import fetch_history
-    from ci_ml.github.api import list_releases
+    from ci_ml.cli.connect import registry_for, signature_check
     from ci_ml.github.context import GitHubContext
-    from ci_ml.github.registry import fetch_latest
+    from ci_ml.services.baselines import BaselineOrder, fetch_baseline
 
     ctx = GitHubContext.from_env(rt.env)
-    repo = ctx.require_repo("--baseline release")
+    seconds = getattr(args, "network_timeout", None)  # check-data does not take it
+    registry = registry_for(b.cfg, rt, "--baseline release", seconds)
     prefix = b.cfg.release.tag_prefix
-    from ci_ml.cli.github import signature_check
-
-    client = client_for(ctx, rt, "--baseline release", args)
-    releases = list_releases(client, repo)
-    fetched = fetch_latest(
-        client,
-        repo,
-        prefix,
+    order = BaselineOrder(
         b.out / "baseline",
-        releases=releases,
+        prefix,
         exclude_commit=ctx.sha,  # a re-run on main compares with the model before its own
         check=signature_check(b.cfg, rt),
+        history=b.cfg.release.history if history else 0,
     )
-    if fetched is None:
+    resolved = fetch_baseline(registry, order)
+    for notice in resolved.notices:
+        rt.actions.notice(notice)
+    if resolved.fetched is None:
         rt.actions.notice(
-            f"no release tagged {prefix}* in {repo} yet: comparing without a baseline"
+            f"no release tagged {prefix}* in {registry.where} yet: comparing without a baseline"
         )
         return Resolved(None)
-    if not history:
-        return Resolved(fetched.directory)
-    past = fetch_history(
-        client,
-        releases,
-        prefix,
-        b.cfg.release.history,
-        (fetched.tag, fetched.directory),
-        rt.actions,
-    )
-    return Resolved(fetched.directory, past)
+    return Resolved(resolved.fetched.directory, resolved.history)
 
 
 def artifact_line(b: Build) -> str:

@@ -6,7 +6,7 @@
       waits      the command's deadline, backoff, rate-limit waits, announcing long waits
     replies    the fields ci-ml reads from GitHub's replies, checked on arrival
     api        the domain calls: the sticky comment, releases and their assets
-    registry   releases as the model registry: tags, publishable files, fetching a baseline
+    registry   GitHub Releases as a model registry (ci_ml.registry's protocol)
     comment    fitting the report into a comment and delivering it (or deferring it)
     context    the run's facts (repository, event, token) read from the environment
     plan       which stages the action runs for an event (a pure decision)

@@ -28,7 +28,11 @@ from ci_ml.errors import (
     ValidationFailed,
 )
 from ci_ml.github.client import GitHubClient
-from ci_ml.github.replies import Asset, Comment, PullRequest, PullSimple, Release, Review, User
+from ci_ml.github.replies import Asset, Comment, PullRequest, PullSimple, Review, User
+from ci_ml.github.replies import Release as ReleaseReply
+from ci_ml.registry.audit import PullRequest as PullRequestFacts
+from ci_ml.registry.audit import pick_baseline
+from ci_ml.registry.base import Release
 
 # A write whose outcome is unknown: it may have happened. Look before repeating it.
 AMBIGUOUS = (ConnectionFailed, ServerError, UnexpectedReply)
@@ -277,7 +281,7 @@ def asset_problems(
 
 def list_releases(client: GitHubClient, repo: str) -> list[dict[str, Any]]:
     """Every release of the repository, newest first (drafts only with push access)."""
-    return list(client.paginate(f"/repos/{repo}/releases", item=Release))
+    return list(client.paginate(f"/repos/{repo}/releases", item=ReleaseReply))
 
 
 def release_in(releases: Iterable[dict[str, Any]], tag: str) -> dict[str, Any] | None:
@@ -298,7 +302,7 @@ def get_release_by_tag(
     if releases is not None:
         return release_in(releases, tag)
     try:
-        return client.get(tag_path(repo, tag), expect=Release)
+        return client.get(tag_path(repo, tag), expect=ReleaseReply)
     except NotFound:
         pass
     return release_in(list_releases(client, repo), tag)
@@ -307,13 +311,19 @@ def get_release_by_tag(
 def get_latest_release(client: GitHubClient, repo: str) -> dict[str, Any] | None:
     """The release GitHub marks latest (None: no published release)."""
     try:
-        return client.get(f"/repos/{repo}/releases/latest", expect=Release)
+        return client.get(f"/repos/{repo}/releases/latest", expect=ReleaseReply)
     except NotFound:
         return None
 
 
 def _create_draft(
-    client: GitHubClient, repo: str, tag: str, target: str, name: str, body: str
+    client: GitHubClient,
+    repo: str,
+    tag: str,
+    target: str,
+    name: str,
+    body: str,
+    prerelease: bool = False,
 ) -> tuple[dict[str, Any], bool]:
     payload = {
         "tag_name": tag,
@@ -321,10 +331,10 @@ def _create_draft(
         "name": name,
         "body": body,
         "draft": True,
-        "prerelease": False,
+        "prerelease": prerelease,
     }
     try:
-        release = client.post(f"/repos/{repo}/releases", payload, expect=Release)
+        release = client.post(f"/repos/{repo}/releases", payload, expect=ReleaseReply)
     except ValidationFailed as exc:
         if not exc.has_code("already_exists"):
             raise
@@ -347,7 +357,7 @@ def _dedupe_drafts(
 ) -> dict[str, Any]:
     """If a racing job also created a draft for this tag, keep the oldest, drop ours.
     A racing draft is among the newest releases: one page is enough, not a listing."""
-    page = client.get(f"/repos/{repo}/releases", {"per_page": 30}, expect=list[Release])
+    page = client.get(f"/repos/{repo}/releases", {"per_page": 30}, expect=list[ReleaseReply])
     same = [r for r in page if r["tag_name"] == tag]
     if not same:
         return ours
@@ -501,6 +511,7 @@ def publish_release(
     files: list[Path],
     make_latest: bool | None = True,
     releases: list[dict[str, Any]] | None = None,
+    prerelease: bool = False,
 ) -> ReleaseResult:
     """Create or reuse release ``tag``, make its assets ``files``, verify, publish.
 
@@ -510,6 +521,7 @@ def publish_release(
     ``make_latest``: True or False is sent as is; None leaves "latest" where it is.
     ``releases``: the caller's listing, so that a publish lists releases once.
     ``body`` may be a function of the asset names sent (for the audit line).
+    ``prerelease``: GitHub never makes a prerelease latest.
     """
     by_name = {Path(f).name: Path(f) for f in files}
     if len(by_name) != len(files):
@@ -518,7 +530,9 @@ def publish_release(
     created = False
     if release is None:
         draft_body = body if isinstance(body, str) else body(sorted(by_name))
-        release, created = _create_draft(client, repo, tag, target_commitish, name, draft_body)
+        release, created = _create_draft(
+            client, repo, tag, target_commitish, name, draft_body, prerelease
+        )
     elif release.get("immutable") and not release.get("draft"):
         raise GitHubError(
             f"release {tag} is published and immutable; its assets cannot be replaced",
@@ -527,9 +541,11 @@ def publish_release(
     assets, sent = _upload_all(client, repo, release, by_name)
     notes = body if isinstance(body, str) else body(sent)
     update: dict[str, Any] = {"name": name, "body": notes, "draft": False}
+    if prerelease:
+        update["prerelease"] = True
     if make_latest is not None:
         update["make_latest"] = "true" if make_latest else "false"
-    published = client.patch(f"/repos/{repo}/releases/{release['id']}", update, expect=Release)
+    published = client.patch(f"/repos/{repo}/releases/{release['id']}", update, expect=ReleaseReply)
     published["assets"] = assets
     return ReleaseResult.from_api(published, created=created, sent=sent)
 
@@ -554,6 +570,22 @@ def newest_release(
     return max(candidates, key=lambda r: (r.get("published_at") or r["created_at"], r["id"]))
 
 
+def release_record(release: dict[str, Any]) -> Release:
+    """A GitHub release as the registry sees any release."""
+    return Release(
+        tag=release["tag_name"],
+        key=release["id"],
+        created_at=release["created_at"],
+        commit=release.get("target_commitish"),
+        published_at=release.get("published_at"),
+        draft=bool(release.get("draft")),
+        prerelease=bool(release.get("prerelease")),
+        notes=release.get("body") or "",
+        url=release.get("html_url"),
+        assets=tuple(a["name"] for a in release.get("assets") or []),
+    )
+
+
 def find_latest_model_release(
     client: GitHubClient,
     repo: str,
@@ -563,24 +595,22 @@ def find_latest_model_release(
     exclude_commit: str | None = None,
     releases: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
-    """The model release a build compares with: the one GitHub marks latest when
-    it is a model release (so promote and rollback decide), else the newest model
-    release not rolled back; never one made for `exclude_commit` (a re-run of a
-    commit that already has its release compares with the model before it).
-    `releases`: the release list, if the caller has read it already."""
-    from ci_ml.github.audit import pick_baseline
-
+    """The model release a build compares with (`registry.audit.pick_baseline`): the
+    one GitHub marks latest when it is a model release (so promote and rollback
+    decide), else the newest model release not rolled back; never one made for
+    `exclude_commit`. `releases`: the release list, if the caller has read it already."""
     if releases is None:
         releases = list_releases(client, repo)
     latest = get_latest_release(client, repo)
-    return pick_baseline(
-        releases,
+    chosen = pick_baseline(
+        [release_record(r) for r in releases],
         latest["id"] if latest else None,
         tag_prefix,
         include_prereleases=include_prereleases,
         include_drafts=include_drafts,
         exclude_commit=exclude_commit,
     )
+    return next((r for r in releases if r["id"] == chosen.key), None) if chosen else None
 
 
 def download_release_assets(client: GitHubClient, release: dict[str, Any], into: Path) -> Path:
@@ -611,17 +641,17 @@ def mark_latest(
 ) -> ReleaseResult:
     """Make release ``tag`` the repository's latest (promote / roll back); with
     ``body``, its notes are replaced in the same request (the audit line)."""
-    release = release or client.get(tag_path(repo, tag), expect=Release)
+    release = release or client.get(tag_path(repo, tag), expect=ReleaseReply)
     update: dict[str, Any] = {"make_latest": "true"}
     if body is not None:
         update["body"] = body
-    updated = client.patch(f"/repos/{repo}/releases/{release['id']}", update, expect=Release)
+    updated = client.patch(f"/repos/{repo}/releases/{release['id']}", update, expect=ReleaseReply)
     return ReleaseResult.from_api(updated)
 
 
 def update_notes(client: GitHubClient, repo: str, release: dict[str, Any], body: str) -> None:
     """Replace a release's notes (an audit line on a release that is not made latest)."""
-    client.patch(f"/repos/{repo}/releases/{release['id']}", {"body": body}, expect=Release)
+    client.patch(f"/repos/{repo}/releases/{release['id']}", {"body": body}, expect=ReleaseReply)
 
 
 def authenticated_login(client: GitHubClient) -> str | None:
@@ -634,20 +664,30 @@ def authenticated_login(client: GitHubClient) -> str | None:
         return None
 
 
-def pull_request_of(client: GitHubClient, repo: str, sha: str) -> dict[str, Any] | None:
+def approvers(reviews: list[dict[str, Any]]) -> list[str]:
+    """Logins whose last deciding review (approved, changes requested, dismissed)
+    approves, in the order they approved. Comments do not change a decision. Pure."""
+    last: dict[str, str] = {}
+    for r in reviews:
+        login = (r.get("user") or {}).get("login")
+        if login and r.get("state") in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+            last.pop(login, None)  # re-insert: the order is that of the last decision
+            last[login] = r["state"]
+    return [login for login, state in last.items() if state == "APPROVED"]
+
+
+def pull_request_of(client: GitHubClient, repo: str, sha: str) -> PullRequestFacts | None:
     """The pull request that brought commit `sha` (its merge commit, else its head),
     with the logins that approved it as its reviews stand; None if none did."""
-    from ci_ml.github.audit import approvers
-
     pulls = list(client.paginate(f"/repos/{repo}/commits/{sha}/pulls", item=PullSimple))
     if not pulls:
         return None
     pr = next((p for p in pulls if p.get("merge_commit_sha") == sha), pulls[0])
     reviews = client.paginate(f"/repos/{repo}/pulls/{pr['number']}/reviews", item=Review)
-    return {
-        "number": pr["number"],
-        "title": pr["title"],
-        "author": (pr["user"] or {}).get("login"),
-        "url": pr["html_url"],
-        "approved_by": approvers(list(reviews)),
-    }
+    return PullRequestFacts(
+        number=pr["number"],
+        title=pr["title"],
+        author=(pr["user"] or {}).get("login"),
+        url=pr["html_url"],
+        approved_by=tuple(approvers(list(reviews))),
+    )

@@ -22,7 +22,8 @@ import pytest
 from ci_ml.artifact import write_sums
 from ci_ml.errors import EXIT_GITHUB, GitHubError, UnexpectedReply
 from ci_ml.github import api as gh
-from ci_ml.github.registry import fetch_latest, publishable_files
+from ci_ml.github.registry import GitHubRegistry
+from ci_ml.services.publishing import publishable_files
 from tests.conftest import EXAMPLES, run_cli
 from tests.fake_github import DEFAULT_TOKEN
 from tests.integration.conftest import HEAD_SHA, PR, REPO
@@ -123,6 +124,12 @@ def _v1_latest(fake, tmp, files) -> None:
     assert fake.state.latest_release(REPO).tag_name == "model-v1"
 
 
+def _fetch(client, tmp):
+    registry = GitHubRegistry(client, REPO)
+    release = registry.latest("model-")
+    return registry.fetch(release, tmp / "baseline") if release else None
+
+
 def _publish(client, tmp, files):
     return gh.publish_release(client, REPO, "model-v1", HEAD_SHA, "model-v1", "card", files)
 
@@ -153,7 +160,7 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "fetch": Scenario(
         setup=_published,
-        run=lambda client, tmp, files: fetch_latest(client, REPO, "model-", tmp / "baseline"),
+        run=lambda client, tmp, files: _fetch(client, tmp),
         healed=_fetched,
         after_failure=_nothing_fetched,
     ),

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ci_ml.github import api as gh
-from ci_ml.github import audit
+from ci_ml.registry import audit
+from ci_ml.registry.base import Release
 from tests.conftest import run_cli
 from tests.integration.conftest import HEAD_SHA, PR, REPO
 from tests.integration.test_registry_flow import env_for, ok, pr_event
@@ -84,10 +85,11 @@ def test_promote_and_rollback_decide_what_the_next_pr_compares_with(
     assert "**rolled back** by @alice" in notes(fake_github, "model-v2")
     assert "latest is now model-v1: drifted" in notes(fake_github, "model-v2")
     assert "**promoted to latest** by @alice" in notes(fake_github, "model-v1")
-    rows = {row["tag"]: row for row in audit.registry_rows(
-        [fake_github.state.release_json(r) for r in fake_github.state.repo_releases(REPO)],
+    rows = {row.tag: row for row in audit.registry_rows(
+        [gh.release_record(fake_github.state.release_json(r))
+         for r in fake_github.state.repo_releases(REPO)],
         fake_github.state.latest_release(REPO).id, "model-v")}  # fmt: skip
-    assert rows["model-v2"]["state"] == "rolled back" and rows["model-v1"]["latest"]
+    assert rows["model-v2"].state == "rolled back" and rows["model-v1"].latest
 
     # Idempotent: a second rollback changes nothing and writes nothing.
     before = {t: notes(fake_github, t) for t in ("model-v1", "model-v2")}
@@ -234,7 +236,8 @@ def test_a_comment_by_a_deleted_account_does_not_crash_the_command(
     ],
 )
 def test_latest_decision(existing, latest, tag, want) -> None:
-    latest_release = {"tag_name": latest} if latest else None
+    latest_release = Release(latest, 1, "t") if latest else None
+    existing = Release(tag, 2, "t", draft=existing["draft"]) if existing else None
     assert audit.latest_decision(existing, latest_release, tag, "model-v") is want
 
 

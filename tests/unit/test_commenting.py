@@ -3,8 +3,9 @@ import pytest
 from ci_ml.errors import UsageError
 from ci_ml.github.api import MAX_COMMENT_CHARS as GITHUB_LIMIT
 from ci_ml.github.comment import fit_comment
-from ci_ml.github.registry import choose_tag, version_of
 from ci_ml.marker import read_marker, with_comment_id
+from ci_ml.registry.audit import choose_tag, version_of
+from ci_ml.registry.base import Release
 
 MARK = "<!-- ci-ml:comment id=abc -->"
 
@@ -71,7 +72,10 @@ def test_comment_id_override() -> None:
     ],
 )
 def test_choose_tag(releases, want) -> None:
-    assert choose_tag(releases, "model-v", "sha") == want
+    records = [
+        Release(r["tag_name"], i, "t", r["target_commitish"]) for i, r in enumerate(releases)
+    ]
+    assert choose_tag(records, "model-v", "sha") == want
 
 
 def test_version_of() -> None:

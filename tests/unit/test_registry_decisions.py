@@ -6,25 +6,27 @@ from __future__ import annotations
 import pytest
 
 from ci_ml import fingerprint
-from ci_ml.github import audit
+from ci_ml.github.api import approvers
 from ci_ml.marker import release_marker
+from ci_ml.registry import audit
+from ci_ml.registry.audit import Event
+from ci_ml.registry.base import Release
 
 
 def rel(n: int, *, commit: str | None = None, body: str = "", draft=False, pre=False, tag=None):
-    return {
-        "id": n,
-        "tag_name": tag or f"model-v{n}",
-        "target_commitish": commit or f"{n}" * 40,
-        "draft": draft,
-        "prerelease": pre,
-        "created_at": f"2024-01-0{n}T00:00:00Z",
-        "published_at": None if draft else f"2024-01-0{n}T00:00:00Z",
-        "body": body,
-        "assets": [],
-    }
+    return Release(
+        key=n,
+        tag=tag or f"model-v{n}",
+        commit=commit or f"{n}" * 40,
+        draft=draft,
+        prerelease=pre,
+        created_at=f"2024-01-0{n}T00:00:00Z",
+        published_at=None if draft else f"2024-01-0{n}T00:00:00Z",
+        notes=body,
+    )
 
 
-ROLLED = audit.with_event("card", None, {"action": "rolled-back", "at": "t", "by": "x"})
+ROLLED = audit.with_event("card", None, Event("rolled-back", "t", by="x"))
 
 
 @pytest.mark.parametrize(
@@ -41,35 +43,35 @@ ROLLED = audit.with_event("card", None, {"action": "rolled-back", "at": "t", "by
 )
 def test_pick_baseline(releases, latest, exclude, want) -> None:
     got = audit.pick_baseline(releases, latest, "model-v", exclude_commit=exclude)
-    assert (got["tag_name"] if got else None) == want
+    assert (got.tag if got else None) == want
 
 
 def test_plan_rollback_is_idempotent() -> None:
     assert audit.plan_rollback([], "model-v") is None
     plan = audit.plan_rollback([rel(1), rel(2), rel(3)], "model-v")
-    assert (plan.source["tag_name"], plan.target["tag_name"], plan.done_already) == (
+    assert (plan.source.tag, plan.target.tag, plan.done_already) == (
         "model-v3",
         "model-v2",
         False,
     )
     after = [rel(1), rel(2, body=ROLLED), rel(3, body=ROLLED)]
     plan = audit.plan_rollback(after, "model-v")
-    assert plan.done_already and plan.target["tag_name"] == "model-v1"
-    promoted_again = audit.with_event(ROLLED, ROLLED, {"action": "promoted", "at": "u"})
+    assert plan.done_already and plan.target.tag == "model-v1"
+    promoted_again = audit.with_event(ROLLED, ROLLED, Event("promoted", "u"))
     assert not audit.rolled_back(rel(3, body=promoted_again))
 
 
 def test_notes_keep_their_log_across_republishes() -> None:
-    first = audit.with_event("# card v1\n", None, {"action": "published", "at": "t1", "by": "a"})
-    second = audit.with_event("# card v1, rebuilt\n", first, {"action": "republished", "at": "t2"})
+    first = audit.with_event("# card v1\n", None, Event("published", "t1", by="a"))
+    second = audit.with_event("# card v1, rebuilt\n", first, Event("republished", "t2"))
     assert second.startswith("# card v1, rebuilt")
-    assert [e["action"] for e in audit.events(second)] == ["published", "republished"]
+    assert [e.action for e in audit.events(second)] == ["published", "republished"]
     assert audit.card_of(second) == "# card v1, rebuilt\n"
     assert audit.with_event("# card\n", second, None).count("ci-ml:event") == 2
 
 
 def test_user_text_in_an_audit_line_stays_one_plain_line() -> None:
-    line = audit.describe({"action": "promoted", "by": "x", "reason": "a\n## [link](http://e) -->"})
+    line = audit.describe(Event("promoted", "", by="x", reason="a\n## [link](http://e) -->"))
     assert "\n" not in line and "](" not in line and "-->" not in line.replace("\\>", "")
 
 
@@ -84,7 +86,8 @@ def test_user_text_in_an_audit_line_stays_one_plain_line() -> None:
     ],
 )
 def test_ownership(body, assets, ok) -> None:
-    problem = audit.ownership_problem({"body": body, "assets": assets}, "churn")
+    release = Release("v1", 1, "t", notes=body or "", assets=tuple(a["name"] for a in assets))
+    problem = audit.ownership_problem(release, "churn")
     assert (problem is None) is ok
 
 
@@ -102,7 +105,7 @@ def test_approvers(reviews, want) -> None:
     shaped = [{"user": {"login": u}, "state": s} for u, s in reviews] + [
         {"user": None, "state": "APPROVED"}
     ]
-    assert audit.approvers(shaped) == want
+    assert approvers(shaped) == want
 
 
 def fp(**change):
