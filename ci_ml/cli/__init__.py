@@ -2,7 +2,9 @@
 the GitHub client and exits.
 
 Each subcommand's handler lives in a module of this package and is imported
-only when that subcommand runs, so `ci-ml --help` stays light. Handlers take
+only when that subcommand runs, so `ci-ml --help` stays light; the handlers
+import ci-ml's own modules inside the functions that need them for the same
+reason (a `ci-ml comment` never loads scikit-learn). Handlers take
 the parsed arguments and a `Runtime` (the environment, read once) and return
 an exit code or raise a `CiMlError`.
 """

@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.checks.personal_data import holds_personal_data
 from ci_ml.data import is_text
 from ci_ml.errors import ConfigError
 
@@ -139,7 +140,6 @@ def _not_a_category(frames: list[pd.DataFrame], name: str) -> str | None:
 
 
 def _holds_personal_data(value: str, cols: Columns) -> bool:
-    from ci_ml.checks.personal_data import holds_personal_data
 
     return cols.personal_check is not None and holds_personal_data(value, cols.personal_check)
 

@@ -9,6 +9,10 @@ Adding a stage is one module and one line here (plus its template partial).
 No stage imports another, nor `ci_ml.github` or `ci_ml.cli`: they share typed
 records (ci_ml.records) and the build, and the CLI resolves what comes from
 GitHub (a release baseline) into a verified baseline before a stage sees it.
+
+`ci-ml --help` imports every stage module (the CLI's subcommands come from the
+declarations), so a stage module imports ci-ml's heavier modules, and records
+(pydantic), inside its functions or under TYPE_CHECKING, never at its top.
 """
 
 from __future__ import annotations

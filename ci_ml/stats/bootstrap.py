@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
+from ci_ml.stats.metrics import METRICS, PairCounter, applicable, component_blocks, tail_problem
+
 if TYPE_CHECKING:
     import numpy as np
     from scipy.sparse import csr_matrix
@@ -135,8 +137,6 @@ def _sums(
     they always were: a BLAS product's last bits depend on its shape."""
     import numpy as np
 
-    from ci_ml.stats.metrics import PairCounter
-
     offsets = np.concatenate([[0], np.cumsum([u.shape[1] for u in units])])
     special = [
         (int(offsets[i]) + col, p) for i, cols in enumerate(pairs) for col, p in cols.items()
@@ -174,7 +174,6 @@ class Units:
 
 def model_units(scored: Scored, names: list[str], plan: Plan) -> Units:
     """The units of one model's components (the per-row matrix is let go here)."""
-    from ci_ml.stats.metrics import component_blocks
 
     parts, where = component_blocks(scored, names)
     return Units(plan.units(parts.matrix), parts.pairs, where)
@@ -198,7 +197,6 @@ class Shared:
         return self._plans[key]
 
     def units(self, scored: Scored, names: list[str], plan: Plan, seed: int) -> Units:
-        from ci_ml.stats.metrics import applicable
 
         found = fingerprint(scored)
         if found is None:
@@ -248,8 +246,6 @@ def stratified_sums(
     One stratum holding every row draws exactly the weights `bootstrap_sums` does."""
     import numpy as np
     from threadpoolctl import threadpool_limits
-
-    from ci_ml.stats.metrics import PairCounter
 
     rng = np.random.default_rng(seed)
     units = np.hstack(matrices)
@@ -332,8 +328,6 @@ def resample(
     weights: paired when they are scored on the same rows (they need the same
     number of rows). `shared` reuses what an earlier call in this process computed."""
     import numpy as np
-
-    from ci_ml.stats.metrics import METRICS
 
     n = models[0].y.shape[0]
     if shared is None:
@@ -517,7 +511,6 @@ def paired_deltas(
     shared: Shared | None = None,
 ) -> dict[str, Delta]:
     """Candidate minus baseline for each metric, on the same bootstrap resamples."""
-    from ci_ml.stats.metrics import METRICS
 
     c, b = resample([candidate, baseline], names, resamples, seed, shared)
     out = {}
@@ -546,7 +539,6 @@ def paired_deltas(
 
 def tail_of(candidate: Scored, baseline: Scored, name: str) -> str | None:
     """Why the paired interval of `name` cannot be trusted, for either model."""
-    from ci_ml.stats.metrics import tail_problem
 
     for who, s in (("the candidate", candidate), ("the baseline", baseline)):
         problem = tail_problem(s, name)

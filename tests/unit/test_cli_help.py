@@ -15,6 +15,9 @@ HEAVY = [
     "numpy",
     "requests",
     "jinja2",
+    # The stage declarations --help reads import no record (pydantic) and no config (yaml).
+    "pydantic",
+    "yaml",
 ]
 
 PROBE = """
