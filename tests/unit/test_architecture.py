@@ -120,10 +120,11 @@ def function_level_imports(source: str) -> list[int]:
     for fn in ast.walk(ast.parse(source)):
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for node in ast.walk(fn):
-                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ci_ml"):
-                    lines.append(node.lineno)
-                elif isinstance(node, ast.Import) and any(
-                    a.name.startswith("ci_ml") for a in node.names
+                if (
+                    isinstance(node, ast.ImportFrom)
+                    and (node.module or "").startswith("ci_ml")
+                    or isinstance(node, ast.Import)
+                    and any(a.name.startswith("ci_ml") for a in node.names)
                 ):
                     lines.append(node.lineno)
     return sorted(set(lines))
