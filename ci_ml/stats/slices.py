@@ -160,7 +160,8 @@ def resample_slices(
     n_slices = len(slices)
     rows = np.array([idx.size for idx in slices], dtype=np.int64)
     empty = rows == 0
-    points, samples = [], []
+    points: list[dict[str, np.ndarray]] = []
+    samples: list[dict[str, np.ndarray]] = []
     for c, total, resampled in zip(comps, totals, sums, strict=True):
         full = total.reshape(n_slices, c.k)
         each = resampled.reshape(resampled.shape[0], n_slices, c.k)
