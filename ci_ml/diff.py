@@ -12,24 +12,25 @@ from typing import Any
 from ci_ml.artifact import read_json, sha256_file
 from ci_ml.errors import BaselineError
 from ci_ml.fingerprint import differences
+from ci_ml.records import Evaluation, Manifest, load
 
 
 @dataclass(frozen=True)
 class Side:
     label: str
-    manifest: dict[str, Any]
-    metrics: dict[str, Any]
+    manifest: Manifest
+    metrics: Evaluation
     model_sha256: str | None
 
     @classmethod
     def read(cls, directory: Path, label: str) -> Side:
+        """Its manifest and metrics as records (read tolerantly: a build made by an
+        earlier ci-ml compares too)."""
         try:
-            manifest = read_json(directory / "manifest.json")
-            metrics = read_json(directory / "metrics.json")
-        except (OSError, ValueError) as e:
+            manifest = load(Manifest, read_json(directory / "manifest.json"))
+            metrics = load(Evaluation, read_json(directory / "metrics.json"))
+        except (OSError, ValueError) as e:  # RecordError is a ValueError
             raise BaselineError(f"{label}: cannot read its manifest or metrics: {e}") from None
-        if not isinstance(manifest, dict) or not isinstance(metrics, dict):
-            raise BaselineError(f"{label}: manifest.json and metrics.json must be objects")
         model = directory / "model.onnx"
         return cls(label, manifest, metrics, sha256_file(model) if model.is_file() else None)
 
@@ -42,14 +43,13 @@ def _changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _value(metrics: dict[str, Any], name: str) -> float | None:
-    m = (metrics.get("metrics") or {}).get(name)
-    v = m.get("value") if isinstance(m, dict) else None
-    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+def _value(metrics: Evaluation, name: str) -> float | None:
+    m = metrics.metrics.get(name)
+    return float(m.value) if m is not None and math.isfinite(m.value) else None
 
 
-def metric_rows(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
-    names = list(dict.fromkeys([*(a.get("metrics") or {}), *(b.get("metrics") or {})]))
+def metric_rows(a: Evaluation, b: Evaluation) -> list[dict[str, Any]]:
+    names = list(dict.fromkeys([*a.metrics, *b.metrics]))
     rows = []
     for name in names:
         x, y = _value(a, name), _value(b, name)
@@ -58,25 +58,24 @@ def metric_rows(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _data(m: dict[str, Any]) -> dict[str, Any]:
-    files = (m.get("data") or {}).get("files") or {}
-    return {
-        role: {"path": f.get("path"), "sha256": f.get("sha256"), "rows": f.get("rows")}
-        for role, f in files.items()
-        if isinstance(f, dict)
-    }
+def _data(m: Manifest) -> dict[str, Any]:
+    files = m.data.files if m.data else {}
+    return {role: {"path": f.path, "sha256": f.sha256, "rows": f.rows} for role, f in files.items()}
 
 
-def _features(m: dict[str, Any]) -> dict[str, str]:
-    return {f.get("name"): f.get("dtype") for f in m.get("features") or [] if isinstance(f, dict)}
+def _features(m: Manifest) -> dict[str, str]:
+    return {f.name: f.dtype for f in m.features}
+
+
+def _pair(a: object, b: object) -> dict[str, object]:
+    return {"a": a, "b": b}
 
 
 def diff(a: Side, b: Side) -> dict[str, Any]:
     """Everything that differs from A to B (B − A for metrics)."""
     ma, mb = a.manifest, b.manifest
-    model_a, model_b = ma.get("model") or {}, mb.get("model") or {}
-    env_a = (ma.get("environment") or {}).get("packages") or {}
-    env_b = (mb.get("environment") or {}).get("packages") or {}
+    env_a = ma.environment.packages if ma.environment else {}
+    env_b = mb.environment.packages if mb.environment else {}
     fa, fb = _features(ma), _features(mb)
     return {
         "a": a.label,
@@ -86,33 +85,35 @@ def diff(a: Side, b: Side) -> dict[str, Any]:
             "b": b.model_sha256,
             "same": a.model_sha256 == b.model_sha256,
         },
-        "commits": {
-            "a": (ma.get("git") or {}).get("commit"),
-            "b": (mb.get("git") or {}).get("commit"),
-        },
+        "commits": _pair(ma.commit, mb.commit),
         "fingerprint": differences(
-            (ma.get("fingerprint") or {}).get("parts"), (mb.get("fingerprint") or {}).get("parts")
+            ma.fingerprint.parts if ma.fingerprint else None,
+            mb.fingerprint.parts if mb.fingerprint else None,
         ),
         "metrics": metric_rows(a.metrics, b.metrics),
-        "estimator": {"a": model_a.get("estimator"), "b": model_b.get("estimator")},
-        "params": _changes(model_a.get("params") or {}, model_b.get("params") or {}),
+        "estimator": _pair(
+            ma.model.estimator if ma.model else None, mb.model.estimator if mb.model else None
+        ),
+        "params": _changes(
+            ma.model.params if ma.model else {}, mb.model.params if mb.model else {}
+        ),
         "data": _changes(_data(ma), _data(mb)),
         "rows": {
-            k: {"a": (ma.get("data") or {}).get(k), "b": (mb.get("data") or {}).get(k)}
+            k: _pair(getattr(ma.data, k, None), getattr(mb.data, k, None))
             for k in ("train_rows", "test_rows")
         },
         "schema": {
-            "a": (ma.get("schema") or {}).get("sha256"),
-            "b": (mb.get("schema") or {}).get("sha256"),
+            "a": ma.schema.sha256,
+            "b": mb.schema.sha256,
             "columns_added": sorted(set(fb) - set(fa), key=str),
             "columns_removed": sorted(set(fa) - set(fb), key=str),
             "columns_retyped": sorted((c for c in set(fa) & set(fb) if fa[c] != fb[c]), key=str),
         },
         "packages": _changes(env_a, env_b),
-        "python": {
-            "a": (ma.get("environment") or {}).get("python"),
-            "b": (mb.get("environment") or {}).get("python"),
-        },
+        "python": _pair(
+            ma.environment.python if ma.environment else None,
+            mb.environment.python if mb.environment else None,
+        ),
     }
 
 

@@ -21,12 +21,14 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BeforeValidator, TypeAdapter, ValidationError
 from typing_extensions import Self
 
-from ci_ml.artifact import OMIT_NONE, TRANSIENT, plain
+from ci_ml.artifact import OMIT_NONE, TRANSIENT, plain, read_json
+from ci_ml.errors import UsageError
 
 T = TypeVar("T")
 
@@ -781,3 +783,16 @@ def dump(record: Any) -> Any:
     if dataclasses.is_dataclass(record):
         load(type(record), data)
     return data
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """A build folder's manifest.json as its record; a missing or malformed one is a
+    usage error naming the folder."""
+    path = directory / "manifest.json"
+    try:
+        return load(Manifest, read_json(path))
+    except (OSError, ValueError) as e:  # RecordError is a ValueError
+        raise UsageError(
+            f"{path} is not a ci-ml manifest: {str(e)[:300]}",
+            hint="point at the artifact folder of a ci-ml build",
+        ) from None

@@ -8,6 +8,7 @@ model.onnx byte for byte, every metric, and the package versions.
 from __future__ import annotations
 
 import contextlib
+import math
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ from typing import Any
 from ci_ml.artifact import read_json, sha256_file
 from ci_ml.errors import NotReproduced, UsageError
 from ci_ml.fingerprint import package_versions
+from ci_ml.records import Evaluation, Manifest, load
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
@@ -27,16 +29,16 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def recorded_source(manifest: dict[str, Any]) -> tuple[str, str]:
+def recorded_source(manifest: Manifest) -> tuple[str, str]:
     """(commit, config path from the repository root) the record names."""
-    git = manifest.get("git") or {}
-    commit, config = git.get("commit"), git.get("config_path")
-    if not isinstance(commit, str) or not commit:
+    commit = manifest.git.commit if manifest.git else None
+    config = manifest.git.config_path if manifest.git else None
+    if not commit:
         raise UsageError(
             "the manifest records no git commit: this model was not built in a git checkout",
             hint="only a build made inside a git repository can be reproduced",
         )
-    if not isinstance(config, str) or not config:
+    if not config:
         raise UsageError(
             "the manifest does not record where the config is in the repository",
             hint="it was built by an older ci-ml; rebuild it with this one first",
@@ -74,13 +76,13 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
         shutil.rmtree(parent, ignore_errors=True)
 
 
-def data_problems(manifest: dict[str, Any], config_dir: Path, fallback_dir: Path) -> list[str]:
+def data_problems(manifest: Manifest, config_dir: Path, fallback_dir: Path) -> list[str]:
     """Bring each recorded data file into the worktree (a file git does not track is
     taken from the current checkout) and compare its sha256 with the record."""
     problems = []
-    files = (manifest.get("data") or {}).get("files") or {}
+    files = manifest.data.files if manifest.data else {}
     for role, info in sorted(files.items()):
-        rel, want = info.get("path"), info.get("sha256")
+        rel, want = info.path, info.sha256
         target = config_dir / rel
         if not target.is_file() and (fallback_dir / rel).is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -106,9 +108,9 @@ class Outcome:
     error: str | None = None
 
 
-def package_changes(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    recorded = dict((manifest.get("environment") or {}).get("packages") or {})
-    py = (manifest.get("environment") or {}).get("python")
+def package_changes(manifest: Manifest) -> list[dict[str, Any]]:
+    recorded = dict(manifest.environment.packages) if manifest.environment else {}
+    py = manifest.environment.python if manifest.environment else None
     if py:
         recorded["python"] = ".".join(str(py).split(".")[:2])
     now = package_versions(tuple(k for k in recorded if k != "python"))
@@ -119,24 +121,30 @@ def package_changes(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def metric_changes(recorded: dict[str, Any], rebuilt: dict[str, Any]) -> list[dict[str, Any]]:
+def _shown(v: float | None) -> float | None:
+    """A metric's number as the record writes it (undefined: null)."""
+    return None if v is None or math.isnan(v) else v
+
+
+def metric_changes(recorded: Evaluation, rebuilt: Evaluation) -> list[dict[str, Any]]:
     out = []
-    a, b = recorded.get("metrics") or {}, rebuilt.get("metrics") or {}
+    a, b = recorded.metrics, rebuilt.metrics
     for name in dict.fromkeys([*a, *b]):
-        x, y = a.get(name) or {}, b.get(name) or {}
+        x, y = a.get(name), b.get(name)
         for key in ("value", "ci_low", "ci_high"):
-            if x.get(key) != y.get(key):
-                out.append(
-                    {"metric": name, "field": key, "recorded": x.get(key), "rebuilt": y.get(key)}
-                )
+            xv = _shown(getattr(x, key)) if x is not None else None
+            yv = _shown(getattr(y, key)) if y is not None else None
+            if xv != yv:
+                out.append({"metric": name, "field": key, "recorded": xv, "rebuilt": yv})
     return out
 
 
-def compare(record: Path, rebuilt: Path, manifest: dict[str, Any]) -> Outcome:
+def compare(record: Path, rebuilt: Path, manifest: Manifest) -> Outcome:
     want = sha256_file(record / "model.onnx")
     got = sha256_file(rebuilt / "model.onnx") if (rebuilt / "model.onnx").is_file() else None
     metrics = metric_changes(
-        read_json(record / "metrics.json"), read_json(rebuilt / "metrics.json")
+        load(Evaluation, read_json(record / "metrics.json")),
+        load(Evaluation, read_json(rebuilt / "metrics.json")),
     )
     model = {"recorded": want, "rebuilt": got, "equal": want == got}
     return Outcome(want == got and not metrics, model, metrics, package_changes(manifest))

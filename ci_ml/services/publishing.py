@@ -14,6 +14,7 @@ from ci_ml.artifact import REQUIRED_FOR_PUBLISH, SUMS, read_json, verify_sums
 from ci_ml.build import Build
 from ci_ml.config import Config
 from ci_ml.errors import UsageError
+from ci_ml.records import read_manifest
 from ci_ml.registry import audit
 from ci_ml.registry.base import Listing, Published, Registry, Release, Upload
 from ci_ml.services.clock import now
@@ -91,14 +92,16 @@ def stage(out: Path, commit: str | None) -> Staged:
     """The build's files, model card, commit (`commit`, else the manifest's) and the
     pull request its manifest names."""
     files = publishable_files(out)
-    manifest = read_json(out / "manifest.json")
-    sha = commit or (manifest.get("git") or {}).get("commit")
+    manifest = read_manifest(out)
+    sha = commit or manifest.commit
     if not sha:
         raise UsageError(
             "ci-ml publish needs the commit to tag: set GITHUB_SHA or build inside a git checkout"
         )
     card = (out / "model-card.md").read_text(encoding="utf-8")
-    pr = audit.PullRequest.from_json((manifest.get("provenance") or {}).get("pull_request"))
+    pr = audit.PullRequest.from_json(
+        manifest.provenance.pull_request if manifest.provenance else None
+    )
     return Staged(tuple(files), card, sha, pr)
 
 

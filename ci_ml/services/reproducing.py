@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_ml import outdir, pipeline, stages
-from ci_ml.artifact import read_json, write_json, write_text
+from ci_ml.artifact import write_json, write_text
 from ci_ml.build import Build, RunContext
 from ci_ml.config import load_config
 from ci_ml.errors import CiMlError, UsageError
-from ci_ml.json_types import JSONObject
+from ci_ml.records import Manifest, read_manifest
 from ci_ml.reproduce import (
     Outcome,
     compare,
@@ -35,7 +35,7 @@ class Reproduction:
 def reproduce(record: Path, label: str, repo: Path, out: Path, console: Console) -> Reproduction:
     """Rebuild `record` from the clone `repo` into `out`/rebuild and compare; the
     verdict goes to `out`/reproduce.md and reproduce.json."""
-    manifest = read_json(record / "manifest.json")
+    manifest = read_manifest(record)
     commit, config_path = recorded_source(manifest)
     # A commit missing from the clone is a usage error (exit 2); a rebuild that
     # fails or differs is "not reproduced" (exit 8).
@@ -50,7 +50,7 @@ def rebuild(
     repo: Path,
     out: Path,
     record: Path,
-    manifest: JSONObject,
+    manifest: Manifest,
     commit: str,
     config_path: str,
     console: Console,

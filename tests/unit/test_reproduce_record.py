@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ci_ml.errors import NotReproduced, UsageError
+from ci_ml.records import Evaluation, Manifest, load
 from ci_ml.reproduce import (
     Outcome,
     data_problems,
@@ -33,11 +34,28 @@ from ci_ml.reproduce import (
 )
 def test_a_record_without_its_source_cannot_be_reproduced(git, message) -> None:
     with pytest.raises(UsageError, match=message):
-        recorded_source({"git": git})
+        recorded_source(manifest(git=git))
+
+
+def manifest(**parts: object) -> Manifest:
+    return load(Manifest, {"task": "classification", "features": [], **parts})
+
+
+def evaluation(**metrics: dict) -> Evaluation:
+    values = {
+        name: {"label": name, "greater_is_better": True, "value": None, "ci_low": None,
+               "ci_high": None, **m}
+        for name, m in metrics.items()
+    }  # fmt: skip
+    return load(
+        Evaluation,
+        {"task": "classification", "primary": "auc", "rows": 10, "confidence": 0.95,
+         "resamples": 10, "metrics": values},
+    )  # fmt: skip
 
 
 def test_the_recorded_source_is_commit_and_config_path() -> None:
-    assert recorded_source({"git": {"commit": "abc", "config_path": "m/ci-ml.yaml"}}) == (
+    assert recorded_source(manifest(git={"commit": "abc", "config_path": "m/ci-ml.yaml"})) == (
         "abc",
         "m/ci-ml.yaml",
     )
@@ -65,16 +83,26 @@ def test_data_files_come_from_the_commit_or_the_clone_and_must_keep_their_hash(
     (clone / "data").mkdir(parents=True)
     (worktree_dir / "data" / "train.csv").write_text("a\n1\n")  # in the commit, unchanged
     (clone / "data" / "test.csv").write_text("a\n2\n")  # untracked: from the clone, changed
-    manifest = {
-        "data": {
+    record = manifest(
+        data={
             "files": {
-                "train": {"path": "data/train.csv", "sha256": _sha("a\n1\n")},
-                "test": {"path": "data/test.csv", "sha256": _sha("a\n3\n")},
-                "extra": {"path": "data/gone.csv", "sha256": _sha("x")},
+                "train": {
+                    "path": "data/train.csv",
+                    "sha256": _sha("a\n1\n"),
+                    "rows": 1,
+                    "columns": 1,
+                },
+                "test": {
+                    "path": "data/test.csv",
+                    "sha256": _sha("a\n3\n"),
+                    "rows": 1,
+                    "columns": 1,
+                },
+                "extra": {"path": "data/gone.csv", "sha256": _sha("x"), "rows": 1, "columns": 1},
             }
         }
-    }
-    problems = data_problems(manifest, worktree_dir, clone)
+    )
+    problems = data_problems(record, worktree_dir, clone)
     assert problems == [
         "data file data/gone.csv (extra) is neither in the commit nor in the clone",
         f"data file data/test.csv (test) has sha256 {_sha('a' + chr(10) + '2' + chr(10))[:12]}…, "
@@ -84,13 +112,14 @@ def test_data_files_come_from_the_commit_or_the_clone_and_must_keep_their_hash(
 
 
 def test_metric_and_package_changes_name_what_moved() -> None:
-    recorded = {"metrics": {"auc": {"value": 0.9, "ci_low": 0.8, "ci_high": 0.95}}}
-    rebuilt = {"metrics": {"auc": {"value": 0.91, "ci_low": 0.8, "ci_high": 0.95}, "acc": {}}}
+    recorded = evaluation(auc={"value": 0.9, "ci_low": 0.8, "ci_high": 0.95}, acc={})
+    rebuilt = evaluation(auc={"value": 0.91, "ci_low": 0.8, "ci_high": 0.95}, acc={})
+    # an undefined metric (null) on both sides is no change
     assert metric_changes(recorded, rebuilt) == [
         {"metric": "auc", "field": "value", "recorded": 0.9, "rebuilt": 0.91}
     ]
-    manifest = {"environment": {"python": "2.7.18", "packages": {"no-such-package-xyz": "1.0"}}}
-    changed = {p["package"]: p for p in package_changes(manifest)}
+    record = manifest(environment={"python": "2.7.18", "packages": {"no-such-package-xyz": "1.0"}})
+    changed = {p["package"]: p for p in package_changes(record)}
     assert changed["python"]["recorded"] == "2.7"
     assert changed["no-such-package-xyz"] == {
         "package": "no-such-package-xyz",
