@@ -10,6 +10,7 @@ run code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ci_ml.artifact import ORIGIN, read_json, verify_sums
 from ci_ml.errors import BaselineError
 from ci_ml.records import Evaluation, Manifest, RecordError, SafeguardsResult, load
+from ci_ml.scoring.onnx import model_file_problem, model_metadata, session_for
 from ci_ml.scoring.pairing import BaselineScores, score
 
 if TYPE_CHECKING:
@@ -75,6 +77,32 @@ class Baseline:
         except (OSError, ValueError, RecordError):
             return None
 
+    def model_problem(self) -> str | None:
+        """Why its model.onnx cannot be taken as a new build's own (the build cache;
+        None: it can): it must be the file its SHA256SUMS listed, of the size its
+        manifest records, an ONNX model with nothing outside it, whose metadata
+        names the build the manifest describes, and load in onnxruntime."""
+        import hashlib
+
+        data = self.model_path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != self.digests.get("model.onnx"):
+            return "it changed since its SHA256SUMS were checked"
+        export = self.manifest.export
+        if export is None or export.bytes != len(data):
+            recorded = "no size" if export is None else f"{export.bytes:,} bytes"
+            return f"it is {len(data):,} bytes and its manifest records {recorded}"
+        problem = model_file_problem(data)
+        if problem is not None:
+            return problem
+        recorded_fp = self.manifest.fingerprint.sha256 if self.manifest.fingerprint else None
+        if model_metadata(data).get("ci_ml.fingerprint") != recorded_fp:
+            return "its metadata names another build than its manifest (a model put in its place)"
+        try:
+            session_for(data)
+        except Exception as e:  # onnxruntime's errors are not typed
+            return f"onnxruntime cannot load it ({str(e).splitlines()[0][:200]})"
+        return None
+
     def scores(self, X: pd.DataFrame, task: str) -> BaselineScores:
         """Its predictions on the holdout rows X (scored once per holdout: the frame
         is kept with its scores, so its identity cannot be reused by another)."""
@@ -86,9 +114,12 @@ class Baseline:
         return found
 
 
-def load_baseline(path: Path, history: History | None = None) -> Baseline:
-    """A verified baseline from an artifact folder; one that `ci-ml baseline
-    fetch` filled says which release it holds."""
+def load_baseline(
+    path: Path, history: History | None = None, check: Callable[[Path], None] | None = None
+) -> Baseline:
+    """A verified baseline from an artifact folder (its SHA256SUMS, then `check`: the
+    signature policy); one that `ci-ml baseline fetch` filled says which release
+    it holds."""
     origin = path / ORIGIN
     if origin.is_file():
         try:
@@ -100,10 +131,11 @@ def load_baseline(path: Path, history: History | None = None) -> Baseline:
                 url=info.get("url"),
                 extra={"tag": info["tag"], "published_at": info.get("published_at")},
                 history=history,
+                check=check,
             )
         except (ValueError, KeyError, TypeError):
             pass  # only a label: fall back to the path
-    return load_directory(path, source="dir", label=str(path), history=history)
+    return load_directory(path, source="dir", label=str(path), history=history, check=check)
 
 
 def load_directory(
@@ -114,14 +146,16 @@ def load_directory(
     url: str | None = None,
     extra: dict[str, Any] | None = None,
     history: History | None = None,
+    check: Callable[[Path], None] | None = None,
 ) -> Baseline:
-
     if not path.is_dir():
         raise BaselineError(
             f"baseline directory {path} not found",
             hint="pass --baseline with the --out directory of an earlier build, or 'release'",
         )
     digests = verify_sums(path)
+    if check is not None:
+        check(path)
     manifest = _checked(path / "manifest.json", Manifest)
     metrics = _checked(path / "metrics.json", Evaluation)
     schema = path / "schema.yaml"

@@ -5,6 +5,7 @@ with its exit code:
     ├── UsageError              exit 2   bad command line, missing file
     │   ├── ConfigError         exit 2   ci-ml.yaml is wrong (names the key)
     │   ├── BaselineError       exit 2   baseline missing a file or fails SHA256SUMS
+    │   ├── ModelFileError      exit 2   an ONNX file that is no model, or reads other files
     │   └── ExportError         exit 2   the model cannot be exported to ONNX
     ├── DataValidationError     exit 3   the data broke its schema
     ├── GateFailed              exit 4   a quality gate failed
@@ -70,6 +71,11 @@ class ConfigError(UsageError):
 
 class BaselineError(UsageError):
     """The baseline artifact is incomplete, tampered with or unreadable."""
+
+
+class ModelFileError(UsageError):
+    """An ONNX file ci-ml will not load: not an ONNX model at all, or one whose
+    tensors point at files outside it (external data can name any path)."""
 
 
 class ExportError(UsageError):

@@ -129,6 +129,9 @@ def differences(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[str]
 class CacheDecision:
     reuse: bool
     reason: str
+    # The fingerprints matched but the baseline's model failed its checks: trained
+    # instead, and the log says so as a warning.
+    warning: bool = False
 
 
 def decide(

@@ -129,8 +129,10 @@ class TrainResult:
     model: Any = field(default=None, repr=False, metadata={TRANSIENT: True})
     # The build cache: the baseline whose model this build took instead of training.
     reused_from: dict[str, Any] | None = optional()
-    # Why it trained although a baseline exists (the cache's decision), for the log.
+    # Why it trained although a baseline exists (the cache's decision), for the log,
+    # and whether that is a warning (the baseline's model failed its checks).
     note: str | None = field(default=None, repr=False, metadata={TRANSIENT: True})
+    warning: bool = field(default=False, repr=False, metadata={TRANSIENT: True})
 
 
 @dataclass

@@ -48,6 +48,70 @@ class Policy:
     required: bool = False
 
 
+KEY_HINT = (
+    "model-signing signs with elliptic-curve keys: make a pair with `openssl ecparam -name "
+    "prime256v1 -genkey -noout -out model.key` and `openssl ec -in model.key -pubout -out "
+    "model.pub`"
+)
+
+
+def check_policy(policy: Policy) -> None:
+    """Key problems are key problems (exit 2), found before anything is built or
+    fetched, never read later as a model that "changed after signing"."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    if policy.required and policy.public_key is None and policy.identity is None:
+        raise UsageError(
+            "signing.required is set, but nothing to verify a signature with is configured",
+            hint="set signing.public_key (a PEM file) or signing.identity (Sigstore)",
+        )
+    key = policy.public_key
+    if key is None:
+        return
+    try:
+        data = key.read_bytes()
+    except OSError as e:
+        raise UsageError(
+            f"signing.public_key: {key} cannot be read: {e.strerror or e}",
+            hint="the path is relative to the config; commit the public key with it",
+        ) from None
+    try:
+        loaded = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError):
+        raise UsageError(
+            f"signing.public_key: {key} is not a PEM public key", hint=KEY_HINT
+        ) from None
+    if not isinstance(loaded, ec.EllipticCurvePublicKey):
+        raise UsageError(
+            f"signing.public_key: {key} is a {type(loaded).__name__.removeprefix('_')} key, not "
+            "an elliptic-curve one",
+            hint=KEY_HINT,
+        )
+
+
+def check_private_key(path: Path, password: str | None) -> None:
+    """The signing key is an elliptic-curve private key in PEM, or a usage error
+    saying what it is instead (model-signing fails on an RSA key with a traceback)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        key = serialization.load_pem_private_key(
+            path.read_bytes(), password.encode() if password else None
+        )
+    except (ValueError, TypeError, OSError) as e:
+        raise UsageError(
+            f"the signing key cannot be used: {str(e)[:200] or type(e).__name__}", hint=KEY_HINT
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise UsageError(
+            f"the signing key is an {type(key).__name__.removeprefix('_')}, not an "
+            "elliptic-curve key",
+            hint=KEY_HINT,
+        )
+
+
 def _staged(directory: Path) -> tempfile.TemporaryDirectory[str]:
     """The signed files alone in a folder of their own (what model-signing hashes)."""
     tmp = tempfile.TemporaryDirectory(prefix="ci-ml-signed-")
@@ -69,6 +133,7 @@ def sign(directory: Path, signer: KeySigner | SigstoreSigner) -> Path:
 
     config = signing.Config()
     if isinstance(signer, KeySigner):
+        check_private_key(signer.private_key, signer.password)
         try:
             config.use_elliptic_key_signer(private_key=signer.private_key, password=signer.password)
         except (ValueError, TypeError) as e:
@@ -91,7 +156,8 @@ def sign(directory: Path, signer: KeySigner | SigstoreSigner) -> Path:
 def verify(directory: Path, policy: Policy) -> str | None:
     """Check `directory/model.sig` against model.onnx and SHA256SUMS. Returns how it
     was verified, or None when there is no signature and none is required; raises
-    SignatureError (exit 9) on anything else."""
+    SignatureError (exit 9) on anything else; a key that cannot be used is a usage
+    error (exit 2), never a signature that does not verify."""
     sig = directory / SIGNATURE
     if not sig.is_file():
         if policy.required:
@@ -100,6 +166,7 @@ def verify(directory: Path, policy: Policy) -> str | None:
                 hint="publish with a signing key or Sigstore, or set signing.required: false",
             )
         return None
+    check_policy(policy)
     if policy.public_key is None and policy.identity is None:
         if policy.required:
             raise SignatureError(

@@ -72,7 +72,15 @@ class StageRun:
                 self._decision = CacheDecision(False, "no fingerprint")
             else:
                 manifest = self.baseline.manifest if self.baseline is not None else None
-                self._decision = decide(fp, manifest, self.options.cache)
+                decision = decide(fp, manifest, self.options.cache)
+                problem = (
+                    self.baseline.model_problem() if decision.reuse and self.baseline else None
+                )
+                if problem is not None:  # a model that is not what it claims: train instead
+                    decision = CacheDecision(
+                        False, f"the baseline's model.onnx cannot be reused: {problem}", True
+                    )
+                self._decision = decision
         return self._decision
 
 

@@ -73,6 +73,7 @@ def resolve_baseline(args: Any, b: Build, rt: Runtime, history: bool = True) -> 
     anything else is a directory. The baseline is verified here, once, before
     anything is trained, and handed to every stage that uses it."""
     from ci_ml.baseline import load_baseline
+    from ci_ml.cli.connect import signature_check
     from ci_ml.errors import BaselineError
 
     arg = args.baseline
@@ -83,7 +84,10 @@ def resolve_baseline(args: Any, b: Build, rt: Runtime, history: bool = True) -> 
     if path is None:
         return None
     check_baseline_location(path, b.out)
-    base = load_baseline(path, resolved.history)
+    # One policy for every model taken in: a fetched release was checked as it
+    # landed (nothing half-fetched is kept); a folder is checked here.
+    check = None if arg == "release" else signature_check(b.cfg, rt)
+    base = load_baseline(path, resolved.history, check)
     if base.task != b.task:
         raise BaselineError(
             f"baseline {path} is a {base.task} model, but this build is {b.task}",

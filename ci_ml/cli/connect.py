@@ -17,7 +17,7 @@ from ci_ml.registry.base import Check, Registry
 from ci_ml.registry.folder import FolderRegistry
 from ci_ml.services.releases import Actor
 from ci_ml.services.signatures import policy_for
-from ci_ml.signing import verify
+from ci_ml.signing import check_policy, verify
 
 if TYPE_CHECKING:
     from ci_ml.cli import Runtime
@@ -67,8 +67,11 @@ def actor(rt: Runtime, registry: Registry, ask_github: bool = True) -> Actor:
 
 
 def signature_check(cfg: Config, rt: Runtime) -> Check:
-    """The check a fetched baseline or release goes through (its signature)."""
+    """The check every model ci-ml takes in goes through (a baseline folder, a fetched
+    release, what reproduce and diff read): its signature, by the config's policy.
+    The policy's key is checked now, before anything is built or fetched."""
     policy = policy_for(cfg)
+    check_policy(policy)
 
     def check(directory: Path) -> None:
         how = verify(directory, policy)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.errors import DataValidationError
+from ci_ml.errors import DataValidationError, ModelFileError
 from ci_ml.scoring.labels import encode_labels
 
 if TYPE_CHECKING:
@@ -86,8 +86,58 @@ def model_metadata(path_or_bytes: Path | bytes) -> dict[str, str]:
     return {p.key: p.value for p in model.metadata_props}
 
 
+def _tensors(graph: Any) -> Iterator[Any]:
+    """Every tensor of a graph: initializers (sparse ones too) and attribute values,
+    subgraphs (If, Loop, Scan) included."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from _tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _tensors(sub)
+
+
+def model_file_problem(data: bytes) -> str | None:
+    """Why ci-ml will not load these bytes as a model (None: it will): they are no
+    ONNX model, or a tensor of it keeps its values in an external file (the path
+    is the file's to choose: `../../../../etc/passwd` as well as weights)."""
+    import onnx
+
+    try:
+        model = onnx.load_from_string(data)
+    except Exception as e:  # protobuf raises DecodeError and other kinds
+        return f"it is not an ONNX model ({type(e).__name__}: {str(e)[:120]})"
+    if not model.graph.node:
+        return "it is not an ONNX model (its graph has no node)"
+    external = [
+        t.name for t in _tensors(model.graph) if t.data_location == onnx.TensorProto.EXTERNAL
+    ]
+    if external:
+        return f"it keeps tensor(s) {', '.join(external[:3])} in external files"
+    return None
+
+
 def session_for(path_or_bytes: Path | bytes) -> Any:
+    """An onnxruntime session for a model file or its bytes, after
+    `model_file_problem`: every model ci-ml loads goes through here, and the
+    session is made from the bytes, so no path inside the model is ever opened."""
     import onnxruntime as ort
+
+    data = path_or_bytes.read_bytes() if isinstance(path_or_bytes, Path) else path_or_bytes
+    problem = model_file_problem(data)
+    if problem is not None:
+        where = f"{path_or_bytes}" if isinstance(path_or_bytes, Path) else "the model"
+        raise ModelFileError(
+            f"{where} cannot be loaded: {problem}",
+            hint="a ci-ml model.onnx holds all its weights; rebuild or fetch it again",
+        )
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -96,8 +146,7 @@ def session_for(path_or_bytes: Path | bytes) -> Any:
     # pools slow everything else down for a few milliseconds of latency saved.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    src = str(path_or_bytes) if isinstance(path_or_bytes, Path) else path_or_bytes
-    return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def timed(session: Any, f: dict[str, Any]) -> float:

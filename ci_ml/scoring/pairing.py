@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.errors import ModelFileError
 from ci_ml.scoring.labels import encode_labels, label_keys
 from ci_ml.scoring.model import OnnxModel
 from ci_ml.stats.metrics import Scored
@@ -35,6 +36,10 @@ def score(path: Path, manifest: Manifest, X: pd.DataFrame, task: str) -> Baselin
 
     try:
         model = OnnxModel(path, manifest)
+    except ModelFileError as e:  # not a model, or one reading other files: never loaded
+        return BaselineScores(
+            problem=f"the baseline's {e.message.replace(str(path), 'model.onnx')}"
+        )
     except Exception as e:  # onnxruntime's errors are not typed
         return BaselineScores(
             problem=f"the baseline's model.onnx cannot be loaded by onnxruntime: {e}"

@@ -27,6 +27,8 @@ def resolve_source(
     path = Path(source)
     if path.is_dir():
         verify_sums(path)
+        if check is not None:  # a folder goes through the signature policy too
+            check(path)
         return Source(path, str(path))
     registry = open_registry()
     release = registry.find(source)

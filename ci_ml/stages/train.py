@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ci_ml.build import Build
     from ci_ml.modeling.preprocess import Columns
     from ci_ml.records import TrainResult
-    from ci_ml.stage import StageRun
+    from ci_ml.stage import Console, StageRun
 
 
 def run(r: StageRun) -> TrainResult:
@@ -42,6 +42,7 @@ def run(r: StageRun) -> TrainResult:
     del X, y
     if r.baseline is not None:
         result.note = decision.reason
+        result.warning = decision.warning
     # The stages after this one read the holdout, and the model tests' resampled columns.
     b.dataset.drop_train(keep=b.cfg.model_tests.training_columns())
     # An intermediate of this build only, for `ci-ml export` run alone: later stages
@@ -103,12 +104,18 @@ def summary(result: TrainResult) -> str:
     return f"{why}trained {result.estimator} in {result.fit_seconds:.2f}s"
 
 
+def annotate(result: TrainResult, console: Console) -> None:
+    if result.warning and result.note:
+        console.warning(f"training instead of reusing the baseline's model: {result.note}")
+
+
 STAGE = Stage(
     name="train",
     command="train",
     help="fit the model on the training rows",
     run=run,
     summary=summary,
+    annotate=annotate,
     reads=("data", "schema", "task", "model"),
     writes=(FITTED_MODEL,),
     record="TrainResult",
