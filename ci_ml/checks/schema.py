@@ -196,20 +196,22 @@ def table_failures(
     if len(df) == 0:
         return [SchemaFailure(dataset, None, "has at least one row", 0)]
     out = []
-    for c in df.select_dtypes(include="number").columns:
-        x = df[c].to_numpy(dtype=np.float64, na_value=np.nan)
+    numeric = [c for c, t in df.dtypes.items() if pd.api.types.is_numeric_dtype(t)]
+    if numeric:
+        # All numeric columns as one array: a wide table has thousands of them.
+        x = df[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
         inf = np.isinf(x)
-        if inf.any():
-            out.append(_failure(dataset, df, c, "values are finite (no ±inf)", inf))
         with np.errstate(invalid="ignore"):
             huge = ~inf & (np.abs(x) > FLOAT32_MAX)
-        if huge.any():
-            check = "values fit in 32-bit floats (|x| ≤ 3.4e38; trees and ONNX compute in them)"
-            out.append(_failure(dataset, df, c, check, huge))
-    for c in df.columns:
-        if str(c) in declared or pd.api.types.is_numeric_dtype(df[c]):
-            continue
-        if pd.api.types.is_bool_dtype(df[c]):
+        for j in np.flatnonzero(inf.any(axis=0) | huge.any(axis=0)):
+            c = numeric[j]
+            if inf[:, j].any():
+                out.append(_failure(dataset, df, c, "values are finite (no ±inf)", inf[:, j]))
+            if huge[:, j].any():
+                check = "values fit in 32-bit floats (|x| ≤ 3.4e38; trees and ONNX compute in them)"
+                out.append(_failure(dataset, df, c, check, huge[:, j]))
+    for c, t in df.dtypes.items():
+        if str(c) in declared or pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t):
             continue
         bad = _numbers_but_for(df[c])
         if bad is not None:
