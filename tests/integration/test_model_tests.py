@@ -229,19 +229,23 @@ def test_test_model_alone_uses_the_baseline_compare_used(example_copy, tmp_path:
 
 
 def test_slice_gates_fail_closed_when_the_baseline_cannot_be_scored(example_copy, tmp_path):
-    """The overall compare may fall back to the baseline's recorded metrics; a slice
-    has none, so a relative slice gate is not passed by default: it fails, saying why."""
+    """A slice has no recorded metrics to fall back on, so a relative slice gate is
+    not passed when the baseline cannot be scored: it fails, saying why. Here the
+    baseline's model reads s6, which the data files no longer have (renamed)."""
     project = example_copy("regression")
     first = tmp_path / "first"
     assert build(project, first).returncode == 0
+    data = project / "data" / "diabetes.csv"
+    data.write_text(data.read_text().replace(",s6,", ",s6_renamed,", 1))
 
-    def drop_s6(cfg: dict) -> None:
-        cfg["data"]["drop"] = ["s6"]
+    def rename_s6(cfg: dict) -> None:
+        cfg["gates"] = [g for g in cfg["gates"] if "min" in g]  # the slice gate is the subject
         del cfg["model_tests"]["invariance"]  # it perturbs s6
+        del cfg["model_tests"]["golden"]  # its file has s6
 
-    edit_config(project, drop_s6)
+    edit_config(project, rename_s6)
     schema = yaml.safe_load((project / "schema.yaml").read_text())
-    del schema["columns"]["s6"]
+    schema["columns"]["s6_renamed"] = schema["columns"].pop("s6")
     (project / "schema.yaml").write_text(yaml.safe_dump(schema))
     out = tmp_path / "second"
     r = build(project, out, "--baseline", str(first))

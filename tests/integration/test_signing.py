@@ -105,9 +105,14 @@ def test_an_unsigned_release_is_refused_when_signatures_are_required(
     ok(run_cli("publish", "--config", config, "--out", str(tmp_path / "v1"), env=env))
     assert "model.sig" not in assets(fake_github)
     cfg = yaml.safe_load((project / "ci-ml.yaml").read_text())
-    cfg["signing"] = {"required": True}
+    cfg["signing"] = {"required": True}  # and nothing to verify with: a config problem
     (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg))
     env = env_for(fake_github, tmp_path, sha=HEAD_SHA, event=pr_event())
+    r = run_cli("baseline", "fetch", "--config", config, "--out", str(tmp_path / "pr"), env=env)
+    assert r.returncode == 2 and "nothing to verify a signature with" in r.stderr
+    _, pub = key_pair(project)
+    cfg["signing"] = {"required": True, "public_key": pub.name}
+    (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg))
     r = run_cli("baseline", "fetch", "--config", config, "--out", str(tmp_path / "pr"), env=env)
     assert r.returncode == EXIT_SIGNATURE and "has no model.sig" in r.stderr
     assert REPO

@@ -105,9 +105,11 @@ def test_a_renamed_column_fails_relative_gates_instead_of_reading_as_a_first_mod
     assert "Traceback" not in r.stderr
 
 
-def test_a_dropped_column_compares_with_recorded_metrics_and_fails_a_real_drop(
+def test_a_dropped_column_is_scored_with_the_baselines_own_columns_and_fails_a_real_drop(
     first_builds: dict[str, Path], example_copy, tmp_path: Path
 ) -> None:
+    """data.drop leaves the columns in the files: the baseline is re-scored on the
+    same rows with the columns it reads, so the drop gets a paired interval."""
     project = example_copy("binary-classification")
 
     def change(cfg: dict) -> None:
@@ -123,11 +125,31 @@ def test_a_dropped_column_compares_with_recorded_metrics_and_fails_a_real_drop(
     out = tmp_path / "o"
     r = build(project / "ci-ml.yaml", out, "--baseline", str(first_builds["binary-classification"]))
     comp = json.loads((out / "comparison.json").read_text())
-    assert comp["baseline_status"] == "recorded", comp["baseline_problem"]
-    assert comp["scored_on"] == "recorded metrics (same holdout)"
+    assert comp["baseline_status"] == "scored", comp["baseline_problem"]
     auc = next(g for g in comp["gates"] if g["rule"] == "max_regression")
     row = next(m for m in comp["metrics"] if m["metric"] == "roc_auc")
-    assert row["delta"] < -0.01, row  # the candidate really is worse
+    assert row["delta"] < -0.01 and row["ci_high"] < 0, row  # really worse, and shown so
+    assert auc["status"] == "fail", auc
+    assert r.returncode == 4, r.stderr
+
+
+def test_on_unscorable_recorded_compares_with_recorded_metrics_and_fails_untestable_gates(
+    first_builds: dict[str, Path], example_copy, tmp_path: Path
+) -> None:
+    project = example_copy("binary-classification")
+    _rename_a_column(project)
+
+    def change(cfg: dict) -> None:
+        _degrade(cfg)
+        cfg["baseline"] = {"on_unscorable": "recorded"}
+
+    edit_config(project, change)
+    out = tmp_path / "o"
+    r = build(project / "ci-ml.yaml", out, "--baseline", str(first_builds["binary-classification"]))
+    comp = json.loads((out / "comparison.json").read_text())
+    assert comp["baseline_status"] == "recorded", comp["baseline_problem"]
+    assert "worst_radius" in comp["baseline_problem"]
+    auc = next(g for g in comp["gates"] if g["rule"] == "max_regression")
     assert auc["status"] == "fail" and "significance not testable" in auc["reason"], auc
     assert r.returncode == 4, r.stderr
     assert "recorded metrics" in (out / "report.md").read_text()

@@ -23,6 +23,15 @@ def pem() -> str:
     ).decode()
 
 
+def public_pem(private: Path) -> str:
+    key = serialization.load_pem_private_key(private.read_bytes(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
 OIDC = {"ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.invalid/"}
 
 
@@ -80,10 +89,15 @@ def test_nothing_to_sign_is_named(tmp_path) -> None:
 def test_verification_policies(tmp_path) -> None:
     out = artifact(tmp_path)
     assert signing.verify(out, signing.Policy()) is None  # unsigned, not required
-    with pytest.raises(SignatureError, match="requires signed models"):
+    # Required with nothing to verify with is the config's problem, signed or not.
+    with pytest.raises(UsageError, match="nothing to verify a signature with"):
         signing.verify(out, signing.Policy(required=True))
     (tmp_path / "k.pem").write_text(pem())
+    (tmp_path / "k.pub").write_text(public_pem(tmp_path / "k.pem"))
+    with pytest.raises(SignatureError, match="requires signed models"):
+        signing.verify(out, signing.Policy(required=True, public_key=tmp_path / "k.pub"))
     signing.sign(out, signing.KeySigner(tmp_path / "k.pem"))
     assert signing.verify(out, signing.Policy()) is None  # signed, nothing to check with
-    with pytest.raises(SignatureError, match="nothing to verify it with"):
+    with pytest.raises(UsageError, match="nothing to verify a signature with"):
         signing.verify(out, signing.Policy(required=True))
+    assert signing.verify(out, signing.Policy(required=True, public_key=tmp_path / "k.pub"))
