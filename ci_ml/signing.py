@@ -158,7 +158,6 @@ def verify(directory: Path, policy: Policy) -> str | None:
     was verified, or None when there is no signature and none is required; raises
     SignatureError (exit 9) on anything else; a key that cannot be used is a usage
     error (exit 2), never a signature that does not verify."""
-    check_policy(policy)  # a config without a way to verify is refused, signed or not
     sig = directory / SIGNATURE
     if not sig.is_file():
         if policy.required:
@@ -167,8 +166,9 @@ def verify(directory: Path, policy: Policy) -> str | None:
                 hint="publish with a signing key or Sigstore, or set signing.required: false",
             )
         return None
+    check_policy(policy)  # required with nothing to verify with is the config's problem
     if policy.public_key is None and policy.identity is None:
-        return None  # signed, not required, nothing to check with (check_policy ruled out required)
+        return None  # signed, not required, nothing to check it with
     from model_signing import verifying
 
     config = verifying.Config()

@@ -27,12 +27,65 @@ def module_coverage(cov) -> dict[str, float]:
     return out
 
 
-def _full_run(config: pytest.Config) -> bool:
-    """Only the whole suite is held to the per-module minimum, not a selection."""
+# The tiers (tests/README.md): `python -m pytest` runs the fast tier, everything
+# but these markers; `python -m pytest --full` runs every test, in parallel, with
+# coverage and the per-module floor; naming tests (paths, -k, -m) runs what is named.
+SLOW_TIERS = ("slow", "e2e", "browser")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        help="the full run (what CI runs): every tier, one worker per core, "
+        "coverage with the per-module floor, the 25 slowest tests listed",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """--full as the options it stands for, set before pytest-xdist reads them.
+    (A conftest cannot add to addopts; an initial conftest does get this hook.)"""
+    opt = config.option
+    if not opt.full or hasattr(config, "workerinput"):
+        return
+    if not opt.numprocesses and not opt.collectonly:
+        opt.numprocesses = "auto"
+    if opt.dist == "no":
+        # The act scenarios and the browser renders each share one worker
+        # (xdist_group marks): their fixtures are built once.
+        opt.dist = "loadgroup"
+    opt.durations = opt.durations or 25
+    if not config.pluginmanager.has_plugin("_cov") and not opt.no_cov:
+        from pytest_cov.plugin import CovPlugin
+
+        opt.cov_source = ["ci_ml"]
+        opt.cov_report = {"term": None}
+        config.pluginmanager.register(CovPlugin(opt, config.pluginmanager), "_cov")
+
+
+def _named(config: pytest.Config) -> bool:
+    """Tests chosen on the command line: paths other than the default, -k or -m."""
     opt = config.option
     default = [str(ROOT / p) for p in config.getini("testpaths")]
     chosen = [str(Path(a).resolve()) for a in config.args]
-    return chosen in ([], default, [str(ROOT)]) and not opt.keyword and not opt.markexpr
+    return chosen not in ([], default, [str(ROOT)]) or bool(opt.keyword or opt.markexpr)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast tier leaves out the slow markers unless --full or a selection."""
+    if config.option.full or _named(config):
+        return
+    slow = [i for i in items if any(i.get_closest_marker(m) for m in SLOW_TIERS)]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        ids = set(map(id, slow))
+        items[:] = [i for i in items if id(i) not in ids]
+
+
+def _full_run(config: pytest.Config) -> bool:
+    """Only the whole suite under --full is held to the per-module minimum."""
+    return bool(config.option.full) and not _named(config)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -63,16 +116,32 @@ def _github_env_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
-def run_cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600
-) -> subprocess.CompletedProcess:
-    """`ci-ml ARGS` in a subprocess, as a user runs it."""
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a CLI run gets: the test's own minus GitHub's, plus `env`."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     full_env.update(env or {})
+    return full_env
+
+
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    process: bool = False,
+) -> subprocess.CompletedProcess:
+    """`ci-ml ARGS` as a user runs it: in this process through the CLI's main
+    function (tests/inprocess.py), or with `process=True` in a fresh interpreter,
+    for what only a process shows (top-level exit, locks, hash seeds, signals);
+    `timeout` bounds a process only."""
+    if not process:
+        from tests.inprocess import run_in_process
+
+        return run_in_process(args, cli_env(env), cwd)
     return subprocess.run(
         [sys.executable, "-m", "ci_ml", *args],
         cwd=cwd,
-        env=full_env,
+        env=cli_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -59,5 +59,11 @@ def signable_build(cfg: Config, out: Path) -> Iterator[None]:
 def verify_strictly(directory: Path, policy: Policy) -> str | None:
     """Checksums, then the signature, which must be there (`ci-ml verify`)."""
     verify_sums(directory)
+    if (directory / SIGNATURE).is_file() and policy.public_key is None and policy.identity is None:
+        raise UsageError(
+            f"{directory} is signed, and nothing to verify its signature with is given",
+            hint="pass --public-key PEM, or set signing.public_key or signing.identity "
+            "(Sigstore) in the config",
+        )
     strict = Policy(policy.public_key, policy.identity, policy.issuer, required=True)
     return verify(directory, strict)

@@ -73,6 +73,14 @@ def test_a_signed_release_verifies_and_is_checked_when_fetched(fake_github, sign
                 "--out", str(tmp_path / "w"), env=env)  # fmt: skip
     assert r.returncode == EXIT_SIGNATURE and "does not verify" in r.stderr
 
+    # A signed release and no key anywhere: a usage problem naming the options, not exit 9.
+    cfg = yaml.safe_load(Path(config).read_text())
+    cfg.pop("signing", None)
+    Path(config).write_text(yaml.safe_dump(cfg))
+    r = run_cli("verify", "model-v1", "--config", config, "--out", str(tmp_path / "n"), env=env)
+    assert r.returncode == 2 and "nothing to verify its signature with" in r.stderr, r.stderr
+    assert "--public-key" in r.stderr
+
 
 def test_replaced_and_resummed_files_stop_the_build(fake_github, signed, tmp_path):
     project, config = signed

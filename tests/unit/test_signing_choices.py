@@ -89,8 +89,8 @@ def test_nothing_to_sign_is_named(tmp_path) -> None:
 def test_verification_policies(tmp_path) -> None:
     out = artifact(tmp_path)
     assert signing.verify(out, signing.Policy()) is None  # unsigned, not required
-    # Required with nothing to verify with is the config's problem, signed or not.
-    with pytest.raises(UsageError, match="nothing to verify a signature with"):
+    # Unsigned where a signature is required: refused whatever the keys.
+    with pytest.raises(SignatureError, match="requires signed models"):
         signing.verify(out, signing.Policy(required=True))
     (tmp_path / "k.pem").write_text(pem())
     (tmp_path / "k.pub").write_text(public_pem(tmp_path / "k.pem"))
@@ -98,6 +98,7 @@ def test_verification_policies(tmp_path) -> None:
         signing.verify(out, signing.Policy(required=True, public_key=tmp_path / "k.pub"))
     signing.sign(out, signing.KeySigner(tmp_path / "k.pem"))
     assert signing.verify(out, signing.Policy()) is None  # signed, nothing to check with
+    # Signed, required, nothing to verify with: the config's problem (exit 2), not exit 9.
     with pytest.raises(UsageError, match="nothing to verify a signature with"):
         signing.verify(out, signing.Policy(required=True))
     assert signing.verify(out, signing.Policy(required=True, public_key=tmp_path / "k.pub"))
