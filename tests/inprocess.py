@@ -28,16 +28,21 @@ _KEEP = tuple(
 
 @contextmanager
 def _process_state(env: dict[str, str], cwd: Path | None) -> Iterator[None]:
-    """os.environ and the working directory as a child would have them, restored after."""
+    """os.environ, the working directory and the bytecode settings as a child would
+    have them, restored after."""
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_bytecode = sys.dont_write_bytecode, sys.pycache_prefix
     os.environ.clear()
     os.environ.update(env)
+    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+    sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX")
     try:
         if cwd is not None:
             os.chdir(cwd)
         yield
     finally:
         os.chdir(saved_cwd)
+        sys.dont_write_bytecode, sys.pycache_prefix = saved_bytecode
         os.environ.clear()
         os.environ.update(saved_env)
 

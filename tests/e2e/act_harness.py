@@ -31,6 +31,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,6 +185,10 @@ def _clean_env(runner_bin: Path | None = None) -> dict[str, str]:
     """This process's environment without anything that belongs to a real runner."""
     drop = ("GITHUB_", "RUNNER_", "ACTIONS_", "ACT_", "CI_ML_", "INPUT_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop) and k != "ACT"}
+    # The action's venv writes its bytecode once (under the tests' cache prefix)
+    # instead of recompiling some 1,600 modules in every process of every run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "ci-ml-tests-pycache"))
     # The venv's bin holds uv (the action's fast path) and python3.
     path = [str(Path(sys.executable).parent), env.get("PATH", "")]
     env["PATH"] = os.pathsep.join(([str(runner_bin)] if runner_bin else []) + path)

@@ -50,8 +50,12 @@ def edit_config(project: Path, change) -> None:
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
-def build(project: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
-    return run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(out), *args)
+def build(
+    project: Path, out: Path, *args: str, process: bool = False
+) -> subprocess.CompletedProcess:
+    return run_cli(
+        "run", "--config", str(project / "ci-ml.yaml"), "--out", str(out), *args, process=process
+    )
 
 
 def forest_project(example_copy) -> Path:
@@ -148,7 +152,7 @@ def test_a_user_test_runs_in_the_build_and_under_plain_pytest(example_copy, tmp_
     project = example_copy("mixed-tabular")
     (project / "tests_model" / "test_strict.py").write_text(FAILING_TEST)
     out = tmp_path / "out"
-    r = build(project, out)
+    r = build(project, out, process=True)  # the user's suite as a user's build runs it
     assert r.returncode == 7, r.stdout + r.stderr
     assert "test_nobody_on_the_pro_plan_churns" in r.stderr and "Traceback" not in r.stderr
     tests = json.loads((out / "model-tests.json").read_text())
