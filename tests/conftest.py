@@ -60,24 +60,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    """--full as the options it stands for, set before pytest-xdist reads them.
-    (A conftest cannot add to addopts; an initial conftest does get this hook.)"""
+    """The tiers' options, set before pytest-xdist and pytest-cov read them: a whole
+    tier on one worker per core; --full adds coverage, loadgroup and durations.
+    (A conftest cannot add to addopts; an initial conftest does get this hook, in
+    the controller and in every xdist worker, which parse the command line afresh.)"""
     opt = config.option
-    if not opt.full or hasattr(config, "workerinput"):
+    worker = hasattr(config, "workerinput")
+    if not worker and hasattr(opt, "numprocesses"):
+        whole_tier = opt.full or not _named(config)
+        if whole_tier and opt.numprocesses is None and not opt.collectonly and not opt.usepdb:
+            opt.numprocesses = "auto"  # a tier runs on every core; one test runs alone
+        if opt.full and opt.dist == "no":
+            # The act scenarios and the browser renders each share one worker
+            # (xdist_group marks): their fixtures are built once.
+            opt.dist = "loadgroup"
+    if not opt.full:
         return
-    if not opt.numprocesses and not opt.collectonly:
-        opt.numprocesses = "auto"
-    if opt.dist == "no":
-        # The act scenarios and the browser renders each share one worker
-        # (xdist_group marks): their fixtures are built once.
-        opt.dist = "loadgroup"
     opt.durations = opt.durations or 25
     if not config.pluginmanager.has_plugin("_cov") and not opt.no_cov:
         from pytest_cov.plugin import CovPlugin
 
         opt.cov_source = ["ci_ml"]
         opt.cov_report = {"term": None}
-        config.pluginmanager.register(CovPlugin(opt, config.pluginmanager), "_cov")
+        # A worker's coverage starts at its session start, sending its data home.
+        plugin = CovPlugin(opt, config.pluginmanager, start=not worker)
+        config.pluginmanager.register(plugin, "_cov")
 
 
 def _named(config: pytest.Config) -> bool:
@@ -163,6 +170,28 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def example_build(tmp_path_factory: pytest.TempPathFactory):
+    """A function: `example_build(name)` is the folder of `ci-ml run` on that shipped
+    example, built once per session (per worker in a full run) and shared: read it,
+    use it as a baseline; `example_build(name, dest)` copies it to `dest` for a test
+    that writes to it (publishing, tampering)."""
+    root = tmp_path_factory.mktemp("example-builds")
+
+    def built(name: str, dest: Path | None = None) -> Path:
+        out = root / name
+        if not (out / "report.md").is_file():
+            config = str(EXAMPLES / name / "ci-ml.yaml")
+            r = run_cli("run", "--config", config, "--out", str(out))
+            assert r.returncode == 0, f"{name}: {r.stderr}"
+        if dest is None:
+            return out
+        shutil.copytree(out, dest)
+        return dest
+
+    return built
 
 
 @pytest.fixture

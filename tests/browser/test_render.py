@@ -38,6 +38,10 @@ REPO = "octo/ml"
 SAVED = "compare/max-depth-2"  # the comparison saved as PNGs
 
 
+# Full run only; one worker renders every case (its builds are session fixtures).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
 @pytest.fixture(scope="session")
 def browser_ready() -> None:
     why = gfm.missing_tools()
@@ -99,12 +103,12 @@ def _with_history(first: Path, root: Path, config: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def documents(browser_ready, tmp_path_factory) -> dict[str, dict[str, str]]:
+def documents(browser_ready, tmp_path_factory, example_build) -> dict[str, dict[str, str]]:
     """{case: {"report": text, "model-card": text}} for every case."""
     root = tmp_path_factory.mktemp("render")
     outs: dict[str, Path] = {}
     for name in ["binary-classification", "regression", "mixed-tabular"]:
-        outs[f"first/{name}"] = _build(EXAMPLES / name / "ci-ml.yaml", root / "first" / name)
+        outs[f"first/{name}"] = example_build(name)
     first = outs["first/binary-classification"]
 
     project = _copy("binary-classification", root)

@@ -22,7 +22,7 @@ from ci_ml.errors import UsageError
 from ci_ml.registry.base import Upload
 from ci_ml.registry.folder import LOCK, RECORD, FolderRegistry
 from ci_ml.services import baselines, publishing
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import run_cli
 from tests.integration.test_registry_flow import ok
 from tests.integration.test_reproduce import committed, git
 
@@ -91,10 +91,8 @@ def test_a_published_build_is_the_next_builds_baseline_and_promote_rollback_move
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("folder") / "out"
-    ok(run_cli("run", "--config", str(EXAMPLES / "regression" / "ci-ml.yaml"), "--out", str(out)))
-    return out
+def built(tmp_path_factory, example_build) -> Path:
+    return example_build("regression", tmp_path_factory.mktemp("folder") / "out")
 
 
 def _publish(registry: FolderRegistry, out: Path, sha: str) -> str:

@@ -291,8 +291,18 @@ def cli_env(fake, tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("mode", FAST + SLOW)
-@pytest.mark.parametrize("command", list(COMMANDS))
+def _command_modes() -> list:
+    """Every command x every mode. A slow mode waits out the deadline: the fast tier
+    runs each once, each with another command; the full run runs them all."""
+    cases = []
+    for i, command in enumerate(COMMANDS):
+        for mode in FAST + SLOW:
+            marks = [pytest.mark.slow] if mode in SLOW and i != SLOW.index(mode) else []
+            cases.append(pytest.param(command, mode, marks=marks, id=f"{command}-{mode}"))
+    return cases
+
+
+@pytest.mark.parametrize(("command", "mode"), _command_modes())
 def test_every_command_exits_5_with_one_clear_paragraph(
     fake_github, built, tmp_path, command, mode
 ):

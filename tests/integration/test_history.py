@@ -100,12 +100,8 @@ def _seed(fake, main_out: Path, older: dict[str, bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def main_build(tmp_path_factory) -> Path:
-    from tests.conftest import EXAMPLES
-
-    out = tmp_path_factory.mktemp("history") / "main"
-    ok(run_cli("run", "--config", str(EXAMPLES / "regression" / "ci-ml.yaml"), "--out", str(out)))
-    return out
+def main_build(tmp_path_factory, example_build) -> Path:
+    return example_build("regression", tmp_path_factory.mktemp("history") / "main")
 
 
 def test_history_trouble_never_fails_the_build(

@@ -20,9 +20,7 @@ from ci_ml.registry import audit
 from ci_ml.registry.base import Registry
 from ci_ml.registry.folder import RECORD, FolderRegistry
 from ci_ml.services import baselines, publishing, releases
-from tests.conftest import EXAMPLES, run_cli
 from tests.integration.conftest import REPO
-from tests.integration.test_registry_flow import ok
 
 SHA = {n: str(n) * 40 for n in range(1, 5)}
 PREFIX = "model-v"
@@ -30,12 +28,9 @@ MODEL = "diabetes-progression"  # the regression example's name
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
+def built(tmp_path_factory, example_build) -> Path:
     """One real build of the regression example, shared by the module."""
-    root = tmp_path_factory.mktemp("contract")
-    out = root / "out"
-    ok(run_cli("run", "--config", str(EXAMPLES / "regression" / "ci-ml.yaml"), "--out", str(out)))
-    return out
+    return example_build("regression", tmp_path_factory.mktemp("contract") / "out")
 
 
 @dataclass

@@ -28,15 +28,9 @@ def edit_config(project: Path, change) -> None:
 
 
 @pytest.fixture(scope="module")
-def first_builds(tmp_path_factory) -> dict[str, Path]:
-    """Each example built once, the baseline of the tests below."""
-    root = tmp_path_factory.mktemp("first")
-    outs = {}
-    for name in EXAMPLE_NAMES:
-        r = build(EXAMPLES / name / "ci-ml.yaml", root / name)
-        assert r.returncode == 0, r.stderr
-        outs[name] = root / name
-    return outs
+def first_builds(example_build) -> dict[str, Path]:
+    """Each example built once, the baseline of the tests below (read only)."""
+    return {name: example_build(name) for name in EXAMPLE_NAMES}
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
