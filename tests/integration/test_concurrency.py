@@ -8,7 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli
+
+# Real processes: the full run only.
+pytestmark = pytest.mark.slow
 
 
 def test_a_second_run_on_the_same_out_is_refused_while_the_first_holds_it(

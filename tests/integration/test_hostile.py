@@ -106,7 +106,19 @@ def make_project(name: str, tmp_path: Path) -> Path:
     return project
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+# Commands that build, score or test a model: a case with one is in the full run only.
+BUILDING = {"run", "train", "export", "evaluate", "compare", "test-model", "reproduce"}
+
+
+def _cases() -> list:
+    cases = []
+    for name in sorted(p.name for p in CASES.iterdir() if p.is_dir()):
+        builds = any(step["argv"][0] in BUILDING for step in load_case(name)["steps"])
+        cases.append(pytest.param(name, marks=[pytest.mark.slow] if builds else [], id=name))
+    return cases
+
+
+@pytest.mark.parametrize("name", _cases())
 def test_hostile_case(name: str, tmp_path: Path) -> None:
     case = load_case(name)
     project = make_project(name, tmp_path)

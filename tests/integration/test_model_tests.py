@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from tests.conftest import run_cli
@@ -89,6 +90,7 @@ def forest_project(example_copy) -> Path:
     return project
 
 
+@pytest.mark.slow  # two builds of a forest
 def test_a_feature_shuffled_within_a_slice_fails_the_slice_gate_not_the_overall_one(
     example_copy, tmp_path: Path
 ) -> None:
@@ -148,6 +150,7 @@ def test_nobody_on_the_pro_plan_churns(candidate, holdout):
 """
 
 
+@pytest.mark.slow  # two processes
 def test_a_user_test_runs_in_the_build_and_under_plain_pytest(example_copy, tmp_path: Path) -> None:
     project = example_copy("mixed-tabular")
     (project / "tests_model" / "test_strict.py").write_text(FAILING_TEST)

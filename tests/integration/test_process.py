@@ -14,7 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EXAMPLES, child_python_env, cli_env, run_cli
+
+# Real processes: the full run only.
+pytestmark = pytest.mark.slow
 
 
 def test_a_build_in_a_process_writes_every_output_and_exits_0(tmp_path: Path) -> None:

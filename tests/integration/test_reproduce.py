@@ -37,6 +37,7 @@ def committed(project: Path, untracked_data: bool = True) -> str:
     return git(project, "rev-parse", "HEAD")
 
 
+@pytest.mark.slow  # two builds
 @pytest.mark.parametrize("example", ["binary-classification", "mixed-tabular"])
 def test_two_builds_of_an_example_are_byte_identical(example_copy, tmp_path, example) -> None:
     project = example_copy(example)

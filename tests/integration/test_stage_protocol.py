@@ -134,7 +134,10 @@ def test_a_stage_declared_in_a_test_joins_help_chain_pipeline_and_report(
 # --- the baseline, resolved once --------------------------------------------------------
 
 
-@pytest.mark.parametrize("example", ["binary-classification", "regression"])
+@pytest.mark.parametrize(
+    "example",
+    [pytest.param("binary-classification", marks=pytest.mark.slow), "regression"],
+)
 def test_one_run_checks_the_baseline_once_and_scores_it_once(
     example: str, example_copy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

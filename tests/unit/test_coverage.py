@@ -230,6 +230,7 @@ def setups() -> list[Setup]:
     return [_population(k) for k in ("binary", "3-class", "regression")]
 
 
+@pytest.mark.slow  # the simulated setups take a minute
 def test_weighted_holdouts_are_the_estimator(setups: list[Setup]) -> None:
     """The estimate's distribution at N_LARGE is built from row counts: each is
     the metric of the holdout that repeats every population row that often."""
@@ -255,6 +256,7 @@ def table(small: dict, large: dict) -> str:
     return "\n".join(rows)
 
 
+@pytest.mark.slow  # a simulation
 def test_every_interval_covers_its_truth_95_percent_of_the_time(setups: list[Setup]) -> None:
     with threadpool_limits(1, user_api="blas"):  # small products: more threads only spin
         small, large = _small(setups, seed=1), _large(setups, seed=2)

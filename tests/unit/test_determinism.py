@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import joblib
+import pytest
 
 from ci_ml.modeling.convert import canonical, convert, describe
 from ci_ml.scoring.onnx import model_metadata
@@ -70,6 +71,7 @@ def fitted_matrix() -> dict:
     return models
 
 
+@pytest.mark.slow  # a process per hash seed per estimator
 def test_every_estimator_exports_the_same_bytes_in_fresh_processes(tmp_path: Path) -> None:
     models = fitted_matrix()
     joblib.dump(models, tmp_path / "models.joblib")

@@ -201,7 +201,12 @@ def auto(est, Xtr, Xte):
     return preprocess.build(est, cols, Xtr)
 
 
-@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def _slow_mlps(names) -> list:
+    """MLPs behind preprocessing take half a minute each: the full run only."""
+    return [pytest.param(n, marks=[pytest.mark.slow] if n.startswith("MLP") else []) for n in names]
+
+
+@pytest.mark.parametrize("name", _slow_mlps(sorted(CLASSIFIERS)))
 def test_classifier_behind_auto_preprocessing(name: str) -> None:
     """Every matrix classifier, behind `model.preprocess: auto`, on text columns and
     missing values, with a category only the holdout has: one ONNX graph, parity."""
@@ -209,7 +214,7 @@ def test_classifier_behind_auto_preprocessing(name: str) -> None:
     check(auto(CLASSIFIERS[name](), Xtr, Xte), Xtr, ytr, Xte, "classification", name)
 
 
-@pytest.mark.parametrize("name", sorted(REGRESSORS))
+@pytest.mark.parametrize("name", _slow_mlps(sorted(REGRESSORS)))
 def test_regressor_behind_auto_preprocessing(name: str) -> None:
     Xtr, ytr, Xte, _ = text_table("regression")
     check(auto(REGRESSORS[name](), Xtr, Xte), Xtr, ytr, Xte, "regression", name)

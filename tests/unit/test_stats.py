@@ -42,6 +42,7 @@ def test_exact_bootstrap_equals_a_plain_loop() -> None:
     np.testing.assert_allclose(sums[:100], loop, rtol=1e-12)
 
 
+@pytest.mark.slow  # a simulation
 def test_block_bootstrap_keeps_the_variance_of_the_exact_one() -> None:
     rng = np.random.default_rng(1)
     x = rng.exponential(size=(50_000, 1))
@@ -155,6 +156,7 @@ def _small_pair(kind: str) -> tuple[Scored, Scored]:
     return out[0], out[1]
 
 
+@pytest.mark.slow  # a plain bootstrap loop
 @pytest.mark.parametrize("kind", ["binary", "3-class", "regression"])
 def test_intervals_equal_a_plain_percentile_bootstrap(kind: str) -> None:
     """Resample rows, recompute every metric with scikit-learn, take percentiles:
