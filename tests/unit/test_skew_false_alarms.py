@@ -19,3 +19,21 @@ def test_planted_shifts_are_found() -> None:
     (s,) = simulate((1_000,), SEEDS, ["normal +0.5 SD", "category a 50 → 30 %"])  # 800 / 200
     assert s.detected["normal +0.5 SD"] / s.builds >= 0.9
     assert s.detected["category a 50 → 30 %"] / s.builds >= 0.9
+
+
+def test_the_readme_and_results_quote_the_simulations_table() -> None:
+    """The table benchmarks/bench_skew_false_alarms.py --write made is the one the
+    README's data safeguards section and benchmarks/RESULTS.md show."""
+    from pathlib import Path
+
+    from benchmarks import render
+
+    root = Path(__file__).resolve().parents[2]
+    table = [line for line in render.SKEW.read_text().splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 5  # header, rule, one row per size
+    readme = (root / "README.md").read_text()
+    quoted = readme.split("<!-- skew-simulation:start", 1)[1].split("<!-- skew-simulation:end", 1)[
+        0
+    ]
+    assert "\n".join(table) in quoted
+    assert render.skew_section() in (root / "benchmarks" / "RESULTS.md").read_text()
