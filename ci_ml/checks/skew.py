@@ -119,8 +119,8 @@ def describe(what: str, m: SkewMeasure, why: tuple[str, float, float], columns: 
 
 
 def direction(m: SkewMeasure) -> str:
-    """Numbers: 'mean 48.6 → 64.0 (+15.4, +0.9 SD)'. Categories: "'gold' 12.0 % →
-    31.5 % of rows (+19.5 points)"."""
+    """Numbers: 'mean 48.6 → 64.0 (+15.4, +0.9 SD)'. Categories: '“gold” 12.0 % →
+    31.5 % of rows (+19.5 points)'."""
     if m.test == "ks":
         digits = _decimals(m.spread)
         change = m.after - m.before
@@ -128,7 +128,7 @@ def direction(m: SkewMeasure) -> str:
         if m.spread > 0:
             text += f", {change / m.spread:+.1f} SD"
         return text + ")"
-    level = "missing values" if m.level is None else repr(m.level)
+    level = "missing values" if m.level is None else f"“{m.level}”"
     points = 100 * (m.after - m.before)
     return f"{level} {100 * m.before:.1f} % → {100 * m.after:.1f} % of rows ({points:+.1f} points)"
 

@@ -69,7 +69,7 @@ def test_a_numeric_finding_says_the_means_in_units_and_in_training_sds() -> None
 
 
 def test_a_categorical_finding_names_the_level_and_its_shares() -> None:
-    assert skew.direction(_categories()) == "'gold' 12.0 % → 31.5 % of rows (+19.5 points)"
+    assert skew.direction(_categories()) == "“gold” 12.0 % → 31.5 % of rows (+19.5 points)"
     missing = _categories(level=None, before=0.0, after=0.1)
     assert skew.direction(missing) == "missing values 0.0 % → 10.0 % of rows (+10.0 points)"
 
@@ -128,7 +128,7 @@ def test_a_shifted_column_is_found_with_its_record_and_the_rest_is_not() -> None
     assert (age.value, age.threshold) == (age.skew.distance, 0.1)
     assert age.skew.rows == [1050, 450] and age.skew.p_adjusted < 0.01
     assert "mean " in age.message and " → " in age.message and "SD)" in age.message
-    assert found["plan"].skew.level == "gold" and "'gold'" in found["plan"].message
+    assert found["plan"].skew.level == "gold" and "“gold”" in found["plan"].message
     assert list(result.skew) == list(train.columns)  # every column measured, in order
     # the record, written and read back
     again = load(SafeguardsResult, dump(result))
@@ -155,3 +155,22 @@ def test_an_old_record_with_four_numbers_per_column_still_loads() -> None:
     old = {"test": "chi2", "statistic": 0.78, "p_value": 0.68, "psi": 0.0012}
     m = load(SkewMeasure, old)
     assert m.psi == 0.0012 and math.isnan(m.p_adjusted) and m.rows == [] and m.level is None
+
+
+def test_the_report_shows_which_way_a_column_moved_with_its_level_escaped() -> None:
+    from ci_ml.report.render import render
+
+    evil = "<script>x</script>|gold"
+    train, test = _split(np.random.default_rng(1), 1_500)
+    train["plan"] = train["plan"].replace("gold", evil)
+    test["plan"] = test["plan"].replace("gold", evil)
+    test.loc[test.index[:200], "plan"] = evil
+    test["age"] = test["age"] - 10
+    result = check(train, test, "y", "classification", _skew_only(), {})
+    text = render("safeguards.md.j2", {"safeguards": result})
+    row = next(line for line in text.splitlines() if "| age |" in line).replace("\\", "")
+    assert "mean " in row and " → " in row and "SD)" in row and "threshold 0.1" in row
+    assert "corrected over 4 column(s)" in row and "1,050 training and 450 holdout" in row
+    plan = next(line for line in text.splitlines() if "| plan |" in line)
+    assert "<script>" not in plan and "points\\)" in plan
+    assert plan.count(" | ") == text.splitlines()[2].count(" | ")  # the level's | is escaped
