@@ -55,8 +55,10 @@ def measure(
 
 
 def _record(s: Shift, p_adjusted: float, threshold: float) -> SkewMeasure:
+    import pandas as pd
+
     level = s.level
-    missing = level is None or (isinstance(level, float) and math.isnan(level))
+    missing = s.test != "ks" and bool(pd.isna(level))  # None, NaN, pd.NA, NaT
     return SkewMeasure(
         test=s.test,
         statistic=s.statistic,

@@ -174,3 +174,13 @@ def test_the_report_shows_which_way_a_column_moved_with_its_level_escaped() -> N
     plan = next(line for line in text.splitlines() if "| plan |" in line)
     assert "<script>" not in plan and "points\\)" in plan
     assert plan.count(" | ") == text.splitlines()[2].count(" | ")  # the level's | is escaped
+
+
+@pytest.mark.parametrize("gap", [None, np.nan, pd.NA])
+def test_missing_values_moving_are_named_as_such(gap) -> None:
+    train = pd.DataFrame({"plan": pd.Series(["a", "b"] * 300, dtype=object), "y": 0.0})
+    test = pd.DataFrame({"plan": pd.Series(["a", "b"] * 100, dtype=object), "y": 0.0})
+    test.loc[:80, "plan"] = gap
+    result = check(train, test, "y", "regression", _skew_only(), {})
+    (f,) = result.findings
+    assert f.skew.level is None and "missing values 0.0 % → 40.5 % of rows" in f.message
