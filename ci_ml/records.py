@@ -87,6 +87,31 @@ class ValidationResult:
 
 
 @dataclass
+class SkewMeasure:
+    """One column's train/holdout comparison (safeguards.json `skew`), whether or
+    not it is a finding. The fields after `psi` came with issue 23: an older
+    record has the first four only."""
+
+    test: str  # ks | chi2 | chi2 monte carlo
+    statistic: float
+    p_value: Num
+    psi: float
+    p_adjusted: Num = math.nan  # corrected over the columns (Benjamini–Hochberg)
+    # KS statistic (numbers) or total variation distance (categories), and the
+    # distance a finding needs.
+    distance: Num = math.nan
+    threshold: Num = math.nan
+    rows: list[int] = field(default_factory=list)  # values compared: train, holdout
+    # Numbers: the means (train, holdout) and the training standard deviation.
+    # Categories: the share, in train and in the holdout, of the level that moved
+    # most (`level`; None with a chi2 test: the missing values).
+    before: Num = math.nan
+    after: Num = math.nan
+    spread: Num = math.nan
+    level: str | None = optional()
+
+
+@dataclass
 class Finding:
     check: str  # contamination | duplicates | conflicting_labels | leakage | skew | personal_data
     severity: str  # error | warn
@@ -95,6 +120,7 @@ class Finding:
     value: float | None = None
     threshold: float | None = None
     examples: list[Any] = field(default_factory=list)  # row numbers, or masked values
+    skew: SkewMeasure | None = optional()  # a skew finding's test, distance and direction
 
 
 @dataclass
@@ -104,7 +130,7 @@ class SafeguardsResult:
     passed: bool
     findings: list[Finding]
     leakage_scores: dict[str, float]
-    skew: dict[str, dict[str, Any]]
+    skew: dict[str, SkewMeasure]
     allowed_personal_data: dict[str, str]
     rows: dict[str, int]
     seconds: float = 0.0

@@ -7,7 +7,7 @@
   (a shallow tree's cross-validated score on a sample), one that is a
   deterministic function of the target, and a jump of a feature's score
   against the baseline build's record;
-- train/test skew per column and of the label (ci_ml.stats.twosample);
+- train/test skew per column and of the label (ci_ml.checks.skew);
 - personal data (ci_ml.checks.personal_data).
 
 Each check has a severity (error, warn, off) and thresholds in `safeguards:`.
@@ -16,8 +16,9 @@ Each check has a severity (error, warn, off) and thresholds in `safeguards:`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ci_ml.checks import skew
 from ci_ml.checks.personal_data import (
     could_hold_personal_data,
     plural,
@@ -25,8 +26,7 @@ from ci_ml.checks.personal_data import (
     scan_names,
 )
 from ci_ml.data import is_text
-from ci_ml.records import Finding, SafeguardsResult
-from ci_ml.stats.twosample import categorical_shift, numeric_shift
+from ci_ml.records import Finding, SafeguardsResult, SkewMeasure
 
 if TYPE_CHECKING:
     import numpy as np
@@ -354,41 +354,17 @@ def _leakage(
 
 
 def _skew(
-    enc: Encoded, target: str, cfg: SafeguardsConfig
-) -> tuple[list[Finding], dict[str, dict[str, Any]]]:
-
-    check = cfg.skew
-    findings, table = [], {}
-    for c in enc.train.columns:
-        a, b = enc.train[c].to_numpy(), enc.test[c].to_numpy()
-        if c in enc.categorical:
-            shift = categorical_shift(a, b)
-            beyond = shift.psi > check.max_psi
-        else:
-            shift = numeric_shift(a, b)
-            beyond = shift.psi > check.max_psi or (
-                shift.statistic > check.max_ks and shift.p_value < check.alpha
-            )
-        table[str(c)] = {
-            "test": shift.test,
-            "statistic": shift.statistic,
-            "p_value": shift.p_value,
-            "psi": shift.psi,
-        }
-        if beyond:
-            what = "the label" if c == target else str(c)
-            findings.append(
-                Finding(
-                    "skew",
-                    check.severity,
-                    f"{what} is distributed differently in the holdout (PSI {shift.psi:.3f}, "
-                    f"{shift.test} p {shift.p_value:.2g})",
-                    str(c),
-                    shift.psi,
-                    check.max_psi,
-                )
-            )
-    return findings, table
+    train: pd.DataFrame, test: pd.DataFrame, enc: Encoded, target: str, cfg: SafeguardsConfig
+) -> tuple[list[Finding], dict[str, SkewMeasure]]:
+    """Numbers from the encoded frames, categories as they are in the data (so a
+    finding names the level that moved)."""
+    numbers = [c for c in enc.train.columns if c not in enc.categorical]
+    categories = [c for c in enc.train.columns if c in enc.categorical]
+    measured = skew.measure(
+        enc.train[numbers], enc.test[numbers], train[categories], test[categories], cfg.skew
+    )
+    measured = {str(c): measured[str(c)] for c in enc.train.columns}  # the table's order
+    return skew.findings(measured, target, cfg.skew), measured
 
 
 def _rows_checks(
@@ -495,9 +471,9 @@ def check(
     if cfg.leakage.severity != "off":
         leaks, scores = _leakage(train[features], ytr, task, cfg, baseline_scores, Xtr)
         findings += leaks
-    skew: dict[str, dict[str, Any]] = {}
+    skewed: dict[str, SkewMeasure] = {}
     if cfg.skew.severity != "off":
-        more, skew = _skew(enc, target, cfg)
+        more, skewed = _skew(train, test, enc, target, cfg)
         findings += more
     findings += _personal_data(train, test, cfg)
     findings.sort(key=lambda f: f.severity != "error")
@@ -505,7 +481,7 @@ def check(
         passed=not any(f.severity == "error" for f in findings),
         findings=findings,
         leakage_scores=scores,
-        skew=skew,
+        skew=skewed,
         allowed_personal_data=dict(cfg.allow_personal_data),
         rows={"train": len(train), "test": len(test)},
         measured=measured,

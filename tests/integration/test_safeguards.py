@@ -116,9 +116,14 @@ def test_a_shifted_test_set_is_skew(example_copy, tmp_path: Path) -> None:
     save(project, train, test)
     r = check_data(project / "ci-ml.yaml", tmp_path / "o")
     assert r.returncode == 0, r.stderr
-    assert [f["column"] for f in findings(tmp_path / "o") if f["check"] == "skew"] == [
-        "mean_texture"
-    ]
+    (f,) = [f for f in findings(tmp_path / "o") if f["check"] == "skew"]
+    assert f["column"] == "mean_texture"
+    # which way and how far (the means, x1.8), the evidence and the rows
+    assert f["skew"]["before"] == pytest.approx(train["mean_texture"].mean())
+    assert f["skew"]["after"] == pytest.approx(test["mean_texture"].mean())  # x1.8
+    assert f["skew"]["after"] > f["skew"]["before"] and f["skew"]["p_adjusted"] < 0.01
+    assert f["skew"]["rows"] == [len(train), len(test)]
+    assert "mean_texture moved in the holdout: mean " in f["message"] and "SD)" in f["message"]
 
 
 def _with_notes(project: Path) -> None:
