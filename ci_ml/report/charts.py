@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.report import numbers
+
 if TYPE_CHECKING:
     from ci_ml.records import Comparison, Evaluation, History, MetricRow
 
@@ -43,22 +45,9 @@ def _finite(v: Any) -> bool:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def fmt(v: float, digits: int = 4) -> str:
-    """A number with `digits` significant digits in positional notation (no exponent)."""
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if a >= 1e15 or a < 1e-12:
-        return f"{v:.{digits - 1}e}"
-    decimals = max(0, digits - 1 - math.floor(math.log10(a)))
-    s = f"{v:.{decimals}f}"
-    return s.rstrip("0").rstrip(".") if "." in s else s
-
-
-def signed(v: float, digits: int = 3) -> str:
-    if v == 0:
-        return "0"
-    return ("+" if v > 0 else "−") + fmt(abs(v), digits)
+def _round(v: float, digits: int) -> float:
+    """v to `digits` significant digits (a chart's coordinates)."""
+    return 0.0 if v == 0 else round(v, digits - 1 - math.floor(math.log10(abs(v))))
 
 
 def nice_ceiling(m: float) -> float:
@@ -82,6 +71,7 @@ class _Row:
     high: float | None
     verdict: str
     unit: str
+    places: int  # the decimals of this metric everywhere in the report
 
 
 def _rows(metrics: list[MetricRow]) -> list[_Row]:
@@ -103,6 +93,7 @@ def _rows(metrics: list[MetricRow]) -> list[_Row]:
                 high,
                 r.verdict,
                 UNITS.get(r.metric, "proportion"),
+                numbers.row_places(r),
             )
         )
     return out
@@ -135,7 +126,7 @@ def _axis(scale: float | None, pad: int) -> list[str]:
     if scale is None:
         ticks = " " * HALF + "0"
     else:
-        left, right = f"{fmt(scale, 3)} worse", f"{fmt(scale, 3)} better"
+        left, right = f"{numbers.general(scale, 2)} worse", f"{numbers.general(scale, 2)} better"
         mid = HALF - len(left)
         ticks = left + " " * max(1, mid) + "0" + " " * max(1, HALF - len(right)) + right
     return [" " * pad + line, " " * pad + ticks]
@@ -168,7 +159,7 @@ def forest(comparison: Comparison | None) -> str | None:
             icon = ICONS.get(r.verdict, "·")
             extra = "" if r.low is not None else " (no interval)"
             lines.append(
-                f"{PREFIX.get(r.verdict, ' ')} {r.label:<{width}}  {signed(r.delta):>10}  "
+                f"{PREFIX.get(r.verdict, ' ')} {r.label:<{width}}  {numbers.signed(r.delta, r.places):>10}  "
                 f"{drawn}  {icon} {r.verdict}{extra}"
             )
         lines += _axis(scale, pad)
@@ -193,7 +184,7 @@ def _y_range(values: list[float], bounded: bool) -> tuple[float, float]:
     lo, hi = lo - pad, hi + pad
     if bounded:
         lo, hi = max(lo, 0.0), min(hi, 1.0)
-    return float(fmt(lo, 3)), float(fmt(hi, 3))
+    return _round(lo, 3), _round(hi, 3)
 
 
 def _releases(n: int) -> str:
@@ -228,7 +219,7 @@ def history(
         ),
         "y_title": mermaid_text(f"{candidate.label} ({direction} is better)"),
         "x": [x for x, _ in points],
-        "y": [float(fmt(v, 6)) for v in values],
+        "y": [_round(v, 6) for v in values],
         "y_min": lo,
         "y_max": hi,
         "releases": len(points) - 1,

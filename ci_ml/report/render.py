@@ -32,6 +32,7 @@ from ci_ml.report.filters import (
     signed,
     size,
 )
+from ci_ml.report.numbers import estimate_places, metric_places
 
 
 def _env(sources: dict[str, str] | None = None) -> Any:
@@ -63,7 +64,13 @@ def _env(sources: dict[str, str] | None = None) -> Any:
         pct=pct,
     )
     env.globals.update(
-        ci=ci, arrow=arrow, VERDICT_ICON=VERDICT_ICON, HEADLINE=HEADLINE, GATE_ICON=GATE_ICON
+        ci=ci,
+        arrow=arrow,
+        digits=estimate_places,
+        metric_places=metric_places,
+        VERDICT_ICON=VERDICT_ICON,
+        HEADLINE=HEADLINE,
+        GATE_ICON=GATE_ICON,
     )
     return env
 

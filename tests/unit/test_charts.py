@@ -12,7 +12,7 @@ from ci_ml.github.api import MAX_COMMENT_CHARS
 from ci_ml.github.comment import fit_comment
 from ci_ml.marker import marker
 from ci_ml.records import Comparison, Evaluation, History, load, recorded_values
-from ci_ml.report import charts
+from ci_ml.report import charts, numbers
 from tests.report_context import BASE
 
 ZERO = charts.HALF  # the zero column inside a strip
@@ -135,10 +135,10 @@ def test_nice_ceiling(m, nice) -> None:
 
 @pytest.mark.parametrize(
     ("v", "s"),
-    [(0.000219, "0.000219"), (-0.011695, "-0.0117"), (54.321, "54.3"), (0.99996, "1")],
+    [(0.000219, "0.000219"), (-0.011695, "−0.0117"), (54.321, "54.3"), (0.99996, "1")],
 )
 def test_three_significant_digits(v, s) -> None:
-    assert charts.fmt(v, 3) == s
+    assert numbers.general(v, 3) == s
 
 
 def evaluation(primary: str = "roc_auc", value: float = 0.98, **extra) -> Evaluation:

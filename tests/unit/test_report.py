@@ -233,10 +233,10 @@ def test_a_template_without_marker_fails_rendering(monkeypatch: pytest.MonkeyPat
         (0.91234, "0.9123"),
         (12.3456, "12.35"),
         (None, "—"),
-        (1234567.0, "1234567"),
+        (1234567.0, "1,234,567"),
         (0.0001234, "0.0001234"),
         (0.924, "0.924"),
-        (-0.5, "-0.5"),
+        (-0.5, "−0.5"),
         (0.0, "0"),
         (float("nan"), "—"),
     ],
@@ -249,14 +249,15 @@ def test_deltas_and_intervals_share_the_values_format() -> None:
     """The reported headline: '+2.190e-04' beside four-decimal values."""
     assert report.signed(0.000219) == "+0.000219"
     assert report.signed(-0.011695) == "−0.0117"
-    assert report.ci(-0.00534, 0.00745) == "[−0.00534, +0.00745]"
-    assert report.sci(2.504e-07) == "2.504e-07"  # round-off, not a metric
+    # An interval alone gets the decimals its width supports (2 significant digits of it).
+    assert report.ci(-0.00534, 0.00745) == "[−0.005, +0.007]"
+    assert report.sci(2.504e-07) == "0.00000025"  # round-off: no exponent either
 
 
 def test_signed_and_ci() -> None:
     assert report.signed(0.0123) == "+0.0123"
     assert report.signed(-0.5) == "−0.5"
-    assert report.ci(-0.01, 0.02) == "[−0.01, +0.02]"
+    assert report.ci(-0.01, 0.02) == "[−0.010, +0.020]"
 
 
 def test_comment_id_is_stable_per_config_path() -> None:
