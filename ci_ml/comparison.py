@@ -150,21 +150,54 @@ def _same(a: Any, b: Any) -> bool:
     return nan or a == b
 
 
+def _user_set(m: Manifest) -> tuple[dict[str, Any] | None, Any]:
+    """The parameters and seed the config set (manifest.config), None for a manifest
+    that did not record its config."""
+    model = m.config.get("model") if isinstance(m.config, dict) else None
+    if not isinstance(model, dict):
+        return None, None
+    params = model.get("params")
+    return (params if isinstance(params, dict) else {}), model.get("seed")
+
+
 def params_diff(base_manifest: Manifest, cand_manifest: Manifest) -> list[ParamChange]:
+    """The parameters the user set (in either config) whose values differ, and a
+    change of estimator class or seed: not every default of both estimators."""
     b = base_manifest.model.params if base_manifest.model else {}
     c = cand_manifest.model.params if cand_manifest.model else {}
+    (b_set, b_seed), (c_set, c_seed) = _user_set(base_manifest), _user_set(cand_manifest)
+    # Either config's own keys; a manifest without its config: every parameter.
+    keys = set(b) | set(c) if b_set is None or c_set is None else set(b_set) | set(c_set)
+
+    def value(effective: dict[str, Any], user: dict[str, Any] | None, k: str) -> Any:
+        return effective[k] if k in effective else (user or {}).get(k)
+
     # A parameter one estimator lacks reads as None (unset) on that side: equal
     # values, or unset on both sides, are not changes.
     rows = [
-        ParamChange(k, b.get(k), c.get(k))
-        for k in sorted(set(b) | set(c))
-        if not _same(b.get(k), c.get(k))
+        ParamChange(k, value(b, b_set, k), value(c, c_set, k))
+        for k in sorted(keys)
+        if not _same(value(b, b_set, k), value(c, c_set, k))
     ]
+    if b_seed is not None and c_seed is not None and b_seed != c_seed:
+        rows.insert(0, ParamChange("(seed)", b_seed, c_seed))
     b_est = base_manifest.model.estimator if base_manifest.model else None
     c_est = cand_manifest.model.estimator if cand_manifest.model else None
     if b_est != c_est:
         rows.insert(0, ParamChange("(estimator)", b_est, c_est))
     return rows
+
+
+def changed_files(base_manifest: Manifest, cand_manifest: Manifest) -> list[str]:
+    """The data files (by role: train, test, data) whose content differs or that
+    only one build had."""
+    b = base_manifest.data.files if base_manifest.data else {}
+    c = cand_manifest.data.files if cand_manifest.data else {}
+    return [
+        role
+        for role in sorted(set(b) | set(c))
+        if role not in b or role not in c or b[role].sha256 != c[role].sha256
+    ]
 
 
 def data_changes(
@@ -175,6 +208,7 @@ def data_changes(
         rows={"baseline": baseline.metrics.rows, "candidate": evaluation.rows},
         class_balance=class_balance(baseline.metrics.class_balance, evaluation.class_balance),
         columns=schema_changes(baseline.manifest, manifest),
+        files=changed_files(baseline.manifest, manifest),
     )
 
 

@@ -353,6 +353,7 @@ class DataChanges:
     rows: dict[str, int | None]
     class_balance: list[dict[str, Any]]
     columns: ColumnChanges
+    files: list[str] | None = optional()  # data files (by role) whose content changed
 
 
 @dataclass
