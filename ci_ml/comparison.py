@@ -19,6 +19,7 @@ from ci_ml.records import (
     Interval,
     McNemar,
     MetricRow,
+    PairedEstimate,
     PairedT,
     ParamChange,
     Primary,
@@ -29,9 +30,11 @@ from ci_ml.stats.bootstrap import (
     Delta,
     Estimate,
     Shared,
+    delta_of,
     mcnemar_exact,
     paired_deltas,
     paired_error_test,
+    totals_and_sums,
 )
 from ci_ml.stats.metrics import METRICS, Scored
 
@@ -58,25 +61,72 @@ def significance_tests(candidate: Scored, baseline: Scored) -> McNemar | ErrorTe
     )
 
 
-def class_recall(candidate: Scored, baseline: Scored) -> list[ClassRecall] | None:
-    """Each class's recall for both models on the same rows (classification only)."""
+def _class_parts(y: Any, pred: Any, k: int) -> Any:
+    """(n, 3k) per-row columns: in class c, right about class c, predicted as c."""
+    import numpy as np
+
+    cls = np.arange(k)
+    in_class = y[:, None] == cls
+    predicted = pred[:, None] == cls
+    return np.hstack([in_class, in_class & (pred == y)[:, None], predicted]).astype(np.float64)
+
+
+def _paired(c: tuple[float, Any], b: tuple[float, Any], confidence: float) -> PairedEstimate:
+    d = delta_of("", True, c, b, confidence)
+    return PairedEstimate(
+        candidate=d.candidate.value,
+        ci_low=d.candidate.ci_low,
+        ci_high=d.candidate.ci_high,
+        baseline=d.baseline.value,
+        delta=d.delta,
+        delta_ci_low=d.ci_low,
+        delta_ci_high=d.ci_high,
+        p_value=d.p_value,
+        verdict=d.verdict,
+    )
+
+
+def class_recall(
+    candidate: Scored, baseline: Scored, resamples: int = 1000, confidence: float = 0.95,
+    seed: int = 0,
+) -> list[ClassRecall] | None:  # fmt: skip
+    """Each class's recall and precision for both models on the same rows, with
+    paired bootstrap intervals of the changes (classification only). A class a
+    model never predicts has recall 0 and no precision (NaN), not a silent 0."""
     import numpy as np
 
     if candidate.task != "classification" or not candidate.classes:
         return None
-    k = len(candidate.classes)
-    rows = np.bincount(candidate.y, minlength=k)[:k]
+    k, n = len(candidate.classes), len(candidate.y)
+    parts = [_class_parts(candidate.y, s.pred[:n], k) for s in (candidate, baseline)]
+    totals, sums = totals_and_sums(parts, resamples, seed)
+    if np.array_equal(parts[0], parts[1]):  # one model twice: exact zeros
+        totals, sums = [totals[0], totals[0]], [sums[0], sums[0]]
 
-    def hits(s: Scored) -> np.ndarray:
-        right = s.y[s.pred == s.y]
-        return np.bincount(right, minlength=k)[:k]
+    def ratio(t: Any, i: int, j: int) -> Any:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return t[..., i] / t[..., j]
 
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cand, base = hits(candidate) / rows, hits(baseline) / rows
-    return [
-        ClassRecall(str(c), int(n), float(a), float(bb))
-        for c, n, a, bb in zip(candidate.classes, rows, cand, base, strict=True)
-    ]
+    out = []
+    for i, label in enumerate(candidate.classes):
+        recall = [
+            (float(ratio(t, k + i, i)), ratio(r, k + i, i))
+            for t, r in zip(totals, sums, strict=True)
+        ]
+        prec = [(float(ratio(t, k + i, 2 * k + i)), ratio(r, k + i, 2 * k + i))
+                for t, r in zip(totals, sums, strict=True)]  # fmt: skip
+        out.append(
+            ClassRecall(
+                str(label),
+                int(totals[0][i]),
+                recall[0][0],
+                recall[1][0],
+                recall=_paired(recall[0], recall[1], confidence),
+                precision=_paired(prec[0], prec[1], confidence),
+                predicted=int(totals[0][2 * k + i]),
+            )
+        )
+    return out
 
 
 def _number(v: Any) -> float:
@@ -238,7 +288,9 @@ def _deltas(
         cand, base, notes = pair(evaluation.scored, scores)
         result.notes.extend(notes)
         result.tests = significance_tests(evaluation.scored, base)
-        result.per_class = class_recall(evaluation.scored, base)
+        result.per_class = class_recall(
+            evaluation.scored, base, st.resamples, st.confidence, st.seed
+        )
         result.baseline_status, result.scored_on = "scored", "current holdout"
         deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed, shared)
         why = {n: "the baseline gives no probabilities" for n in names if n not in deltas}

@@ -365,12 +365,16 @@ class ParamChange:
 
 @dataclass
 class ClassRecall:
-    """Recall of one class, both models scored on the same holdout rows."""
+    """Recall of one class, both models scored on the same holdout rows; with its
+    paired interval, and the class's precision (NaN: the model never predicts it)."""
 
     label: str
     rows: int
     candidate: Num
     baseline: Num
+    recall: PairedEstimate | None = optional()
+    precision: PairedEstimate | None = optional()
+    predicted: int | None = optional()  # rows the candidate predicts as this class
 
 
 @dataclass

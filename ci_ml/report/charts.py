@@ -259,6 +259,9 @@ def class_recall(metrics: Evaluation | None, comparison: Comparison | None) -> l
                 "bar": bar(recall) if recall is not None else "",
                 "baseline": b_recall,
                 "delta": None if recall is None or b_recall is None else recall - b_recall,
+                # Paired intervals of the class's recall and precision (comparisons).
+                "recall_est": b.recall if b else None,
+                "precision_est": b.precision if b else None,
             }
         )
     return out

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from ci_ml.marker import marker
+from ci_ml.report import summary
 from ci_ml.report.filters import (
     GATE_ICON,
     HEADLINE,
@@ -68,6 +69,14 @@ def _env(sources: dict[str, str] | None = None) -> Any:
         arrow=arrow,
         digits=estimate_places,
         metric_places=metric_places,
+        failures=summary.failures,
+        changes=summary.changes,
+        changed=summary.changed,
+        checks=summary.checks,
+        slice_line=summary.slice_line,
+        never_predicted=summary.never_predicted,
+        SIZE_RATIO=summary.SIZE_RATIO,
+        LATENCY_RATIO=summary.LATENCY_RATIO,
         VERDICT_ICON=VERDICT_ICON,
         HEADLINE=HEADLINE,
         GATE_ICON=GATE_ICON,

@@ -147,8 +147,9 @@ def _tables(text: str) -> int:
 def test_report_tables_parse_and_marker_is_there_once() -> None:
     text = report.render_report(_ctx())
     assert text.count("<!-- ci-ml:comment id=abc123 -->") == 1
-    # gates, metrics, class balance, params diff, recall per class, confusion matrix
-    assert _tables(text) == 6
+    # significant changes (first screen), gates, metrics, class balance, params diff,
+    # recall per class, confusion matrix
+    assert _tables(text) == 7
 
 
 def test_user_text_cannot_break_markdown_or_the_marker() -> None:

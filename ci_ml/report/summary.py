@@ -1,0 +1,363 @@
+"""The report's first screen, decided: every failed check with its reason, every
+significant change (gated or not) ordered by importance, the slice to look at,
+what the PR changed and which checks ran. Pure functions of the typed records;
+the text they return is markdown-safe (user text through `md`) and its numbers
+come from ci_ml.report.numbers, so they read as in the sections below."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ci_ml.report import numbers
+from ci_ml.report.filters import code, md, size
+from ci_ml.stats.metrics import METRICS
+
+if TYPE_CHECKING:
+    from ci_ml.records import (
+        Comparison,
+        Evaluation,
+        ExportResult,
+        GateResult,
+        ModelTestsResult,
+        PairedEstimate,
+        SafeguardsResult,
+        SliceRow,
+        ValidationResult,
+    )
+
+# A model's size is exact, but a few percent is no news; latency timed on a shared
+# runner varies by tens of percent between runs of one model (a byte-identical
+# model measured 1.10x and 1.14x), so only a doubling or a halving is listed.
+SIZE_RATIO = 1.5
+LATENCY_RATIO = 2.0
+
+FAILED = "❌ gate failed"
+PASSED = "✅ gate passed"
+NOT_GATED = "⚠️ significant, not gated"
+NOT_GATED_GAIN = "significant, not gated"  # an improvement: real, nothing to fear
+BUDGET_WORDS = {
+    FAILED: "❌ budget exceeded",
+    PASSED: "✅ within budget",
+    NOT_GATED: "⚠️ significant, no budget set",
+    NOT_GATED_GAIN: "significant, no budget set",
+}
+GATE_WORDS = {v: k for k, v in BUDGET_WORDS.items()}
+# Importance, most first: what the gates are about, then the finer views.
+KINDS = ("primary", "metric", "class", "slice", "calibration", "size", "latency")
+
+
+@dataclass
+class Failure:
+    what: str  # markdown
+    why: str  # markdown
+
+
+@dataclass
+class Change:
+    kind: str  # one of KINDS
+    what: str  # markdown
+    verdict: str  # regressed | improved
+    before: str
+    after: str
+    delta: str  # "−0.035 [−0.069, −0.006]", or a ratio "66×"
+    check: str  # FAILED | PASSED | NOT_GATED | NOT_GATED_GAIN
+    size: float = 0.0  # how far the change goes, to order changes of one kind
+
+    @property
+    def icon(self) -> str:
+        return "🔴" if self.verdict == "regressed" else "🟢"
+
+
+def _gate_text(g: GateResult) -> str:
+    return f"{code(g.metric)} {g.rule.replace('_', ' ')} {numbers.general(g.threshold, 4)}"
+
+
+def failures(
+    validation: ValidationResult | None,
+    safeguards: SafeguardsResult | None,
+    comparison: Comparison | None,
+    tests: ModelTestsResult | None,
+    export: ExportResult | None,
+) -> list[Failure]:
+    """Every check that failed, in the order the build ran them, with its reason."""
+    out: list[Failure] = []
+    if validation and not validation.passed:
+        for f in validation.failures:
+            where = f"{md(f.dataset)} {md(f.column) if f.column else 'table'}"
+            out.append(Failure(f"schema: {where}", f"{md(f.check)}, {f.failing_rows} row(s)"))
+    for sf in safeguards.findings if safeguards else []:
+        if sf.severity == "error":
+            what = f"safeguard {sf.check.replace('_', ' ')}"
+            out.append(Failure(f"{what} {md(sf.column)}" if sf.column else what, md(sf.message)))
+    if export and export.parity and not export.parity.get("passed", True):
+        out.append(Failure("ONNX parity", "the exported model disagrees with scikit-learn"))
+    for g in comparison.gates if comparison else []:
+        if g.status == "fail":
+            out.append(Failure(f"gate {_gate_text(g)}", md(g.reason)))
+    for t in tests.failures if tests else []:
+        out.append(Failure(f"model test ({t.kind}) {md(t.name)}", md(t.message)))
+    return out
+
+
+def _check(gates: list[GateResult], verdict: str) -> str:
+    statuses = {g.status for g in gates}
+    if "fail" in statuses:
+        return FAILED
+    if "pass" in statuses:
+        return PASSED
+    return NOT_GATED if verdict == "regressed" else NOT_GATED_GAIN
+
+
+def _estimate_change(
+    kind: str, what: str, m: PairedEstimate, gates: list[GateResult], scale: float = 1.0
+) -> Change:
+    d = numbers.estimate_places(m)
+    return Change(
+        kind,
+        what,
+        m.verdict,
+        numbers.fixed(m.baseline, d),
+        numbers.fixed(m.candidate, d),
+        f"{numbers.signed(m.delta, d)} {numbers.interval(m.delta_ci_low, m.delta_ci_high, d)}",
+        _check(gates, m.verdict),
+        abs(float(m.delta or 0.0)) * scale,
+    )
+
+
+def _significant(verdict: str) -> bool:
+    return verdict in ("regressed", "improved")
+
+
+def _metric_changes(comparison: Comparison) -> list[Change]:
+    out = []
+    for r in comparison.metrics:
+        if not _significant(r.verdict):
+            continue
+        d = numbers.row_places(r)
+        gates = [g for g in comparison.gates if g.metric == r.metric]
+        primary = r.metric == comparison.primary_metric
+        arrow = "↑" if r.greater_is_better else "↓"
+        out.append(
+            Change(
+                "primary" if primary else "metric",
+                f"{md(r.label)} {arrow}{' (primary)' if primary else ''}",
+                r.verdict,
+                numbers.fixed(r.baseline.value if r.baseline else r.baseline_recorded, d),
+                numbers.fixed(r.candidate.value, d),
+                f"{numbers.signed(r.delta, d)} {numbers.interval(r.ci_low, r.ci_high, d)}",
+                _check(gates, r.verdict),
+                abs(float(r.delta or 0.0)),
+            )
+        )
+    return out
+
+
+def _class_changes(comparison: Comparison) -> list[Change]:
+    out = []
+    for c in comparison.per_class or []:
+        for name, m in (("recall", c.recall), ("precision", c.precision)):
+            if m is not None and _significant(m.verdict):
+                out.append(_estimate_change("class", f"class {md(c.label)}: {name} ↑", m, []))
+    return out
+
+
+def _slice_changes(tests: ModelTestsResult) -> list[Change]:
+    sl = tests.slices
+    if sl is None:
+        return []
+    out = []
+    for r in sl.slices:
+        for metric, m in r.metrics.items():
+            if not _significant(m.verdict):
+                continue
+            gates = [g.gate for g in sl.gates if g.slice == r.name and g.gate.metric == metric]
+            out.append(_estimate_change("slice", f"slice {md(r.name)}: {md(metric)}", m, gates))
+    return out
+
+
+def _calibration_changes(tests: ModelTestsResult) -> list[Change]:
+    cal = tests.calibration
+    if cal is None:
+        return []
+    out = []
+    for m in cal.metrics:
+        if _significant(m.verdict):
+            gates = [g for g in cal.gates if g.metric == m.metric]
+            out.append(_estimate_change("calibration", f"{md(m.label)} ↓", m, gates))
+    return out
+
+
+def _budget_changes(tests: ModelTestsResult) -> list[Change]:
+    if tests.budgets is None:
+        return []
+    out = []
+    for m in tests.budgets.measures:
+        if m.baseline is None or not m.baseline > 0 or not numbers.finite(m.candidate):
+            continue
+        ratio = m.candidate / m.baseline
+        kind = "size" if m.unit == "bytes" else "latency"
+        limit = SIZE_RATIO if kind == "size" else LATENCY_RATIO
+        if 1 / limit < ratio < limit:
+            continue
+        budgeted = m.limit is not None or m.ratio_limit is not None
+        verdict = "regressed" if ratio > 1 else "improved"
+        check = (PASSED if m.passed else FAILED) if budgeted else _check([], verdict)
+        show = size if m.unit == "bytes" else _ms
+        out.append(
+            Change(
+                kind,
+                md(m.name),
+                verdict,
+                show(m.baseline),
+                show(m.candidate),
+                f"{numbers.times(ratio)} (no interval: one measurement)",
+                BUDGET_WORDS[check],
+                abs(math.log(ratio)),
+            )
+        )
+    return out
+
+
+def _ms(v: float) -> str:
+    return f"{numbers.general(v, 3)} ms"
+
+
+def changes(comparison: Comparison | None, tests: ModelTestsResult | None) -> list[Change]:
+    """Every significant change, gated or not, most important first: regressions
+    before improvements, failed checks before unchecked ones before passed ones,
+    then by kind (KINDS) and by how far each went."""
+    found = _metric_changes(comparison) + _class_changes(comparison) if comparison else []
+    if tests is not None:
+        found += _slice_changes(tests) + _calibration_changes(tests) + _budget_changes(tests)
+    checks = (FAILED, NOT_GATED, NOT_GATED_GAIN, PASSED)
+
+    def order(c: Change) -> tuple[int, int, int, float]:
+        check = checks.index(GATE_WORDS.get(c.check, c.check))
+        return (c.verdict != "regressed", check, KINDS.index(c.kind), -c.size)
+
+    return sorted(found, key=order)
+
+
+# --- the slice to look at ---------------------------------------------------------
+
+
+def slice_line(tests: ModelTestsResult | None) -> SliceLine | None:
+    """The slice the first screen names: a slice that fails its gate, else the one
+    with the lowest value of the ranking metric (among slices large enough to be
+    gated, when there are any); `why` says which ordering chose it."""
+    sl = tests.slices if tests and tests.configured else None
+    if sl is None or not sl.slices:
+        return None
+    metric = sl.ranked_by
+    failed = [g for g in sl.gates if g.gate.status == "fail"]
+    by_name = {r.name: r for r in sl.slices}
+    if failed:
+        g = failed[0]
+        row = by_name.get(g.slice)
+        if row is not None:
+            m = row.metrics.get(g.gate.metric) or row.metrics[metric]
+            return _slice(row, g.gate.metric, m, "failing", md(g.gate.reason), len(failed))
+    better = METRICS[metric].greater_is_better if metric in METRICS else True
+    pool = [r for r in sl.slices if r.gated] or list(sl.slices)
+    pool = [r for r in pool if numbers.finite(r.metrics[metric].candidate)]
+    if not pool:
+        return None
+    row = (min if better else max)(pool, key=lambda r: float(r.metrics[metric].candidate))
+    word = "lowest" if better else "highest"
+    return _slice(row, metric, row.metrics[metric], word, "", 0)
+
+
+@dataclass
+class SliceLine:
+    name: str
+    metric: str
+    m: PairedEstimate
+    order: str  # failing | lowest | highest: which ordering named it
+    reason: str  # markdown: the failed gate's reason
+    failing: int  # how many slice gates failed
+    rows: int
+
+
+def _slice(
+    row: SliceRow, metric: str, m: PairedEstimate, order: str, reason: str, failing: int
+) -> SliceLine:
+    return SliceLine(row.name, metric, m, order, reason, failing, row.rows)
+
+
+# --- what the PR changed, and what was checked -----------------------------------
+
+
+def _value(v: object) -> str:
+    return md(v if not isinstance(v, float) else numbers.general(v, 4))
+
+
+def changed(comparison: Comparison | None, commit: str | None) -> list[str]:
+    """One line's parts: parameters the user set, data, schema, code."""
+    if comparison is None or comparison.baseline is None:
+        return []
+    parts = []
+    params = comparison.params_diff
+    if params:
+        shown = [f"{code(p.param)} {_value(p.baseline)} → {_value(p.candidate)}" for p in params]
+        more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
+        parts.append("parameters " + ", ".join(shown[:3]) + more)
+    else:
+        parts.append("parameters unchanged")
+    dc = comparison.data_changes
+    if dc is not None:
+        files = dc.files
+        if files is None:
+            parts.append("data unchanged" if dc.holdout_identical else "holdout data changed")
+        else:
+            parts.append(f"data changed ({', '.join(files)})" if files else "data unchanged")
+        cols = dc.columns
+        moved = len(cols.added) + len(cols.removed) + len(cols.retyped)
+        if moved:
+            parts.append(f"schema: {moved} column(s) added, removed or retyped")
+        else:
+            parts.append("schema rules changed" if cols.schema_changed else "schema unchanged")
+    base = comparison.baseline.commit
+    if base and commit:
+        same = base[:7] == commit[:7]
+        parts.append(f"same commit {commit[:7]}" if same else f"commit {base[:7]} → {commit[:7]}")
+    return parts
+
+
+def checks(comparison: Comparison | None, tests: ModelTestsResult | None) -> list[str]:
+    """Which checks ran and how they came out: ✅ checked and passed, ❌ failed,
+    "not set" for what no gate or budget covers."""
+    parts = []
+    gates = comparison.gates if comparison else []
+    if gates:
+        failed = sum(g.status == "fail" for g in gates)
+        passed = sum(g.status == "pass" for g in gates)
+        rest = len(gates) - failed - passed
+        text = f"gates {passed} ✅" + (f", {failed} ❌" if failed else "")
+        parts.append(text + (f", {rest} not evaluated" if rest else ""))
+    else:
+        parts.append("gates not set")
+    if tests is not None and tests.configured:
+        ok = tests.total - tests.failed
+        parts.append(f"model tests {ok} ✅" + (f", {tests.failed} ❌" if tests.failed else ""))
+        if tests.budgets is not None:
+            for m in tests.budgets.measures:
+                budgeted = m.limit is not None or m.ratio_limit is not None
+                mark = ("✅" if m.passed else "❌") if budgeted else "budget not set"
+                parts.append(f"{md(m.name)} {mark}")
+    return parts
+
+
+def never_predicted(metrics: Evaluation | None) -> list[str]:
+    """The classes of the holdout the candidate never predicts (markdown): their
+    recall is 0, their precision undefined, and macro precision counts it as 0."""
+    cm = metrics.confusion_matrix if metrics else None
+    if cm is None:
+        return []
+    rows = cm.rows_true_cols_pred
+    return [
+        md(label)
+        for j, label in enumerate(cm.labels)
+        if sum(r[j] for r in rows) == 0 and sum(rows[j]) > 0
+    ]
