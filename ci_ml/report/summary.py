@@ -212,7 +212,7 @@ def _budget_changes(tests: ModelTestsResult) -> list[Change]:
                 verdict,
                 show(m.baseline),
                 show(m.candidate),
-                f"{numbers.times(ratio)} (no interval: one measurement)",
+                f"{numbers.times(ratio)} (one measurement)",
                 BUDGET_WORDS[check],
                 abs(math.log(ratio)),
             )

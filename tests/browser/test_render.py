@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -99,8 +100,8 @@ def _with_history(first: Path, root: Path, config: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def documents(browser_ready, tmp_path_factory) -> dict[str, dict[str, str]]:
-    """{case: {"report": text, "model-card": text}} for every case."""
+def builds(browser_ready, tmp_path_factory) -> dict[str, Path]:
+    """{case: build folder} for every case."""
     root = tmp_path_factory.mktemp("render")
     outs: dict[str, Path] = {}
     for name in ["binary-classification", "regression", "mixed-tabular"]:
@@ -140,11 +141,17 @@ def documents(browser_ready, tmp_path_factory) -> dict[str, dict[str, str]]:
         reg / "ci-ml.yaml", root / "regression", "--baseline", str(outs["first/regression"]),
         codes=(0, 4),
     )  # fmt: skip
+    return outs
+
+
+@pytest.fixture(scope="session")
+def documents(builds) -> dict[str, dict[str, str]]:
+    """{case: {"report": text, "model-card": text}} for every case."""
     return {
         case: {
             doc: (out / f"{doc}.md").read_text(encoding="utf-8") for doc in ("report", "model-card")
         }
-        for case, out in outs.items()
+        for case, out in builds.items()
     }
 
 
@@ -245,3 +252,100 @@ def _context() -> dict:
         "train": None, "timings": {}, "reused": None, "release_marker": "",
         "run_url": None, "sha": "", **report.pictures(None, metrics, history),
     }  # fmt: skip
+
+
+# --- the first screen ---------------------------------------------------------------
+
+SCREEN = 900  # px: the first screen at GitHub's comment width
+
+
+def _edited(build: Path, dest: Path, record: str, change) -> Path:
+    """A copy of a build with one record edited, its report rendered again: a
+    scenario from records, without training."""
+    shutil.copytree(build, dest)
+    path = dest / record
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    binary = str(EXAMPLES / "binary-classification" / "ci-ml.yaml")
+    _ok(run_cli("report", "--config", binary, "--out", str(dest)))
+    return dest
+
+
+def _stop(data: dict) -> None:
+    data["passed"] = False
+    data["findings"].insert(0, {
+        "check": "contamination", "severity": "error", "column": None, "value": 0.07,
+        "threshold": 0.01, "examples": [3, 5],
+        "message": "12 holdout rows (7.0%) also appear in the training data (limit 1%)",
+    })  # fmt: skip
+
+
+def _failing_slice(data: dict) -> None:
+    sl = data["slices"]
+    sl["gates"][0]["gate"].update(status="fail", reason="accuracy 0.838 < min 0.85")
+    sl["passed"] = data["passed"] = False
+    data["failed"] += 1
+    name = sl["gates"][0]["slice"]
+    data["failures"].insert(
+        0, {"kind": "slice", "name": name, "message": "accuracy 0.838 < min 0.85"}
+    )
+
+
+@pytest.fixture(scope="session")
+def scenarios(builds, tmp_path_factory) -> dict[str, str]:
+    """{scenario: report.md}: the issue's scenarios, built or derived from records."""
+    root = tmp_path_factory.mktemp("screens")
+    first = builds["first/binary-classification"]
+    # The first build compared with itself: an identical rebuild.
+    same = root / "identical"
+    shutil.copytree(first, same)
+    binary = str(EXAMPLES / "binary-classification" / "ci-ml.yaml")
+    _ok(run_cli("compare", "--config", binary, "--out", str(same), "--baseline", str(first)))
+    _ok(run_cli("report", "--config", binary, "--out", str(same)))
+    outs = {
+        "regression": builds["compare/regressed"],
+        "improvement": builds["compare/improved"],
+        "history of three": builds[SAVED],
+        "within noise": builds[SAVED],
+        "identical rebuild": same,
+        "safeguard stop": _edited(first, root / "stop", "safeguards.json", _stop),
+        "failing model test": _edited(
+            builds["compare/regressed"], root / "failing", "model-tests.json", _failing_slice
+        ),
+    }
+    return {name: (out / "report.md").read_text(encoding="utf-8") for name, out in outs.items()}
+
+
+def test_the_first_screen_tells_the_story(scenarios, tmp_path: Path) -> None:
+    """At 900 px: the verdict, every failed check and every significant change end
+    within the first 900 px (measured in Chromium); a comparison where nothing
+    moved is under 900 px in all."""
+    pages = [gfm.Page(name.replace(" ", "-"), text) for name, text in scenarios.items()]
+    measured = gfm.measure(pages, tmp_path / "screens", width=SCREEN)
+    for page in pages:
+        m = measured[page.name]
+        parts = m["parts"]
+        heads = [p for p in parts if p["tag"] == "H2"]
+        assert len(heads) == 1 and heads[0]["bottom"] <= SCREEN, page.name
+        failed = [p for p in parts if p["tag"] == "LI" and p["text"].startswith("❌")]
+        changes = [p for p in parts if p["tag"] == "TR" and p["text"][:1] in "🔴🟢"]
+        for p in failed + changes:
+            assert p["bottom"] <= SCREEN, (page.name, p)
+        # every failure and every significant change the report lists is there
+        text = page.markdown
+        listed = text.split("**Failed** (")[1].split(")")[0] if "**Failed** (" in text else "0"
+        assert len(failed) == min(int(listed), 12), page.name
+        n = (
+            text.split("**Significant changes** (")[1].split(")")[0]
+            if "**Significant changes** (" in text
+            else "0"
+        )
+        assert len(changes) == min(int(n), 15), page.name
+    assert measured["identical-rebuild"]["height"] <= SCREEN
+    identical = scenarios["identical rebuild"]
+    assert "**No significant change**" in identical and "Δ 0 [0, 0]" in identical
+    intervals = re.findall(r"\[([−+]?[\d.]+), ([−+]?[\d.]+)\]", identical.split("<details>")[1])
+    assert intervals and all(lo == hi == "0" for lo, hi in intervals), intervals
+    assert "**Failed** (1)" in scenarios["safeguard stop"]
+    assert "(failing a slice gate)" in scenarios["failing model test"]
