@@ -345,7 +345,8 @@ def test_the_first_screen_tells_the_story(scenarios, tmp_path: Path) -> None:
     assert measured["identical-rebuild"]["height"] <= SCREEN
     identical = scenarios["identical rebuild"]
     assert "**No significant change**" in identical and "Δ 0 [0, 0]" in identical
-    intervals = re.findall(r"\[([−+]?[\d.]+), ([−+]?[\d.]+)\]", identical.split("<details>")[1])
+    # every interval of a change (signed, or an exact 0) is [0, 0]
+    intervals = re.findall(r"\[([−+][\d.]+|0), ([−+][\d.]+|0)\]", identical)
     assert intervals and all(lo == hi == "0" for lo, hi in intervals), intervals
     assert "**Failed** (1)" in scenarios["safeguard stop"]
     assert "(failing a slice gate)" in scenarios["failing model test"]
