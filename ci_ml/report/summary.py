@@ -17,6 +17,7 @@ from ci_ml.stats.metrics import METRICS
 if TYPE_CHECKING:
     from ci_ml.records import (
         Comparison,
+        DataChanges,
         Evaluation,
         ExportResult,
         GateResult,
@@ -74,6 +75,37 @@ def _gate_text(g: GateResult) -> str:
     return f"{code(g.metric)} {g.rule.replace('_', ' ')} {numbers.general(g.threshold, 4)}"
 
 
+def gate_line(g: GateResult, comparison: Comparison | None) -> str:
+    """A gate's outcome in the report's words (markdown): the metric's label and its
+    numbers as the tables print them; the gate's own reason when it has no number."""
+    rows = [r for r in comparison.metrics if r.metric == g.metric] if comparison else []
+    if g.status not in ("pass", "fail") or not numbers.finite(g.actual) or not rows:
+        return md(g.reason)
+    row = rows[0]
+    label, d = md(row.label), numbers.row_places(row)
+    if g.rule in ("min", "max"):
+        yes, no = ("≥", "<") if g.rule == "min" else ("≤", ">")
+        sym = yes if g.status == "pass" else no
+        return (
+            f"{label} {numbers.fixed(g.actual, d)} {sym} {g.rule} {numbers.general(g.threshold, 4)}"
+        )
+    pct = g.rule == "max_regression_pct"
+    amount = f"{numbers.general(g.actual, 3)}%" if pct else numbers.fixed(g.actual, d)
+    limit = numbers.general(g.threshold, 4) + ("%" if pct else "")
+    before = row.baseline.value if row.baseline else row.baseline_recorded
+    change = f"{numbers.fixed(before, d)} → {numbers.fixed(row.candidate.value, d)}"
+    if g.actual <= 0:
+        return f"{label} did not regress ({change})"
+    if g.status == "fail":
+        why = ", significant" if row.verdict == "regressed" else ""
+        if row.unreliable:
+            why = ", its interval not trustworthy"
+        return f"{label} worse by {amount} ({change}), over the limit {limit}{why}"
+    if g.actual > g.threshold:
+        return f"{label} worse by {amount} ({change}), over the limit {limit} but within noise"
+    return f"{label} worse by {amount} ({change}), within the limit {limit}"
+
+
 def failures(
     validation: ValidationResult | None,
     safeguards: SafeguardsResult | None,
@@ -95,7 +127,7 @@ def failures(
         out.append(Failure("ONNX parity", "the exported model disagrees with scikit-learn"))
     for g in comparison.gates if comparison else []:
         if g.status == "fail":
-            out.append(Failure(f"gate {_gate_text(g)}", md(g.reason)))
+            out.append(Failure(f"gate {_gate_text(g)}", gate_line(g, comparison)))
     for t in tests.failures if tests else []:
         out.append(Failure(f"model test ({t.kind}) {md(t.name)}", md(t.message)))
     return out
@@ -361,3 +393,21 @@ def never_predicted(metrics: Evaluation | None) -> list[str]:
         for j, label in enumerate(cm.labels)
         if sum(r[j] for r in rows) == 0 and sum(rows[j]) > 0
     ]
+
+
+def data_moved(dc: DataChanges | None) -> bool:
+    """Whether the data or schema changed at all (the section is left out when not)."""
+    if dc is None:
+        return False
+    cols = dc.columns
+    balance = [(c.get("baseline"), c.get("candidate")) for c in dc.class_balance]
+    return bool(
+        dc.files
+        or not dc.holdout_identical
+        or cols.added
+        or cols.removed
+        or cols.retyped
+        or cols.schema_changed
+        or dc.rows.get("baseline") != dc.rows.get("candidate")
+        or any(b != c for b, c in balance)
+    )

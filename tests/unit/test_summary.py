@@ -147,3 +147,43 @@ def test_a_class_never_predicted_is_named() -> None:
                               "rows_true_cols_pred": [[3, 0, 0], [1, 2, 0], [2, 1, 0]]}},
     )  # fmt: skip
     assert summary.never_predicted(metrics) == ["c"]
+
+
+def test_budget_ratios_are_never_rounded_to_zero() -> None:
+    """The reported '0.00×' for 0.0045×."""
+    from ci_ml.checks.model import _times
+
+    assert [_times(x) for x in (0.0045, 0.02, 1.28, 66.2, 311.4)] == [
+        "0.0045×",
+        "0.020×",
+        "1.3×",
+        "66×",
+        "311×",
+    ]
+
+
+def test_gate_lines_use_the_metrics_label_and_its_decimals() -> None:
+    from ci_ml.records import Comparison, GateResult
+
+    comparison = load(
+        Comparison,
+        {
+            "primary_metric": "roc_auc",
+            "statistics": {"method": "m", "resamples": 1000, "confidence": 0.95, "seed": 0},
+            "metrics": [{
+                "metric": "roc_auc", "label": "ROC AUC", "greater_is_better": True,
+                "candidate": {"value": 0.9404, "ci_low": 0.9, "ci_high": 0.97},
+                "baseline": {"value": 0.9755, "ci_low": 0.95, "ci_high": 0.99},
+                "baseline_recorded": 0.9755, "delta": -0.0351, "ci_low": -0.0686,
+                "ci_high": -0.00649, "p_value": 0.01, "verdict": "regressed",
+            }],
+        },
+    )  # fmt: skip
+    absolute = GateResult("roc_auc", "min", 0.95, 0.9404, "fail", "roc_auc = 0.9404 < min 0.95")
+    relative = GateResult("roc_auc", "max_regression", 0.01, 0.0351, "fail", "…")
+    assert summary.gate_line(absolute, comparison) == "ROC AUC 0.940 < min 0.95"
+    assert summary.gate_line(relative, comparison) == (
+        "ROC AUC worse by 0.035 (0.976 → 0.940), over the limit 0.01, significant"
+    )
+    skipped = GateResult("roc_auc", "max_regression", 0.01, None, "skipped", "no baseline")
+    assert summary.gate_line(skipped, comparison) == "no baseline"
