@@ -33,7 +33,7 @@ PREFIX = {"improved": "+", "regressed": "-"}
 ICONS = {
     "improved": "🟢",
     "regressed": "🔴",
-    "within noise": "⚪",
+    "within noise": "🔘",  # ⚪ is near invisible on a white page
     "unreliable": "⚠️",
     "n/a": "·",
     "no baseline": "·",

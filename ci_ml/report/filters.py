@@ -31,10 +31,10 @@ def code(value: Any) -> str:
     return f"`{s}`" if s else "—"
 
 
-def num(value: Any, d: int | None = None) -> str:
+def num(value: Any, d: int | None = None, sig: int = 4) -> str:
     """A value: to `d` decimals when its interval chose them (numbers.places), else
-    4 significant digits; positional, never an exponent."""
-    return numbers.general(value, 4) if d is None else numbers.fixed(value, d)
+    `sig` significant digits; positional, never an exponent."""
+    return numbers.general(value, sig) if d is None else numbers.fixed(value, d)
 
 
 def signed(value: Any, d: int | None = None) -> str:

@@ -170,7 +170,7 @@ def test_the_cases_cover_every_verdict(documents) -> None:
     assert "fails its gates" in heads["compare/regressed"]
     assert "relative gates not evaluated" in heads["compare/incomplete"]
     reports = "\n".join(d["report"] for d in documents.values())
-    for icon in ["🟢 improved", "🔴 regressed", "⚪ within noise"]:
+    for icon in ["🟢 improved", "🔴 regressed", "🔘 within noise"]:
         assert icon in reports, icon
 
 
