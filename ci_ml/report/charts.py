@@ -99,6 +99,32 @@ def _rows(metrics: list[MetricRow]) -> list[_Row]:
     return out
 
 
+MAX_CLASS_ROWS = 8  # classes drawn in the forest plot (the Classes table has them all)
+
+
+def _class_rows(comparison: Comparison) -> list[_Row]:
+    """Recall and precision per class, for a model of three classes or more (two
+    classes' recalls are what balanced accuracy and the metrics already show)."""
+    classes = comparison.per_class or []
+    if len(classes) < 3:
+        return []
+    out = []
+    for c in classes[:MAX_CLASS_ROWS]:
+        for name, m in (("recall", c.recall), ("precision", c.precision)):
+            if m is None or not _finite(m.delta):
+                continue
+            ends = (m.delta_ci_low, m.delta_ci_high)
+            low, high = (
+                (float(ends[0]), float(ends[1])) if all(map(_finite, ends)) else (None, None)
+            )
+            label = f"{name} {mermaid_text(c.label, 16)} ↑"
+            out.append(
+                _Row(label, float(m.delta), float(m.delta), low, high, m.verdict, "per class",
+                     numbers.estimate_places(m))
+            )  # fmt: skip
+    return out
+
+
 def cell(x: float, scale: float) -> int:
     """The column of value x, -HALF..HALF. A value that is not zero never lands on
     the zero column, so an interval that excludes zero never seems to touch it."""
@@ -136,7 +162,7 @@ def forest(comparison: Comparison | None) -> str | None:
     """The text of the forest plot (a ```diff block's body), or None without deltas."""
     if comparison is None:
         return None
-    rows = _rows(comparison.metrics)
+    rows = _rows(comparison.metrics) + _class_rows(comparison)
     if not rows:
         return None
     conf = round(comparison.statistics.confidence * 100)

@@ -363,16 +363,21 @@ def checks(comparison: Comparison | None, tests: ModelTestsResult | None) -> lis
     parts = []
     gates = comparison.gates if comparison else []
     if gates:
-        failed = sum(g.status == "fail" for g in gates)
-        passed = sum(g.status == "pass" for g in gates)
-        rest = len(gates) - failed - passed
-        text = f"gates {passed} ✅" + (f", {failed} ❌" if failed else "")
-        parts.append(text + (f", {rest} not evaluated" if rest else ""))
+        counts = {k: sum(g.status == k for g in gates) for k in ("pass", "fail", "skipped")}
+        rest = len(gates) - sum(counts.values())
+        text = [f"{counts['pass']} ✅"] if counts["pass"] or not counts["fail"] else []
+        text += [f"{counts['fail']} ❌"] if counts["fail"] else []
+        text += [f"{counts['skipped']} skipped (no baseline)"] if counts["skipped"] else []
+        text += [f"{rest} not evaluated"] if rest else []
+        parts.append("gates " + ", ".join(text))
     else:
         parts.append("gates not set")
     if tests is not None and tests.configured:
         ok = tests.total - tests.failed
-        parts.append(f"model tests {ok} ✅" + (f", {tests.failed} ❌" if tests.failed else ""))
+        if tests.total == 0:
+            parts.append("model tests: nothing gated")
+        else:
+            parts.append(f"model tests {ok} ✅" + (f", {tests.failed} ❌" if tests.failed else ""))
         if tests.budgets is not None:
             for m in tests.budgets.measures:
                 budgeted = m.limit is not None or m.ratio_limit is not None

@@ -99,6 +99,51 @@ def _with_history(first: Path, root: Path, config: Path) -> Path:
     return out
 
 
+TIERS = ["bronze", "silver", "gold", "platinum"]
+
+
+def _four_class(root: Path) -> tuple[Path, Path]:
+    """A 4-class model (the diabetes example's target in quartiles) built twice:
+    max_depth 4, then 1 (which stops getting one class right)."""
+    import csv
+
+    project = _copy("regression", root / "four")
+    shutil.rmtree(project / "tests_model")
+    data = project / "data" / "diabetes.csv"
+    with data.open() as f:
+        rows = list(csv.DictReader(f))
+    values = sorted(float(r["progression"]) for r in rows)
+    cuts = [values[len(values) * i // 4] for i in (1, 2, 3)]
+    for r in rows:
+        r["tier"] = TIERS[sum(float(r.pop("progression")) >= c for c in cuts)]
+    with data.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    schema = yaml.safe_load((project / "schema.yaml").read_text())
+    del schema["columns"]["progression"]
+    schema["columns"]["tier"] = {"dtype": "str", "isin": TIERS}
+    (project / "schema.yaml").write_text(yaml.safe_dump(schema, sort_keys=False))
+
+    def four(cfg: dict, depth: int) -> None:
+        cfg.update(name="diabetes-tier", task="classification", metrics={"primary": "accuracy"})
+        cfg["data"]["target"] = "tier"
+        cfg["model"] = {
+            "estimator": "sklearn.ensemble.RandomForestClassifier",
+            "params": {"n_estimators": 100, "max_depth": depth},
+            "seed": 0,
+        }
+        cfg["gates"] = [{"metric": "accuracy", "max_regression": 0.05}]
+        cfg["model_tests"] = {"slices": {"columns": {"sex": "values"}, "min_rows": 20}}  # fmt: skip
+
+    config = project / "ci-ml.yaml"
+    _edit(project, lambda c: four(c, 4))
+    first = _build(config, root / "four-first")
+    _edit(project, lambda c: four(c, 1))
+    second = _build(config, root / "four-second", "--baseline", str(first), codes=(0, 4))
+    return first, second
+
+
 @pytest.fixture(scope="session")
 def builds(browser_ready, tmp_path_factory) -> dict[str, Path]:
     """{case: build folder} for every case."""
@@ -134,6 +179,8 @@ def builds(browser_ready, tmp_path_factory) -> dict[str, Path]:
     outs["compare/incomplete"] = _build(
         renamed / "ci-ml.yaml", root / "incomplete", "--baseline", str(first)
     )
+
+    outs["first/four-class"], outs["compare/four-class"] = _four_class(root)
 
     reg = _copy("regression", root)
     _edit(reg, lambda c: c["model"]["params"].update(n_estimators=20))
@@ -307,6 +354,7 @@ def scenarios(builds, tmp_path_factory) -> dict[str, str]:
         "regression": builds["compare/regressed"],
         "improvement": builds["compare/improved"],
         "history of three": builds[SAVED],
+        "4-class model": builds["compare/four-class"],
         "within noise": builds[SAVED],
         "identical rebuild": same,
         "safeguard stop": _edited(first, root / "stop", "safeguards.json", _stop),
@@ -349,4 +397,7 @@ def test_the_first_screen_tells_the_story(scenarios, tmp_path: Path) -> None:
     intervals = re.findall(r"\[([−+][\d.]+|0), ([−+][\d.]+|0)\]", identical)
     assert intervals and all(lo == hi == "0" for lo, hi in intervals), intervals
     assert "**Failed** (1)" in scenarios["safeguard stop"]
+    four = scenarios["4-class model"]  # recall and precision per class, with intervals
+    assert "recall gold ↑" in four and "precision gold ↑" in four  # the forest plot
+    assert re.search(r"\| 🔴 \| class gold: recall ↑ \| 0\.\d+ → 0 \| −0\.\d+ \[−", four), four
     assert "(failing a slice gate)" in scenarios["failing model test"]

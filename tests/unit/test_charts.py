@@ -255,3 +255,30 @@ def test_a_cut_inside_a_code_block_closes_it() -> None:
     body = marker("abc") + "\n## h\n\n```diff\n" + "+ line\n" * 20_000 + "```\n"
     out, short = fit_comment(body)
     assert short and len(out) <= MAX_COMMENT_CHARS and out.count("```") == 2
+
+
+def _per_class(label: str, delta: float, verdict: str) -> dict:
+    est = {"candidate": 0.5 + delta, "ci_low": 0.4, "ci_high": 0.7, "baseline": 0.5,
+           "delta": delta, "delta_ci_low": delta - 0.1, "delta_ci_high": delta + 0.1,
+           "verdict": verdict}  # fmt: skip
+    return {"label": label, "rows": 30, "candidate": 0.5 + delta, "baseline": 0.5,
+            "recall": est, "precision": est}  # fmt: skip
+
+
+def test_a_multiclass_forest_plot_has_recall_and_precision_per_class() -> None:
+    c = comparison(row("accuracy", -0.07, -0.14, -0.01, "regressed"))
+    c.per_class = load(
+        Comparison,
+        {
+            "primary_metric": "accuracy",
+            "statistics": {"method": "m", "resamples": 100, "confidence": 0.95, "seed": 0},
+            "per_class": [_per_class(x, d, v) for x, d, v in
+                          [("gold", -0.41, "regressed"), ("silver", 0.0, "within noise"),
+                           ("bronze", 0.05, "within noise")]],
+        },
+    ).per_class  # fmt: skip
+    text = charts.forest(c)
+    assert "- recall gold ↑" in text and "- precision gold ↑" in text  # regressed: red
+    assert "  recall silver ↑" in text and text.count(" ↑") == 7
+    c.per_class = c.per_class[:2]  # two classes: the metrics already say it
+    assert "recall" not in charts.forest(c)
