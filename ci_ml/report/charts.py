@@ -204,10 +204,19 @@ def mermaid_text(s: str, limit: int = 60) -> str:
     return _UNSAFE.sub("_", s)[:limit]
 
 
-def _y_range(values: list[float], bounded: bool) -> tuple[float, float]:
+def _y_range(values: list[float], bounded: bool, span: float = 0.0) -> tuple[float, float]:
+    """The axis: every value with a margin, and never narrower than `span` (the
+    candidate's own interval), so noise is not drawn as a steep rise or fall."""
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.25 or max(abs(hi) * 0.01, 1e-3)
     lo, hi = lo - pad, hi + pad
+    if hi - lo < span:
+        grow = (span - (hi - lo)) / 2
+        lo, hi = lo - grow, hi + grow
+        if bounded and lo < 0.0:
+            lo, hi = 0.0, min(1.0, hi - lo)
+        if bounded and hi > 1.0:
+            lo, hi = max(0.0, lo - (hi - 1.0)), 1.0
     if bounded:
         lo, hi = max(lo, 0.0), min(hi, 1.0)
     return _round(lo, 3), _round(hi, 3)
@@ -218,7 +227,7 @@ def _releases(n: int) -> str:
 
 
 def history(
-    hist: History | None, metrics: Evaluation | None, label: str = "candidate"
+    hist: History | None, metrics: Evaluation | None, label: str = "this PR"
 ) -> dict[str, Any] | None:
     """The primary metric over the last releases, oldest first, then the candidate;
     None when no release recorded it (first model, history unavailable)."""
@@ -235,13 +244,15 @@ def history(
         return None
     points.append((label, float(candidate.value)))
     values = [v for _, v in points]
-    lo, hi = _y_range(values, UNITS.get(name, "proportion") == "proportion")
+    ends = (candidate.ci_low, candidate.ci_high)
+    span = abs(float(ends[1]) - float(ends[0])) if all(map(_finite, ends)) else 0.0
+    lo, hi = _y_range(values, UNITS.get(name, "proportion") == "proportion", span)
     direction = "higher" if candidate.greater_is_better else "lower"
     return {
         "metric": name,
         "label": candidate.label,
         "title": mermaid_text(
-            f"{candidate.label} over the last {_releases(len(points) - 1)} and the {label}"
+            f"{candidate.label} over the last {_releases(len(points) - 1)} and {label}"
         ),
         "y_title": mermaid_text(f"{candidate.label} ({direction} is better)"),
         "x": [x for x, _ in points],
@@ -250,6 +261,7 @@ def history(
         "y_max": hi,
         "releases": len(points) - 1,
         "points": [{"tag": x, "value": v} for x, v in points],
+        "interval": ends if span else None,  # the candidate's own, drawn by the axis
     }
 
 

@@ -175,10 +175,19 @@ def test_history_ends_with_the_candidate() -> None:
     h = charts.history(
         history(("model-v1", 0.97), ("model-v2", None), ("model-v3", 0.975)), evaluation()
     )
-    assert h["x"] == ["model-v1", "model-v3", "candidate"]  # v2 recorded no roc_auc
+    assert h["x"] == ["model-v1", "model-v3", "this PR"]  # v2 recorded no roc_auc
     assert h["y"] == [0.97, 0.975, 0.98] and h["releases"] == 2
     assert h["y_min"] < 0.97 and 0.98 < h["y_max"] <= 1.0
-    assert "the last 2 releases and the candidate" in h["title"]
+    assert "the last 2 releases and this PR" in h["title"]
+
+
+def test_the_history_axis_is_never_narrower_than_the_candidates_interval() -> None:
+    """Reported: an axis of 0.973-0.978 drew four values within noise as a steep V
+    while the PR's own interval was [-0.0069, +0.0136]."""
+    points = [("v1", 0.9755), ("v2", 0.9731), ("v3", 0.9768)]
+    h = charts.history(history(*points), evaluation(value=0.9744))  # its CI: [0.9, 1.0]
+    assert h["y_max"] - h["y_min"] >= 0.1 - 1e-9 and h["y_max"] <= 1.0
+    assert h["interval"] == (0.9, 1.0)
 
 
 def test_no_history_without_a_release_that_recorded_the_metric() -> None:
