@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from ci_ml.marker import marker
-from ci_ml.report import numbers, summary
+from ci_ml.report import card, numbers, summary
 from ci_ml.report.filters import (
     GATE_ICON,
     HEADLINE,
@@ -72,6 +72,7 @@ def _env(sources: dict[str, str] | None = None) -> Any:
         failures=summary.failures,
         gate_line=summary.gate_line,
         times=numbers.times,
+        definition=card.definition,
         data_moved=summary.data_moved,
         changes=summary.changes,
         changed=summary.changed,

@@ -115,7 +115,8 @@ def _four_class(root: Path) -> tuple[Path, Path]:
     values = sorted(float(r["progression"]) for r in rows)
     cuts = [values[len(values) * i // 4] for i in (1, 2, 3)]
     for r in rows:
-        r["tier"] = TIERS[sum(float(r.pop("progression")) >= c for c in cuts)]
+        value = float(r.pop("progression"))
+        r["tier"] = TIERS[sum(value >= c for c in cuts)]
     with data.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

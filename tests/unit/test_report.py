@@ -369,3 +369,47 @@ def test_the_lineage_says_whether_ci_ml_was_installed_from_its_lock(install, sho
     text = report.render_report(ctx)
     rows = [line for line in text.splitlines() if line.startswith("| install |")]
     assert rows == ([] if shown is None else [f"| install | {shown} |"])
+
+
+def test_the_model_card_is_a_release_body_to_keep() -> None:
+    """Reported: 'Check out the commit above' with no commit, the command split in
+    two code spans, no training rows, intended use or limitations, ROC AUC not
+    named as macro one-vs-rest."""
+    ctx = _ctx()
+    ctx["manifest"] = load(
+        Manifest,
+        {
+            "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False,
+                    "config_path": "models/ci-ml.yaml"},
+            "model": {"estimator": "RandomForestClassifier", "params": {"max_depth": 4},
+                      "seed": 7},
+            "task": "classification",
+            "created": "2026-11-26T00:00:00+00:00",
+            "data": {"files": {"train": {"path": "train.csv", "sha256": "ab" * 32, "rows": 800,
+                                         "columns": 5}},
+                     "train_rows": 800, "test_rows": 300},
+            "schema": {"source": None, "sha256": None},
+            "config": {"model": {"params": {"max_depth": 4}, "seed": 7},
+                       "card": {"intended_use": "triage <b>only</b>",
+                                "limitations": "not for children"}},
+            "environment": {"python": "3.11",
+                            "packages": {"scikit-learn": "1", "skl2onnx": "1", "onnxruntime": "1"}},
+            "features": [{"name": "age", "dtype": "int64"}],
+            "classes": ["a", "b", "c"],
+        },
+    )  # fmt: skip
+    ctx["metrics"].classes = ["a", "b", "c"]
+    card = report.render_model_card(ctx)
+    assert "Check out the commit above" not in card
+    assert (
+        "```sh\ngit checkout 0123456789abcdef0123456789abcdef01234567\n"
+        "ci-ml run --config models/ci-ml.yaml --no-cache\n```" in card
+    )
+    assert "**Intended use**: triage &lt;b&gt;only&lt;/b&gt;" in card
+    assert "**Limitations**: not for children" in card
+    assert "| trained on | 800 rows; holdout 300 rows |" in card
+    assert "macro one-vs-rest" in card  # three classes
+    assert "`max_depth` 4" in card and "seed 7" in card
+    ctx["manifest"].git = None
+    card = report.render_model_card(ctx)
+    assert "recorded no commit" in card and "git checkout" not in card
