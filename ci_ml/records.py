@@ -95,6 +95,11 @@ class Finding:
     value: float | None = None
     threshold: float | None = None
     examples: list[Any] = field(default_factory=list)  # row numbers, or masked values
+    # Row checks: the example rows' lines in `file` (1-based, the header is line 1).
+    lines: list[int] | None = optional()
+    file: str | None = optional()
+    rows: int | None = optional()  # how many rows the finding is about
+    of_rows: int | None = optional()  # out of how many
 
 
 @dataclass

@@ -16,8 +16,7 @@ _DEFINITIONS = {
     "(probabilities clipped away from 0 and 1)",
     "rmse": "root of the mean squared error, in the target's units",
     "mae": "mean absolute error, in the target's units",
-    "r2": "1 − squared error / the target's variance on the holdout (coefficient of "
-    "determination)",
+    "r2": "1 − squared error / the target's variance on the holdout (coefficient of determination)",
 }
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         DataChanges,
         Evaluation,
         ExportResult,
+        Finding,
         GateResult,
         ModelTestsResult,
         PairedEstimate,
@@ -122,7 +123,8 @@ def failures(
     for sf in safeguards.findings if safeguards else []:
         if sf.severity == "error":
             what = f"safeguard {sf.check.replace('_', ' ')}"
-            out.append(Failure(f"{what} {md(sf.column)}" if sf.column else what, md(sf.message)))
+            why = f"{finding_text(sf)}; limit {finding_limit(sf)}"
+            out.append(Failure(f"{what} {md(sf.column)}" if sf.column else what, why))
     if export and export.parity and not export.parity.get("passed", True):
         out.append(Failure("ONNX parity", "the exported model disagrees with scikit-learn"))
     for g in comparison.gates if comparison else []:
@@ -131,6 +133,42 @@ def failures(
     for t in tests.failures if tests else []:
         out.append(Failure(f"model test ({t.kind}) {md(t.name)}", md(t.message)))
     return out
+
+
+ROW_WORDS = {
+    "contamination": "holdout rows also occur in the training rows",
+    "duplicates": "training rows repeat an earlier one",
+    "conflicting_labels": "training rows share their features with a row of another label",
+}
+MAX_LINES = 10
+
+
+def finding_text(f: Finding) -> str:
+    """A safeguard finding (markdown): for a row check, how many rows of how many,
+    and the first rows as lines of their file; else the check's own message."""
+    if f.check not in ROW_WORDS or f.rows is None or not f.of_rows:
+        return md(f.message)
+    share = numbers.general(100 * f.rows / f.of_rows, 2)
+    text = f"{f.rows:,} of {f.of_rows:,} {ROW_WORDS[f.check]} ({share}%)"
+    if f.lines:
+        shown = ", ".join(str(n) for n in f.lines[:MAX_LINES])
+        more = ", …" if f.rows > len(f.lines[:MAX_LINES]) else ""
+        text += f": lines {shown}{more} of {code(f.file)} (1-based, the header is line 1)"
+    elif f.examples:
+        shown = ", ".join(str(n) for n in f.examples[:MAX_LINES])
+        text += f": rows {shown} of {code(f.file)} (0-based)" if f.file else f": rows {shown}"
+    return text
+
+
+def finding_limit(f: Finding) -> str:
+    """The threshold the finding crossed, in the check's own terms."""
+    if f.threshold is None:
+        return "—"
+    if f.check in ROW_WORDS:
+        return f"{numbers.general(100 * f.threshold, 2)}% of the rows"
+    if f.check == "skew":
+        return f"PSI {numbers.general(f.threshold, 2)}"
+    return numbers.general(f.threshold, 3)
 
 
 def _check(gates: list[GateResult], verdict: str) -> str:

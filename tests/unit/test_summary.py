@@ -187,3 +187,25 @@ def test_gate_lines_use_the_metrics_label_and_its_decimals() -> None:
     )
     skipped = GateResult("roc_auc", "max_regression", 0.01, None, "skipped", "no baseline")
     assert summary.gate_line(skipped, comparison) == "no baseline"
+
+
+def test_a_row_finding_gives_counts_the_limit_and_csv_lines() -> None:
+    """Reported: a percentage but no count or threshold, and 0-based positions
+    without saying so (row 3 was CSV line 5)."""
+    from ci_ml.records import Finding
+    from ci_ml.stages.safeguards import locate
+
+    f = Finding("contamination", "error", "2.00% of the holdout rows …", None, 0.02, 0.01, [0, 3])
+    # The holdout of a split: the file's row numbers, in file order.
+    locate(f, [3, 10, 11, 12, 15, 20, 22, 30, 31, 40] * 10, "data/all.csv")
+    assert (f.rows, f.of_rows, f.lines) == (2, 100, [5, 14])
+    assert summary.finding_text(f) == (
+        "2 of 100 holdout rows also occur in the training rows (2%): "
+        "lines 5, 14 of `data/all.csv` (1-based, the header is line 1)"
+    )
+    assert summary.finding_limit(f) == "1% of the rows"
+    parquet = Finding("duplicates", "warn", "m", None, 0.5, 0.05, [1])
+    locate(parquet, [0, 1], "data/train.parquet")
+    assert parquet.lines is None and "rows 1 of `data/train.parquet` (0-based)" in (
+        summary.finding_text(parquet)
+    )
