@@ -60,6 +60,8 @@ class SchemaFailure:
     failing_rows: int
     examples: list[Any] = field(default_factory=list)
     rows: list[Any] = field(default_factory=list)
+    # The example rows' lines in the file (1-based, the header is line 1), when it is text.
+    lines: list[int] | None = optional()
 
     def line(self) -> str:
         where = f"column {self.column!r}" if self.column else "table"
@@ -68,7 +70,10 @@ class SchemaFailure:
         s = f"[{self.dataset}] {where}: {self.check} failed on {self.failing_rows} row(s)"
         if ex:
             s += f"; e.g. {ex}"
-        if rows:
+        if self.lines:
+            word = "line" if len(self.lines) == 1 else "lines"
+            s += f" ({word} {', '.join(map(str, self.lines))} of the file, the header is line 1)"
+        elif rows:
             s += f" (rows {rows})"
         return s
 
