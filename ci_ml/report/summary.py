@@ -264,6 +264,8 @@ def _budget_changes(tests: ModelTestsResult) -> list[Change]:
         return []
     out = []
     for m in tests.budgets.measures:
+        # A size is exact; a latency is the median of the repeats, with no interval.
+        how = "exact" if m.unit == "bytes" else f"median of {tests.budgets.repeats} runs"
         if m.baseline is None or not m.baseline > 0 or not numbers.finite(m.candidate):
             continue
         ratio = m.candidate / m.baseline
@@ -282,7 +284,7 @@ def _budget_changes(tests: ModelTestsResult) -> list[Change]:
                 verdict,
                 show(m.baseline),
                 show(m.candidate),
-                f"{numbers.times(ratio)} (one measurement)",
+                f"{numbers.times(ratio)} ({how})",
                 BUDGET_WORDS[check],
                 abs(math.log(ratio)),
             )

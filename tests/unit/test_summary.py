@@ -209,3 +209,48 @@ def test_a_row_finding_gives_counts_the_limit_and_csv_lines() -> None:
     assert parquet.lines is None and "rows 1 of `data/train.parquet` (0-based)" in (
         summary.finding_text(parquet)
     )
+
+
+def test_what_the_pr_changed_is_one_line_of_parts() -> None:
+    from ci_ml.records import Comparison
+
+    base = {
+        "primary_metric": "roc_auc",
+        "statistics": {"method": "m", "resamples": 100, "confidence": 0.95, "seed": 0},
+        "baseline": {"source": "release", "label": "model-v3", "url": None,
+                     "commit": "1a2b3c4d5e6f", "created": None, "name": None},
+        "data_changes": {
+            "holdout_identical": True, "rows": {"baseline": 10, "candidate": 10},
+            "class_balance": [],
+            "columns": {"added": [], "removed": [], "retyped": [], "schema_changed": False},
+            "files": [],
+        },
+    }  # fmt: skip
+    same = load(Comparison, base)
+    assert summary.changed(same, "1a2b3c4d5e6f") == [
+        "parameters unchanged",
+        "data unchanged",
+        "schema unchanged",
+        "same commit 1a2b3c4",
+    ]
+    assert not summary.data_moved(same.data_changes)
+    moved = load(
+        Comparison,
+        {
+            **base,
+            "params_diff": [{"param": "max_depth", "baseline": 6, "candidate": 2}],
+            "data_changes": {
+                **base["data_changes"],
+                "files": ["train"],
+                "columns": {"added": ["x"], "removed": [], "retyped": [], "schema_changed": True},
+            },
+        },
+    )
+    assert summary.changed(moved, "9f8e7d6c") == [
+        "parameters `max_depth` 6 → 2",
+        "data changed (train)",
+        "schema: 1 column(s) added, removed or retyped",
+        "commit 1a2b3c4 → 9f8e7d6",
+    ]
+    assert summary.data_moved(moved.data_changes)
+    assert summary.changed(None, "x") == []
