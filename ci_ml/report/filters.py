@@ -90,7 +90,7 @@ HEADLINE = {
     "pass": ("✅", "passes its gates"),
     "fail": ("❌", "fails its gates"),
     "tests-failed": ("❌", "fails its model tests"),
-    "no-baseline": ("🆕", "first model: no baseline to compare with"),
+    "no-baseline": ("🆕", "first model, no baseline to compare with"),
     "incomplete": ("⚠️", "could not be compared with its baseline: relative gates not evaluated"),
     "invalid-data": ("🚫", "data broke the schema"),
     "unsafe-data": ("🚫", "a data safeguard stopped the build"),
