@@ -397,10 +397,18 @@ def changed(comparison: Comparison | None, commit: str | None) -> list[str]:
     return parts
 
 
-def checks(comparison: Comparison | None, tests: ModelTestsResult | None) -> list[str]:
+def checks(
+    comparison: Comparison | None,
+    tests: ModelTestsResult | None,
+    safeguards: SafeguardsResult | None = None,
+) -> list[str]:
     """Which checks ran and how they came out: ✅ checked and passed, ❌ failed,
     "not set" for what no gate or budget covers."""
     parts = []
+    if safeguards is not None:
+        warned = sum(f.severity == "warn" for f in safeguards.findings)
+        mark = "✅" if safeguards.passed else "❌"
+        parts.append(f"data safeguards {mark}" + (f" ({warned} warning(s))" if warned else ""))
     gates = comparison.gates if comparison else []
     if gates:
         counts = {k: sum(g.status == k for g in gates) for k in ("pass", "fail", "skipped")}

@@ -254,3 +254,17 @@ def test_what_the_pr_changed_is_one_line_of_parts() -> None:
     ]
     assert summary.data_moved(moved.data_changes)
     assert summary.changed(None, "x") == []
+
+
+def test_the_checks_line_says_what_ran() -> None:
+    from ci_ml.records import SafeguardsResult
+
+    guards = load(
+        SafeguardsResult,
+        {"passed": True, "leakage_scores": {}, "skew": {}, "allowed_personal_data": {},
+         "rows": {}, "findings": [{"check": "skew", "severity": "warn", "message": "m"}]},
+    )  # fmt: skip
+    assert summary.checks(None, None, guards) == [
+        "data safeguards ✅ (1 warning(s))",
+        "gates not set",
+    ]
