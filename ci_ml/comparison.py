@@ -19,6 +19,7 @@ from ci_ml.records import (
     Interval,
     McNemar,
     MetricRow,
+    PairedEstimate,
     PairedT,
     ParamChange,
     Primary,
@@ -29,9 +30,11 @@ from ci_ml.stats.bootstrap import (
     Delta,
     Estimate,
     Shared,
+    delta_of,
     mcnemar_exact,
     paired_deltas,
     paired_error_test,
+    totals_and_sums,
 )
 from ci_ml.stats.metrics import METRICS, Scored
 
@@ -58,25 +61,72 @@ def significance_tests(candidate: Scored, baseline: Scored) -> McNemar | ErrorTe
     )
 
 
-def class_recall(candidate: Scored, baseline: Scored) -> list[ClassRecall] | None:
-    """Each class's recall for both models on the same rows (classification only)."""
+def _class_parts(y: Any, pred: Any, k: int) -> Any:
+    """(n, 3k) per-row columns: in class c, right about class c, predicted as c."""
+    import numpy as np
+
+    cls = np.arange(k)
+    in_class = y[:, None] == cls
+    predicted = pred[:, None] == cls
+    return np.hstack([in_class, in_class & (pred == y)[:, None], predicted]).astype(np.float64)
+
+
+def _paired(c: tuple[float, Any], b: tuple[float, Any], confidence: float) -> PairedEstimate:
+    d = delta_of("", True, c, b, confidence)
+    return PairedEstimate(
+        candidate=d.candidate.value,
+        ci_low=d.candidate.ci_low,
+        ci_high=d.candidate.ci_high,
+        baseline=d.baseline.value,
+        delta=d.delta,
+        delta_ci_low=d.ci_low,
+        delta_ci_high=d.ci_high,
+        p_value=d.p_value,
+        verdict=d.verdict,
+    )
+
+
+def class_recall(
+    candidate: Scored, baseline: Scored, resamples: int = 1000, confidence: float = 0.95,
+    seed: int = 0,
+) -> list[ClassRecall] | None:  # fmt: skip
+    """Each class's recall and precision for both models on the same rows, with
+    paired bootstrap intervals of the changes (classification only). A class a
+    model never predicts has recall 0 and no precision (NaN), not a silent 0."""
     import numpy as np
 
     if candidate.task != "classification" or not candidate.classes:
         return None
-    k = len(candidate.classes)
-    rows = np.bincount(candidate.y, minlength=k)[:k]
+    k, n = len(candidate.classes), len(candidate.y)
+    parts = [_class_parts(candidate.y, s.pred[:n], k) for s in (candidate, baseline)]
+    totals, sums = totals_and_sums(parts, resamples, seed)
+    if np.array_equal(parts[0], parts[1]):  # one model twice: exact zeros
+        totals, sums = [totals[0], totals[0]], [sums[0], sums[0]]
 
-    def hits(s: Scored) -> np.ndarray:
-        right = s.y[s.pred == s.y]
-        return np.bincount(right, minlength=k)[:k]
+    def ratio(t: Any, i: int, j: int) -> Any:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return t[..., i] / t[..., j]
 
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cand, base = hits(candidate) / rows, hits(baseline) / rows
-    return [
-        ClassRecall(str(c), int(n), float(a), float(bb))
-        for c, n, a, bb in zip(candidate.classes, rows, cand, base, strict=True)
-    ]
+    out = []
+    for i, label in enumerate(candidate.classes):
+        recall = [
+            (float(ratio(t, k + i, i)), ratio(r, k + i, i))
+            for t, r in zip(totals, sums, strict=True)
+        ]
+        prec = [(float(ratio(t, k + i, 2 * k + i)), ratio(r, k + i, 2 * k + i))
+                for t, r in zip(totals, sums, strict=True)]  # fmt: skip
+        out.append(
+            ClassRecall(
+                str(label),
+                int(totals[0][i]),
+                recall[0][0],
+                recall[1][0],
+                recall=_paired(recall[0], recall[1], confidence),
+                precision=_paired(prec[0], prec[1], confidence),
+                predicted=int(totals[0][2 * k + i]),
+            )
+        )
+    return out
 
 
 def _number(v: Any) -> float:
@@ -150,21 +200,54 @@ def _same(a: Any, b: Any) -> bool:
     return nan or a == b
 
 
+def _user_set(m: Manifest) -> tuple[dict[str, Any] | None, Any]:
+    """The parameters and seed the config set (manifest.config), None for a manifest
+    that did not record its config."""
+    model = m.config.get("model") if isinstance(m.config, dict) else None
+    if not isinstance(model, dict):
+        return None, None
+    params = model.get("params")
+    return (params if isinstance(params, dict) else {}), model.get("seed")
+
+
 def params_diff(base_manifest: Manifest, cand_manifest: Manifest) -> list[ParamChange]:
+    """The parameters the user set (in either config) whose values differ, and a
+    change of estimator class or seed: not every default of both estimators."""
     b = base_manifest.model.params if base_manifest.model else {}
     c = cand_manifest.model.params if cand_manifest.model else {}
+    (b_set, b_seed), (c_set, c_seed) = _user_set(base_manifest), _user_set(cand_manifest)
+    # Either config's own keys; a manifest without its config: every parameter.
+    keys = set(b) | set(c) if b_set is None or c_set is None else set(b_set) | set(c_set)
+
+    def value(effective: dict[str, Any], user: dict[str, Any] | None, k: str) -> Any:
+        return effective[k] if k in effective else (user or {}).get(k)
+
     # A parameter one estimator lacks reads as None (unset) on that side: equal
     # values, or unset on both sides, are not changes.
     rows = [
-        ParamChange(k, b.get(k), c.get(k))
-        for k in sorted(set(b) | set(c))
-        if not _same(b.get(k), c.get(k))
+        ParamChange(k, value(b, b_set, k), value(c, c_set, k))
+        for k in sorted(keys)
+        if not _same(value(b, b_set, k), value(c, c_set, k))
     ]
+    if b_seed is not None and c_seed is not None and b_seed != c_seed:
+        rows.insert(0, ParamChange("(seed)", b_seed, c_seed))
     b_est = base_manifest.model.estimator if base_manifest.model else None
     c_est = cand_manifest.model.estimator if cand_manifest.model else None
     if b_est != c_est:
         rows.insert(0, ParamChange("(estimator)", b_est, c_est))
     return rows
+
+
+def changed_files(base_manifest: Manifest, cand_manifest: Manifest) -> list[str]:
+    """The data files (by role: train, test, data) whose content differs or that
+    only one build had."""
+    b = base_manifest.data.files if base_manifest.data else {}
+    c = cand_manifest.data.files if cand_manifest.data else {}
+    return [
+        role
+        for role in sorted(set(b) | set(c))
+        if role not in b or role not in c or b[role].sha256 != c[role].sha256
+    ]
 
 
 def data_changes(
@@ -175,6 +258,7 @@ def data_changes(
         rows={"baseline": baseline.metrics.rows, "candidate": evaluation.rows},
         class_balance=class_balance(baseline.metrics.class_balance, evaluation.class_balance),
         columns=schema_changes(baseline.manifest, manifest),
+        files=changed_files(baseline.manifest, manifest),
     )
 
 
@@ -204,7 +288,9 @@ def _deltas(
         cand, base, notes = pair(evaluation.scored, scores)
         result.notes.extend(notes)
         result.tests = significance_tests(evaluation.scored, base)
-        result.per_class = class_recall(evaluation.scored, base)
+        result.per_class = class_recall(
+            evaluation.scored, base, st.resamples, st.confidence, st.seed
+        )
         result.baseline_status, result.scored_on = "scored", "current holdout"
         deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed, shared)
         why = {n: "the baseline gives no probabilities" for n in names if n not in deltas}

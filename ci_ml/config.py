@@ -490,6 +490,15 @@ class SigningConfig(_Strict):
     required: bool = False  # refuse an unsigned baseline or release
 
 
+class CardConfig(_Strict):
+    """What the model card says that a build cannot measure (README: The model card):
+    each a short paragraph of plain text, shown as written (escaped)."""
+
+    description: str | None = None
+    intended_use: str | None = None
+    limitations: str | None = None
+
+
 class Config(_Strict):
     name: str | None = None
     data: DataConfig
@@ -505,6 +514,7 @@ class Config(_Strict):
     model_tests: ModelTestsConfig = Field(default_factory=ModelTestsConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     signing: SigningConfig = Field(default_factory=SigningConfig)
+    card: CardConfig = Field(default_factory=CardConfig)
 
     # Set by the loader, not by the user.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -60,6 +60,8 @@ class SchemaFailure:
     failing_rows: int
     examples: list[Any] = field(default_factory=list)
     rows: list[Any] = field(default_factory=list)
+    # The example rows' lines in the file (1-based, the header is line 1), when it is text.
+    lines: list[int] | None = optional()
 
     def line(self) -> str:
         where = f"column {self.column!r}" if self.column else "table"
@@ -68,7 +70,10 @@ class SchemaFailure:
         s = f"[{self.dataset}] {where}: {self.check} failed on {self.failing_rows} row(s)"
         if ex:
             s += f"; e.g. {ex}"
-        if rows:
+        if self.lines:
+            word = "line" if len(self.lines) == 1 else "lines"
+            s += f" ({word} {', '.join(map(str, self.lines))} of the file, the header is line 1)"
+        elif rows:
             s += f" (rows {rows})"
         return s
 
@@ -121,6 +126,11 @@ class Finding:
     threshold: float | None = None
     examples: list[Any] = field(default_factory=list)  # row numbers, or masked values
     skew: SkewMeasure | None = optional()  # a skew finding's test, distance and direction
+    # Row checks: the example rows' lines in `file` (1-based, the header is line 1).
+    lines: list[int] | None = optional()
+    file: str | None = optional()
+    rows: int | None = optional()  # how many rows the finding is about
+    of_rows: int | None = optional()  # out of how many
 
 
 @dataclass
@@ -379,6 +389,7 @@ class DataChanges:
     rows: dict[str, int | None]
     class_balance: list[dict[str, Any]]
     columns: ColumnChanges
+    files: list[str] | None = optional()  # data files (by role) whose content changed
 
 
 @dataclass
@@ -390,12 +401,16 @@ class ParamChange:
 
 @dataclass
 class ClassRecall:
-    """Recall of one class, both models scored on the same holdout rows."""
+    """Recall of one class, both models scored on the same holdout rows; with its
+    paired interval, and the class's precision (NaN: the model never predicts it)."""
 
     label: str
     rows: int
     candidate: Num
     baseline: Num
+    recall: PairedEstimate | None = optional()
+    precision: PairedEstimate | None = optional()
+    predicted: int | None = optional()  # rows the candidate predicts as this class
 
 
 @dataclass

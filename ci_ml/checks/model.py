@@ -16,6 +16,7 @@ Every check returns a typed result saying whether it passed and why.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -578,7 +579,7 @@ def budget_checks(cfg: BudgetsConfig, measured: list[dict[str, float] | None]) -
         if limit is not None and c > limit:
             problems.append(f"{_amount(c, unit)} > budget {_amount(limit, unit)}")
         if ratio is not None and b and c / b > ratio:
-            problems.append(f"{c / b:.2f}× the baseline's {_amount(b, unit)} > {ratio:g}×")
+            problems.append(f"{_times(c / b)} the baseline's {_amount(b, unit)} > {ratio:g}×")
         reason = "; ".join(problems) or _within(c, b, unit, limit, ratio)
         measures.append(Measure(name, unit, c, b, limit, ratio, not problems, reason))
     return BudgetsResult(cfg.repeats, measures, all(m.passed for m in measures))
@@ -588,10 +589,18 @@ def _amount(v: float, unit: str) -> str:
     return f"{v:,.0f} bytes" if unit == "bytes" else f"{v:.3g} ms"
 
 
+def _times(x: float) -> str:
+    """A ratio to two significant digits, never rounded to 0 or written with an
+    exponent: 0.0045×, 1.3×, 66×, 311×."""
+    if not math.isfinite(x) or x <= 0:
+        return f"{x:g}×"
+    return f"{x:.{max(0, 1 - math.floor(math.log10(x)))}f}×"
+
+
 def _within(c: float, b: float | None, unit: str, limit: float | None, ratio: float | None) -> str:
     parts = [_amount(c, unit)]
     if b:
-        parts.append(f"{c / b:.2f}× the baseline")
+        parts.append(f"{_times(c / b)} the baseline")
     if limit is None and ratio is None:
         parts.append("no budget set")
     return ", ".join(parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +117,25 @@ def _failures_from(err: Any, dataset: str) -> list[SchemaFailure]:
             )
         )
     return out
+
+
+_EXCEPTION = re.compile(r"^[A-Za-z_.]*(Error|Exception)\(")
+
+
+def without_consequences(failures: list[SchemaFailure]) -> list[SchemaFailure]:
+    """One bad cell, one failure: in a column whose values could not be coerced to
+    its dtype, pandera also reports the dtype itself and every check that then
+    compared text with numbers (its 'example' the exception, no row). Those follow
+    from the coercion failure, which names the cell; they are left out."""
+    uncoerced = {(f.dataset, f.column) for f in failures if f.check.startswith("coerce_dtype(")}
+
+    def follows(f: SchemaFailure) -> bool:
+        if (f.dataset, f.column) not in uncoerced or f.check.startswith("coerce_dtype("):
+            return False
+        raised = bool(f.examples) and all(_EXCEPTION.match(str(v)) for v in f.examples)
+        return f.check.startswith("dtype(") or (raised and not f.rows)
+
+    return [f for f in failures if not follows(f)]
 
 
 def target_failures(df: pd.DataFrame, target: str, task: str, dataset: str) -> list[SchemaFailure]:
@@ -236,7 +256,7 @@ def validate_frames(
             try:
                 _check(schema, df)
             except pa.errors.SchemaErrors as e:
-                failures.extend(_failures_from(e, name))
+                failures.extend(without_consequences(_failures_from(e, name)))
             except (
                 pa.errors.SchemaError
             ) as e:  # raised even in lazy mode for some table-level checks

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.report import numbers
+
 if TYPE_CHECKING:
     from ci_ml.records import Comparison, Evaluation, History, MetricRow
 
@@ -31,7 +33,7 @@ PREFIX = {"improved": "+", "regressed": "-"}
 ICONS = {
     "improved": "🟢",
     "regressed": "🔴",
-    "within noise": "⚪",
+    "within noise": "🔘",  # ⚪ is near invisible on a white page
     "unreliable": "⚠️",
     "n/a": "·",
     "no baseline": "·",
@@ -43,22 +45,9 @@ def _finite(v: Any) -> bool:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def fmt(v: float, digits: int = 4) -> str:
-    """A number with `digits` significant digits in positional notation (no exponent)."""
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if a >= 1e15 or a < 1e-12:
-        return f"{v:.{digits - 1}e}"
-    decimals = max(0, digits - 1 - math.floor(math.log10(a)))
-    s = f"{v:.{decimals}f}"
-    return s.rstrip("0").rstrip(".") if "." in s else s
-
-
-def signed(v: float, digits: int = 3) -> str:
-    if v == 0:
-        return "0"
-    return ("+" if v > 0 else "−") + fmt(abs(v), digits)
+def _round(v: float, digits: int) -> float:
+    """v to `digits` significant digits (a chart's coordinates)."""
+    return 0.0 if v == 0 else round(v, digits - 1 - math.floor(math.log10(abs(v))))
 
 
 def nice_ceiling(m: float) -> float:
@@ -82,6 +71,7 @@ class _Row:
     high: float | None
     verdict: str
     unit: str
+    places: int  # the decimals of this metric everywhere in the report
 
 
 def _rows(metrics: list[MetricRow]) -> list[_Row]:
@@ -103,8 +93,35 @@ def _rows(metrics: list[MetricRow]) -> list[_Row]:
                 high,
                 r.verdict,
                 UNITS.get(r.metric, "proportion"),
+                numbers.row_places(r),
             )
         )
+    return out
+
+
+MAX_CLASS_ROWS = 8  # classes drawn in the forest plot (the Classes table has them all)
+
+
+def _class_rows(comparison: Comparison) -> list[_Row]:
+    """Recall and precision per class, for a model of three classes or more (two
+    classes' recalls are what balanced accuracy and the metrics already show)."""
+    classes = comparison.per_class or []
+    if len(classes) < 3:
+        return []
+    out = []
+    for c in classes[:MAX_CLASS_ROWS]:
+        for name, m in (("recall", c.recall), ("precision", c.precision)):
+            if m is None or not _finite(m.delta):
+                continue
+            ends = (m.delta_ci_low, m.delta_ci_high)
+            low, high = (
+                (float(ends[0]), float(ends[1])) if all(map(_finite, ends)) else (None, None)
+            )
+            label = f"{name} {mermaid_text(c.label, 16)} ↑"
+            out.append(
+                _Row(label, float(m.delta), float(m.delta), low, high, m.verdict, "per class",
+                     numbers.estimate_places(m))
+            )  # fmt: skip
     return out
 
 
@@ -135,7 +152,7 @@ def _axis(scale: float | None, pad: int) -> list[str]:
     if scale is None:
         ticks = " " * HALF + "0"
     else:
-        left, right = f"{fmt(scale, 3)} worse", f"{fmt(scale, 3)} better"
+        left, right = f"{numbers.general(scale, 2)} worse", f"{numbers.general(scale, 2)} better"
         mid = HALF - len(left)
         ticks = left + " " * max(1, mid) + "0" + " " * max(1, HALF - len(right)) + right
     return [" " * pad + line, " " * pad + ticks]
@@ -145,7 +162,7 @@ def forest(comparison: Comparison | None) -> str | None:
     """The text of the forest plot (a ```diff block's body), or None without deltas."""
     if comparison is None:
         return None
-    rows = _rows(comparison.metrics)
+    rows = _rows(comparison.metrics) + _class_rows(comparison)
     if not rows:
         return None
     conf = round(comparison.statistics.confidence * 100)
@@ -168,7 +185,7 @@ def forest(comparison: Comparison | None) -> str | None:
             icon = ICONS.get(r.verdict, "·")
             extra = "" if r.low is not None else " (no interval)"
             lines.append(
-                f"{PREFIX.get(r.verdict, ' ')} {r.label:<{width}}  {signed(r.delta):>10}  "
+                f"{PREFIX.get(r.verdict, ' ')} {r.label:<{width}}  {numbers.signed(r.delta, r.places):>10}  "
                 f"{drawn}  {icon} {r.verdict}{extra}"
             )
         lines += _axis(scale, pad)
@@ -187,13 +204,22 @@ def mermaid_text(s: str, limit: int = 60) -> str:
     return _UNSAFE.sub("_", s)[:limit]
 
 
-def _y_range(values: list[float], bounded: bool) -> tuple[float, float]:
+def _y_range(values: list[float], bounded: bool, span: float = 0.0) -> tuple[float, float]:
+    """The axis: every value with a margin, and never narrower than `span` (the
+    candidate's own interval), so noise is not drawn as a steep rise or fall."""
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.25 or max(abs(hi) * 0.01, 1e-3)
     lo, hi = lo - pad, hi + pad
+    if hi - lo < span:
+        grow = (span - (hi - lo)) / 2
+        lo, hi = lo - grow, hi + grow
+        if bounded and lo < 0.0:
+            lo, hi = 0.0, min(1.0, hi - lo)
+        if bounded and hi > 1.0:
+            lo, hi = max(0.0, lo - (hi - 1.0)), 1.0
     if bounded:
         lo, hi = max(lo, 0.0), min(hi, 1.0)
-    return float(fmt(lo, 3)), float(fmt(hi, 3))
+    return _round(lo, 3), _round(hi, 3)
 
 
 def _releases(n: int) -> str:
@@ -201,7 +227,7 @@ def _releases(n: int) -> str:
 
 
 def history(
-    hist: History | None, metrics: Evaluation | None, label: str = "candidate"
+    hist: History | None, metrics: Evaluation | None, label: str = "this PR"
 ) -> dict[str, Any] | None:
     """The primary metric over the last releases, oldest first, then the candidate;
     None when no release recorded it (first model, history unavailable)."""
@@ -218,21 +244,24 @@ def history(
         return None
     points.append((label, float(candidate.value)))
     values = [v for _, v in points]
-    lo, hi = _y_range(values, UNITS.get(name, "proportion") == "proportion")
+    ends = (candidate.ci_low, candidate.ci_high)
+    span = abs(float(ends[1]) - float(ends[0])) if all(map(_finite, ends)) else 0.0
+    lo, hi = _y_range(values, UNITS.get(name, "proportion") == "proportion", span)
     direction = "higher" if candidate.greater_is_better else "lower"
     return {
         "metric": name,
         "label": candidate.label,
         "title": mermaid_text(
-            f"{candidate.label} over the last {_releases(len(points) - 1)} and the {label}"
+            f"{candidate.label} over the last {_releases(len(points) - 1)} and {label}"
         ),
         "y_title": mermaid_text(f"{candidate.label} ({direction} is better)"),
         "x": [x for x, _ in points],
-        "y": [float(fmt(v, 6)) for v in values],
+        "y": [_round(v, 6) for v in values],
         "y_min": lo,
         "y_max": hi,
         "releases": len(points) - 1,
         "points": [{"tag": x, "value": v} for x, v in points],
+        "interval": ends if span else None,  # the candidate's own, drawn by the axis
     }
 
 
@@ -268,6 +297,9 @@ def class_recall(metrics: Evaluation | None, comparison: Comparison | None) -> l
                 "bar": bar(recall) if recall is not None else "",
                 "baseline": b_recall,
                 "delta": None if recall is None or b_recall is None else recall - b_recall,
+                # Paired intervals of the class's recall and precision (comparisons).
+                "recall_est": b.recall if b else None,
+                "precision_est": b.precision if b else None,
             }
         )
     return out

@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from ci_ml.report import charts
+from ci_ml.report import charts, numbers
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
@@ -31,40 +31,28 @@ def code(value: Any) -> str:
     return f"`{s}`" if s else "—"
 
 
-def _undefined(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def num(value: Any, d: int | None = None, sig: int = 4) -> str:
+    """A value: to `d` decimals when its interval chose them (numbers.places), else
+    `sig` significant digits; positional, never an exponent."""
+    return numbers.general(value, sig) if d is None else numbers.fixed(value, d)
 
 
-def num(value: Any, digits: int = 4) -> str:
-    """One format for every metric value and delta: `digits` significant digits,
-    positional (0.9758, 0.0117, 0.000219, 54.3), never an exponent beside them."""
-    if _undefined(value):
-        return "—"
-    return charts.fmt(float(value), digits)
-
-
-def signed(value: Any, digits: int = 3) -> str:
-    """A delta: the same format with a sign, to 3 significant digits (as its interval)."""
-    if _undefined(value):
-        return "—"
-    return charts.signed(float(value), digits)
+def signed(value: Any, d: int | None = None) -> str:
+    """A change, with its sign: to `d` decimals, else 3 significant digits."""
+    if d is not None or not numbers.finite(value):
+        return numbers.signed(value, d or 0)
+    text = numbers.general(value, 3)
+    return text if value == 0 or text.startswith(numbers.MINUS) else f"+{text}"
 
 
 def sci(value: Any) -> str:
-    """Engineering tolerances and round-off (parity): 2.504e-07."""
-    if _undefined(value):
-        return "—"
-    return f"{float(value):.3e}"
+    """A tolerance or a round-off (parity): two significant digits, no exponent."""
+    return numbers.general(value, 2)
 
 
-def ci(low: Any, high: Any) -> str:
-    if (
-        low is None
-        or high is None
-        or any(isinstance(x, float) and math.isnan(x) for x in (low, high))
-    ):
-        return "—"
-    return f"[{signed(low, 3)}, {signed(high, 3)}]"
+def ci(low: Any, high: Any, d: int | None = None) -> str:
+    """An interval: to `d` decimals, else to the decimals its own width supports."""
+    return numbers.interval(low, high, numbers.places((low, high)) if d is None else d)
 
 
 def pct(value: Any) -> str:
@@ -102,7 +90,7 @@ HEADLINE = {
     "pass": ("✅", "passes its gates"),
     "fail": ("❌", "fails its gates"),
     "tests-failed": ("❌", "fails its model tests"),
-    "no-baseline": ("🆕", "first model: no baseline to compare with"),
+    "no-baseline": ("🆕", "first model, no baseline to compare with"),
     "incomplete": ("⚠️", "could not be compared with its baseline: relative gates not evaluated"),
     "invalid-data": ("🚫", "data broke the schema"),
     "unsafe-data": ("🚫", "a data safeguard stopped the build"),

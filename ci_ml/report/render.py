@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from ci_ml.marker import marker
+from ci_ml.report import card, numbers, summary
 from ci_ml.report.filters import (
     GATE_ICON,
     HEADLINE,
@@ -32,6 +33,7 @@ from ci_ml.report.filters import (
     signed,
     size,
 )
+from ci_ml.report.numbers import estimate_places, metric_places
 
 
 def _env(sources: dict[str, str] | None = None) -> Any:
@@ -63,7 +65,27 @@ def _env(sources: dict[str, str] | None = None) -> Any:
         pct=pct,
     )
     env.globals.update(
-        ci=ci, arrow=arrow, VERDICT_ICON=VERDICT_ICON, HEADLINE=HEADLINE, GATE_ICON=GATE_ICON
+        ci=ci,
+        arrow=arrow,
+        digits=estimate_places,
+        metric_places=metric_places,
+        failures=summary.failures,
+        gate_line=summary.gate_line,
+        finding_text=summary.finding_text,
+        finding_limit=summary.finding_limit,
+        times=numbers.times,
+        definition=card.definition,
+        data_moved=summary.data_moved,
+        changes=summary.changes,
+        changed=summary.changed,
+        checks=summary.checks,
+        slice_line=summary.slice_line,
+        never_predicted=summary.never_predicted,
+        SIZE_RATIO=summary.SIZE_RATIO,
+        LATENCY_RATIO=summary.LATENCY_RATIO,
+        VERDICT_ICON=VERDICT_ICON,
+        HEADLINE=HEADLINE,
+        GATE_ICON=GATE_ICON,
     )
     return env
 

@@ -13,7 +13,7 @@ from ci_ml.stage import Section, Stage
 
 if TYPE_CHECKING:
     from ci_ml.errors import CiMlError
-    from ci_ml.records import SafeguardsResult
+    from ci_ml.records import Finding, SafeguardsResult
     from ci_ml.stage import Console, StageRun
 
 RECORD = "safeguards.json"
@@ -29,8 +29,33 @@ def run(r: StageRun) -> SafeguardsResult:
     # The leakage scores the baseline recorded, to spot a jump (none from older builds).
     scores = {str(k): float(v) for k, v in recorded.leakage_scores.items()} if recorded else {}
     result = check(d.train, d.test, d.target, b.task, b.cfg.safeguards, scores)
+    holdout = "test" if "test" in d.files else "data"
+    train = "train" if "train" in d.files else "data"
+    frames = {"contamination": (d.test, holdout)} | dict.fromkeys(
+        ("duplicates", "conflicting_labels"), (d.train, train)
+    )
+    for f in result.findings:
+        if f.check in frames:
+            frame, role = frames[f.check]
+            locate(f, [int(i) for i in frame.index], d.files[role].path)
     result.seconds = round(time.perf_counter() - t0, 4)
     return result
+
+
+TEXT_FILES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
+
+
+def locate(f: Finding, index: list[int], path: str) -> None:
+    """A row check's counts, and its example rows (positions in the frame the check
+    read) as lines of the file they came from: the frames keep the file's row
+    numbers as their index (0-based, the split sorted back into file order), and
+    a text file's line is that number + 2 (its header is line 1; a quoted value
+    that spans lines would shift the rest, which the record cannot know)."""
+    f.of_rows = len(index)
+    f.rows = round((f.value or 0.0) * len(index))
+    f.file = path
+    if path.lower().endswith(TEXT_FILES):
+        f.lines = [index[p] + 2 for p in f.examples if 0 <= int(p) < len(index)]
 
 
 def stop(r: StageRun, result: SafeguardsResult) -> CiMlError | None:

@@ -9,8 +9,10 @@ from ci_ml.errors import EXIT_DATA
 from ci_ml.stage import Section, Stage
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ci_ml.errors import CiMlError
-    from ci_ml.records import ValidationResult
+    from ci_ml.records import SchemaFailure, ValidationResult
     from ci_ml.stage import StageRun
 
 RECORD = "validation.json"
@@ -26,9 +28,39 @@ def run(r: StageRun) -> ValidationResult:
     d = b.dataset
     # What was read, before the split: a bad row fails here, not in the split.
     result = validate(d.sources, schema, b.cfg.schema_, text, d.target, b.task)
+    for f in result.failures:
+        if f.dataset in d.files:
+            as_in_file(f, b.cfg.resolve(d.files[f.dataset].path))
     if text is not None:
         b.write_text("schema.yaml", text)
     return result
+
+
+def as_in_file(f: SchemaFailure, path: Path) -> None:
+    """A failure's rows as lines of a text file (the frames keep the file's row
+    numbers, 0-based: line = row + 2, the header being line 1), and a cell pandas
+    read as missing ("n/a", "NULL", "") shown as the file has it, not as None."""
+    import pandas as pd
+
+    if path.suffix.lower() not in (".csv", ".tsv") or not f.rows:
+        return
+    rows = [int(r) for r in f.rows if isinstance(r, int)]
+    f.lines = [r + 2 for r in rows]
+    if f.column is None or len(f.examples) != len(rows) or None not in f.examples:
+        return
+    try:
+        raw = pd.read_csv(
+            path,
+            sep="\t" if path.suffix.lower() == ".tsv" else ",",
+            usecols=[f.column],
+            dtype=str,
+            keep_default_na=False,
+        )[f.column]
+        f.examples = [
+            raw.iloc[r] if v is None else v for r, v in zip(rows, f.examples, strict=True)
+        ]
+    except (ValueError, KeyError, IndexError, OSError):
+        return  # the parsed value stays: a reader still sees which row
 
 
 def dropped_but_required(schema: Any, cfg: Any) -> None:

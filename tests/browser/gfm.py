@@ -231,3 +231,30 @@ def render(pages: list[Page], out: Path, png: set[str] = frozenset()) -> list[st
             else:
                 found += svg_problems(c, out / page.name / f"chart-{c.index}.svg")
     return found
+
+
+def measure(pages: list[Page], out: Path, width: int = 900) -> dict[str, dict]:
+    """Each page laid out in Chromium at `width` px: {name: {"height": px, "parts":
+    [{"tag", "text", "bottom"}]}}, the parts being the headline, paragraphs, list
+    items and table rows before the first <details> (the first screen)."""
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for page in pages:
+        folder = out / page.name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "page.html").write_text(to_html(page, folder.as_uri()), encoding="utf-8")
+        jobs.append({"name": page.name, "html": str(folder / "page.html"), "width": width})
+    spec = {"profile": str(out / ".chromium-profile"), "charts": [], "pages": [],
+            "measure": jobs, "measured": str(out / "measured.json")}  # fmt: skip
+    (out / "jobs.json").write_text(json.dumps(spec, indent=1))
+    r = subprocess.run(
+        ["node", str(HERE / "render.mjs"), str(out / "jobs.json"), str(out / "results.json")],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"},
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    return {j["name"]: j["result"] for j in json.loads((out / "measured.json").read_text())}

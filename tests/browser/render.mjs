@@ -57,7 +57,25 @@ try {
     }
     await tab.close();
   }
+  // Pages laid out at a reader's width: where the first screen's parts end.
+  for (const page of jobs.measure ?? []) {
+    const tab = await browser.newPage();
+    await tab.setViewport({ width: page.width, height: page.width, deviceScaleFactor: 1 });
+    await tab.goto(pathToFileURL(page.html).href, { waitUntil: "load" });
+    page.result = await tab.evaluate(() => {
+      const bottom = (el) => el.getBoundingClientRect().bottom + window.scrollY;
+      const first = document.querySelector("details");
+      const before = (el) => !first || (first.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_PRECEDING);
+      const parts = [...document.querySelectorAll("h2, li, tr, p")]
+        .filter(before)
+        .map((el) => ({ tag: el.tagName, text: el.textContent.trim().slice(0, 100), bottom: bottom(el) }));
+      const body = document.body.getBoundingClientRect().bottom + window.scrollY;
+      return { height: Math.ceil(body + parseFloat(getComputedStyle(document.body).marginBottom)), parts };
+    });
+    await tab.close();
+  }
 } finally {
   await browser.close();
 }
 await fs.writeFile(resultsPath, JSON.stringify(results, null, 1));
+if (jobs.measure) await fs.writeFile(jobs.measured, JSON.stringify(jobs.measure, null, 1));

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -102,9 +103,55 @@ def _with_history(first: Path, root: Path, config: Path) -> Path:
     return out
 
 
+TIERS = ["bronze", "silver", "gold", "platinum"]
+
+
+def _four_class(root: Path) -> tuple[Path, Path]:
+    """A 4-class model (the diabetes example's target in quartiles) built twice:
+    max_depth 4, then 1 (which stops getting one class right)."""
+    import csv
+
+    project = _copy("regression", root / "four")
+    shutil.rmtree(project / "tests_model")
+    data = project / "data" / "diabetes.csv"
+    with data.open() as f:
+        rows = list(csv.DictReader(f))
+    values = sorted(float(r["progression"]) for r in rows)
+    cuts = [values[len(values) * i // 4] for i in (1, 2, 3)]
+    for r in rows:
+        value = float(r.pop("progression"))
+        r["tier"] = TIERS[sum(value >= c for c in cuts)]
+    with data.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    schema = yaml.safe_load((project / "schema.yaml").read_text())
+    del schema["columns"]["progression"]
+    schema["columns"]["tier"] = {"dtype": "str", "isin": TIERS}
+    (project / "schema.yaml").write_text(yaml.safe_dump(schema, sort_keys=False))
+
+    def four(cfg: dict, depth: int) -> None:
+        cfg.update(name="diabetes-tier", task="classification", metrics={"primary": "accuracy"})
+        cfg["data"]["target"] = "tier"
+        cfg["model"] = {
+            "estimator": "sklearn.ensemble.RandomForestClassifier",
+            "params": {"n_estimators": 100, "max_depth": depth},
+            "seed": 0,
+        }
+        cfg["gates"] = [{"metric": "accuracy", "max_regression": 0.05}]
+        cfg["model_tests"] = {"slices": {"columns": {"sex": "values"}, "min_rows": 20}}  # fmt: skip
+
+    config = project / "ci-ml.yaml"
+    _edit(project, lambda c: four(c, 4))
+    first = _build(config, root / "four-first")
+    _edit(project, lambda c: four(c, 1))
+    second = _build(config, root / "four-second", "--baseline", str(first), codes=(0, 4))
+    return first, second
+
+
 @pytest.fixture(scope="session")
-def documents(browser_ready, tmp_path_factory, example_build) -> dict[str, dict[str, str]]:
-    """{case: {"report": text, "model-card": text}} for every case."""
+def builds(browser_ready, tmp_path_factory, example_build) -> dict[str, Path]:
+    """{case: build folder} for every case (the first builds are shared: read only)."""
     root = tmp_path_factory.mktemp("render")
     outs: dict[str, Path] = {}
     for name in ["binary-classification", "regression", "mixed-tabular"]:
@@ -138,17 +185,25 @@ def documents(browser_ready, tmp_path_factory, example_build) -> dict[str, dict[
         renamed / "ci-ml.yaml", root / "incomplete", "--baseline", str(first)
     )
 
+    outs["first/four-class"], outs["compare/four-class"] = _four_class(root)
+
     reg = _copy("regression", root)
     _edit(reg, lambda c: c["model"]["params"].update(n_estimators=20))
     outs["compare/regression"] = _build(
         reg / "ci-ml.yaml", root / "regression", "--baseline", str(outs["first/regression"]),
         codes=(0, 4),
     )  # fmt: skip
+    return outs
+
+
+@pytest.fixture(scope="session")
+def documents(builds) -> dict[str, dict[str, str]]:
+    """{case: {"report": text, "model-card": text}} for every case."""
     return {
         case: {
             doc: (out / f"{doc}.md").read_text(encoding="utf-8") for doc in ("report", "model-card")
         }
-        for case, out in outs.items()
+        for case, out in builds.items()
     }
 
 
@@ -167,7 +222,7 @@ def test_the_cases_cover_every_verdict(documents) -> None:
     assert "fails its gates" in heads["compare/regressed"]
     assert "relative gates not evaluated" in heads["compare/incomplete"]
     reports = "\n".join(d["report"] for d in documents.values())
-    for icon in ["🟢 improved", "🔴 regressed", "⚪ within noise"]:
+    for icon in ["🟢 improved", "🔴 regressed", "🔘 within noise"]:
         assert icon in reports, icon
 
 
@@ -249,3 +304,105 @@ def _context() -> dict:
         "train": None, "timings": {}, "reused": None, "release_marker": "",
         "run_url": None, "sha": "", **report.pictures(None, metrics, history),
     }  # fmt: skip
+
+
+# --- the first screen ---------------------------------------------------------------
+
+SCREEN = 900  # px: the first screen at GitHub's comment width
+
+
+def _edited(build: Path, dest: Path, record: str, change) -> Path:
+    """A copy of a build with one record edited, its report rendered again: a
+    scenario from records, without training."""
+    shutil.copytree(build, dest)
+    path = dest / record
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    binary = str(EXAMPLES / "binary-classification" / "ci-ml.yaml")
+    _ok(run_cli("report", "--config", binary, "--out", str(dest)))
+    return dest
+
+
+def _stop(data: dict) -> None:
+    data["passed"] = False
+    data["findings"].insert(0, {
+        "check": "contamination", "severity": "error", "column": None, "value": 0.07,
+        "threshold": 0.01, "examples": [3, 5],
+        "message": "12 holdout rows (7.0%) also appear in the training data (limit 1%)",
+    })  # fmt: skip
+
+
+def _failing_slice(data: dict) -> None:
+    sl = data["slices"]
+    sl["gates"][0]["gate"].update(status="fail", reason="accuracy 0.838 < min 0.85")
+    sl["passed"] = data["passed"] = False
+    data["failed"] += 1
+    name = sl["gates"][0]["slice"]
+    data["failures"].insert(
+        0, {"kind": "slice", "name": name, "message": "accuracy 0.838 < min 0.85"}
+    )
+
+
+@pytest.fixture(scope="session")
+def scenarios(builds, tmp_path_factory) -> dict[str, str]:
+    """{scenario: report.md}: the issue's scenarios, built or derived from records."""
+    root = tmp_path_factory.mktemp("screens")
+    first = builds["first/binary-classification"]
+    # The first build compared with itself: an identical rebuild.
+    same = root / "identical"
+    shutil.copytree(first, same)
+    binary = str(EXAMPLES / "binary-classification" / "ci-ml.yaml")
+    _ok(run_cli("compare", "--config", binary, "--out", str(same), "--baseline", str(first)))
+    _ok(run_cli("report", "--config", binary, "--out", str(same)))
+    outs = {
+        "regression": builds["compare/regressed"],
+        "improvement": builds["compare/improved"],
+        "history of three": builds[SAVED],
+        "4-class model": builds["compare/four-class"],
+        "within noise": builds[SAVED],
+        "identical rebuild": same,
+        "safeguard stop": _edited(first, root / "stop", "safeguards.json", _stop),
+        "failing model test": _edited(
+            builds["compare/regressed"], root / "failing", "model-tests.json", _failing_slice
+        ),
+    }
+    return {name: (out / "report.md").read_text(encoding="utf-8") for name, out in outs.items()}
+
+
+def test_the_first_screen_tells_the_story(scenarios, tmp_path: Path) -> None:
+    """At 900 px: the verdict, every failed check and every significant change end
+    within the first 900 px (measured in Chromium); a comparison where nothing
+    moved is under 900 px in all."""
+    pages = [gfm.Page(name.replace(" ", "-"), text) for name, text in scenarios.items()]
+    measured = gfm.measure(pages, tmp_path / "screens", width=SCREEN)
+    for page in pages:
+        m = measured[page.name]
+        parts = m["parts"]
+        heads = [p for p in parts if p["tag"] == "H2"]
+        assert len(heads) == 1 and heads[0]["bottom"] <= SCREEN, page.name
+        failed = [p for p in parts if p["tag"] == "LI" and p["text"].startswith("❌")]
+        changes = [p for p in parts if p["tag"] == "TR" and p["text"][:1] in "🔴🟢"]
+        for p in failed + changes:
+            assert p["bottom"] <= SCREEN, (page.name, p)
+        # every failure and every significant change the report lists is there
+        text = page.markdown
+        listed = text.split("**Failed** (")[1].split(")")[0] if "**Failed** (" in text else "0"
+        assert len(failed) == min(int(listed), 12), page.name
+        n = (
+            text.split("**Significant changes** (")[1].split(")")[0]
+            if "**Significant changes** (" in text
+            else "0"
+        )
+        assert len(changes) == min(int(n), 15), page.name
+    assert measured["identical-rebuild"]["height"] <= SCREEN
+    identical = scenarios["identical rebuild"]
+    assert "**No significant change**" in identical and "Δ 0 [0, 0]" in identical
+    # every interval of a change (signed, or an exact 0) is [0, 0]
+    intervals = re.findall(r"\[([−+][\d.]+|0), ([−+][\d.]+|0)\]", identical)
+    assert intervals and all(lo == hi == "0" for lo, hi in intervals), intervals
+    assert "**Failed** (1)" in scenarios["safeguard stop"]
+    four = scenarios["4-class model"]  # recall and precision per class, with intervals
+    assert "recall gold ↑" in four and "precision gold ↑" in four  # the forest plot
+    assert re.search(r"\| 🔴 \| class gold: recall ↑ \| 0\.\d+ → 0 \| −0\.\d+ \[−", four), four
+    assert "(failing a slice gate)" in scenarios["failing model test"]

@@ -63,13 +63,13 @@ def test_three_releases_and_the_candidate_make_four_points(
 
     body = next(c.body for c in fake_github.state.comments.values() if c.issue == PR)
     chart = _mermaid(body)
-    assert 'x-axis ["model-v1", "model-v2", "model-v3", "candidate"]' in chart
+    assert 'x-axis ["model-v1", "model-v2", "model-v3", "this PR"]' in chart
     values = [float(v) for v in re.search(r"line \[(.*?)\]", chart).group(1).split(",")]
     candidate = json.loads((tmp_path / "pr-out" / "metrics.json").read_text())
     want = [m["metrics"]["rmse"]["value"] for m in recorded.values()]
     want.append(candidate["metrics"]["rmse"]["value"])
     assert values == pytest.approx(want, rel=1e-5)
-    assert "RMSE (lower is better)" in chart and "### History" in body
+    assert "RMSE (lower is better)" in chart and "<summary>History of" in body
 
     # One page of releases, read once; each release's metrics.json fetched once
     # (model-v3's with the baseline, not again for the history).
@@ -125,7 +125,7 @@ def test_history_trouble_never_fails_the_build(
     ok(r)
     assert "leaves out the model's history" in r.stdout + r.stderr
     report = (tmp_path / "out-1" / "report.md").read_text()
-    assert "### History" not in report and "```mermaid" not in report
+    assert "History of" not in report and "```mermaid" not in report
     assert (
         json.loads((tmp_path / "out-1" / "comparison.json").read_text())["baseline"]["tag"]
         == "model-v9"
@@ -137,7 +137,7 @@ def test_history_trouble_never_fails_the_build(
     ok(r)
     assert "model-v7's metrics.json is unreadable" in r.stdout + r.stderr
     chart = _mermaid((tmp_path / "out-2" / "report.md").read_text())
-    assert 'x-axis ["model-v8", "model-v9", "candidate"]' in chart
+    assert 'x-axis ["model-v8", "model-v9", "this PR"]' in chart
     assert "line [61.5," in chart
 
 
@@ -156,7 +156,7 @@ def test_history_limit_and_off(
     (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg))
     ok(_pr_run(project, tmp_path, pr_env, "three"))
     chart = _mermaid((tmp_path / "three" / "report.md").read_text())
-    assert 'x-axis ["model-v4", "model-v5", "model-v9", "candidate"]' in chart
+    assert 'x-axis ["model-v4", "model-v5", "model-v9", "this PR"]' in chart
     assert len(fake_github.api_requests("GET", r"/releases/assets/")) == 2 + len(
         fake_github.state.release_assets(fake_github.state.repo_releases(REPO)[0].id)
     )  # model-v4 and v5's metrics.json, and the baseline's files

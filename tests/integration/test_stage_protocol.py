@@ -125,7 +125,9 @@ def test_a_stage_declared_in_a_test_joins_help_chain_pipeline_and_report(
     # the report: its section, between the model tests and the build table
     report = (out / "report.md").read_text()
     assert "### Row count\n\n171 holdout rows counted by a dummy stage." in report
-    assert report.index("Model tests") < report.index("### Row count") < report.index("### Build")
+    assert (
+        report.index("Model tests") < report.index("### Row count") < report.index("<summary>Build")
+    )
     # and alone, as its own command
     code, stdout, _ = run_here(["count-rows", "--out", str(out)], project)
     assert code == 0 and "counted 171 holdout rows" in stdout

@@ -177,9 +177,10 @@ def test_every_json_file_is_strict_json(name: str, first_builds: dict[str, Path]
         loads_strict(path.read_text())
 
 
-def test_undefined_numbers_are_written_as_null(example_copy, tmp_path: Path) -> None:
+def test_a_missing_cell_is_never_nan_but_as_the_file_has_it(example_copy, tmp_path: Path) -> None:
     """A missing value in a column that must not have one is NaN in pandas: the
-    failure's example is written as null, not as a bare NaN."""
+    failure's example is never a bare NaN; it is the cell as the file has it (here
+    empty), on the line it is on."""
     project = example_copy("regression")
     data = project / "data" / "diabetes.csv"
     lines = data.read_text().splitlines()
@@ -193,7 +194,8 @@ def test_undefined_numbers_are_written_as_null(example_copy, tmp_path: Path) -> 
     text = (out / "validation.json").read_text()
     assert "NaN" not in text
     validation = loads_strict(text)
-    assert any(None in f["examples"] for f in validation["failures"]), validation
+    missing = [f for f in validation["failures"] if f["check"] == "not_nullable"]
+    assert missing and missing[0]["examples"] == [""] and missing[0]["lines"] == [6], validation
 
 
 def test_the_headline_defaults_to_the_first_gates_metric(example_copy, tmp_path: Path) -> None:

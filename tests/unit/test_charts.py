@@ -12,7 +12,7 @@ from ci_ml.github.api import MAX_COMMENT_CHARS
 from ci_ml.github.comment import fit_comment
 from ci_ml.marker import marker
 from ci_ml.records import Comparison, Evaluation, History, load, recorded_values
-from ci_ml.report import charts
+from ci_ml.report import charts, numbers
 from tests.report_context import BASE
 
 ZERO = charts.HALF  # the zero column inside a strip
@@ -135,10 +135,10 @@ def test_nice_ceiling(m, nice) -> None:
 
 @pytest.mark.parametrize(
     ("v", "s"),
-    [(0.000219, "0.000219"), (-0.011695, "-0.0117"), (54.321, "54.3"), (0.99996, "1")],
+    [(0.000219, "0.000219"), (-0.011695, "−0.0117"), (54.321, "54.3"), (0.99996, "1")],
 )
 def test_three_significant_digits(v, s) -> None:
-    assert charts.fmt(v, 3) == s
+    assert numbers.general(v, 3) == s
 
 
 def evaluation(primary: str = "roc_auc", value: float = 0.98, **extra) -> Evaluation:
@@ -175,10 +175,19 @@ def test_history_ends_with_the_candidate() -> None:
     h = charts.history(
         history(("model-v1", 0.97), ("model-v2", None), ("model-v3", 0.975)), evaluation()
     )
-    assert h["x"] == ["model-v1", "model-v3", "candidate"]  # v2 recorded no roc_auc
+    assert h["x"] == ["model-v1", "model-v3", "this PR"]  # v2 recorded no roc_auc
     assert h["y"] == [0.97, 0.975, 0.98] and h["releases"] == 2
     assert h["y_min"] < 0.97 and 0.98 < h["y_max"] <= 1.0
-    assert "the last 2 releases and the candidate" in h["title"]
+    assert "the last 2 releases and this PR" in h["title"]
+
+
+def test_the_history_axis_is_never_narrower_than_the_candidates_interval() -> None:
+    """Reported: an axis of 0.973-0.978 drew four values within noise as a steep V
+    while the PR's own interval was [-0.0069, +0.0136]."""
+    points = [("v1", 0.9755), ("v2", 0.9731), ("v3", 0.9768)]
+    h = charts.history(history(*points), evaluation(value=0.9744))  # its CI: [0.9, 1.0]
+    assert h["y_max"] - h["y_min"] >= 0.1 - 1e-9 and h["y_max"] <= 1.0
+    assert h["interval"] == (0.9, 1.0)
 
 
 def test_no_history_without_a_release_that_recorded_the_metric() -> None:
@@ -255,3 +264,30 @@ def test_a_cut_inside_a_code_block_closes_it() -> None:
     body = marker("abc") + "\n## h\n\n```diff\n" + "+ line\n" * 20_000 + "```\n"
     out, short = fit_comment(body)
     assert short and len(out) <= MAX_COMMENT_CHARS and out.count("```") == 2
+
+
+def _per_class(label: str, delta: float, verdict: str) -> dict:
+    est = {"candidate": 0.5 + delta, "ci_low": 0.4, "ci_high": 0.7, "baseline": 0.5,
+           "delta": delta, "delta_ci_low": delta - 0.1, "delta_ci_high": delta + 0.1,
+           "verdict": verdict}  # fmt: skip
+    return {"label": label, "rows": 30, "candidate": 0.5 + delta, "baseline": 0.5,
+            "recall": est, "precision": est}  # fmt: skip
+
+
+def test_a_multiclass_forest_plot_has_recall_and_precision_per_class() -> None:
+    c = comparison(row("accuracy", -0.07, -0.14, -0.01, "regressed"))
+    c.per_class = load(
+        Comparison,
+        {
+            "primary_metric": "accuracy",
+            "statistics": {"method": "m", "resamples": 100, "confidence": 0.95, "seed": 0},
+            "per_class": [_per_class(x, d, v) for x, d, v in
+                          [("gold", -0.41, "regressed"), ("silver", 0.0, "within noise"),
+                           ("bronze", 0.05, "within noise")]],
+        },
+    ).per_class  # fmt: skip
+    text = charts.forest(c)
+    assert "- recall gold ↑" in text and "- precision gold ↑" in text  # regressed: red
+    assert "  recall silver ↑" in text and text.count(" ↑") == 7
+    c.per_class = c.per_class[:2]  # two classes: the metrics already say it
+    assert "recall" not in charts.forest(c)

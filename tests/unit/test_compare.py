@@ -49,3 +49,36 @@ def test_align_classes_maps_labels_and_probabilities_onto_the_candidates() -> No
     assert notes == ["classes only the baseline knows: z"]
     idx, out, _ = align_classes(["a", "b"], ["a", "b"], np.array(["a"]), None)
     assert idx.tolist() == [0] and out is None
+
+
+def configured(estimator: str, user: dict, seed: int = 0, **effective) -> Manifest:
+    """A manifest whose config set `user` and whose estimator ran with `effective`."""
+    return load(
+        Manifest,
+        {
+            "task": "classification",
+            "features": [],
+            "model": {"estimator": estimator, "params": {**effective, **user}},
+            "config": {"model": {"params": user, "seed": seed}},
+        },
+    )
+
+
+def test_only_the_parameters_the_user_set_and_a_class_change_are_listed() -> None:
+    """The reported 'Parameters changed (24)' after an estimator change: every
+    default of both classes. Now: the class, and the parameters either config set."""
+    base = configured("RandomForestClassifier", {"max_depth": 6}, criterion="gini", n_jobs=None)
+    cand = configured("ExtraTreesClassifier", {"max_depth": 2}, criterion="entropy", bootstrap=1)
+    rows = [(r.param, r.baseline, r.candidate) for r in params_diff(base, cand)]
+    assert rows == [
+        ("(estimator)", "RandomForestClassifier", "ExtraTreesClassifier"),
+        ("max_depth", 6, 2),
+    ]
+    # A parameter only one config set is a change, with the other side's effective value.
+    cand = configured("RandomForestClassifier", {"max_depth": 6, "criterion": "entropy"})
+    base = configured("RandomForestClassifier", {"max_depth": 6}, criterion="gini")
+    assert [(r.param, r.baseline, r.candidate) for r in params_diff(base, cand)] == [
+        ("criterion", "gini", "entropy")
+    ]
+    assert [r.param for r in params_diff(base, configured("RandomForestClassifier",
+        {"max_depth": 6}, seed=7, criterion="gini"))] == ["(seed)"]  # fmt: skip

@@ -210,19 +210,23 @@ def test_failures_come_first_and_every_kind_is_counted() -> None:
     assert t.total == 8
 
 
-def test_the_report_shows_model_tests_failures_first_and_the_worst_slice() -> None:
+def test_the_report_shows_model_tests_failures_first_and_the_failing_slice() -> None:
     text = report.render_report(_ctx(_tests_result()))
     assert "fails its model tests" in text
-    head, section = text.split("### ❌ Model tests", 1)
-    assert "**Model tests**: ❌ 4 of 8 failed · worst slice plan=a\\|b" in head
+    head, section = text.split("❌ Model tests: 4 of 8 passed</summary>", 1)
+    # The first screen: every failure with its reason, then the significant
+    # changes (the slice that regressed, its gate failed), then the failing slice.
+    assert "**Failed** (4):" in head and head.count("\n- ❌ model test (") == 4
+    assert "| 🔴 | slice plan=a\\|b" in head and "❌ gate failed |" in head
+    assert "**Slice** (failing a slice gate): plan=a\\|b" in head
     assert section.index("| ❌ slice |") < section.index("**Slices**")
     assert "<script>" not in text and "<!-- x -->" not in text
     assert text.count("-->") == 1  # only the marker's
     md = MarkdownIt("commonmark").enable("table")
     tables = [t for t in md.parse(text) if t.type == "table_open"]
-    # failures, slices (10 of 13), all slices, golden, checks, calibration,
-    # reliability, budgets, pytest tests
-    assert len(tables) == 9
+    # significant changes, failures, slices (10 of 13), all slices, golden, checks,
+    # calibration, reliability, budgets, pytest tests
+    assert len(tables) == 10
     top = section.split("**Slices**")[1].split("<details><summary>All 13 slices</summary>")[0]
     assert top.count("| plan=") == 10 and "plan=tiny" not in top
 

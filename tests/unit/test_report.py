@@ -147,8 +147,9 @@ def _tables(text: str) -> int:
 def test_report_tables_parse_and_marker_is_there_once() -> None:
     text = report.render_report(_ctx())
     assert text.count("<!-- ci-ml:comment id=abc123 -->") == 1
-    # gates, metrics, class balance, params diff, recall per class, confusion matrix
-    assert _tables(text) == 6
+    # significant changes (first screen), gates, metrics, class balance, params diff,
+    # recall per class, confusion matrix
+    assert _tables(text) == 7
 
 
 def test_user_text_cannot_break_markdown_or_the_marker() -> None:
@@ -233,10 +234,10 @@ def test_a_template_without_marker_fails_rendering(monkeypatch: pytest.MonkeyPat
         (0.91234, "0.9123"),
         (12.3456, "12.35"),
         (None, "—"),
-        (1234567.0, "1234567"),
+        (1234567.0, "1,234,567"),
         (0.0001234, "0.0001234"),
         (0.924, "0.924"),
-        (-0.5, "-0.5"),
+        (-0.5, "−0.5"),
         (0.0, "0"),
         (float("nan"), "—"),
     ],
@@ -249,14 +250,15 @@ def test_deltas_and_intervals_share_the_values_format() -> None:
     """The reported headline: '+2.190e-04' beside four-decimal values."""
     assert report.signed(0.000219) == "+0.000219"
     assert report.signed(-0.011695) == "−0.0117"
-    assert report.ci(-0.00534, 0.00745) == "[−0.00534, +0.00745]"
-    assert report.sci(2.504e-07) == "2.504e-07"  # round-off, not a metric
+    # An interval alone gets the decimals its width supports (2 significant digits of it).
+    assert report.ci(-0.00534, 0.00745) == "[−0.005, +0.007]"
+    assert report.sci(2.504e-07) == "0.00000025"  # round-off: no exponent either
 
 
 def test_signed_and_ci() -> None:
     assert report.signed(0.0123) == "+0.0123"
     assert report.signed(-0.5) == "−0.5"
-    assert report.ci(-0.01, 0.02) == "[−0.01, +0.02]"
+    assert report.ci(-0.01, 0.02) == "[−0.010, +0.020]"
 
 
 def test_comment_id_is_stable_per_config_path() -> None:
@@ -367,3 +369,47 @@ def test_the_lineage_says_whether_ci_ml_was_installed_from_its_lock(install, sho
     text = report.render_report(ctx)
     rows = [line for line in text.splitlines() if line.startswith("| install |")]
     assert rows == ([] if shown is None else [f"| install | {shown} |"])
+
+
+def test_the_model_card_is_a_release_body_to_keep() -> None:
+    """Reported: 'Check out the commit above' with no commit, the command split in
+    two code spans, no training rows, intended use or limitations, ROC AUC not
+    named as macro one-vs-rest."""
+    ctx = _ctx()
+    ctx["manifest"] = load(
+        Manifest,
+        {
+            "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False,
+                    "config_path": "models/ci-ml.yaml"},
+            "model": {"estimator": "RandomForestClassifier", "params": {"max_depth": 4},
+                      "seed": 7},
+            "task": "classification",
+            "created": "2026-11-26T00:00:00+00:00",
+            "data": {"files": {"train": {"path": "train.csv", "sha256": "ab" * 32, "rows": 800,
+                                         "columns": 5}},
+                     "train_rows": 800, "test_rows": 300},
+            "schema": {"source": None, "sha256": None},
+            "config": {"model": {"params": {"max_depth": 4}, "seed": 7},
+                       "card": {"intended_use": "triage <b>only</b>",
+                                "limitations": "not for children"}},
+            "environment": {"python": "3.11",
+                            "packages": {"scikit-learn": "1", "skl2onnx": "1", "onnxruntime": "1"}},
+            "features": [{"name": "age", "dtype": "int64"}],
+            "classes": ["a", "b", "c"],
+        },
+    )  # fmt: skip
+    ctx["metrics"].classes = ["a", "b", "c"]
+    card = report.render_model_card(ctx)
+    assert "Check out the commit above" not in card
+    assert (
+        "```sh\ngit checkout 0123456789abcdef0123456789abcdef01234567\n"
+        "ci-ml run --config models/ci-ml.yaml --no-cache\n```" in card
+    )
+    assert "**Intended use**: triage &lt;b&gt;only&lt;/b&gt;" in card
+    assert "**Limitations**: not for children" in card
+    assert "| trained on | 800 rows; holdout 300 rows |" in card
+    assert "macro one-vs-rest" in card  # three classes
+    assert "`max_depth` 4" in card and "seed 7" in card
+    ctx["manifest"].git = None
+    card = report.render_model_card(ctx)
+    assert "recorded no commit" in card and "git checkout" not in card
