@@ -105,7 +105,7 @@ def serve_fake(d: Path) -> Iterator[Fake]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120  # a liveness bound: it loads GitHub's API description
     while not port_file.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()

@@ -513,7 +513,7 @@ def test_fake_runs_as_a_process_driven_by_its_control_api(tmp_path, sleeps):
     command += ["--port-file", str(port_file), "--seed", str(seed), "--state-file", str(state_file)]
     proc = subprocess.Popen(command, cwd=root, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # a liveness bound: it loads GitHub's API description
         while not port_file.exists():
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "fake did not start"
