@@ -47,9 +47,10 @@ def lock_sha256(path: Path) -> str:
 
 
 def version_of(action_path: Path) -> str:
-    """ci-ml's version from its pyproject.toml (no tomllib on 3.10)."""
-    text = (action_path / "pyproject.toml").read_text(encoding="utf-8")
-    m = re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE)
+    """ci-ml's version from its one source, `__version__` in ci_ml/__init__.py (read,
+    not imported: this runs before ci-ml's dependencies are installed)."""
+    text = (action_path / "ci_ml" / "__init__.py").read_text(encoding="utf-8")
+    m = re.search(r'^__version__\s*=\s*"([^"]+)"', text, re.MULTILINE)
     return m.group(1) if m else "unknown"
 
 
