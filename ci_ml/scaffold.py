@@ -52,6 +52,14 @@ class Setup:
     stratify: bool | None = None  # None: the default (stratified for classification)
 
 
+# What the .gitignore of a new repository keeps out: the build folder, and a
+# virtual environment made in the project (800 MB that `git add .` would take).
+GITIGNORE = (".ci-ml/", ".venv/")
+# GitHub refuses files over 100 MB and warns from 50 MB: larger data belongs in
+# Git LFS or DVC (https://docs.github.com/en/repositories/working-with-files/managing-large-files).
+LARGE_BYTES = 50 * 1024 * 1024
+
+
 def files() -> list[str]:
     """The paths `init` writes, relative to the project folder."""
     return [CONFIG, SCHEMA, *(f"{WORKFLOWS_DIR}/{w}" for w in WORKFLOWS)]
@@ -64,6 +72,28 @@ def workflow_templates() -> dict[str, str]:
 
 
 # --- decisions -------------------------------------------------------------------
+
+
+def git_add_paths(written: list[str], data: list[str]) -> list[str]:
+    """What the first commit must hold, relative to the repository root: the files
+    `init` wrote (the workflows as their folder) and the data the config names,
+    without which a clean clone cannot build. Data outside the root is left out
+    (`outside_repository` says so)."""
+    paths = {".github/workflows" if p.startswith(".github/") else p for p in written}
+    paths.update(p for p in data if not outside_repository(p))
+    return sorted(paths)
+
+
+def outside_repository(path: str) -> bool:
+    """Is this root-relative path outside the repository (`../x`, or absolute)?"""
+    return path.startswith(("../", "/")) or path == ".."
+
+
+def gitignore_missing(text: str) -> list[str]:
+    """The entries of GITIGNORE an existing .gitignore lacks (in any spelling git
+    reads the same: `.venv`, `/.venv/`, ...)."""
+    have = {line.strip().strip("/") for line in text.splitlines()}
+    return [entry for entry in GITIGNORE if entry.strip("/") not in have]
 
 
 def check_target(frames: dict[str, pd.DataFrame], target: str) -> None:
