@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from ci_ml import suggest
 from ci_ml.errors import ConfigError
 from ci_ml.stats.metrics import METRICS
 
@@ -615,7 +616,12 @@ def format_validation_error(err: ValidationError, source: Path) -> str:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             valid = _valid_keys(e["loc"][:-1])
-            msg = "unknown key" + (f"; valid keys here: {', '.join(valid)}" if valid else "")
+            msg = "unknown key" + (
+                f"; {suggest.did_you_mean(str(e['loc'][-1]), valid)}valid keys here: "
+                f"{', '.join(valid)}"
+                if valid
+                else ""
+            )
         elif e["type"] == "missing":
             msg = "required key is missing"
         given = e.get("input")

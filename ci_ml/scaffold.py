@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import yaml
 
+from ci_ml import suggest
 from ci_ml.config import Config
 from ci_ml.data import MIN_CLASS_ROWS, MIN_TRAIN_ROWS, infer_task, is_text, too_few_rows
 from ci_ml.errors import ConfigError, DataValidationError
@@ -107,7 +108,7 @@ def check_target(frames: dict[str, pd.DataFrame], target: str) -> None:
         if target not in df.columns:
             raise ConfigError(
                 f"--target {target!r} is not a column of {name}",
-                hint=f"columns are: {', '.join(map(str, df.columns[:30]))}",
+                hint=suggest.hint(target, df.columns),
             )
         missing = int(df[target].isna().sum())
         if missing:

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from ci_ml.cli import Runtime
 
 
+# A data path given on the command line is relative to where the command runs.
+ARG_PATH = "check the {} path: it is relative to the current folder"
+
+
 def _relative(path: Path, root: Path) -> str:
     return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
 
@@ -25,14 +29,14 @@ def _relative(path: Path, root: Path) -> str:
 def _read(args: Any) -> dict[str, pd.DataFrame]:
     from ci_ml.data import read_frame
 
-    frames = {args.data: read_frame(Path(args.data))}
+    frames = {args.data: read_frame(Path(args.data), ARG_PATH.format("--data"))}
     if args.test:
         if Path(args.test).resolve() == Path(args.data).resolve():
             raise UsageError(
                 "--test names the same file as --data",
                 hint="leave --test out to have ci-ml split the one file",
             )
-        frames[args.test] = read_frame(Path(args.test))
+        frames[args.test] = read_frame(Path(args.test), ARG_PATH.format("--test"))
         missing = [c for c in frames[args.data].columns if c not in frames[args.test].columns]
         if missing:
             raise DataValidationError(

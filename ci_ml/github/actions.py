@@ -12,6 +12,8 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping
 
+from ci_ml.progress import Ticker
+
 
 def _escape_data(s: str) -> str:
     # https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts
@@ -38,9 +40,11 @@ def annotation(
 class Actions:
     """Workflow commands for the run described by `env` (a copy of the environment)."""
 
-    def __init__(self, env: Mapping[str, str] | None = None):
+    def __init__(self, env: Mapping[str, str] | None = None, verbosity: int = 0):
         env = env or {}
         self.enabled = env.get("GITHUB_ACTIONS") == "true"
+        # -q (-1): warnings, errors and the output asked for only; -v (1): more.
+        self.verbosity = verbosity
         self.output_path = env.get("GITHUB_OUTPUT") or None
         self.summary_path = env.get("GITHUB_STEP_SUMMARY") or None
 
@@ -62,9 +66,26 @@ class Actions:
         if secret and self.enabled:
             print(f"::add-mask::{_escape_data(secret)}", flush=True)
 
+    def info(self, message: str, *, level: int = 0) -> None:
+        """A progress line on stdout, shown at verbosity `level` and above (-q hides
+        the usual ones, -v shows level 1)."""
+        if self.verbosity >= level:
+            print(message, flush=True)
+
+    def progress(self, label: str) -> contextlib.AbstractContextManager[object]:
+        """While the block runs, say that `label` still is (nothing under -q)."""
+        if self.verbosity < 0:
+            return contextlib.nullcontext()
+        # A terminal gets one line redrawn; a CI log or a pipe plain lines.
+        tty = not self.enabled and sys.stderr.isatty()
+        return Ticker(label, sys.stderr, tty=tty)
+
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:
-        """A collapsible log group in Actions, a header line elsewhere."""
+        """A collapsible log group in Actions, a header line elsewhere (none under -q)."""
+        if not self.enabled and self.verbosity < 0:
+            yield
+            return
         if not self.enabled:
             print(f"── {title}", file=sys.stderr, flush=True)
             yield

@@ -48,6 +48,8 @@ def test_init_then_run_passes_with_no_edits(tmp_path: Path, split_files: bool) -
     assert (project / ".gitignore").read_text().split() == [".ci-ml/", ".venv/"]
     r = run_cli("run", cwd=project)
     assert r.returncode == 0, r.stdout + r.stderr
+    # Each stage's line says its time; the end, all of them.
+    assert "times: validate " in r.stdout and "; total " in r.stdout
     manifest = json.loads((project / ".ci-ml" / "manifest.json").read_text())
     assert manifest["model"]["preprocess"]["one_hot"] == {
         "plan": {"categories": 4, "encoded_as_unknown": 0}  # basic, premium, standard, ""
