@@ -84,10 +84,18 @@ class CiMlError(Exception):
 
     exit_code = EXIT_UNEXPECTED
 
-    def __init__(self, message: str, *, file: str | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        hint: str | None = None,
+        line: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
-        self.file = file  # for ::error file=...:: annotations
+        self.file = file  # for ::error file=...,line=...:: annotations
+        self.line = line
         self.hint = hint
 
     def __str__(self) -> str:

@@ -26,6 +26,23 @@ LOCK = "requirements.lock"
 # What the lock is resolved and checked for (scripts/update-lock.sh).
 PYTHONS = ((3, 10), (3, 11), (3, 12), (3, 13), (3, 14))
 PLATFORMS = {("Linux", "x86_64"), ("Linux", "aarch64"), ("Darwin", "arm64")}
+# What `ci-ml comment` imports (and setuptools, which builds ci-ml), each with the
+# packages it needs: the fork-comment job installs just these from the lock (about
+# 20 MB, seconds) instead of everything a build needs (600-800 MB, minutes).
+# tests/e2e/test_light_install.py installs them into a fresh venv and posts a comment.
+COMMENT_PACKAGES = (
+    "annotated-types",
+    "certifi",
+    "charset-normalizer",
+    "idna",
+    "pydantic",
+    "pydantic-core",
+    "requests",
+    "setuptools",
+    "typing-extensions",
+    "typing-inspection",
+    "urllib3",
+)
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
 
 
@@ -40,6 +57,23 @@ def pins(lock_text: str) -> dict[str, set[str]]:
     for name, version in _PIN.findall(lock_text):
         out.setdefault(normalize(name), set()).add(version)
     return out
+
+
+def subset(lock_text: str, names: tuple[str, ...]) -> str:
+    """The lock's entries (pin, markers, hashes, comments) for these distributions
+    only: a lock of its own, installable with --require-hashes."""
+    wanted = {normalize(n) for n in names}
+    out: list[str] = []
+    keep = False
+    for line in lock_text.splitlines(keepends=True):
+        pin = _PIN.match(line)
+        if pin:
+            keep = normalize(pin.group(1)) in wanted
+        elif not line.startswith((" ", "\t")):
+            keep = False  # a comment or blank line between entries
+        if keep:
+            out.append(line)
+    return "".join(out)
 
 
 def lock_sha256(path: Path) -> str:
@@ -93,9 +127,17 @@ def report(lock: Path | None) -> dict[str, object]:
 
 def main(argv: list[str]) -> int:
     """`install.py key ACTION_PATH RUNNER_OS RUNNER_ARCH`: print the install's key, or
-    say why this Python or machine is not covered (exit 2)."""
+    say why this Python or machine is not covered (exit 2).
+    `install.py comment-lock ACTION_PATH`: print the part of the lock `ci-ml comment` needs."""
+    if len(argv) == 2 and argv[0] == "comment-lock":
+        text = (Path(argv[1]) / LOCK).read_text(encoding="utf-8")
+        print(subset(text, COMMENT_PACKAGES), end="")
+        return 0
     if len(argv) != 4 or argv[0] != "key":
-        print("usage: install.py key ACTION_PATH RUNNER_OS RUNNER_ARCH", file=sys.stderr)
+        print(
+            "usage: install.py key ACTION_PATH RUNNER_OS RUNNER_ARCH | comment-lock ACTION_PATH",
+            file=sys.stderr,
+        )
         return 2
     why = unsupported(sys.version_info[:2], platform.system(), platform.machine())
     if why:

@@ -41,6 +41,7 @@ class Runtime:
 
     env: dict[str, str] = field(default_factory=dict)
     verbosity: int = 0  # -q: -1, -v: 1 (and more with -vv)
+    command: str = ""  # the command's words once parsed: "run", "baseline fetch"
 
     @property
     def actions(self) -> Actions:
@@ -413,6 +414,8 @@ def main_inner(argv: Sequence[str] | None, rt: Runtime) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     rt.verbosity = getattr(args, "verbosity", 0)
+    words = [args.command, getattr(args, f"{args.command}_command", None)]
+    rt.command = " ".join(w for w in words if w)
     handler = getattr(args, "handler", None)
     if not handler:
         parser.print_help()
@@ -433,12 +436,15 @@ def _output_closed() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     rt = Runtime(dict(os.environ))
+    summary_before = _size(rt.env.get("GITHUB_STEP_SUMMARY"))
     try:
-        code = _run(argv, rt)
+        code, error = _run(argv, rt)
     except SystemExit as e:  # argparse's --help, --version and usage errors
         if not isinstance(e.code, int) and e.code is not None:
             raise
-        code = e.code or 0
+        code, error = e.code or 0, None
+    if code != EXIT_OUTPUT_CLOSED and rt.command:
+        _tell_actions(rt, code, error, summary_before)
     try:
         # What is still buffered goes out now, while a closed pipe can be handled
         # (at the interpreter's exit it would be a traceback).
@@ -448,23 +454,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _run(argv: Sequence[str] | None, rt: Runtime) -> int:
-    """The command, with every way it can end turned into an exit code."""
+def _size(path: str | None) -> int:
     try:
-        return main_inner(argv, rt)
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
+
+
+def _tell_actions(rt: Runtime, code: int, error: str | None, summary_before: int) -> None:
+    """Under Actions, every command leaves its outcome where a workflow looks: the
+    step outputs `exit-code` and `error`, and, when it wrote nothing to the job
+    summary itself (the report does), a short entry there."""
+    from ci_ml.github.actions import outcome_summary
+
+    actions = rt.actions
+    if not actions.enabled:
+        return
+    actions.set_outputs({"exit-code": code, "error": (error or "").split("\n", 1)[0]})
+    if _size(actions.summary_path) == summary_before:
+        actions.append_summary(outcome_summary(f"ci-ml {rt.command}", code, error))
+
+
+def _run(argv: Sequence[str] | None, rt: Runtime) -> tuple[int, str | None]:
+    """The command, with every way it can end turned into an exit code (and the
+    error's text, if it failed)."""
+    try:
+        return main_inner(argv, rt), None
     except BrokenPipeError:
-        return _output_closed()
+        return _output_closed(), None
     except CiMlError as e:
         if rt.verbosity > 0:  # -v: where it came from, for a bug report
             import traceback
 
             traceback.print_exc()
-        rt.actions.error(str(e), file=e.file)
-        return e.exit_code
+        rt.actions.error(str(e), file=e.file, line=e.line)
+        return e.exit_code, str(e)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
-    except Exception:
+        return 130, "interrupted"
+    except Exception as e:
         import traceback
 
         traceback.print_exc()
@@ -473,7 +501,7 @@ def _run(argv: Sequence[str] | None, rt: Runtime) -> int:
             "with the traceback above.",
             file=sys.stderr,
         )
-        return EXIT_UNEXPECTED
+        return EXIT_UNEXPECTED, f"unexpected error (a bug in ci-ml): {type(e).__name__}: {e}"
 
 
 __all__ = ["main", "main_inner", "build_parser", "Runtime"]

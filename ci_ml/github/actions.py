@@ -8,9 +8,11 @@ behaves the same on a laptop.
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 from ci_ml.progress import Ticker
 
@@ -25,16 +27,33 @@ def _escape_property(s: str) -> str:
 
 
 def annotation(
-    kind: str, message: str, *, file: str | None = None, title: str | None = None
+    kind: str,
+    message: str,
+    *,
+    file: str | None = None,
+    title: str | None = None,
+    line: int | None = None,
 ) -> str:
     """The text of an ::error/::warning/::notice command."""
     props = []
     if file:
         props.append(f"file={_escape_property(file)}")
+        if line is not None:
+            props.append(f"line={line}")
     if title:
         props.append(f"title={_escape_property(title)}")
     sep = " " + ",".join(props) if props else ""
     return f"::{kind}{sep}::{_escape_data(message)}"
+
+
+def outcome_summary(command: str, code: int, error: str | None) -> str:
+    """A job-summary entry for a command that wrote none of its own. The error's
+    text quotes the data and the config, so it goes in a code fence longer than
+    any run of backticks in it: nothing in it renders as markdown."""
+    if error is None:
+        return f"**{command}**: done (exit {code})"
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", error)), default=0))
+    return f"**{command}** failed (exit {code}):\n\n{fence}text\n{error}\n{fence}"
 
 
 class Actions:
@@ -47,19 +66,42 @@ class Actions:
         self.verbosity = verbosity
         self.output_path = env.get("GITHUB_OUTPUT") or None
         self.summary_path = env.get("GITHUB_STEP_SUMMARY") or None
+        self.workspace = env.get("GITHUB_WORKSPACE") or None
 
-    def _annotate(self, kind: str, message: str, file: str | None, title: str | None) -> None:
-        text = annotation(kind, message, file=file, title=title) if self.enabled else None
+    def _where(self, file: str | None) -> str | None:
+        """An annotation's file as GitHub links it: relative to the repository root."""
+        if not file:
+            return None
+        path = Path(file).absolute()
+        root = Path(self.workspace).absolute() if self.workspace else Path.cwd()
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:  # outside the checkout: the path as given is all there is
+            return file
+
+    def _annotate(
+        self, kind: str, message: str, file: str | None, title: str | None, line: int | None
+    ) -> None:
+        text = None
+        if self.enabled:
+            text = annotation(kind, message, file=self._where(file), title=title, line=line)
         print(text or f"{kind}: {message}", file=sys.stderr, flush=True)
 
-    def error(self, message: str, *, file: str | None = None, title: str | None = None) -> None:
-        self._annotate("error", message, file, title)
+    def error(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        title: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self._annotate("error", message, file, title, line)
 
     def warning(self, message: str, *, file: str | None = None) -> None:
-        self._annotate("warning", message, file, None)
+        self._annotate("warning", message, file, None, None)
 
     def notice(self, message: str) -> None:
-        self._annotate("notice", message, None, None)
+        self._annotate("notice", message, None, None, None)
 
     def mask(self, secret: str) -> None:
         """Ask the runner to redact a secret from every later log line."""
