@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import yaml
 
-from ci_ml import suggest
-from ci_ml.config import Config
+from ci_ml import __version__, suggest
+from ci_ml.config import SCHEMA_URL, Config
 from ci_ml.data import MIN_CLASS_ROWS, MIN_TRAIN_ROWS, infer_task, is_text, too_few_rows
 from ci_ml.errors import ConfigError, DataValidationError
 
@@ -295,8 +295,10 @@ def _gate_lines(setup: Setup) -> list[str]:
 def config_text(setup: Setup, data: dict[str, str], source: str) -> str:
     """The commented ci-ml.yaml; `data` is {train, test} or {path} (relative paths)."""
     lines = [
+        # Editors with the YAML language server check and complete the file from it.
+        f"# yaml-language-server: $schema={SCHEMA_URL.format(version=__version__)}",
         f"# ci-ml.yaml, written by `ci-ml init` from {source}. Change anything:",
-        "# the README's config reference lists every key.",
+        "# the docs' configuration reference (docs/reference/config.md) lists every key.",
         "",
         *_data_lines(setup, data),
         "",
