@@ -11,7 +11,7 @@ reused only when its recorded key is that name. So this module imports
 nothing but the standard library, and parses on old Pythons, to say that they
 are too old.
 
-Regenerate the lock with `scripts/update-lock.sh` (see the README).
+Regenerate the lock with `scripts/update-lock.sh` (see docs/development/index.md).
 """
 
 from __future__ import annotations

@@ -313,7 +313,7 @@ def config_text(setup: Setup, data: dict[str, str], source: str) -> str:
         "  # Gradient-boosted trees: strong on tables, quick to train, exported to ONNX exactly.",
         f"  estimator: {setup.estimator}",
         _line("  params: {}", "its keyword arguments, e.g. {max_iter: 200}"),
-        "  # auto: text columns one-hot encoded, missing numbers imputed (README: Preprocessing).",
+        "  # auto: text columns one-hot encoded, missing numbers imputed (docs: guide/configuration.md).",
         "  preprocess: auto",
         _line("  seed: 0", "the same commit always builds the same model"),
         "",
