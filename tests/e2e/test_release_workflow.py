@@ -70,7 +70,8 @@ def released(tmp_path_factory, fake):
         repo / ".github" / "workflows" / "release.yml",
         cache_dir=work / "act-cache",
         local_repositories=stubs,
-        payload={"inputs": {"run-tests": False, "publish-to-pypi": True}},
+        # As GitHub sends them: workflow_dispatch inputs are strings in the payload.
+        payload={"inputs": {"run-tests": "false", "publish-to-pypi": "true"}},
         env={"GITHUB_API_URL": fake.url, "CI_ML_E2E_ARTIFACTS": str(artifacts)},
         secrets={"GITHUB_TOKEN": WRITE_TOKEN},
         timeout=900,
@@ -81,6 +82,8 @@ def released(tmp_path_factory, fake):
 def test_the_release_runs_to_the_end(released) -> None:
     run, *_ = released
     assert run.succeeded, run.explain()
+    steps = run.step_results()
+    assert [steps.get(s) for s in ("build", "tag", "github")] == ["success"] * 3, steps
 
 
 def test_it_tags_the_version_and_moves_v0(released) -> None:
@@ -97,6 +100,7 @@ def test_the_github_release_has_the_wheel_and_the_sdist(released, fake) -> None:
     version = ci_ml.__version__
     assert names == [f"ci_ml-{version}-py3-none-any.whl", f"ci_ml-{version}.tar.gz"], run.explain()
     assert release["name"] == f"ci-ml {version}" and "The first version" in release["body"]
+    assert release["target_commitish"] == released[2]
     assert fake.state()["latest"][REPO_SLUG] == f"v{version}"
 
 
