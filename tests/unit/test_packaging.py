@@ -111,3 +111,8 @@ def test_dependabot_watches_every_folder_of_pinned_actions_and_the_python_ranges
     }
     assert pinning and pinning <= watched
     assert any(u["package-ecosystem"] == "pip" and u["directory"] == "/" for u in updates)
+    # The lock itself: a scheduled workflow regenerates it, checks it, proposes it.
+    lock = yaml.safe_load((ROOT / ".github" / "workflows" / "lock.yml").read_text())
+    steps = "\n".join(s.get("run", "") for s in lock["jobs"]["update"]["steps"])
+    assert "schedule" in lock[True] and "scripts/update-lock.sh --upgrade" in steps
+    assert "tests/unit/test_lock.py" in steps and "gh pr create" in steps
