@@ -13,8 +13,8 @@ with 10 % missing; a yes/no label. Split 80 / 20 like ci-ml's default.
         [--write benchmarks/skew_false_alarms.md]
 
 With --write the markdown table goes to that file too; benchmarks/render.py
-puts it in RESULTS.md (section "Skew: false alarms and power") and the README's
-data safeguards section quotes it.
+puts it in RESULTS.md (section "Skew: false alarms and power") and the docs'
+data safeguards page (docs/guide/safeguards.md) quotes it.
 """
 
 from __future__ import annotations

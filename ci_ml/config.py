@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from ci_ml import suggest
 from ci_ml.errors import ConfigError
 from ci_ml.stats.metrics import METRICS
 
@@ -532,6 +533,68 @@ class Config(_Strict):
         return self.name or self.base_dir.resolve().name
 
 
+# The JSON Schema of ci-ml.yaml, generated from the models above by `config_schema`
+# and shipped in the package (scripts/gen_docs.py writes it; a test fails when it is
+# stale). Editors find it through the first line `ci-ml init` writes, at the tag of
+# the ci-ml version that wrote it.
+SCHEMA_FILE = "schemas/ci-ml.schema.json"
+SCHEMA_URL = "https://raw.githubusercontent.com/ci-ml/ci-ml/v{version}/ci_ml/" + SCHEMA_FILE
+_LOADER_FIELDS = ("base_dir", "source")
+
+
+def config_schema(version: str) -> dict[str, Any]:
+    """ci-ml.yaml's JSON Schema (draft 2020-12): the models' own, without the fields
+    the loader sets, each key that has one with its example (EXAMPLES) as description.
+    Looser than the models where a rule spans keys (`train`+`test` or `path`): the
+    loader still checks those."""
+    schema = Config.model_json_schema(by_alias=True, mode="validation")
+    for name in _LOADER_FIELDS:
+        del schema["properties"][name]
+    defs = schema.get("$defs", {})
+    for key, example in EXAMPLES.items():
+        node = _schema_node(schema, defs, key.split("."))
+        if node is not None:
+            node.setdefault("description", f"Example: {example}")
+            node.setdefault("title", key.rsplit(".", 1)[-1])
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_URL.format(version=version),
+        **schema,
+        "title": "ci-ml.yaml",
+        "description": "The config of ci-ml, a build system for machine-learning pull requests.",
+    }
+
+
+def _schema_node(
+    schema: dict[str, Any], defs: dict[str, Any], path: list[str]
+) -> dict[str, Any] | None:
+    """The property schema at a dotted key, following $ref, anyOf and array items."""
+    node: dict[str, Any] | None = schema
+    for part in path:
+        props = _object_of(node, defs).get("properties", {}) if node is not None else {}
+        node = props.get(part)
+        if node is None:
+            return None
+    return node
+
+
+def _object_of(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """The object schema a property stands for (through $ref, a nullable anyOf, items)."""
+    for _ in range(5):
+        if "$ref" in node:
+            node = defs[node["$ref"].rsplit("/", 1)[-1]]
+        elif "anyOf" in node:
+            objects = [n for n in node["anyOf"] if n.get("type") != "null"]
+            node = objects[0] if len(objects) == 1 else node
+            if len(objects) != 1:
+                return node
+        elif node.get("type") == "array" and isinstance(node.get("items"), dict):
+            node = node["items"]
+        else:
+            return node
+    return node
+
+
 def _location(loc: tuple[Any, ...]) -> str:
     parts = []
     for part in loc:
@@ -636,7 +699,12 @@ def format_validation_error(err: ValidationError, source: Path) -> str:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             valid = _valid_keys(e["loc"][:-1])
-            msg = "unknown key" + (f"; valid keys here: {', '.join(valid)}" if valid else "")
+            msg = "unknown key" + (
+                f"; {suggest.did_you_mean(str(e['loc'][-1]), valid)}valid keys here: "
+                f"{', '.join(valid)}"
+                if valid
+                else ""
+            )
         elif e["type"] == "missing":
             msg = "required key is missing"
         given = e.get("input")

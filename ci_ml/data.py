@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_ml import suggest
 from ci_ml.artifact import sha256_file
 from ci_ml.errors import ConfigError, DataValidationError, UsageError
 
@@ -19,8 +20,14 @@ if TYPE_CHECKING:
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".tsv": "tsv"}
 
 
-def read_frame(path: Path) -> pd.DataFrame:
-    """Read a CSV/TSV/Parquet file, with an error that says how to fix a bad path."""
+CONFIG_PATHS = (
+    "check data.train / data.test / data.path in the config; paths are relative to the config file"
+)
+
+
+def read_frame(path: Path, named_by: str = CONFIG_PATHS) -> pd.DataFrame:
+    """Read a CSV/TSV/Parquet file, with an error that says how to fix a bad path
+    (`named_by`: where the path came from, and how to correct it there)."""
     import pandas as pd
 
     kind = READERS.get(path.suffix.lower())
@@ -32,7 +39,7 @@ def read_frame(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise UsageError(
             f"data file {path} not found",
-            hint="check data.train / data.test / data.path in the config; paths are relative to the config file",
+            hint=named_by,
         )
     check_memory(path, kind)
     try:
@@ -346,7 +353,7 @@ def _drop(df: pd.DataFrame, drop: list[str], path: Path) -> pd.DataFrame:
     if unknown:
         raise ConfigError(
             f"data.drop: {path.name} has no column(s) {', '.join(map(repr, unknown))}",
-            hint=f"columns are: {', '.join(map(str, df.columns[:30]))}",
+            hint=suggest.hint(unknown[0], df.columns),
         )
     return df.drop(columns=drop)
 
@@ -356,7 +363,7 @@ def _require_target(df: pd.DataFrame, target: str, path: Path) -> None:
         raise DataValidationError(
             f"{path}: target column {target!r} not found",
             file=str(path),
-            hint=f"set data.target to one of: {', '.join(map(str, df.columns[:30]))}",
+            hint=suggest.hint(target, df.columns, "set data.target to one of the columns"),
         )
 
 

@@ -44,6 +44,39 @@ EXIT_SAFEGUARD = 6
 EXIT_MODEL_TEST = 7
 EXIT_NOT_REPRODUCED = 8
 EXIT_SIGNATURE = 9
+# Not an error class: the reader of ci-ml's output went away (`| head -1`), so it
+# stopped writing, quietly. 128 + SIGPIPE, what a shell reports for a command a
+# closed pipe killed, so `set -o pipefail` still sees that it did not finish.
+EXIT_OUTPUT_CLOSED = 141
+
+# What each exit code means, for `--help` and the docs (docs/reference/exit-codes.md
+# is generated from it): one entry per code, continuation lines indented.
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "success",
+    EXIT_UNEXPECTED: "unexpected error (a bug: please report it with the traceback)",
+    EXIT_USAGE: "usage or config error, missing file, a baseline that fails its checks,\n"
+    "a folder ci-ml does not own, a stale or incomplete build",
+    EXIT_DATA: "the data broke its schema (see validation.json) or cannot be read or predicted",
+    EXIT_GATE: "a quality gate failed (see comparison.json) or the ONNX export's parity check",
+    EXIT_GITHUB: "GitHub refused a request, could not be reached in time, or sent garbage",
+    EXIT_SAFEGUARD: "a data safeguard found an error (see safeguards.json)",
+    EXIT_MODEL_TEST: "a model test failed (see model-tests.json): a slice gate, golden rows,\n"
+    "invariance, directional, calibration, a budget, or a test of the pytest suite",
+    EXIT_NOT_REPRODUCED: "`ci-ml reproduce`: the rebuild does not match the record",
+    EXIT_SIGNATURE: "a signature does not verify (or a required one is missing)",
+    EXIT_OUTPUT_CLOSED: "the output was closed before ci-ml finished writing it (e.g. `| head`):\n"
+    "it stopped there, quietly",
+}
+
+
+def exit_codes_help() -> str:
+    """The `exit codes:` epilog of every command's --help."""
+    lines = ["exit codes:"]
+    for code, text in EXIT_CODES.items():
+        first, *rest = text.split("\n")
+        lines.append(f"  {code:>3}  {first}")
+        lines += [f"       {more}" for more in rest]
+    return "\n".join(lines) + "\n"
 
 
 class CiMlError(Exception):
@@ -51,10 +84,18 @@ class CiMlError(Exception):
 
     exit_code = EXIT_UNEXPECTED
 
-    def __init__(self, message: str, *, file: str | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        hint: str | None = None,
+        line: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
-        self.file = file  # for ::error file=...:: annotations
+        self.file = file  # for ::error file=...,line=...:: annotations
+        self.line = line
         self.hint = hint
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ reused only when its recorded key is that name. So this module imports
 nothing but the standard library, and parses on old Pythons, to say that they
 are too old.
 
-Regenerate the lock with `scripts/update-lock.sh` (see the README).
+Regenerate the lock with `scripts/update-lock.sh` (see docs/development/index.md).
 """
 
 from __future__ import annotations
@@ -26,6 +26,23 @@ LOCK = "requirements.lock"
 # What the lock is resolved and checked for (scripts/update-lock.sh).
 PYTHONS = ((3, 10), (3, 11), (3, 12), (3, 13), (3, 14))
 PLATFORMS = {("Linux", "x86_64"), ("Linux", "aarch64"), ("Darwin", "arm64")}
+# What `ci-ml comment` imports (and setuptools, which builds ci-ml), each with the
+# packages it needs: the fork-comment job installs just these from the lock (about
+# 20 MB, seconds) instead of everything a build needs (600-800 MB, minutes).
+# tests/e2e/test_light_install.py installs them into a fresh venv and posts a comment.
+COMMENT_PACKAGES = (
+    "annotated-types",
+    "certifi",
+    "charset-normalizer",
+    "idna",
+    "pydantic",
+    "pydantic-core",
+    "requests",
+    "setuptools",
+    "typing-extensions",
+    "typing-inspection",
+    "urllib3",
+)
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
 
 
@@ -42,14 +59,32 @@ def pins(lock_text: str) -> dict[str, set[str]]:
     return out
 
 
+def subset(lock_text: str, names: tuple[str, ...]) -> str:
+    """The lock's entries (pin, markers, hashes, comments) for these distributions
+    only: a lock of its own, installable with --require-hashes."""
+    wanted = {normalize(n) for n in names}
+    out: list[str] = []
+    keep = False
+    for line in lock_text.splitlines(keepends=True):
+        pin = _PIN.match(line)
+        if pin:
+            keep = normalize(pin.group(1)) in wanted
+        elif not line.startswith((" ", "\t")):
+            keep = False  # a comment or blank line between entries
+        if keep:
+            out.append(line)
+    return "".join(out)
+
+
 def lock_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def version_of(action_path: Path) -> str:
-    """ci-ml's version from its pyproject.toml (no tomllib on 3.10)."""
-    text = (action_path / "pyproject.toml").read_text(encoding="utf-8")
-    m = re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE)
+    """ci-ml's version from its one source, `__version__` in ci_ml/__init__.py (read,
+    not imported: this runs before ci-ml's dependencies are installed)."""
+    text = (action_path / "ci_ml" / "__init__.py").read_text(encoding="utf-8")
+    m = re.search(r'^__version__\s*=\s*"([^"]+)"', text, re.MULTILINE)
     return m.group(1) if m else "unknown"
 
 
@@ -92,9 +127,17 @@ def report(lock: Path | None) -> dict[str, object]:
 
 def main(argv: list[str]) -> int:
     """`install.py key ACTION_PATH RUNNER_OS RUNNER_ARCH`: print the install's key, or
-    say why this Python or machine is not covered (exit 2)."""
+    say why this Python or machine is not covered (exit 2).
+    `install.py comment-lock ACTION_PATH`: print the part of the lock `ci-ml comment` needs."""
+    if len(argv) == 2 and argv[0] == "comment-lock":
+        text = (Path(argv[1]) / LOCK).read_text(encoding="utf-8")
+        print(subset(text, COMMENT_PACKAGES), end="")
+        return 0
     if len(argv) != 4 or argv[0] != "key":
-        print("usage: install.py key ACTION_PATH RUNNER_OS RUNNER_ARCH", file=sys.stderr)
+        print(
+            "usage: install.py key ACTION_PATH RUNNER_OS RUNNER_ARCH | comment-lock ACTION_PATH",
+            file=sys.stderr,
+        )
         return 2
     why = unsupported(sys.version_info[:2], platform.system(), platform.machine())
     if why:

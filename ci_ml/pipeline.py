@@ -12,10 +12,11 @@ failed build still says why, and the original error is what the user sees.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ci_ml import manifest
+from ci_ml import manifest, progress
 from ci_ml.stage import StageRun
 
 if TYPE_CHECKING:
@@ -47,7 +48,9 @@ def run_stage(stage: Stage, r: StageRun, console: Console) -> Any:
         r.state = state
         if stage.uses_baseline and r.baseline is not None:
             state.baseline = str(r.baseline.directory)
-        result = stage.run(r)
+        console.info(f"started {time.strftime('%H:%M:%S')}", level=1)
+        with console.progress(f"ci-ml {stage.command}"):
+            result = stage.run(r)
         if stage.record_file and result is not None:
             b.write_record(stage.record_file, result)
         b.results[stage.name] = result
@@ -55,7 +58,8 @@ def run_stage(stage: Stage, r: StageRun, console: Console) -> Any:
         error = stage.stop(r, result)
         if error is not None:
             raise error
-    print(stage.summary(result))
+    took = b.timings_done.get(stage.name)
+    console.info(stage.summary(result) + (f" ({progress.seconds(took)})" if took else ""))
     return result
 
 
@@ -73,6 +77,8 @@ def run(b: Build, baseline: Baseline | None, console: Console, options: Options)
         except Exception as e:  # an interrupt is not caught: it stops the build now
             # After a failure the rest is best effort: the original error is what counts.
             failure = failure or e
+    times = {b.chain.get(n).command: s for n, s in b.timings_done.items()}
+    console.info(progress.times_line(times))
     if failure is not None:
         raise failure
     return dict(b.results)

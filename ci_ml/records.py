@@ -6,7 +6,7 @@ Writing is strict: a record is checked against its type before it is written
 (`write`). Reading is tolerant (`read`): a record made by an earlier ci-ml
 release loads as long as its `schema_version` is one this release knows, with
 fields added since taking their defaults and fields it no longer has ignored.
-The rule (README: Compatibility): within a major `schema_version`, fields are
+The rule (docs/guide/artifact.md, "Compatibility"): within a major `schema_version`, fields are
 only added, with defaults; a baseline released by the previous minor ci-ml
 version must load and be compared. A file with a newer major version than this
 release knows is refused with a message saying to upgrade ci-ml.

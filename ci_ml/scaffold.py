@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import yaml
 
-from ci_ml.config import Config
+from ci_ml import __version__, suggest
+from ci_ml.config import SCHEMA_URL, Config
 from ci_ml.data import MIN_CLASS_ROWS, MIN_TRAIN_ROWS, infer_task, is_text, too_few_rows
 from ci_ml.errors import ConfigError, DataValidationError
 
@@ -52,6 +53,14 @@ class Setup:
     stratify: bool | None = None  # None: the default (stratified for classification)
 
 
+# What the .gitignore of a new repository keeps out: the build folder, and a
+# virtual environment made in the project (800 MB that `git add .` would take).
+GITIGNORE = (".ci-ml/", ".venv/")
+# GitHub refuses files over 100 MB and warns from 50 MB: larger data belongs in
+# Git LFS or DVC (https://docs.github.com/en/repositories/working-with-files/managing-large-files).
+LARGE_BYTES = 50 * 1024 * 1024
+
+
 def files() -> list[str]:
     """The paths `init` writes, relative to the project folder."""
     return [CONFIG, SCHEMA, *(f"{WORKFLOWS_DIR}/{w}" for w in WORKFLOWS)]
@@ -66,6 +75,28 @@ def workflow_templates() -> dict[str, str]:
 # --- decisions -------------------------------------------------------------------
 
 
+def git_add_paths(written: list[str], data: list[str]) -> list[str]:
+    """What the first commit must hold, relative to the repository root: the files
+    `init` wrote (the workflows as their folder) and the data the config names,
+    without which a clean clone cannot build. Data outside the root is left out
+    (`outside_repository` says so)."""
+    paths = {".github/workflows" if p.startswith(".github/") else p for p in written}
+    paths.update(p for p in data if not outside_repository(p))
+    return sorted(paths)
+
+
+def outside_repository(path: str) -> bool:
+    """Is this root-relative path outside the repository (`../x`, or absolute)?"""
+    return path.startswith(("../", "/")) or path == ".."
+
+
+def gitignore_missing(text: str) -> list[str]:
+    """The entries of GITIGNORE an existing .gitignore lacks (in any spelling git
+    reads the same: `.venv`, `/.venv/`, ...)."""
+    have = {line.strip().strip("/") for line in text.splitlines()}
+    return [entry for entry in GITIGNORE if entry.strip("/") not in have]
+
+
 def check_target(frames: dict[str, pd.DataFrame], target: str) -> None:
     """The target exists everywhere, is never missing and has two values or more."""
     for name, df in frames.items():
@@ -77,7 +108,7 @@ def check_target(frames: dict[str, pd.DataFrame], target: str) -> None:
         if target not in df.columns:
             raise ConfigError(
                 f"--target {target!r} is not a column of {name}",
-                hint=f"columns are: {', '.join(map(str, df.columns[:30]))}",
+                hint=suggest.hint(target, df.columns),
             )
         missing = int(df[target].isna().sum())
         if missing:
@@ -264,8 +295,10 @@ def _gate_lines(setup: Setup) -> list[str]:
 def config_text(setup: Setup, data: dict[str, str], source: str) -> str:
     """The commented ci-ml.yaml; `data` is {train, test} or {path} (relative paths)."""
     lines = [
+        # Editors with the YAML language server check and complete the file from it.
+        f"# yaml-language-server: $schema={SCHEMA_URL.format(version=__version__)}",
         f"# ci-ml.yaml, written by `ci-ml init` from {source}. Change anything:",
-        "# the README's config reference lists every key.",
+        "# the docs' configuration reference (docs/reference/config.md) lists every key.",
         "",
         *_data_lines(setup, data),
         "",
@@ -280,7 +313,7 @@ def config_text(setup: Setup, data: dict[str, str], source: str) -> str:
         "  # Gradient-boosted trees: strong on tables, quick to train, exported to ONNX exactly.",
         f"  estimator: {setup.estimator}",
         _line("  params: {}", "its keyword arguments, e.g. {max_iter: 200}"),
-        "  # auto: text columns one-hot encoded, missing numbers imputed (README: Preprocessing).",
+        "  # auto: text columns one-hot encoded, missing numbers imputed (docs: guide/configuration.md).",
         "  preprocess: auto",
         _line("  seed: 0", "the same commit always builds the same model"),
         "",

@@ -13,7 +13,7 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
-printf 'setuptools>=69\n' | uv pip compile pyproject.toml - --extra pytest \
+printf 'setuptools>=77\n' | uv pip compile pyproject.toml - --extra pytest \
   --universal --python-version 3.10 --generate-hashes --quiet \
   --custom-compile-command "scripts/update-lock.sh" \
   --output-file requirements.lock "$@"

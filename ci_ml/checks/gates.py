@@ -1,6 +1,6 @@
 """Quality gates: pure decisions over numbers, no I/O.
 
-Semantics (the README's "Gates" section says the same):
+Semantics (docs/guide/statistics.md's "Gates" says the same):
 - `min` / `max`: absolute bounds on the candidate's value. Always apply,
   with or without a baseline.
 - `max_regression`: the candidate may be worse than the baseline by at most

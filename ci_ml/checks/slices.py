@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ci_ml import suggest
 from ci_ml.checks.gates import ORDER, evaluate_gate
 from ci_ml.errors import ConfigError
 from ci_ml.records import SliceGate, SliceMetric, SliceRow, SlicesResult
@@ -82,7 +83,7 @@ def _check_column(frame: pd.DataFrame, column: str, key: str) -> None:
         raise ConfigError(
             f"model_tests.slices.{key}: the holdout has no column {column!r}",
             hint="slice by a feature or the target; columns in data.drop are gone by now. "
-            f"Columns: {', '.join(map(str, list(frame.columns)[:30]))}",
+            + suggest.hint(column, frame.columns, "Columns"),
         )
 
 

@@ -12,34 +12,27 @@ an exit code or raise a `CiMlError`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ci_ml import __version__
-from ci_ml.errors import EXIT_UNEXPECTED, EXIT_USAGE, CiMlError
+from ci_ml.errors import (
+    EXIT_OUTPUT_CLOSED,
+    EXIT_UNEXPECTED,
+    EXIT_USAGE,
+    CiMlError,
+    exit_codes_help,
+)
 
 if TYPE_CHECKING:
     from ci_ml.github.actions import Actions
 
-EXIT_CODES_HELP = """\
-exit codes:
-  0  success
-  1  unexpected error (a bug: please report it with the traceback)
-  2  usage or config error, missing file, a baseline that fails its checks,
-     a folder ci-ml does not own, a stale or incomplete build
-  3  the data broke its schema (see validation.json) or cannot be read or predicted
-  4  a quality gate failed (see comparison.json) or the ONNX export's parity check
-  5  GitHub refused a request, could not be reached in time, or sent garbage
-  6  a data safeguard found an error (see safeguards.json)
-  7  a model test failed (see model-tests.json): a slice gate, golden rows,
-     invariance, directional, calibration, a budget, or a test of the pytest suite
-  8  `ci-ml reproduce`: the rebuild does not match the record
-  9  a signature does not verify (or a required one is missing)
-"""
+EXIT_CODES_HELP = exit_codes_help()
 
 
 @dataclass
@@ -47,12 +40,14 @@ class Runtime:
     """What a handler may know of the process: a copy of its environment."""
 
     env: dict[str, str] = field(default_factory=dict)
+    verbosity: int = 0  # -q: -1, -v: 1 (and more with -vv)
+    command: str = ""  # the command's words once parsed: "run", "baseline fetch"
 
     @property
     def actions(self) -> Actions:
         from ci_ml.github.actions import Actions
 
-        return Actions(self.env)
+        return Actions(self.env, self.verbosity)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -103,21 +98,51 @@ def _no_fail(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _verbosity(p: argparse.ArgumentParser) -> None:
+    """-q and -v, on every command (after its name: `ci-ml run -q`)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const=-1,
+        default=0,
+        help="print only warnings, errors and the output asked for (no progress)",
+    )
+    g.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="count",
+        default=0,
+        help="say more: when each stage starts, and the traceback of an error",
+    )
+
+
+def _add(sub: argparse._SubParsersAction, name: str, target: str, help: str, **kw: str) -> Any:
+    """One command: its one-line help is also its description; its epilog the exit codes."""
+    p = sub.add_parser(
+        name,
+        help=help,
+        description=kw.pop("description", help),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(handler=target)
+    if target:  # a command that runs (not a group of subcommands)
+        _verbosity(p)
+    return p
+
+
 class _Commands:
-    """Adds subcommands that all share the exit-code epilog."""
+    """Adds subcommands that all share the exit-code epilog and -q/-v."""
 
     def __init__(self, sub: argparse._SubParsersAction):
         self.sub = sub
 
-    def add(self, name: str, target: str, help: str) -> argparse.ArgumentParser:
-        p = self.sub.add_parser(
-            name,
-            help=help,
-            description=help,
-            epilog=EXIT_CODES_HELP,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        p.set_defaults(handler=target)
+    def add(self, name: str, target: str, help: str, **kw: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = _add(self.sub, name, target, help, **kw)
         return p
 
 
@@ -198,10 +223,18 @@ def _registry_commands(c: _Commands) -> None:
     )
     _network_arg(p)
     _sign_args(p)
-    p = c.add("baseline", "", "baseline tools")
+    p = c.add(
+        "baseline",
+        "",
+        "the baseline a build compares with: `ci-ml baseline fetch` downloads it",
+    )
     bsub = p.add_subparsers(dest="baseline_command", metavar="SUBCOMMAND", required=True)
-    pf = bsub.add_parser("fetch", help="download and verify the latest model release")
-    pf.set_defaults(handler="ci_ml.cli.registry:cmd_baseline_fetch")
+    pf = _add(
+        bsub,
+        "fetch",
+        "ci_ml.cli.registry:cmd_baseline_fetch",
+        "download and verify the latest model release",
+    )
     _common(pf)
     pf.add_argument("--into", help="directory (default: <out>/baseline)")
     pf.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
@@ -225,15 +258,18 @@ def _registry_commands(c: _Commands) -> None:
     _common(p)
     p.add_argument("--reason", help="why (recorded in both releases' audit logs)")
     _network_arg(p)
-    p = c.add("registry", "", "the model registry (GitHub releases, or a folder)")
-    rsub = p.add_subparsers(dest="registry_command", metavar="SUBCOMMAND", required=True)
-    pl = rsub.add_parser(
-        "list",
-        help="model releases: commit, date, primary metric, which is latest",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = c.add(
+        "registry",
+        "",
+        "the model registry (GitHub releases, or a folder): `ci-ml registry list` lists it",
     )
-    pl.set_defaults(handler="ci_ml.cli.registry:cmd_registry_list")
+    rsub = p.add_subparsers(dest="registry_command", metavar="SUBCOMMAND", required=True)
+    pl = _add(
+        rsub,
+        "list",
+        "ci_ml.cli.registry:cmd_registry_list",
+        "model releases: commit, date, primary metric, which is latest",
+    )
     _common(pl)
     pl.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
     pl.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -312,11 +348,19 @@ def _plan_command(c: _Commands) -> None:
 
 
 def _schema_command(c: _Commands) -> None:
-    p = c.add("schema", "", "schema tools")
+    p = c.add(
+        "schema",
+        "",
+        "the data's pandera schema: `ci-ml schema infer` writes a first one from a data file",
+    )
     ssub = p.add_subparsers(dest="schema_command", metavar="SUBCOMMAND", required=True)
-    pi = ssub.add_parser("infer", help="print a pandera YAML schema inferred from a data file")
-    pi.set_defaults(handler="ci_ml.cli.schema:cmd_infer")
-    pi.add_argument("--data", required=True, help="CSV or Parquet file")
+    pi = _add(
+        ssub,
+        "infer",
+        "ci_ml.cli.schema:cmd_infer",
+        "print a pandera YAML schema inferred from a data file",
+    )
+    pi.add_argument("--data", required=True, help="the data file (CSV, TSV or Parquet)")
     pi.add_argument(
         "--target", help="target column (gets no missing values and, if few, its allowed values)"
     )
@@ -369,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main_inner(argv: Sequence[str] | None, rt: Runtime) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    rt.verbosity = getattr(args, "verbosity", 0)
+    words = [args.command, getattr(args, f"{args.command}_command", None)]
+    rt.command = " ".join(w for w in words if w)
     handler = getattr(args, "handler", None)
     if not handler:
         parser.print_help()
@@ -377,17 +424,75 @@ def main_inner(argv: Sequence[str] | None, rt: Runtime) -> int:
     return int(getattr(importlib.import_module(module), func)(args, rt) or 0)
 
 
+def _output_closed() -> int:
+    """The reader of stdout went away (`ci-ml diff A B | head -1`): stop quietly.
+    stdout is pointed at /dev/null so that no later flush (ours, or the
+    interpreter's at exit) raises again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_OUTPUT_CLOSED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     rt = Runtime(dict(os.environ))
+    summary_before = _size(rt.env.get("GITHUB_STEP_SUMMARY"))
     try:
-        return main_inner(argv, rt)
+        code, error = _run(argv, rt)
+    except SystemExit as e:  # argparse's --help, --version and usage errors
+        if not isinstance(e.code, int) and e.code is not None:
+            raise
+        code, error = e.code or 0, None
+    if code != EXIT_OUTPUT_CLOSED and rt.command:
+        _tell_actions(rt, code, error, summary_before)
+    try:
+        # What is still buffered goes out now, while a closed pipe can be handled
+        # (at the interpreter's exit it would be a traceback).
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _output_closed()
+    return code
+
+
+def _size(path: str | None) -> int:
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
+
+
+def _tell_actions(rt: Runtime, code: int, error: str | None, summary_before: int) -> None:
+    """Under Actions, every command leaves its outcome where a workflow looks: the
+    step outputs `exit-code` and `error`, and, when it wrote nothing to the job
+    summary itself (the report does), a short entry there."""
+    from ci_ml.github.actions import outcome_summary
+
+    actions = rt.actions
+    if not actions.enabled:
+        return
+    actions.set_outputs({"exit-code": code, "error": (error or "").split("\n", 1)[0]})
+    if _size(actions.summary_path) == summary_before:
+        actions.append_summary(outcome_summary(f"ci-ml {rt.command}", code, error))
+
+
+def _run(argv: Sequence[str] | None, rt: Runtime) -> tuple[int, str | None]:
+    """The command, with every way it can end turned into an exit code (and the
+    error's text, if it failed)."""
+    try:
+        return main_inner(argv, rt), None
+    except BrokenPipeError:
+        return _output_closed(), None
     except CiMlError as e:
-        rt.actions.error(str(e), file=e.file)
-        return e.exit_code
+        if rt.verbosity > 0:  # -v: where it came from, for a bug report
+            import traceback
+
+            traceback.print_exc()
+        rt.actions.error(str(e), file=e.file, line=e.line)
+        return e.exit_code, str(e)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
-    except Exception:
+        return 130, "interrupted"
+    except Exception as e:
         import traceback
 
         traceback.print_exc()
@@ -396,9 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "with the traceback above.",
             file=sys.stderr,
         )
-        return EXIT_UNEXPECTED
-    finally:
-        sys.stdout.flush()
+        return EXIT_UNEXPECTED, f"unexpected error (a bug in ci-ml): {type(e).__name__}: {e}"
 
 
 __all__ = ["main", "main_inner", "build_parser", "Runtime"]

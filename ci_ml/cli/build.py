@@ -157,7 +157,7 @@ def cmd_run(args: Any, rt: Runtime) -> int:
     with pipeline.session(b):
         baseline = resolve_baseline(args, b, rt)
         pipeline.run(b, baseline, rt.actions, options)
-    print(artifact_line(b))
+    rt.actions.info(artifact_line(b))
     error = pipeline.verdict(b, options, baseline)
     if error is not None:
         raise error

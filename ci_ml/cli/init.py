@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from ci_ml.cli import Runtime
 
 
+# A data path given on the command line is relative to where the command runs.
+ARG_PATH = "check the {} path: it is relative to the current folder"
+
+
 def _relative(path: Path, root: Path) -> str:
     return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
 
@@ -25,14 +29,14 @@ def _relative(path: Path, root: Path) -> str:
 def _read(args: Any) -> dict[str, pd.DataFrame]:
     from ci_ml.data import read_frame
 
-    frames = {args.data: read_frame(Path(args.data))}
+    frames = {args.data: read_frame(Path(args.data), ARG_PATH.format("--data"))}
     if args.test:
         if Path(args.test).resolve() == Path(args.data).resolve():
             raise UsageError(
                 "--test names the same file as --data",
                 hint="leave --test out to have ci-ml split the one file",
             )
-        frames[args.test] = read_frame(Path(args.test))
+        frames[args.test] = read_frame(Path(args.test), ARG_PATH.format("--test"))
         missing = [c for c in frames[args.data].columns if c not in frames[args.test].columns]
         if missing:
             raise DataValidationError(
@@ -81,18 +85,26 @@ def cmd_init(args: Any, rt: Runtime) -> int:
     for name, text in scaffold.workflow_templates().items():
         contents[f"{scaffold.WORKFLOWS_DIR}/{name}"] = text
     ignore = root / ".gitignore"
-    if not ignore.exists():  # a new repository: keep the build folder out of it
-        contents[".gitignore"] = ".ci-ml/\n"
+    if not ignore.exists():  # a new repository: keep the build folder and a venv out of it
+        contents[".gitignore"] = "".join(f"{entry}\n" for entry in scaffold.GITIGNORE)
     for rel, text in contents.items():
         write_text(root / rel, text)
         print(f"wrote {root / rel}")
-    _say_next(setup, args.dir, list(contents))
-    if ignore.is_file() and ".ci-ml" not in ignore.read_text(encoding="utf-8", errors="replace"):
-        print("(keep .ci-ml/, the build folder, out of git: add it to .gitignore)")
+    _say_next(setup, args.dir, list(contents), names, root)
+    if ignore.is_file() and ".gitignore" not in contents:
+        missing = scaffold.gitignore_missing(ignore.read_text(encoding="utf-8", errors="replace"))
+        if missing:
+            print(
+                f"(keep {' and '.join(missing)} out of git, the build folder and the virtual "
+                "environment: add them to .gitignore)"
+            )
     return 0
 
 
-def _say_next(setup: Any, dir_arg: str, written: list[str]) -> None:
+def _say_next(setup: Any, dir_arg: str, written: list[str], data: list[str], root: Path) -> None:
+    from ci_ml import scaffold
+    from ci_ml.stages import STAGES
+
     features = "all columns" if not setup.drop else f"all columns but {', '.join(setup.drop)}"
     print(
         f"\n{setup.task} of {setup.target!r} with {setup.estimator.rsplit('.', 1)[1]} on "
@@ -101,11 +113,26 @@ def _say_next(setup: Any, dir_arg: str, written: list[str]) -> None:
     here = dir_arg in (".", "")
     config = "" if here else f" --config {Path(dir_arg) / 'ci-ml.yaml'}"
     cd = "" if here else f"cd {dir_arg} && "
-    paths = sorted({p.split("/", 1)[0] if p.startswith(".github/") else p for p in written})
-    paths = [".github/workflows" if p == ".github" else p for p in paths]
+    paths = scaffold.git_add_paths(written, data)
+    stages = ", ".join(s.command for s in STAGES)
     print("next:")
-    print(f"  ci-ml run{config}    # build it here: validate, train, export, evaluate, report")
+    print(f"  ci-ml run{config}    # build it here: {stages}")
     print(
         f"  {cd}git add {' '.join(paths)} && "
         'git commit -m "Build the model with ci-ml" && git push    # then open a pull request'
     )
+    print("The data is part of the commit: the workflows build from a clean clone.")
+    outside = [p for p in data if scaffold.outside_repository(p)]
+    if outside:
+        print(
+            f"Move {', '.join(outside)} into the repository (and point ci-ml.yaml's data at "
+            "it there): a clean clone has nothing outside it to build from."
+        )
+    large = [p for p in data if (root / p).stat().st_size >= scaffold.LARGE_BYTES]
+    if large:
+        print(
+            f"{', '.join(large)} is large for git (GitHub refuses files over 100 MB): keep it "
+            "in Git LFS (`git lfs track " + " ".join(large) + "` before the `git add`, and "
+            "`lfs: true` on the workflows' actions/checkout) or in DVC (`dvc add`, and a "
+            "`dvc pull` step before ci-ml)."
+        )

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_ml import suggest
 from ci_ml.errors import ConfigError, DataValidationError
 
 if TYPE_CHECKING:
@@ -14,9 +15,10 @@ if TYPE_CHECKING:
 
 def cmd_infer(args: Any, rt: Runtime) -> int:
     from ci_ml.checks.schema import infer_schema
+    from ci_ml.cli.init import ARG_PATH
     from ci_ml.data import read_frame
 
-    df = read_frame(Path(args.data))
+    df = read_frame(Path(args.data), ARG_PATH.format("--data"))
     if len(df) == 0:
         raise DataValidationError(
             f"{args.data} has a header but no rows: there is nothing to infer a schema from",
@@ -25,7 +27,7 @@ def cmd_infer(args: Any, rt: Runtime) -> int:
     if args.target and args.target not in df.columns:
         raise ConfigError(
             f"--target {args.target!r} is not a column of {args.data}",
-            hint=f"columns are: {', '.join(map(str, df.columns[:30]))}",
+            hint=suggest.hint(args.target, df.columns),
         )
     schema = infer_schema(df, args.target, args.categories_max)
     sys.stdout.write(

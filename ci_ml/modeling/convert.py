@@ -270,7 +270,7 @@ def convert(
     name = describe_estimator(est)
     raise ExportError(
         f"cannot export {name} to ONNX: {str(last_error).strip().splitlines()[0] if last_error else 'unknown error'}",
-        hint="see the README's list of supported estimators; skl2onnx converts scikit-learn's built-in "
+        hint="see the supported estimators in the docs (guide/build.md); skl2onnx converts scikit-learn's built-in "
         "estimators and transformers, not custom classes or FunctionTransformer",
     )
 

@@ -129,6 +129,6 @@ def parity_error(result: ExportResult, task: str, estimator: str) -> ParityError
     return ParityError(
         f"the ONNX export of {estimator} does not predict like scikit-learn on the holdout set: "
         f"{detail} (tolerance {p['tolerance']:g}); model.onnx was kept for inspection",
-        hint="raise export.tolerance if the differences are float rounding, or see the README on "
+        hint="raise export.tolerance if the differences are float rounding, or see the docs (guide/build.md) on "
         "estimators that export imprecisely (e.g. a scaler before HistGradientBoosting)",
     )

@@ -3,6 +3,7 @@ against the pandera schema and the target's own rules; every failure at once."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.errors import EXIT_DATA
@@ -86,19 +87,35 @@ def dropped_but_required(schema: Any, cfg: Any) -> None:
 
 
 def stop(r: StageRun, result: ValidationResult) -> CiMlError | None:
+    from ci_ml.data import data_paths
     from ci_ml.errors import DataValidationError
 
     if result.passed:
         return None
     lines = "\n".join(f"  - {f.line()}" for f in result.failures)
     cols = ", ".join(result.broken_columns) or "(table-level checks)"
-    ref = r.build.cfg.schema_
+    file, line = broken_where(result, data_paths(r.build.cfg))
     return DataValidationError(
         f"the data broke its schema in {len(result.failures)} way(s); broken columns: "
         f"{cols}\n{lines}",
-        file=str(r.build.cfg.resolve(ref)) if ref and ref.endswith((".yaml", ".yml")) else None,
+        file=file,
+        line=line,
         hint=f"fix the data or the schema; every failure is in {r.build.out / RECORD}",
     )
+
+
+def broken_where(result: ValidationResult, paths: dict[str, Path]) -> tuple[str | None, int | None]:
+    """The data file, and its line, of the first failure that names a row: what the
+    annotation points at (a CSV's line is the row's position + 2: the header is line 1,
+    and no value spans lines; a Parquet file has no lines)."""
+    for failure in result.failures:
+        path = paths.get(failure.dataset)
+        if path is None:
+            continue
+        rows = [r for r in failure.rows if isinstance(r, int) and not isinstance(r, bool)]
+        text = path.suffix.lower() in (".csv", ".tsv")
+        return str(path), (rows[0] + 2 if rows and text else None)
+    return None, None
 
 
 def summary(result: ValidationResult) -> str:

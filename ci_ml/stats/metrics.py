@@ -566,7 +566,7 @@ def point_estimates(scored: Scored, names: list[str]) -> dict[str, float]:
 
 # A mean of unbounded per-row losses: a handful of rows (or rows the holdout
 # happens not to have) can carry most of it, and no percentile bootstrap can see
-# what the sample lacks (README: Statistics, coverage).
+# what the sample lacks (docs/guide/statistics.md).
 TAIL_SHARE = 0.5  # the largest 1% of rows (at least one) carrying this share of the sum
 
 

@@ -131,8 +131,16 @@ def test_every_output_maps_to_a_step_output(action):
         "report-path",
         "model-path",
         "model-tests",
+        "exit-code",
+        "error",
+        "data-invalid",
+        "data-unsafe",
+        "gate-failed",
+        "model-tests-failed",
         "release-url",
+        "release-tag",
         "comment-url",
+        "comment-deferred",
         "install-key",
         "install-restored",
     }
@@ -141,6 +149,71 @@ def test_every_output_maps_to_a_step_output(action):
         m = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.([\w-]+) \}\}", spec["value"])
         assert m, f"output {name}: {spec['value']!r} is not a step output"
         assert m.group(1) in ids, f"output {name} names a step id that does not exist"
+
+
+# The ci-ml code that writes each step's outputs: (file, function). `_tell_actions`
+# writes exit-code and error after every command; the build step's are the action's.
+WRITERS = {
+    "build": [("ci_ml/report/context.py", "outputs"), ("ci_ml/cli/__init__.py", "_tell_actions")],
+    "comment": [("ci_ml/cli/github.py", "cmd_comment")],
+    "publish": [("ci_ml/cli/registry.py", "cmd_publish")],
+}
+
+
+def _keys_written(path: str, function: str) -> set[str]:
+    """The output names a function writes: the string keys of the dicts it passes
+    to set_outputs, or returns (report.context.outputs)."""
+    import ast
+
+    tree = ast.parse((ROOT / path).read_text())
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function)
+    dicts = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return)]
+    dicts += [
+        arg
+        for n in ast.walk(fn)
+        if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "set_outputs"
+        for arg in n.args
+    ]
+    return {
+        k.value
+        for d in dicts
+        if isinstance(d, ast.Dict)
+        for k in d.keys
+        if isinstance(k, ast.Constant) and isinstance(k.value, str)
+    }
+
+
+def test_every_output_a_step_writes_is_declared(action):
+    """An output written but not declared is empty to the workflow (issue 24:
+    release-tag and comment-deferred were)."""
+    declared = {spec["value"] for spec in action["outputs"].values()}
+    steps = {step.get("id"): step for step in _steps(action)}
+    for step_id, writers in WRITERS.items():
+        keys = set().union(*(_keys_written(*w) for w in writers))
+        keys |= set(re.findall(r'echo "([\w-]+)=', steps[step_id]["run"]))
+        assert keys, step_id
+        for key in keys:
+            assert f"${{{{ steps.{step_id}.outputs.{key} }}}}" in declared, (step_id, key)
+
+
+def test_keyless_signing_has_its_token_where_a_model_is_published():
+    """`sign: auto` signs through Sigstore only with the job's OIDC token."""
+    for path in ALL_WORKFLOWS:
+        wf = _load(path)
+        for job in wf["jobs"].values():
+            publishes = any(
+                OWN_ACTION.match(s.get("uses", ""))
+                and (s.get("with") or {}).get("publish") not in (None, "false")
+                for s in job.get("steps", [])
+            )
+            if publishes:
+                assert job["permissions"].get("id-token") == "write", path.name
+
+
+def test_the_comment_mode_installs_only_what_comment_needs(action):
+    install = _steps(action)[0]["run"]
+    assert 'if [ "$CI_ML_MODE" = comment ]' in install and "comment-lock" in install
+    assert _steps(action)[0]["env"]["CI_ML_MODE"] == "${{ inputs.mode }}"
 
 
 def test_step_ifs_name_existing_steps(action):
@@ -241,7 +314,7 @@ def test_pr_template():
 def test_release_template():
     wf = _load(ROOT / "workflows" / "ml-release.yml")
     assert wf[True]["push"]["branches"] == ["main"]
-    assert wf["jobs"]["release"]["permissions"] == {"contents": "write"}
+    assert wf["jobs"]["release"]["permissions"] == {"contents": "write", "id-token": "write"}
     assert wf["concurrency"]["cancel-in-progress"] is False
 
 

@@ -37,8 +37,19 @@ def test_init_then_run_passes_with_no_edits(tmp_path: Path, split_files: bool) -
     for name in WRITTEN:
         assert (project / name).is_file(), name
     assert "next:\n  ci-ml run " in r.stdout and "git add" in r.stdout
+    data = args[1::2]
+    git_add = next(line for line in r.stdout.splitlines() if "git add" in line)
+    for path in data:  # a clean clone builds only from what was committed
+        assert f" {path} " in git_add, git_add
+    # Every stage by its command, in order (the tuple is the one list of them).
+    from ci_ml.stages import STAGES
+
+    assert ", ".join(s.command for s in STAGES) in r.stdout
+    assert (project / ".gitignore").read_text().split() == [".ci-ml/", ".venv/"]
     r = run_cli("run", cwd=project)
     assert r.returncode == 0, r.stdout + r.stderr
+    # Each stage's line says its time; the end, all of them.
+    assert "times: validate " in r.stdout and "; total " in r.stdout
     manifest = json.loads((project / ".ci-ml" / "manifest.json").read_text())
     assert manifest["model"]["preprocess"]["one_hot"] == {
         "plan": {"categories": 4, "encoded_as_unknown": 0}  # basic, premium, standard, ""
@@ -87,3 +98,27 @@ def test_init_into_another_folder_says_how_to_run_there(tmp_path: Path) -> None:
     config = (tmp_path / "repo" / "ci-ml.yaml").read_text()
     assert "  path: ../data/train.csv" in config
     assert "ci-ml run --config repo/ci-ml.yaml" in r.stdout and "cd repo && git add" in r.stdout
+
+
+def test_what_init_says_to_commit_is_enough_for_a_clean_clone_to_build(tmp_path: Path) -> None:
+    """The first screen's promise: init, run the `git add && git commit` it prints, and a
+    fresh clone of that commit builds (nothing the build needs was left out)."""
+    import shlex
+    import subprocess
+
+    project = write_churn(tmp_path / "repo")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=project, check=True)
+    r = run_cli("init", "--data", "data/train.csv", "--test", "data/test.csv", "--target",
+                "churn", cwd=project)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if "git add" in ln)
+    add, commit = (shlex.split(part) for part in line.split("#")[0].split(" && ")[:2])
+    assert add[:2] == ["git", "add"] and commit[:2] == ["git", "commit"]
+    subprocess.run([*git, *add[1:]], cwd=project, check=True)
+    subprocess.run([*git, *commit[1:], "-q"], cwd=project, check=True)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(project), str(clone)], check=True)
+    r = run_cli("run", cwd=clone)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (clone / ".ci-ml" / "model.onnx").is_file()

@@ -19,11 +19,11 @@ def headline_block(text: str) -> str:
     return text[start:end]
 
 
-def test_readme_quotes_the_headline_of_results_md():
+def test_the_docs_quote_the_headline_of_results_md():
     results = (ROOT / "benchmarks" / "RESULTS.md").read_text()
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "guide" / "performance.md").read_text()
     assert headline_block(results) in readme, (
-        "README.md's Performance section must quote benchmarks/RESULTS.md's headline table "
+        "docs/guide/performance.md must quote benchmarks/RESULTS.md's headline table "
         "verbatim (between the headline markers): copy it after `python -m benchmarks`"
     )
 

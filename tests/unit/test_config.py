@@ -110,9 +110,16 @@ def test_errors_name_the_key_and_show_an_example(
 def test_unknown_key_lists_the_valid_ones(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, VALID.replace("target: y", "target: y, tets: c.csv")))
-    assert "data.tets: unknown key; valid keys here: train, test, path, split, target, drop" in str(
-        e.value
-    )
+    assert (
+        "data.tets: unknown key; did you mean 'test' or 'target'? "
+        "valid keys here: train, test, path, split, target, drop"
+    ) in str(e.value)
+
+
+def test_an_unknown_key_far_from_every_valid_one_suggests_none(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, VALID.replace("target: y", "target: y, zzzzz: 1")))
+    assert "data.zzzzz: unknown key; valid keys here:" in str(e.value)
 
 
 def test_yaml_syntax_error_gives_line(tmp_path: Path) -> None:

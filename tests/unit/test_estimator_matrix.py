@@ -1,6 +1,6 @@
-"""Every estimator the README lists as supported converts to ONNX and predicts
+"""Every estimator the docs (guide/build.md) list as supported converts to ONNX and predicts
 like scikit-learn on held-out rows (labels identical, probabilities and
-predictions within the default tolerance). Keep this list and the README's in sync."""
+predictions within the default tolerance). Keep this list and the docs' in sync."""
 
 from __future__ import annotations
 

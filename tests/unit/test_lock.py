@@ -120,7 +120,8 @@ def test_what_the_lock_covers(version, system, machine, words) -> None:
 def test_the_install_key_names_version_python_platform_and_lock(tmp_path: Path) -> None:
     key = install.install_key(ROOT, "Linux", "X64")
     py = ".".join(map(str, sys.version_info[:3]))
-    version = PYPROJECT["project"]["version"]
+    from ci_ml import __version__ as version
+
     assert key == (
         f"ci-ml-install-Linux-X64-py{py}-v{version}-lock-{install.lock_sha256(LOCK)[:16]}"
     )

@@ -199,3 +199,22 @@ def test_the_holdout_init_judges_is_the_one_run_will_score(rare_rows: int) -> No
     held_out = scaffold._holdout({"d.csv": df}, "churn", True, setup.stratify)
     assert sorted(held_out.index) == sorted(test.index)
     assert setup.primary == ("roc_auc" if "rare" in set(test["churn"]) else "accuracy")
+
+
+def test_the_first_commit_holds_the_written_files_and_the_data_inside_the_repository() -> None:
+    written = ["ci-ml.yaml", "schema.yaml", ".github/workflows/a.yml", ".github/workflows/b.yml"]
+    data = ["data/train.csv", "../elsewhere.csv", "/abs/x.csv"]
+    assert scaffold.git_add_paths(written, data) == [
+        ".github/workflows",
+        "ci-ml.yaml",
+        "data/train.csv",
+        "schema.yaml",
+    ]
+    assert scaffold.outside_repository("../elsewhere.csv")
+    assert not scaffold.outside_repository("data/..x.csv")
+
+
+def test_an_existing_gitignore_is_told_what_it_lacks() -> None:
+    assert scaffold.gitignore_missing("") == [".ci-ml/", ".venv/"]
+    assert scaffold.gitignore_missing("/.ci-ml\n.venv\n") == []
+    assert scaffold.gitignore_missing("node_modules/\n.ci-ml/\n") == [".venv/"]

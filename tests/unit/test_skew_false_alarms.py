@@ -21,9 +21,9 @@ def test_planted_shifts_are_found() -> None:
     assert s.detected["category a 50 → 30 %"] / s.builds >= 0.9
 
 
-def test_the_readme_and_results_quote_the_simulations_table() -> None:
+def test_the_docs_and_results_quote_the_simulations_table() -> None:
     """The table benchmarks/bench_skew_false_alarms.py --write made is the one the
-    README's data safeguards section and benchmarks/RESULTS.md show."""
+    docs' data safeguards page and benchmarks/RESULTS.md show."""
     from pathlib import Path
 
     from benchmarks import render
@@ -31,7 +31,7 @@ def test_the_readme_and_results_quote_the_simulations_table() -> None:
     root = Path(__file__).resolve().parents[2]
     table = [line for line in render.SKEW.read_text().splitlines() if line.startswith("|")]
     assert len(table) == 2 + 5  # header, rule, one row per size
-    readme = (root / "README.md").read_text()
+    readme = (root / "docs" / "guide" / "safeguards.md").read_text()
     quoted = readme.split("<!-- skew-simulation:start", 1)[1].split("<!-- skew-simulation:end", 1)[
         0
     ]
