@@ -277,6 +277,7 @@ def test_the_release_names_the_pr_that_brought_it(fake_github, example_copy, tmp
     }
     card = (tmp_path / "o" / "model-card.md").read_text()
     assert "**Brought by**: PR #7 “Deeper trees” by @alice, approved by @bob" in card
+    assert "**Built in**: [workflow run](https://github.example/octo/ml/actions/runs/99)" in card
     ok(run_cli("publish", "--config", config, "--out", str(tmp_path / "o"), env=env))
     body = notes(fake_github, "model-v1")
     assert "**published** by @alice from commit `111111111111`" in body
