@@ -75,6 +75,9 @@ def test_ctrl_c_in_a_build_exits_130_leaves_nothing_publishable_and_frees_the_fo
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell's background job ignores SIGINT, and its children inherit that:
+        # the build gets the default a terminal's Ctrl-C meets.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None
     seen = ""

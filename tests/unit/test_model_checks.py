@@ -3,7 +3,10 @@ slicing, golden rows, invariance, directional checks, budgets and the config."""
 
 from __future__ import annotations
 
+import copy as copy_module
+import itertools
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -345,6 +348,44 @@ def test_latency_is_the_median_of_repeats_on_an_injected_clock(churn) -> None:
     measured = checks.measure([model, None], df, 3, clock)
     assert measured[1] is None and measured[0]["bytes"] == model.path.stat().st_size
     assert measured[0]["latency_1"] == pytest.approx(1.0)
+
+
+def test_a_model_byte_for_byte_the_baselines_gets_its_timing_and_turns_alternate(
+    churn, tmp_path
+) -> None:
+    """Two timings of one model differ only by noise (a loaded runner made an
+    identical rebuild show latency 0.3x and 2x as significant changes): the same
+    file is timed once; different models take turns run by run."""
+    model, df = churn
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes(model.path.read_bytes())
+    twin = copy_module.copy(model)
+    twin.path = copy
+    slower = itertools.accumulate(range(100_000))  # each run takes longer than the last
+    measured = checks.measure([model, twin], df, 5, lambda: next(slower) / 1000)
+    assert measured[0] == measured[1]
+    order: list[str] = []
+
+    class Spy:
+        def __init__(self, inner, name):
+            self.inner, self.name, self.path = inner, name, inner.path
+
+        def feeds(self, X):
+            return self.inner.feeds(X)
+
+        @property
+        def session(self):
+            spy = self
+
+            class Run:
+                def run(self, *args):
+                    order.append(spy.name)
+                    return spy.inner.session.run(*args)
+
+            return Run()
+
+    checks.latencies_ms([Spy(model, "a"), Spy(model, "b")], df, 1, 3, time.perf_counter)
+    assert order == ["a", "b"] + ["a", "b"] * 3  # warm-ups, then turns
 
 
 # --- config ---------------------------------------------------------------------------
