@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -131,6 +132,52 @@ def pytest_runtestloop(session: pytest.Session):
         )
         session.testsfailed += 1
     return result
+
+
+# Tests marked `no_cover` run untraced in a full run (tests/README.md): tests that
+# repeat code other tests already trace (simulations over many seeds, the estimator
+# matrix, one race tried again and again, rendering documents built elsewhere) gain
+# no coverage from the tracer and pay 70-80 % more CPU for it. pytest-cov pauses its
+# tracer for their call; here also for their setup (the fixtures they alone build)
+# and for the Python processes they start (coverage's subprocess patch passes its
+# config to children in this variable). The per-module floor holds without them.
+_CHILD_COVERAGE = "COVERAGE_PROCESS_CONFIG"
+
+
+def _tracer(item: pytest.Item):
+    plugin = item.config.pluginmanager.getplugin("_cov")
+    controller = getattr(plugin, "cov_controller", None)
+    return controller if controller is not None and controller.started else None
+
+
+@contextlib.contextmanager
+def _untraced(item: pytest.Item, pause_tracer: bool):
+    if item.get_closest_marker("no_cover") is None or _tracer(item) is None:
+        yield
+        return
+    controller = _tracer(item) if pause_tracer else None
+    child = os.environ.pop(_CHILD_COVERAGE, None)
+    if controller is not None:
+        controller.pause()
+    try:
+        yield
+    finally:
+        if controller is not None:
+            controller.resume()
+        if child is not None:
+            os.environ[_CHILD_COVERAGE] = child
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    with _untraced(item, pause_tracer=True):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    with _untraced(item, pause_tracer=False):  # pytest-cov pauses its tracer itself
+        return (yield)
 
 
 @pytest.fixture(autouse=True)

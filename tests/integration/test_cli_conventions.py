@@ -17,6 +17,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "baseline-0.1.0"
 
 
 @pytest.mark.slow
+@pytest.mark.no_cover  # one race, 25 times: the first run traces what there is
 def test_diff_piped_into_head_exits_cleanly_25_times_in_a_row(tmp_path: Path) -> None:
     """`ci-ml diff A B | head -1`, through a real shell pipe: head exits after one
     line, racing ci-ml's writes (it lost about one time in three). 25 clean runs

@@ -231,6 +231,7 @@ def setups() -> list[Setup]:
 
 
 @pytest.mark.slow  # the simulated setups take a minute
+@pytest.mark.no_cover  # a simulation: the same lines thousands of times
 def test_weighted_holdouts_are_the_estimator(setups: list[Setup]) -> None:
     """The estimate's distribution at N_LARGE is built from row counts: each is
     the metric of the holdout that repeats every population row that often."""
@@ -257,6 +258,7 @@ def table(small: dict, large: dict) -> str:
 
 
 @pytest.mark.slow  # a simulation
+@pytest.mark.no_cover
 def test_every_interval_covers_its_truth_95_percent_of_the_time(setups: list[Setup]) -> None:
     with threadpool_limits(1, user_api="blas"):  # small products: more threads only spin
         small, large = _small(setups, seed=1), _large(setups, seed=2)

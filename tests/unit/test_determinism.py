@@ -72,6 +72,7 @@ def fitted_matrix() -> dict:
 
 
 @pytest.mark.slow  # a process per hash seed per estimator
+@pytest.mark.no_cover  # the export again and again: the matrix traces it once
 def test_every_estimator_exports_the_same_bytes_in_fresh_processes(tmp_path: Path) -> None:
     models = fitted_matrix()
     joblib.dump(models, tmp_path / "models.joblib")

@@ -43,6 +43,7 @@ def test_exact_bootstrap_equals_a_plain_loop() -> None:
 
 
 @pytest.mark.slow  # a simulation
+@pytest.mark.no_cover
 def test_block_bootstrap_keeps_the_variance_of_the_exact_one() -> None:
     rng = np.random.default_rng(1)
     x = rng.exponential(size=(50_000, 1))
@@ -157,6 +158,7 @@ def _small_pair(kind: str) -> tuple[Scored, Scored]:
 
 
 @pytest.mark.slow  # a plain bootstrap loop
+@pytest.mark.no_cover
 @pytest.mark.parametrize("kind", ["binary", "3-class", "regression"])
 def test_intervals_equal_a_plain_percentile_bootstrap(kind: str) -> None:
     """Resample rows, recompute every metric with scikit-learn, take percentiles:
