@@ -96,6 +96,23 @@ def _relabelled(func: Converter) -> Converter:
     return run
 
 
+def _unnamed_features(func: Converter) -> Converter:
+    """onnxmltools reads XGBoost's splits by feature name and understands only
+    `f0`, `f1`...: a model fitted on a DataFrame is converted with its booster's
+    names set aside (its features are the input's columns, in order, either way)."""
+
+    def run(scope: object, operator: object, container: object) -> None:
+        booster = operator.raw_operator.get_booster()  # type: ignore[attr-defined]
+        names = booster.feature_names
+        booster.feature_names = None
+        try:
+            func(scope, operator, container)
+        finally:
+            booster.feature_names = names
+
+    return run
+
+
 def _double_trees(func: Converter) -> Converter:
     """`func` (a converter) with its tree ensembles' values written as double
     tensors when the operator's input is double."""
@@ -179,14 +196,14 @@ def _register_xgboost() -> None:
         xgboost.XGBClassifier,
         "XGBoostXGBClassifier",
         _relabelled_shapes(calculate_linear_classifier_output_shapes),
-        _relabelled(convert_xgboost),
+        _relabelled(_unnamed_features(convert_xgboost)),
         options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
     )
     update_registered_converter(
         xgboost.XGBRegressor,
         "XGBoostXGBRegressor",
         calculate_linear_regressor_output_shapes,
-        convert_xgboost,
+        _unnamed_features(convert_xgboost),
     )
 
 

@@ -21,8 +21,8 @@ import joblib
 import pytest
 
 from ci_ml.modeling.convert import canonical, convert, describe
-from ci_ml.scoring.onnx import model_metadata
 from ci_ml.modeling.estimator import fit_model
+from ci_ml.scoring.onnx import model_metadata
 from tests.unit.test_estimator_matrix import (
     BOOSTERS,
     CLASSIFIERS,

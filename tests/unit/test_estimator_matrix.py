@@ -323,6 +323,16 @@ def test_an_xgboost_model_predicts_its_real_labels_in_onnx() -> None:
     assert set(labels) == {"no", "yes"}
 
 
+@pytest.mark.parametrize("name", sorted(BOOSTERS))
+def test_a_booster_fitted_on_named_columns_exports(name: str) -> None:
+    """Fitted on a DataFrame as ci-ml fits it, with its columns' names (XGBoost's
+    converter understands only f0, f1...)."""
+    task = "classification" if name.endswith("Classifier") else "regression"
+    Xtr, ytr, Xte, _ = numeric_data(task)
+    rename = {c: f"feature {c}" for c in Xtr.columns}
+    check(booster(name), Xtr.rename(columns=rename), ytr, Xte.rename(columns=rename), task, name)
+
+
 def test_lightgbm_split_values_are_double_in_onnx() -> None:
     """LightGBM compares double features with double split values: model.onnx
     carries them as double tensors (ai.onnx.ml opset 3), never rounded to float."""
