@@ -72,8 +72,8 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         if whole_tier and opt.numprocesses is None and not opt.collectonly and not opt.usepdb:
             opt.numprocesses = "auto"  # a tier runs on every core; one test runs alone
         if opt.full and opt.dist == "no":
-            # The act scenarios and the browser renders each share one worker
-            # (xdist_group marks): their fixtures are built once.
+            # Each act module and the browser renders keep to one worker
+            # (xdist_group marks): their module fixtures are built once.
             opt.dist = "loadgroup"
     if not opt.full:
         return

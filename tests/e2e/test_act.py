@@ -23,7 +23,7 @@ from act_harness import REPO_SLUG, make_repo, run_act
 from e2e_support import ROOT, TEMPLATES
 from scenarios import MARKER, READ_ONLY_TOKEN, Fake, Repo, Scenario
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("act")]  # one worker runs act
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("act")]  # its runs on one worker
 
 PR = 7
 FORK_PR = 8

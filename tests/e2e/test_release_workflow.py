@@ -19,7 +19,7 @@ from scenarios import REPO_SLUG, WRITE_TOKEN
 
 import ci_ml
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("act")]  # one worker runs act
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("act-release")]  # its runs on one worker
 
 WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
 PYPI_ACTION = "pypa/gh-action-pypi-publish@76f52bc884231f62b9a034ebfe128415bbaabdfc"

@@ -141,7 +141,7 @@ def test_a_stage_declared_in_a_test_joins_help_chain_pipeline_and_report(
     [pytest.param("binary-classification", marks=pytest.mark.slow), "regression"],
 )
 def test_one_run_checks_the_baseline_once_and_scores_it_once(
-    example: str, example_copy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    example: str, example_copy, example_build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """regression runs the project's own pytest suite too, whose `baseline` fixture
     takes the verified baseline instead of checking it again."""
@@ -149,8 +149,7 @@ def test_one_run_checks_the_baseline_once_and_scores_it_once(
     import ci_ml.scoring.pairing
 
     project = example_copy(example)
-    base = tmp_path / "base"
-    assert run_here(["run", "--out", str(base)], project)[0] == 0
+    base = example_build(example)  # the shipped example's build: read only
     # a different model, so the cache does not take the baseline's
     config = project / "ci-ml.yaml"
     config.write_text(
