@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import FITTED_MODEL, plain
 from ci_ml.errors import ConfigError, UsageError
-from ci_ml.modeling import preprocess
+from ci_ml.modeling import preprocess, search
 from ci_ml.records import TrainResult
 
 if TYPE_CHECKING:
@@ -190,15 +190,25 @@ def _fit_hint(cfg: Config, columns: Columns | None) -> str:
 
 
 def fit(
-    cfg: Config, X: pd.DataFrame, y: pd.Series, task: str, columns: Columns | None = None
+    cfg: Config,
+    X: pd.DataFrame,
+    y: pd.Series,
+    task: str,
+    columns: Columns | None = None,
+    metric: str | None = None,
 ) -> TrainResult:
     """Build, seed and fit the model; `columns` (from `columns_for`) puts the
-    auto preprocessing in front of the estimator."""
+    auto preprocessing in front of the estimator; `model.search` first picks its
+    params by cross-validation on these rows, scored by `metric` (the primary)."""
 
     est = build_estimator(cfg)
     check_task(est, task)
     seeded = apply_seed(est, cfg.model.seed)
     model = preprocess.build(est, columns, X) if columns is not None else est
+    searched = None
+    if cfg.model.search is not None:
+        prefix = "model__" if model is not est else ""
+        searched = search.tune(model, X, y, cfg.model.search, task, metric, cfg.model.seed, prefix)
     t0 = time.perf_counter()
     try:
         model.fit(X, y)
@@ -225,6 +235,7 @@ def fit(
         task,
         preprocess=preprocess.describe(columns, X) if applied else None,
         model=model,
+        search=searched,
     )
 
 

@@ -23,7 +23,7 @@ def run(r: StageRun) -> TrainResult:
     from ci_ml.modeling.estimator import fit
 
     b = r.build
-    b.plan_metrics(probabilities=True)  # a bad metric or gate fails now, not after the fit
+    plan = b.plan_metrics(probabilities=True)  # a bad metric or gate fails now, not after the fit
     for later in b.chain.stages[b.chain.names.index("train") + 1 :]:
         if later.preflight is not None:  # and config that cannot apply to this data
             later.preflight(r)
@@ -38,7 +38,7 @@ def run(r: StageRun) -> TrainResult:
             hint="add rows (every class in both the training and the holdout rows), or "
             "lower data.split.test_size",
         )
-    result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)))
+    result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)), plan.primary)
     del X, y
     if r.baseline is not None:
         result.note = decision.reason
@@ -101,7 +101,14 @@ def summary(result: TrainResult) -> str:
             "(--no-cache to force)"
         )
     why = f"training: {result.note}; " if result.note else ""
-    return f"{why}trained {result.estimator} in {result.fit_seconds:.2f}s"
+    s = result.search
+    searched = (
+        f" after searching {s.trials} of {s.planned} candidates ({s.seconds:.1f}s, {s.cv}-fold "
+        f"{s.metric} on the training rows)"
+        if s
+        else ""
+    )
+    return f"{why}trained {result.estimator} in {result.fit_seconds:.2f}s{searched}"
 
 
 def annotate(result: TrainResult, console: Console) -> None:
