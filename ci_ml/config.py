@@ -203,7 +203,9 @@ def command_placeholders(command: str) -> list[str]:
     try:
         names = [f for _, f, _, _ in string.Formatter().parse(command) if f is not None]
     except ValueError as e:
-        raise ValueError(f"a malformed placeholder ({e}); write {{{{ and }}}} for literal braces") from None
+        raise ValueError(
+            f"a malformed placeholder ({e}); write {{{{ and }}}} for literal braces"
+        ) from None
     return names
 
 
@@ -248,7 +250,9 @@ class ModelConfig(_Strict):
         if self.command is not None:
             self._check_command(self.command)
         elif self.command_inputs is not None:
-            raise ValueError("command_inputs is for `command:`; a factory lists its files in `code`")
+            raise ValueError(
+                "command_inputs is for `command:`; a factory lists its files in `code`"
+            )
         return self
 
     def _check_command(self, command: str) -> None:

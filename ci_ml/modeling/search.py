@@ -122,10 +122,7 @@ def run_batches(
     for i in range(0, len(items), size):
         elapsed = clock() - start
         if i and max_seconds is not None and elapsed >= max_seconds:
-            return (
-                f"max_minutes ({max_seconds / 60:g}) spent after {i} of {len(items)} "
-                "candidates"
-            )
+            return f"max_minutes ({max_seconds / 60:g}) spent after {i} of {len(items)} candidates"
         evaluate(items[i : i + size])
     return None
 
@@ -179,7 +176,12 @@ def search(
         def evaluate(batch: list[dict[str, Any]]) -> None:
             grid = [{k: [v] for k, v in c.items()} for c in batch]
             gs = GridSearchCV(
-                model, grid, scoring=scoring, cv=folds, n_jobs=cfg.n_jobs, refit=False,
+                model,
+                grid,
+                scoring=scoring,
+                cv=folds,
+                n_jobs=cfg.n_jobs,
+                refit=False,
                 error_score="raise",
             )
             try:

@@ -8,7 +8,7 @@ import io
 from typing import TYPE_CHECKING
 
 from ci_ml.artifact import BUILD_DIR, FITTED_MODEL
-from ci_ml.stage import Stage
+from ci_ml.stage import Section, Stage
 
 if TYPE_CHECKING:
     from ci_ml.build import Build
@@ -86,6 +86,8 @@ def reused(r: StageRun, reason: str) -> TrainResult:
         fit_seconds=0.0,
         classes=base.manifest.classes,
         task=r.build.task,
+        search=model.search if model else None,
+        command=model.command if model else None,
         reused_from={
             **{k: base.identity.get(k) for k in ("label", "source", "url", "commit")},
             "fingerprint": base.manifest.fingerprint.sha256 if base.manifest.fingerprint else None,
@@ -127,4 +129,5 @@ STAGE = Stage(
     writes=(FITTED_MODEL,),
     record="TrainResult",
     record_file=f"{BUILD_DIR}/train.json",
+    sections=(Section(order=89, template="training.md.j2"),),
 )
