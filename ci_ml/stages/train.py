@@ -38,7 +38,12 @@ def run(r: StageRun) -> TrainResult:
             hint="add rows (every class in both the training and the holdout rows), or "
             "lower data.split.test_size",
         )
-    result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)), plan.primary)
+    if b.cfg.model.command is not None:
+        from ci_ml.modeling.command import train as by_command
+
+        result = by_command(b.cfg, X, y, b.task, b.dataset.target, b.out / BUILD_DIR)
+    else:
+        result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)), plan.primary)
     del X, y
     if r.baseline is not None:
         result.note = decision.reason
@@ -48,6 +53,8 @@ def run(r: StageRun) -> TrainResult:
     # An intermediate of this build only, for `ci-ml export` run alone: later stages
     # of the same process take the model from memory. It is never published, and
     # nothing ci-ml downloads is ever unpickled.
+    if result.model is None:  # a command's model.onnx stays where it wrote it
+        return result
     import joblib
 
     buf = io.BytesIO()
