@@ -20,10 +20,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from ci_ml.artifact import plain, sha256_file
 from ci_ml.errors import ConfigError, ModelFileError, UsageError
+from ci_ml.json_types import JSONObject
 from ci_ml.records import CommandRun, ExportResult, TrainResult
 from ci_ml.scoring.onnx import feeds, model_file_problem, onnx_predictions, predicting, timed
 
@@ -56,9 +57,9 @@ def environment(
     features: list[str],
     target: str,
     task: str,
-    classes: list[Any] | None,
+    classes: list[object] | None,
     seed: int,
-    params: dict[str, Any],
+    params: JSONObject,
 ) -> dict[str, str]:
     """What the command finds in its environment (docs/guide/command.md)."""
     env = dict(base)
@@ -208,7 +209,7 @@ def _short(args: list[str]) -> str:
     return f"{prog} {script}".strip()
 
 
-def _params(path: Path, given: dict[str, Any]) -> dict[str, Any]:
+def _params(path: Path, given: JSONObject) -> JSONObject:
     """The params.json the command wrote (a JSON object), else model.params."""
     if not path.is_file():
         return dict(given)
@@ -230,6 +231,17 @@ def _params(path: Path, given: dict[str, Any]) -> dict[str, Any]:
 # --- the model the command wrote -----------------------------------------------------------
 
 
+class NodeArg(Protocol):
+    """An input of an onnxruntime session, as ci-ml reads it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def shape(self) -> list[int | str | None]: ...
+
+
 def _kind(onnx_type: str) -> str | None:
     if onnx_type == "tensor(string)":
         return "string"
@@ -239,7 +251,7 @@ def _kind(onnx_type: str) -> str | None:
 
 
 def input_spec(
-    inputs: list[Any], features: list[str], string_features: set[str]
+    inputs: list[NodeArg], features: list[str], string_features: set[str]
 ) -> tuple[list[tuple[str, str]], str]:
     """How ci-ml feeds the model, from its declared inputs: one float or double
     matrix named `input` holding every feature in order, or one input per
@@ -297,7 +309,7 @@ def _bad_model(problem: str) -> ModelFileError:
     )
 
 
-def check_outputs(pred: Predictions, rows: int, task: str, classes: list[Any] | None) -> None:
+def check_outputs(pred: Predictions, rows: int, task: str, classes: list[object] | None) -> None:
     """The model's predictions of the holdout fit the task: a value per row
     (finite), or a class label per row and probabilities per class."""
     import numpy as np
@@ -329,7 +341,7 @@ def export(
     model_path: Path,
     X: pd.DataFrame,
     task: str,
-    classes: list[Any] | None,
+    classes: list[object] | None,
     out: Path,
     metadata: dict[str, str],
 ) -> tuple[ExportResult, Predictions]:

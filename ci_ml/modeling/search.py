@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from ci_ml.artifact import plain
 from ci_ml.errors import ConfigError, UsageError
@@ -27,6 +27,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ci_ml.config import Distribution, SearchConfig
+
+Params = dict[str, object]  # a candidate: parameter name -> value
+
+
+class Estimator(Protocol):
+    """What a search needs of the model: scikit-learn's `set_params`."""
+
+    def set_params(self, **params: object) -> object: ...
+
 
 # ci-ml's metric names as scikit-learn scorers (errors are negated there: higher
 # is better for every scorer).
@@ -58,7 +67,7 @@ def scorer(metric: str, task: str, n_classes: int) -> str:
     return SCORERS[metric]
 
 
-def distribution(d: Distribution) -> Any:
+def distribution(d: Distribution) -> object:
     """A range of the config as the scipy distribution ParameterSampler draws from."""
     from scipy import stats
 
@@ -69,7 +78,7 @@ def distribution(d: Distribution) -> Any:
     return stats.uniform(d.low, d.high - d.low)
 
 
-def space(search: SearchConfig, prefix: str = "") -> dict[str, Any]:
+def space(search: SearchConfig, prefix: str = "") -> Params:
     """The declared space as scikit-learn reads it: lists as they are, ranges as
     distributions, names prefixed for an estimator behind ci-ml's preprocessing."""
     from ci_ml.config import Distribution
@@ -80,7 +89,7 @@ def space(search: SearchConfig, prefix: str = "") -> dict[str, Any]:
     }
 
 
-def candidates(search: SearchConfig, seed: int, prefix: str = "") -> list[dict[str, Any]]:
+def candidates(search: SearchConfig, seed: int, prefix: str = "") -> list[Params]:
     """Every candidate a grid or random search will try, in order (seeded)."""
     from sklearn.model_selection import ParameterGrid, ParameterSampler
 
@@ -101,7 +110,7 @@ def candidates(search: SearchConfig, seed: int, prefix: str = "") -> list[dict[s
         return list(ParameterSampler(grid, n_iter=search.max_trials, random_state=seed))
 
 
-def splitter(task: str, folds: int, seed: int) -> Any:
+def splitter(task: str, folds: int, seed: int) -> object:
     from sklearn.model_selection import KFold, StratifiedKFold
 
     if task == "classification":
@@ -110,10 +119,10 @@ def splitter(task: str, folds: int, seed: int) -> Any:
 
 
 def run_batches(
-    items: list[dict[str, Any]],
+    items: list[Params],
     size: int,
     max_seconds: float | None,
-    evaluate: Callable[[list[dict[str, Any]]], None],
+    evaluate: Callable[[list[Params]], None],
     clock: Callable[[], float] = time.monotonic,
 ) -> str | None:
     """Evaluate `items` in batches of `size`; no batch starts once `max_seconds`
@@ -134,18 +143,18 @@ def _fit_failed(e: BaseException) -> UsageError:
     )
 
 
-def _rows(results: dict[str, Any], flip: bool) -> list[tuple[dict[str, Any], float, float]]:
+def _rows(
+    params: Sequence[Params], means: Sequence[float], stds: Sequence[float], flip: bool
+) -> list[tuple[Params, float, float]]:
+    """(params, mean, std) per candidate, the mean in the metric's own units."""
     sign = -1.0 if flip else 1.0
     return [
-        (dict(p), sign * float(m), float(s))
-        for p, m, s in zip(
-            results["params"], results["mean_test_score"], results["std_test_score"], strict=True
-        )
+        (dict(p), sign * float(m), float(s)) for p, m, s in zip(params, means, stds, strict=True)
     ]
 
 
 def search(
-    model: Any,
+    model: Estimator,
     X: pd.DataFrame,
     y: pd.Series,
     cfg: SearchConfig,
@@ -165,7 +174,7 @@ def search(
     flip = scoring.startswith("neg_")
     folds = splitter(task, cfg.cv, seed)
     t0 = clock()
-    rows: list[tuple[dict[str, Any], float, float]] = []
+    rows: list[tuple[Params, float, float]] = []
     stopped: str | None = None
     if cfg.method == "halving":
         planned, rows = cfg.max_trials, _halving(model, X, y, cfg, scoring, folds, seed, prefix)
@@ -173,7 +182,7 @@ def search(
         todo = candidates(cfg, seed, prefix)
         planned = len(todo)
 
-        def evaluate(batch: list[dict[str, Any]]) -> None:
+        def evaluate(batch: list[Params]) -> None:
             grid = [{k: [v] for k, v in c.items()} for c in batch]
             gs = GridSearchCV(
                 model,
@@ -188,7 +197,8 @@ def search(
                 gs.fit(X, y)
             except (ValueError, TypeError) as e:
                 raise _fit_failed(e) from None
-            rows.extend(_rows(gs.cv_results_, flip))
+            res = gs.cv_results_
+            rows.extend(_rows(res["params"], res["mean_test_score"], res["std_test_score"], flip))
 
         size = max(1, joblib.effective_n_jobs(cfg.n_jobs))
         max_seconds = cfg.max_minutes * 60 if cfg.max_minutes is not None else None
@@ -214,20 +224,20 @@ def search(
     )
 
 
-def _unprefixed(params: dict[str, Any], prefix: str) -> dict[str, Any]:
+def _unprefixed(params: Params, prefix: str) -> Params:
     return {k.removeprefix(prefix): v for k, v in params.items()}
 
 
 def _halving(
-    model: Any,
+    model: Estimator,
     X: pd.DataFrame,
     y: pd.Series,
     cfg: SearchConfig,
     scoring: str,
-    folds: Any,
+    folds: object,
     seed: int,
     prefix: str,
-) -> list[tuple[dict[str, Any], float, float]]:
+) -> list[tuple[Params, float, float]]:
     """scikit-learn's successive halving; the table is its last round's (the
     candidates scored on the most rows)."""
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -253,12 +263,14 @@ def _halving(
     res = hs.cv_results_
     last = max(res["iter"])
     keep = [i for i, it in enumerate(res["iter"]) if it == last]
-    picked = {k: [res[k][i] for i in keep] for k in ("params", "mean_test_score", "std_test_score")}
-    return _rows(picked, scoring.startswith("neg_"))
+    params, means, stds = (
+        [res[k][i] for i in keep] for k in ("params", "mean_test_score", "std_test_score")
+    )
+    return _rows(params, means, stds, scoring.startswith("neg_"))
 
 
 def tune(
-    model: Any,
+    model: Estimator,
     X: pd.DataFrame,
     y: pd.Series,
     cfg: SearchConfig,
