@@ -13,7 +13,6 @@ repository's own code, run on its own CI, with the same trust.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 from ci_ml.artifact import plain, sha256_file
 from ci_ml.errors import ConfigError, ModelFileError, UsageError
 from ci_ml.json_types import JSONObject
+from ci_ml.modeling.convert import describe
 from ci_ml.records import CommandRun, ExportResult, TrainResult
 from ci_ml.scoring.onnx import feeds, model_file_problem, onnx_predictions, predicting, timed
 
@@ -97,9 +97,16 @@ def _failure(what: str, output: str, hint: str) -> UsageError:
 
 
 def train(
-    cfg: Config, X: pd.DataFrame, y: pd.Series, task: str, target: str, build_dir: Path
+    cfg: Config,
+    X: pd.DataFrame,
+    y: pd.Series,
+    task: str,
+    target: str,
+    build_dir: Path,
+    env: dict[str, str],
 ) -> TrainResult:
-    """Run the command on the training rows; the record says how it ran. The
+    """Run the command on the training rows, with `env` (the process's
+    environment) and ci-ml's CI_ML_* variables; the record says how it ran. The
     model it wrote stays in `build_dir/command/model/` for the export stage."""
     import numpy as np
 
@@ -121,8 +128,8 @@ def train(
         "config_dir": str(cfg.base_dir),
     }
     args = argv(cfg.model.command, values)
-    env = environment(
-        dict(os.environ),
+    child_env = environment(
+        env,
         train=data,
         model_dir=model_dir,
         config_dir=cfg.base_dir,
@@ -133,44 +140,8 @@ def train(
         seed=cfg.model.seed,
         params=cfg.model.params,
     )
-    log = work / "output.log"
-    t0 = time.perf_counter()
-    try:
-        with log.open("wb") as out:
-            proc = subprocess.run(
-                args,
-                cwd=cfg.base_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                check=False,
-            )
-    except OSError as e:  # not found, not executable
-        raise ConfigError(
-            f"model.command: cannot run {args[0]!r}: {e.strerror or e}",
-            hint="name a program on PATH or a path relative to the config's folder; "
-            "{python} is the interpreter ci-ml runs in",
-        ) from None
-    seconds = round(time.perf_counter() - t0, 4)
-    output = log.read_text(encoding="utf-8", errors="replace")
-    code = proc.returncode
-    if code != 0:
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        raise _failure(
-            f"{how}: {shlex.join(args)}",
-            output,
-            "fix the training command (the output above says why); "
-            f"it ran in {cfg.base_dir} with the training rows in $CI_ML_TRAIN_DATA",
-        )
-    model = model_dir / MODEL_FILE
-    if not model.is_file():
-        raise _failure(
-            f"exited 0 but wrote no {MODEL_FILE} into {{model_dir}}: {shlex.join(args)}",
-            output,
-            f"write the ONNX model to {{model_dir}}/{MODEL_FILE} ($CI_ML_MODEL_DIR); "
-            "see docs/guide/command.md",
-        )
+    code, seconds, output = _run(args, cfg.base_dir, child_env, work / "output.log")
+    model = _written_model(args, code, output, model_dir, cfg.base_dir)
     params = _params(model_dir / PARAMS_FILE, cfg.model.params)
     return TrainResult(
         estimator=f"command: {_short(args)}",
@@ -188,6 +159,53 @@ def train(
             params_file=(model_dir / PARAMS_FILE).is_file(),
         ),
     )
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[int, float, str]:
+    """Run the command, its output (stdout and stderr) into `log`: exit code,
+    seconds, output."""
+    t0 = time.perf_counter()
+    try:
+        with log.open("wb") as out:
+            proc = subprocess.run(
+                args,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+    except OSError as e:  # not found, not executable
+        raise ConfigError(
+            f"model.command: cannot run {args[0]!r}: {e.strerror or e}",
+            hint="name a program on PATH or a path relative to the config's folder; "
+            "{python} is the interpreter ci-ml runs in",
+        ) from None
+    seconds = round(time.perf_counter() - t0, 4)
+    return proc.returncode, seconds, log.read_text(encoding="utf-8", errors="replace")
+
+
+def _written_model(args: list[str], code: int, output: str, model_dir: Path, cwd: Path) -> Path:
+    """The model.onnx a command that succeeded wrote; an error for one that failed
+    or wrote none, with the end of its output."""
+    if code != 0:
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        raise _failure(
+            f"{how}: {shlex.join(args)}",
+            output,
+            "fix the training command (its output says why); "
+            f"it ran in {cwd} with the training rows in $CI_ML_TRAIN_DATA",
+        )
+    model = model_dir / MODEL_FILE
+    if not model.is_file():
+        raise _failure(
+            f"exited 0 but wrote no {MODEL_FILE} into {{model_dir}}: {shlex.join(args)}",
+            output,
+            f"write the ONNX model to {{model_dir}}/{MODEL_FILE} ($CI_ML_MODEL_DIR); "
+            "see docs/guide/command.md",
+        )
+    return model
 
 
 def _displayed(args: list[str], values: dict[str, str]) -> list[str]:
@@ -349,8 +367,6 @@ def export(
     model.onnx; its predictions of the holdout rows."""
     import onnx
     import onnxruntime as ort
-
-    from ci_ml.modeling.convert import describe
 
     t0 = time.perf_counter()
     data = model_path.read_bytes()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from ci_ml.artifact import plain
+from ci_ml.config import Distribution
 from ci_ml.errors import ConfigError, UsageError
 from ci_ml.records import SearchResult, SearchTrial
 from ci_ml.stats.metrics import METRICS
@@ -26,7 +27,7 @@ from ci_ml.stats.metrics import METRICS
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ci_ml.config import Distribution, SearchConfig
+    from ci_ml.config import SearchConfig
 
 Params = dict[str, object]  # a candidate: parameter name -> value
 
@@ -81,8 +82,6 @@ def distribution(d: Distribution) -> object:
 def space(search: SearchConfig, prefix: str = "") -> Params:
     """The declared space as scikit-learn reads it: lists as they are, ranges as
     distributions, names prefixed for an estimator behind ci-ml's preprocessing."""
-    from ci_ml.config import Distribution
-
     return {
         prefix + name: distribution(v) if isinstance(v, Distribution) else list(v)
         for name, v in search.space.items()

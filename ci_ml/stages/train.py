@@ -41,7 +41,9 @@ def run(r: StageRun) -> TrainResult:
     if b.cfg.model.command is not None:
         from ci_ml.modeling.command import train as by_command
 
-        result = by_command(b.cfg, X, y, b.task, b.dataset.target, b.out / BUILD_DIR)
+        result = by_command(
+            b.cfg, X, y, b.task, b.dataset.target, b.out / BUILD_DIR, b.run.environment
+        )
     else:
         result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)), plan.primary)
     del X, y
