@@ -77,6 +77,9 @@ def environment(
     )
     if classes is not None:
         env["CI_ML_CLASSES"] = json.dumps(plain(classes))
+    # A Python command's output reaches the log as it prints, so a command killed
+    # mid-way (out of memory, say) still shows its last lines.
+    env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
 
