@@ -1,0 +1,95 @@
+"""The two examples beyond a plain estimator, built as a user builds them:
+examples/command-nn (a NumPy network trained by `model.command`, compared with a
+baseline, gated and tested like any model) and examples/search-binary (a
+`model.search` on the training rows, refitted with the best params)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import EXAMPLES, run_cli
+
+NN = EXAMPLES / "command-nn"
+BINARY = EXAMPLES / "binary-classification"
+
+
+def read(out: Path, name: str) -> dict:
+    return json.loads((out / name).read_text())
+
+
+@pytest.mark.slow  # two builds, one training command each
+def test_a_command_model_is_compared_gated_and_tested_like_an_estimator(
+    example_build, tmp_path: Path
+) -> None:
+    baseline = example_build("command-nn")
+    project = tmp_path / "nn"
+    project.mkdir()
+    shutil.copy(NN / "train.py", project / "train.py")
+    cfg = yaml.safe_load((NN / "ci-ml.yaml").read_text())
+    cfg["data"]["train"] = str(BINARY / "data/train.csv")
+    cfg["data"]["test"] = str(BINARY / "data/test.csv")
+    cfg["schema"] = str(BINARY / "schema.yaml")
+    # The candidate: a wider net. (A narrower one, hidden 4 or 8, fails the example's
+    # directional model test: a larger tumour looks less malignant on 8-12 % of rows.)
+    cfg["model"]["params"] = {"hidden": 32, "epochs": 400}
+    (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+
+    r = run_cli("run", "--out", str(out), "--baseline", str(baseline), cwd=project)
+
+    assert r.returncode == 0, r.stderr
+    assert "parity not checked (trained by model.command)" in r.stdout + r.stderr
+    comparison = read(out, "comparison.json")
+    assert comparison["baseline_status"] == "scored" and comparison["verdict"] == "pass"
+    assert {g["status"] for g in comparison["gates"]} == {"pass"}
+    changed = {p["param"]: (p["baseline"], p["candidate"]) for p in comparison["params_diff"]}
+    assert changed == {"hidden": (16, 32)}  # from the params.json train.py wrote
+    tests = read(out, "model-tests.json")
+    assert tests["configured"] and tests["total"] >= 4 and tests["baseline"] == "compared"
+    manifest = read(out, "manifest.json")
+    assert manifest["model"]["estimator"].startswith("command: python")
+    assert manifest["model"]["command"]["exit_code"] == 0
+    assert manifest["export"]["parity"]["skipped"].startswith("trained by model.command")
+    assert manifest["fingerprint"]["parts"]["code"].keys() == {"train.py"}
+    report = (out / "report.md").read_text()
+    assert "parity not checked (trained by command)" in report
+    assert "Trained by command: exit 0" in report
+    # What ships: the same metadata as a model ci-ml exported itself.
+    assert (out / "model.onnx").is_file() and "model.onnx" in (out / "SHA256SUMS").read_text()
+    card = (out / "model-card.md").read_text()
+    assert "command: python train.py" in card
+
+
+@pytest.mark.slow  # a build with 18 cross-validation fits
+def test_a_search_runs_on_the_training_rows_and_refits_the_best(example_build) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    out = example_build("search-binary")
+    train = read(out, "_build/train.json")
+    search = train["search"]
+    assert (search["method"], search["planned"], search["trials"], search["cv"]) == (
+        "random",
+        6,
+        6,
+        3,
+    )
+    assert len(search["top"]) == 3 and search["top"][0]["params"] == search["best"]
+    assert [t["rank"] for t in search["top"]] == [1, 2, 3]
+    assert all(train["params"][k] == v for k, v in search["best"].items())  # refitted with them
+    assert read(out, "manifest.json")["model"]["search"] == search
+    # The table's best score is the cross-validation of the training rows alone.
+    data = pd.read_csv(BINARY / "data/train.csv")
+    X, y = data.drop(columns="diagnosis"), data["diagnosis"]
+    model = RandomForestClassifier(n_estimators=30, random_state=42, **search["best"])
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=42)
+    again = cross_val_score(model, X, y, cv=folds, scoring="roc_auc").mean()
+    assert round(again, 6) == search["top"][0]["mean"]
+    report = (out / "report.md").read_text()
+    assert "<details><summary>Search: best of 6 candidates by 3-fold roc\\_auc" in report
