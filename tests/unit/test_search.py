@@ -225,3 +225,19 @@ def test_a_candidate_that_cannot_fit_names_the_space(small) -> None:
     with pytest.raises(UsageError) as e:
         search.search(DecisionTreeClassifier(), X, y, c, "classification", "accuracy", 0)
     assert "a candidate failed to fit" in str(e.value) and "model.search.space" in e.value.hint
+
+
+def test_the_search_is_part_of_the_build_cache_key(tmp_path: Path) -> None:
+    from ci_ml import fingerprint
+
+    def key(search_yaml: str) -> str:
+        p = tmp_path / "ci-ml.yaml"
+        p.write_text(VALID + f"  search: {search_yaml}\n")
+        cfg = load_config(p)
+        return fingerprint.config_sha256(cfg.model_dump(mode="json", by_alias=True))
+
+    same = key("{space: {max_depth: [2, 3]}}")
+    assert key("{space: {max_depth: [2, 3]}}") == same
+    assert key("{space: {max_depth: [2, 4]}}") != same
+    assert key("{space: {max_depth: [2, 3]}, max_trials: 5}") != same
+    assert key("{method: grid, space: {max_depth: [2, 3]}}") != same
