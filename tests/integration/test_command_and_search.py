@@ -73,6 +73,13 @@ def test_a_command_model_is_compared_gated_and_tested_like_an_estimator(
     assert (out / "model.onnx").is_file() and "model.onnx" in (out / "SHA256SUMS").read_text()
     card = (out / "model-card.md").read_text()
     assert "command: python train.py" in card
+    # `ci-ml export` alone takes the model the command wrote, and only that one.
+    r = run_cli("export", "--out", str(out), cwd=project)
+    assert r.returncode == 0, r.stderr
+    written = out / "_build/command/model/model.onnx"
+    written.write_bytes(written.read_bytes() + b"\0")
+    r = run_cli("export", "--out", str(out), cwd=project)
+    assert r.returncode == 2 and "is not the model the training command wrote" in r.stderr
 
 
 @pytest.mark.slow  # a build with 18 cross-validation fits
