@@ -66,7 +66,7 @@ COMMAND_INPUTS = ("*.py",)
 
 def command_code(cfg: Config) -> list[str]:
     """The files a `model.command` is made of, relative to the config: every
-    argument that names a file there (its script), and what `command_inputs`
+    relative argument that names a file (its script), and what `command_inputs`
     (default COMMAND_INPUTS) matches. Placeholders name no code and are skipped."""
     import shlex
 
@@ -75,9 +75,12 @@ def command_code(cfg: Config) -> list[str]:
     base = cfg.base_dir.resolve()
     found: set[Path] = set()
     for arg in shlex.split(cfg.model.command):
-        if "{" in arg:
+        value = arg.split("=", 1)[-1] if arg.startswith("--") else arg
+        # A placeholder names no code; an absolute path names the machine's (an
+        # interpreter), not the project's, and would tie the cache to one machine.
+        if "{" in value or Path(value).is_absolute():
             continue
-        p = cfg.resolve(arg.split("=", 1)[-1] if arg.startswith("--") else arg)
+        p = cfg.resolve(value)
         if p.is_file():
             found.add(p.resolve())
     globs = COMMAND_INPUTS if cfg.model.command_inputs is None else cfg.model.command_inputs

@@ -5,6 +5,7 @@ it writes against the data and the task, and the files the build cache hashes.""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -302,8 +303,9 @@ def test_the_cache_hashes_the_script_the_command_names_and_its_inputs(tmp_path) 
     assert sorted(fingerprint.code_files(default)) == ["helpers.py", "train.py"]
     listed = config(
         tmp_path,
-        "{command: 'sh run.sh --config=notes.txt', command_inputs: ['nets/**/*.py']}",
-    )
+        f"{{command: '{sys.executable} -u run.sh --config=notes.txt', "
+        "command_inputs: ['nets/**/*.py']}",
+    )  # the interpreter's absolute path is the machine's, not the project's code
     assert sorted(fingerprint.code_files(listed)) == ["nets/mlp.py", "notes.txt"]
     before = fingerprint.code_files(default)
     (tmp_path / "helpers.py").write_text("changed")
