@@ -126,3 +126,32 @@ def test_the_pytorch_variant_builds_where_torch_is_installed(tmp_path: Path) -> 
     assert train["params"]["hidden"] == 16
     assert read(out, "metrics.json")["metrics"]["roc_auc"]["value"] > 0.95
     assert "parity not checked" in (out / "report.md").read_text()
+
+
+@pytest.mark.slow  # a build and its rebuild
+def test_reproduce_reruns_the_command_of_the_recorded_commit(tmp_path: Path) -> None:
+    from tests.integration.test_reproduce import committed
+
+    project = nn_project(tmp_path, "train.py")
+    cfg = yaml.safe_load((project / "ci-ml.yaml").read_text())
+    shutil.copytree(BINARY / "data", project / "data")
+    shutil.copy(BINARY / "schema.yaml", project / "schema.yaml")
+    cfg["data"] = {**cfg["data"], "train": "data/train.csv", "test": "data/test.csv"}
+    cfg["schema"] = "schema.yaml"
+    cfg.pop("model_tests")  # not what this test is about
+    (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg))
+    committed(project, untracked_data=False)
+    built = tmp_path / "built"
+    r = run_cli("run", "--out", str(built), cwd=project)
+    assert r.returncode == 0, r.stderr
+    # The working tree's script changes after the build; the record's commit has the old one.
+    script = project / "train.py"
+    changed = script.read_text().replace("default_rng(seed)", "default_rng(seed + 1)")
+    assert changed != script.read_text()
+    script.write_text(changed)
+
+    r = run_cli("reproduce", str(built), "--repo", str(project), "--out", str(tmp_path / "r"))
+
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads((tmp_path / "r" / "reproduce.json").read_text())
+    assert result["matched"] and result["model"]["equal"], result
