@@ -89,14 +89,23 @@ def tail(text: str, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str:
     return end[-chars:]
 
 
-def _failure(what: str, output: str, hint: str) -> UsageError:
+def _printed(output: str) -> str:
     shown = tail(output)
-    body = (
+    return (
         f"\n--- the last lines it printed ---\n{shown}"
         if shown.strip()
         else " (it printed nothing)"
     )
-    return UsageError(f"model.command {what}{body}", hint=hint)
+
+
+def _failure(what: str, output: str, hint: str) -> UsageError:
+    return UsageError(f"model.command {what}{_printed(output)}", hint=hint)
+
+
+def with_output(e: ModelFileError, output: str) -> ModelFileError:
+    """A model the command wrote that fails its checks, with the end of what the
+    command printed (its own warnings often say why)."""
+    return ModelFileError(e.message + _printed(output), hint=e.hint)
 
 
 def train(

@@ -54,7 +54,7 @@ def by_command(r: StageRun, trained: TrainResult) -> ExportResult:
     """The model.onnx `model.command` wrote (ci_ml.modeling.command), checked against
     the data and the task; no parity check (there is no scikit-learn model)."""
     from ci_ml.artifact import sha256_file
-    from ci_ml.errors import UsageError
+    from ci_ml.errors import ModelFileError, UsageError
     from ci_ml.manifest import model_facts
     from ci_ml.modeling import command
     from ci_ml.scoring import holdout
@@ -68,7 +68,11 @@ def by_command(r: StageRun, trained: TrainResult) -> ExportResult:
             hint="run the whole build with `ci-ml run`",
         )
     X, _ = b.dataset.xy("test")
-    result, pred = command.export(path, X, b.task, trained.classes, b.out, model_facts(b))
+    try:
+        result, pred = command.export(path, X, b.task, trained.classes, b.out, model_facts(b))
+    except ModelFileError as e:
+        tail = trained.command.output_tail if trained.command else ""
+        raise command.with_output(e, tail) from None
     holdout.save(b, pred)
     return result
 
