@@ -58,6 +58,9 @@ class RunContext:
     # The pull request that brought the commit (number, title, author, approvers),
     # for the audit trail; None outside GitHub or when it could not be found.
     pull_request: dict[str, Any] | None = None
+    # The process's environment, read by the CLI: what a `model.command` inherits
+    # (with ci-ml's CI_ML_* variables added).
+    environment: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass

@@ -44,6 +44,11 @@ EXAMPLES: dict[str, str] = {
     "model.seed": "seed: 42",
     "model.preprocess": "preprocess: auto  (or none: the estimator gets the columns as they are)",
     "model.code": "code: [features.py, lib/]  (files the factory imports, for the build cache)",
+    "model.search": "search: {method: random, space: {max_depth: [3, 6, 9], learning_rate: {low: 0.01, high: 0.3, log: true}}, max_trials: 20, cv: 3}",
+    "model.search.space": "space: {n_estimators: [50, 100], max_depth: {low: 2, high: 8, int: true}, C: {low: 0.001, high: 100, log: true}}",
+    "model.search.method": "method: random  (or grid, halving)",
+    "model.command": "command: {python} train.py --out {model_dir}  (placeholders: {model_dir}, {train}, {seed}, {python}, {config_dir})",
+    "model.command_inputs": "command_inputs: ['*.py', 'nets/**/*.py']  (globs relative to the config: the command's code, for the build cache)",
     "task": "task: classification  (or regression, auto)",
     "metrics": "metrics: {list: [accuracy, roc_auc], primary: roc_auc}",
     "metrics.primary": "primary: roc_auc",
@@ -109,9 +114,110 @@ class DataConfig(_Strict):
         return self
 
 
+class Distribution(_Strict):
+    """A range a random or halving search draws a parameter from: uniform in
+    [low, high], log-uniform with `log: true`, whole numbers with `int: true`."""
+
+    low: FiniteFloat
+    high: FiniteFloat
+    log: bool = False
+    int_: bool = Field(False, alias="int")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _a_range(self) -> Distribution:
+        if self.high <= self.low:
+            raise ValueError(f"high must be above low (got low {self.low:g}, high {self.high:g})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        if self.int_ and not (float(self.low).is_integer() and float(self.high).is_integer()):
+            raise ValueError("an int range needs whole-number low and high")
+        if self.int_ and self.log:
+            raise ValueError("log ranges are for floats; an int range is drawn uniformly")
+        return self
+
+
+SEARCH_METHODS = ("grid", "random", "halving")
+
+
+class SearchConfig(_Strict):
+    """model.search: the params to try, cross-validated on the training rows only
+    (ci_ml/modeling/search.py); the best is refitted on all of them."""
+
+    # grid: every combination of the lists; random: max_trials draws; halving:
+    # scikit-learn's successive halving over max_trials draws.
+    method: Literal["grid", "random", "halving"] = "random"
+    space: dict[str, list[Any] | Distribution]
+    cv: int = Field(3, ge=2, le=20)  # folds (stratified for classification)
+    scoring: str | None = None  # a metric name (default: the primary metric)
+    max_trials: int = Field(20, ge=1, le=10_000)
+    # Stop launching candidates once this is spent (grid and random: checked
+    # between batches of candidates; see docs/guide/search.md).
+    max_minutes: FiniteFloat | None = Field(None, gt=0)
+    n_jobs: int = Field(1, ge=-1)  # joblib workers (-1: every core); 0 is not a count
+    top: int = Field(5, ge=1, le=50)  # rows of the candidates' table in the report
+
+    @field_validator("space")
+    @classmethod
+    def _space(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not v:
+            raise ValueError("name at least one parameter to search, e.g. {max_depth: [3, 6]}")
+        for name, values in v.items():
+            if isinstance(values, list) and not values:
+                raise ValueError(f"{name}: give at least one value")
+        return v
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _workers(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("n_jobs: 0 runs nothing; use 1, a number of workers, or -1 for all")
+        return v
+
+    @model_validator(mode="after")
+    def _method_fits(self) -> SearchConfig:
+        ranges = [k for k, v in self.space.items() if isinstance(v, Distribution)]
+        if self.method == "grid" and ranges:
+            raise ValueError(
+                f"a grid takes lists of values; {', '.join(ranges)} is a range "
+                "(use method: random or halving, or list the values)"
+            )
+        if self.method == "halving" and self.max_minutes is not None:
+            raise ValueError(
+                "max_minutes bounds grid and random searches only: successive halving "
+                "runs its rounds in one scikit-learn call (bound it with max_trials)"
+            )
+        return self
+
+
+# What a command's argument list may name: {model_dir} and the rest, substituted
+# by ci-ml before it runs the command (ci_ml/modeling/command.py).
+COMMAND_PLACEHOLDERS = ("model_dir", "train", "seed", "python", "config_dir")
+
+
+def command_placeholders(command: str) -> list[str]:
+    """The placeholders `command` names; ValueError for a malformed one."""
+    import string
+
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(command) if f is not None]
+    except ValueError as e:
+        raise ValueError(
+            f"a malformed placeholder ({e}); write {{{{ and }}}} for literal braces"
+        ) from None
+    return names
+
+
 class ModelConfig(_Strict):
     estimator: str | None = None
     factory: str | None = None
+    # Training that is not an estimator object: a command (an argument list, no
+    # shell) that writes model.onnx into {model_dir} (ci_ml/modeling/command.py).
+    command: str | None = None
+    # Globs (relative to the config) of the command's code, for the build cache,
+    # besides the files the command names. Default: the Python files beside the config.
+    command_inputs: list[str] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
     # auto: ci-ml puts one-hot encoding and imputation from the schema in front
@@ -121,24 +227,59 @@ class ModelConfig(_Strict):
     # Files and folders (relative to the config) the factory imports: part of the
     # build's fingerprint, so changing them retrains instead of reusing the baseline.
     code: list[str] = Field(default_factory=list)
+    search: SearchConfig | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> ModelConfig:
-        if (self.estimator is None) == (self.factory is None):
+        given = [k for k in ("estimator", "factory", "command") if getattr(self, k) is not None]
+        if len(given) != 1:
             raise ValueError(
-                "give exactly one of `estimator` (an import path) or `factory` (file.py:function)"
+                "give exactly one of `estimator` (an import path), `factory` (file.py:function) "
+                f"or `command` (a training command that writes model.onnx); got {given or 'none'}"
             )
         explicit_auto = "preprocess" in self.model_fields_set and self.preprocess == "auto"
-        if self.factory is not None and explicit_auto:
+        if self.estimator is None and explicit_auto:
             raise ValueError(
-                "preprocess: auto applies to `estimator:` only; a factory builds its own "
-                "preprocessing (remove the key)"
+                "preprocess: auto applies to `estimator:` only; a factory or a command builds "
+                "its own preprocessing (remove the key)"
             )
         if self.factory is not None and ":" not in self.factory:
             raise ValueError(f"factory {self.factory!r} must look like path/to/file.py:function")
         if self.estimator is not None and "." not in self.estimator:
             raise ValueError(f"estimator {self.estimator!r} must be a full import path")
+        if self.command is not None:
+            self._check_command(self.command)
+        elif self.command_inputs is not None:
+            raise ValueError(
+                "command_inputs is for `command:`; a factory lists its files in `code`"
+            )
         return self
+
+    def _check_command(self, command: str) -> None:
+        import shlex
+
+        if self.search is not None:
+            raise ValueError(
+                "search tunes an `estimator` or a `factory`; a command does its own tuning "
+                "(remove `search` or train with an estimator)"
+            )
+        try:
+            argv = shlex.split(command)
+        except ValueError as e:
+            raise ValueError(f"command cannot be split into arguments: {e}") from None
+        if not argv:
+            raise ValueError("command is empty")
+        unknown = sorted(set(command_placeholders(command)) - set(COMMAND_PLACEHOLDERS))
+        if unknown:
+            known = ", ".join("{" + p + "}" for p in COMMAND_PLACEHOLDERS)
+            raise ValueError(
+                f"unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)} "
+                f"in command; known: {known}"
+            )
+
+    @property
+    def trains_by_command(self) -> bool:
+        return self.command is not None
 
 
 class MetricsConfig(_Strict):

@@ -59,13 +59,53 @@ def _files_under(path: Path) -> list[Path]:
     return [path]
 
 
+# What `model.command_inputs` is when the config leaves it out: the Python files
+# beside the config (the command's own script and what it imports from there).
+COMMAND_INPUTS = ("*.py",)
+
+
+def command_code(cfg: Config) -> list[str]:
+    """The files a `model.command` is made of, relative to the config: every
+    relative argument that names a file (its script), and what `command_inputs`
+    (default COMMAND_INPUTS) matches. Placeholders name no code and are skipped."""
+    import shlex
+
+    if cfg.model.command is None:
+        return []
+    base = cfg.base_dir.resolve()
+    found: set[Path] = set()
+    for arg in shlex.split(cfg.model.command):
+        value = arg.split("=", 1)[-1] if arg.startswith("--") else arg
+        # A placeholder names no code; an absolute path names the machine's (an
+        # interpreter), not the project's, and would tie the cache to one machine.
+        if "{" in value or Path(value).is_absolute():
+            continue
+        p = cfg.resolve(value)
+        if p.is_file():
+            found.add(p.resolve())
+    globs = COMMAND_INPUTS if cfg.model.command_inputs is None else cfg.model.command_inputs
+    for pattern in globs:
+        found.update(p.resolve() for p in base.glob(pattern) if p.is_file())
+    out = []
+    for p in found:
+        if "__pycache__" in p.parts:
+            continue
+        try:
+            out.append(p.relative_to(base).as_posix())
+        except ValueError:
+            out.append(p.as_posix())  # a script outside the config's folder: by its path
+    return sorted(out)
+
+
 def code_files(cfg: Config) -> dict[str, str | None]:
     """{path relative to the config: sha256} of the training code the config names:
-    the factory file and every file or folder in `model.code` (None: missing)."""
+    the factory file and every file or folder in `model.code`, or the command's
+    files (`command_code`); None: missing."""
     named: list[str] = []
     if cfg.model.factory:
         named.append(cfg.model.factory.rpartition(":")[0])
     named += cfg.model.code
+    named += command_code(cfg)
     out: dict[str, str | None] = {}
     for name in named:
         path = cfg.resolve(name)

@@ -77,6 +77,8 @@ def assemble(b: Build) -> Manifest:
                 "seed": b.cfg.model.seed,
                 "seeded": train.seeded,
                 "preprocess": train.preprocess,
+                "search": train.search,
+                "command": train.command,
             }
             if train
             else None

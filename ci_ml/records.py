@@ -151,6 +151,45 @@ class SafeguardsResult:
 
 
 @dataclass
+class SearchTrial:
+    """One candidate of a search: its params and cross-validated score."""
+
+    params: dict[str, Any]
+    mean: Num  # mean over the folds, in the metric's own units (an error is positive)
+    std: Num
+    rank: int
+
+
+@dataclass
+class SearchResult:
+    """model.search: what was tried on the training rows, what was chosen and how long it took."""
+
+    method: str  # grid | random | halving
+    metric: str  # the metric the folds were scored by
+    greater_is_better: bool
+    cv: int
+    planned: int  # candidates the space and max_trials allow
+    trials: int  # candidates evaluated
+    seconds: float
+    best: dict[str, Any]  # the params the final model was refitted with
+    top: list[SearchTrial] = field(default_factory=list)  # best first
+    n_jobs: int = 1
+    stopped: str | None = optional()  # why fewer than planned were tried (max_minutes)
+
+
+@dataclass
+class CommandRun:
+    """model.command: how the training command ran."""
+
+    argv: list[str]
+    exit_code: int
+    seconds: float
+    output_tail: str  # the last lines it printed (stdout and stderr)
+    model_sha256: str | None = optional()  # of the model.onnx it wrote
+    params_file: bool = False  # whether it wrote params.json (recorded as the params)
+
+
+@dataclass
 class TrainResult:
     """train.json: what was fitted, with which parameters, and how long it took."""
 
@@ -165,6 +204,8 @@ class TrainResult:
     model: Any = field(default=None, repr=False, metadata={TRANSIENT: True})
     # The build cache: the baseline whose model this build took instead of training.
     reused_from: dict[str, Any] | None = optional()
+    search: SearchResult | None = optional()  # model.search: the candidates and the choice
+    command: CommandRun | None = optional()  # model.command: how the command ran
     # Why it trained although a baseline exists (the cache's decision), for the log,
     # and whether that is a warning (the baseline's model failed its checks).
     note: str | None = field(default=None, repr=False, metadata={TRANSIENT: True})
@@ -677,6 +718,8 @@ class ModelInfo:
     seed: int | None = None
     seeded: list[str] = field(default_factory=list)
     preprocess: dict[str, Any] | None = None
+    search: SearchResult | None = optional()
+    command: CommandRun | None = optional()
 
 
 @dataclass

@@ -32,6 +32,7 @@ def make_build(args: Any, rt: Runtime) -> Build:
         actor=ctx.actor,
         pull_request=_pull_request(ctx, rt, args),
         lock_file=Path(lock) if lock else None,
+        environment=dict(rt.env),
     )
     return Build(cfg, Path(args.out), stages.chain(), run)
 

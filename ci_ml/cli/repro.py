@@ -39,7 +39,9 @@ def cmd_reproduce(args: Namespace, rt: Runtime) -> int:
     outdir.claim(out, "reproduce")
     with outdir.locked(out):
         record = _source(args, rt, args.source, out / "record", _config(args))
-        done = reproduce(record.directory, record.label, Path(args.repo), out, rt.actions)
+        done = reproduce(
+            record.directory, record.label, Path(args.repo), out, rt.actions, env=rt.env
+        )
         rt.actions.append_summary(done.report)
     print(done.report)
     if not done.outcome.matched:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import FITTED_MODEL, plain
 from ci_ml.errors import ConfigError, UsageError
-from ci_ml.modeling import libraries, preprocess
+from ci_ml.modeling import libraries, preprocess, search
 from ci_ml.records import TrainResult
 
 if TYPE_CHECKING:
@@ -200,10 +200,16 @@ def _fit_hint(cfg: Config, columns: Columns | None) -> str:
 
 
 def fit(
-    cfg: Config, X: pd.DataFrame, y: pd.Series, task: str, columns: Columns | None = None
+    cfg: Config,
+    X: pd.DataFrame,
+    y: pd.Series,
+    task: str,
+    columns: Columns | None = None,
+    metric: str | None = None,
 ) -> TrainResult:
     """Build, seed and fit the model; `columns` (from `columns_for`) puts the
-    auto preprocessing in front of the estimator."""
+    auto preprocessing in front of the estimator; `model.search` first picks its
+    params by cross-validation on these rows, scored by `metric` (the primary)."""
 
     est = build_estimator(cfg)
     check_task(est, task)
@@ -211,6 +217,14 @@ def fit(
     # set, is no longer left for apply_seed.
     seeded = sorted(libraries.apply_defaults(est, cfg.model.seed) + apply_seed(est, cfg.model.seed))
     model = preprocess.build(est, columns, X) if columns is not None else est
+    searched = None
+    if cfg.model.search is not None:
+        prefix = "model__" if model is not est else ""
+        # A library that trains on class indexes (XGBoost) is searched on them too.
+        codes, _ = class_codes(model, y, task)
+        searched = search.tune(
+            model, X, codes, cfg.model.search, task, metric, cfg.model.seed, prefix
+        )
     t0 = time.perf_counter()
     try:
         fit_model(model, X, y, task)
@@ -238,23 +252,30 @@ def fit(
         task,
         preprocess=preprocess.describe(columns, X) if applied else None,
         model=model,
+        search=searched,
     )
+
+
+def class_codes(model: Any, y: pd.Series, task: str) -> tuple[pd.Series, Any]:
+    """The labels `model` trains on, and the real labels when those are class
+    indexes (a classifier that takes nothing else: XGBoost); else (y, None)."""
+    lib = libraries.library_of(libraries.final_step(model))
+    if task != "classification" or lib is None or not lib.integer_labels:
+        return y, None
+    import numpy as np
+    import pandas as pd
+
+    labels, codes = np.unique(np.asarray(y), return_inverse=True)
+    return pd.Series(codes, index=y.index, name=y.name), labels
 
 
 def fit_model(model: Any, X: pd.DataFrame, y: pd.Series, task: str) -> None:
     """model.fit(X, y), on class indexes for a classifier that takes nothing else
     (XGBoost), whose real labels are then kept beside it (libraries.LABELS)."""
-    final = libraries.final_step(model)
-    lib = libraries.library_of(final)
-    if task != "classification" or lib is None or not lib.integer_labels:
-        model.fit(X, y)
-        return
-    import numpy as np
-    import pandas as pd
-
-    labels, codes = np.unique(np.asarray(y), return_inverse=True)
-    model.fit(X, pd.Series(codes, index=y.index, name=y.name))
-    setattr(final, libraries.LABELS, labels)
+    codes, labels = class_codes(model, y, task)
+    model.fit(X, codes)
+    if labels is not None:
+        setattr(libraries.final_step(model), libraries.LABELS, labels)
 
 
 def _jsonable_params(est: Any) -> dict[str, Any]:

@@ -32,14 +32,21 @@ class Reproduction:
     report: str  # markdown, also written to <out>/reproduce.md
 
 
-def reproduce(record: Path, label: str, repo: Path, out: Path, console: Console) -> Reproduction:
+def reproduce(
+    record: Path,
+    label: str,
+    repo: Path,
+    out: Path,
+    console: Console,
+    env: dict[str, str] | None = None,
+) -> Reproduction:
     """Rebuild `record` from the clone `repo` into `out`/rebuild and compare; the
     verdict goes to `out`/reproduce.md and reproduce.json."""
     manifest = read_manifest(record)
     commit, config_path = recorded_source(manifest)
     # A commit missing from the clone is a usage error (exit 2); a rebuild that
     # fails or differs is "not reproduced" (exit 8).
-    outcome = rebuild(repo, out, record, manifest, commit, config_path, console)
+    outcome = rebuild(repo, out, record, manifest, commit, config_path, console, env or {})
     report = markdown(label, outcome)
     write_text(out / "reproduce.md", report)
     write_json(out / "reproduce.json", {"source": label, "commit": commit, **outcome.__dict__})
@@ -54,6 +61,7 @@ def rebuild(
     commit: str,
     config_path: str,
     console: Console,
+    env: dict[str, str] | None = None,
 ) -> Outcome:
     """The whole pipeline at `commit` in a temporary worktree (no baseline, no
     cache), its data files checked against the record first."""
@@ -68,7 +76,9 @@ def rebuild(
         rebuilt = out / "rebuild"
         if rebuilt.exists() and outdir.is_ours(rebuilt, "build"):
             shutil.rmtree(rebuilt)
-        b = Build(load_config(config), rebuilt, stages.chain(), RunContext())
+        b = Build(
+            load_config(config), rebuilt, stages.chain(), RunContext(environment=dict(env or {}))
+        )
         try:
             with console.group(f"ci-ml reproduce: rebuilding {commit[:12]}"), pipeline.session(b):
                 pipeline.run(b, None, console, Options(cache=False))

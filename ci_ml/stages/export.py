@@ -16,7 +16,7 @@ from ci_ml.stage import Section, Stage
 
 if TYPE_CHECKING:
     from ci_ml.errors import CiMlError
-    from ci_ml.records import ExportResult
+    from ci_ml.records import ExportResult, TrainResult
     from ci_ml.stage import StageRun
 
 MODEL = "model.onnx"
@@ -32,6 +32,9 @@ def run(r: StageRun) -> ExportResult:
     decision = r.cache_decision()
     if decision.reuse:
         return reused(r)
+    trained = b.require("train", "export")
+    if trained.command is not None:
+        return by_command(r, trained)
     est = fitted_model(b, "export")
     X, _ = b.dataset.xy("test")
     result, onnx_pred = export(
@@ -44,6 +47,33 @@ def run(r: StageRun) -> ExportResult:
         metadata=model_facts(b),
     )
     holdout.save(b, onnx_pred)
+    return result
+
+
+def by_command(r: StageRun, trained: TrainResult) -> ExportResult:
+    """The model.onnx `model.command` wrote (ci_ml.modeling.command), checked against
+    the data and the task; no parity check (there is no scikit-learn model)."""
+    from ci_ml.artifact import sha256_file
+    from ci_ml.errors import ModelFileError, UsageError
+    from ci_ml.manifest import model_facts
+    from ci_ml.modeling import command
+    from ci_ml.scoring import holdout
+
+    b = r.build
+    path = b.state_path(f"{command.WORK_DIR}/model/{command.MODEL_FILE}")
+    recorded = trained.command.model_sha256 if trained.command else None
+    if not path.is_file() or sha256_file(path) != recorded:
+        raise UsageError(
+            f"{path} is not the model the training command wrote (missing or changed since)",
+            hint="run the whole build with `ci-ml run`",
+        )
+    X, _ = b.dataset.xy("test")
+    try:
+        result, pred = command.export(path, X, b.task, trained.classes, b.out, model_facts(b))
+    except ModelFileError as e:
+        tail = trained.command.output_tail if trained.command else ""
+        raise command.with_output(e, tail) from None
+    holdout.save(b, pred)
     return result
 
 
@@ -93,6 +123,11 @@ def summary(result: ExportResult) -> str:
     p = result.parity
     if result.reused_from:
         return f"model.onnx is {result.reused_from.get('label')}'s ({result.bytes:,} bytes)"
+    if p.get("skipped"):
+        return (
+            f"checked {result.path} ({result.bytes:,} bytes, {result.precision}) against the "
+            "data; parity not checked (trained by model.command)"
+        )
     return (
         f"exported {result.path} ({result.bytes:,} bytes, {result.precision}); "
         f"parity on {p['rows']} rows: max |Δ| {p['max_abs_diff']:.3g}"

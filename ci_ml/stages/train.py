@@ -8,7 +8,7 @@ import io
 from typing import TYPE_CHECKING
 
 from ci_ml.artifact import BUILD_DIR, FITTED_MODEL
-from ci_ml.stage import Stage
+from ci_ml.stage import Section, Stage
 
 if TYPE_CHECKING:
     from ci_ml.build import Build
@@ -23,7 +23,7 @@ def run(r: StageRun) -> TrainResult:
     from ci_ml.modeling.estimator import fit
 
     b = r.build
-    b.plan_metrics(probabilities=True)  # a bad metric or gate fails now, not after the fit
+    plan = b.plan_metrics(probabilities=True)  # a bad metric or gate fails now, not after the fit
     for later in b.chain.stages[b.chain.names.index("train") + 1 :]:
         if later.preflight is not None:  # and config that cannot apply to this data
             later.preflight(r)
@@ -38,7 +38,14 @@ def run(r: StageRun) -> TrainResult:
             hint="add rows (every class in both the training and the holdout rows), or "
             "lower data.split.test_size",
         )
-    result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)))
+    if b.cfg.model.command is not None:
+        from ci_ml.modeling.command import train as by_command
+
+        result = by_command(
+            b.cfg, X, y, b.task, b.dataset.target, b.out / BUILD_DIR, b.run.environment
+        )
+    else:
+        result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)), plan.primary)
     del X, y
     if r.baseline is not None:
         result.note = decision.reason
@@ -48,6 +55,8 @@ def run(r: StageRun) -> TrainResult:
     # An intermediate of this build only, for `ci-ml export` run alone: later stages
     # of the same process take the model from memory. It is never published, and
     # nothing ci-ml downloads is ever unpickled.
+    if result.model is None:  # a command's model.onnx stays where it wrote it
+        return result
     import joblib
 
     buf = io.BytesIO()
@@ -86,6 +95,8 @@ def reused(r: StageRun, reason: str) -> TrainResult:
         fit_seconds=0.0,
         classes=base.manifest.classes,
         task=r.build.task,
+        search=model.search if model else None,
+        command=model.command if model else None,
         reused_from={
             **{k: base.identity.get(k) for k in ("label", "source", "url", "commit")},
             "fingerprint": base.manifest.fingerprint.sha256 if base.manifest.fingerprint else None,
@@ -101,7 +112,14 @@ def summary(result: TrainResult) -> str:
             "(--no-cache to force)"
         )
     why = f"training: {result.note}; " if result.note else ""
-    return f"{why}trained {result.estimator} in {result.fit_seconds:.2f}s"
+    s = result.search
+    searched = (
+        f" after searching {s.trials} of {s.planned} candidates ({s.seconds:.1f}s, {s.cv}-fold "
+        f"{s.metric} on the training rows)"
+        if s
+        else ""
+    )
+    return f"{why}trained {result.estimator} in {result.fit_seconds:.2f}s{searched}"
 
 
 def annotate(result: TrainResult, console: Console) -> None:
@@ -120,4 +138,5 @@ STAGE = Stage(
     writes=(FITTED_MODEL,),
     record="TrainResult",
     record_file=f"{BUILD_DIR}/train.json",
+    sections=(Section(order=89, template="training.md.j2"),),
 )

@@ -6,7 +6,8 @@ what it needs (a PR run needs the release a push to main publishes), so any
 test, or any order of tests, works, and tests that look at different things
 of one run share it: main publishes a release, a PR compares with it and
 comments, a second run updates that comment, a PR that breaks a gate fails, a
-PR that breaks a model test fails, a PR with broken data fails, a fork PR defers its comment, and the workflow_run
+PR that breaks a model test fails, a PR with broken data fails, a PR that trains
+a neural network by `model.command` comments like any other, a fork PR defers its comment, and the workflow_run
 job posts it (and refuses a forged PR number). Each scenario lives on its own
 branch and PR number. See act_harness for how act runs offline.
 """
@@ -30,6 +31,7 @@ FORK_PR = 8
 GATE_PR = 9
 DATA_PR = 10
 MODEL_TEST_PR = 11
+COMMAND_PR = 12
 EXAMPLE = ROOT / "examples" / "binary-classification"
 RELEASE_ASSETS = {
     "model.onnx",
@@ -177,6 +179,24 @@ def _broken_row(root: Path) -> None:
     train.write_text("\n".join(lines) + "\n")
 
 
+def _train_by_command(root: Path) -> None:
+    """examples/command-nn's network instead of the release's random forest."""
+    shutil.copy(ROOT / "examples" / "command-nn" / "train.py", root / "train.py")
+    config_path = root / "ci-ml.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["model"] = {
+        "command": "{python} train.py --out {model_dir}",
+        "params": {"hidden": 16, "epochs": 400},
+        "seed": 42,
+    }
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def command_run(repo, released) -> Scenario:
+    return repo.pr(COMMAND_PR, "a PR that trains a network by command", _train_by_command)
+
+
 @pytest.fixture(scope="module")
 def gate_failure(repo, released) -> Scenario:
     return repo.pr(GATE_PR, "a PR that breaks a gate", _impossible_gate)
@@ -288,6 +308,21 @@ def test_pr_that_breaks_a_model_test_comments_it_and_fails(model_test_failure, f
     bodies = _comment_bodies(fake, MODEL_TEST_PR)
     assert len(bodies) == 1
     assert "fails its model tests" in bodies[0] and "min 1.5" in bodies[0]
+
+
+def test_pr_that_trains_by_command_comments_like_an_estimator(command_run, fake):
+    run = command_run.run
+    assert run.succeeded, run.explain()
+    assert "parity not checked (trained by model.command)" in run.log, run.explain()
+    outputs = run.outputs("ci-ml")
+    assert outputs.get("verdict") == "pass" and outputs.get("model-tests") == "passed", outputs
+    bodies = _comment_bodies(fake, COMMAND_PR)
+    assert len(bodies) == 1
+    body = bodies[0]
+    assert fake.releases()[0]["tag_name"] in body, "compared with the released forest"
+    assert "Trained by command: exit 0" in body and "parity not checked" in body
+    assert "command: python train.py" in body  # the parameters changed, estimator included
+    assert fake.failures() == []
 
 
 def test_pr_with_broken_data_comments_the_failures_and_fails(broken_data, fake):

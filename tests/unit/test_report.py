@@ -413,3 +413,29 @@ def test_the_model_card_is_a_release_body_to_keep() -> None:
     ctx["manifest"].git = None
     card = report.render_model_card(ctx)
     assert "recorded no commit" in card and "git checkout" not in card
+
+
+def test_a_search_and_a_training_command_are_collapsed_escaped_sections() -> None:
+    from ci_ml.records import CommandRun, ExportResult, SearchResult, SearchTrial, TrainResult
+
+    trials = [
+        SearchTrial({EVIL: 3, "max_features": 0.212345678, "bootstrap": True}, 0.98, 0.0123, 1),
+        SearchTrial({EVIL: None, "max_features": 0.5, "bootstrap": False}, 0.97, 0.02, 2),
+    ]
+    search = SearchResult("random", "roc_auc", True, 3, 6, 4, 2.5, trials[0].params, trials)
+    search.stopped = "max_minutes (1) spent after 4 of 6 candidates"
+    command = CommandRun([EVIL, "train.py", "--out", "{model_dir}"], 0, 1.5, EVIL)
+    train = TrainResult("command: python train.py", {}, [], 1.5, ["a", "b"], "classification")
+    train.search, train.command = search, command
+    export = ExportResult("model.onnx", 4966, "float", [], ["label", "probabilities"], {})
+    export.parity = {"skipped": "trained by model.command: no scikit-learn model"}
+    ctx = _ctx()
+    ctx.update(train=train, export=export, timings={"train": 1.5})
+    text = report.render_report(ctx)
+    assert "<script>" not in text and text.count("-->") == 1
+    assert "<details><summary>Search: best of 4 candidates by 3-fold roc\\_auc" in text
+    assert "max\\_features 0.2123" in text and "bootstrap True" in text and "null" in text
+    assert "stopped early: max\\_minutes \\(1\\) spent after 4 of 6 candidates" in text
+    assert "<details><summary>Trained by command: exit 0 in 1.5 s; ONNX parity not checked" in text
+    assert "parity not checked (trained by command), model.onnx 4.8 KiB" in text
+    assert _tables(text) == 7 + 3  # the search's, the command's and the build's
