@@ -112,7 +112,7 @@ def _delete_if_present(client: GitHubClient, path: str) -> None:
 # --- sticky comment ----------------------------------------------------------
 
 
-def _is_ours(comment: dict[str, Any], marker: str, author: str | None) -> bool:
+def is_ours(comment: dict[str, Any], marker: str, author: str | None) -> bool:
     if marker not in (comment.get("body") or ""):
         return False
     user = comment.get("user") or {}
@@ -130,7 +130,7 @@ def select_sticky(
     a bot (we cannot ask ``GET /user`` with the Actions token). A human quoting the
     marker is never touched. The oldest wins so that racing jobs agree on it.
     """
-    ours = [c for c in comments if _is_ours(c, marker, author)]
+    ours = [c for c in comments if is_ours(c, marker, author)]
     ours.sort(key=lambda c: (c["created_at"], c["id"]))
     return (ours[0], ours[1:]) if ours else (None, [])
 
