@@ -201,6 +201,50 @@ def _comment_command(c: _Commands) -> None:
     _network_arg(p)
 
 
+def _monitor_commands(c: _Commands) -> None:
+    p = c.add(
+        "drift-issue",
+        "ci_ml.cli.monitor:cmd_drift_issue",
+        "open, update or close the model's sticky drift issue from a `ci-ml drift` run",
+    )
+    p.add_argument(
+        "--config", default="ci-ml.yaml", help="path to the config (default: %(default)s)"
+    )
+    p.add_argument(
+        "--drift",
+        default=".ci-ml/drift",
+        metavar="DIR",
+        help="the folder `ci-ml drift` wrote drift.json and drift.md into (default: %(default)s)",
+    )
+    p.add_argument(
+        "--retrained",
+        metavar="DIR",
+        help="the artifact folder of a model retrained on the fresh data: its comparison "
+        "goes into the issue",
+    )
+    p.add_argument(
+        "--candidate", metavar="TAG", help="the prerelease the retrained model was published as"
+    )
+    p.add_argument("--promoted", action="store_true", help="say that the candidate was made latest")
+    p.add_argument(
+        "--label",
+        default="ci-ml-drift",
+        help="the issue's label, created by GitHub if missing (default: %(default)s)",
+    )
+    p.add_argument(
+        "--issue-id",
+        help="the id in the issue's hidden marker (default: one per config path, like the "
+        "comment's)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what would be done and write <drift>/issue.md, without calling GitHub "
+        "(needs no token)",
+    )
+    _network_arg(p)
+
+
 def _registry_commands(c: _Commands) -> None:
     p = c.add(
         "publish",
@@ -401,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
         _init_command,
         _build_commands,
         _comment_command,
+        _monitor_commands,
         _registry_commands,
         _repro_commands,
         _plan_command,

@@ -1,0 +1,155 @@
+"""`ci-ml drift-issue` against the fake GitHub API: a drift check's drift.json and
+drift.md become one sticky issue, updated on the next drift, closed when the data
+return to normal, reopened when they drift again; user text escaped, the token
+masked, GitHub's errors exit 5, a missing or broken drift.json exits 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ci_ml.errors import EXIT_GITHUB, EXIT_USAGE
+from ci_ml.marker import DRIFT_PREFIX
+from tests.conftest import run_cli
+from tests.fake_github import DEFAULT_TOKEN
+from tests.integration.conftest import REPO
+from tests.integration.test_registry_flow import env_for
+
+CONFIG = str(Path(__file__).resolve().parents[2] / "examples" / "regression" / "ci-ml.yaml")
+HOSTILE = "age<!-- x -->|**bold**"  # a column name from the data
+
+
+def drift_dir(tmp_path: Path, drifted: bool, name: str = "drift") -> Path:
+    d = tmp_path / name
+    d.mkdir(exist_ok=True)
+    findings = [f"{HOSTILE}: mean shifted up (KS p < 0.001, PSI 0.4)"] if drifted else []
+    (d / "drift.json").write_text(
+        json.dumps(
+            {
+                "drifted": drifted,
+                "findings": findings,
+                "reference": "model-v1",
+                "current": ["data/fresh.csv"],
+            }
+        )
+    )
+    (d / "drift.md").write_text(
+        "## Drift report\n\n| column | test |\n| --- | --- |\n| age | KS |\n"
+    )
+    return d
+
+
+def drift_issue(fake, tmp_path: Path, d: Path, *extra: str, env: dict | None = None):
+    return run_cli(
+        "drift-issue", "--config", CONFIG, "--drift", str(d), *extra,
+        env=env if env is not None else env_for(fake, tmp_path),
+    )  # fmt: skip
+
+
+def ours(fake) -> list:
+    return [i for i in fake.state.issues.values() if DRIFT_PREFIX in (i.body or "")]
+
+
+def test_the_loop_opens_updates_closes_and_reopens(fake_github, tmp_path):
+    r = drift_issue(fake_github, tmp_path, drift_dir(tmp_path, True))
+    assert r.returncode == 0, r.stderr
+    (issue,) = ours(fake_github)
+    assert f"drift issue #{issue.number} opened" in r.stdout
+    assert issue.labels == ["ci-ml-drift"] and issue.state == "open"
+    assert "drifted" in issue.title
+    # The column name is escaped: no HTML comment opens, no table cell breaks.
+    assert "<!-- x -->" not in issue.body and "&lt;\\!-- x --&gt;" in issue.body
+    assert "\\|" in issue.body and "\\*\\*bold\\*\\*" in issue.body
+    assert "https://github.example/octo/ml/actions/runs/99" in issue.body
+    assert "## Drift report" in issue.body, "the whole drift report is in the issue"
+    outputs = (tmp_path / "github_output").read_text()
+    assert "issue-action" in outputs and str(issue.number) in outputs
+
+    r = drift_issue(fake_github, tmp_path, drift_dir(tmp_path, True))
+    assert r.returncode == 0 and f"#{issue.number} updated" in r.stdout, r.stderr
+    assert len(ours(fake_github)) == 1
+
+    r = drift_issue(fake_github, tmp_path, drift_dir(tmp_path, False))
+    assert r.returncode == 0 and f"#{issue.number} closed" in r.stdout, r.stderr
+    assert (issue.state, issue.state_reason) == ("closed", "completed")
+    (note,) = [c.body for c in fake_github.state.comments.values() if c.issue == issue.number]
+    assert "returned to normal" in note
+
+    r = drift_issue(fake_github, tmp_path, drift_dir(tmp_path, False))
+    assert r.returncode == 0 and "nothing to do" in r.stdout
+
+    r = drift_issue(fake_github, tmp_path, drift_dir(tmp_path, True))
+    assert r.returncode == 0 and f"#{issue.number} reopened" in r.stdout, r.stderr
+    assert issue.state == "open" and len(ours(fake_github)) == 1
+
+
+def test_the_candidate_is_linked(fake_github, tmp_path, example_build):
+    fake_github.state.add_release(REPO, "model-v2", prerelease=True)
+    retrained = example_build("regression")
+    r = drift_issue(
+        fake_github, tmp_path, drift_dir(tmp_path, True),
+        "--retrained", str(retrained), "--candidate", "model-v2",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    (issue,) = ours(fake_github)
+    assert "](https://github.com/octo/ml/releases/tag/model-v2)" in issue.body
+    assert "ci-ml promote model-v2" in issue.body
+    assert "Compared on the fresh holdout: **no-baseline**" in issue.body
+
+
+def test_a_candidate_that_failed_its_gates_is_said_unpublished(
+    fake_github, tmp_path, example_build
+):
+    retrained = example_build("regression")
+    r = drift_issue(fake_github, tmp_path, drift_dir(tmp_path, True), "--retrained", str(retrained))
+    assert r.returncode == 0, r.stderr
+    (issue,) = ours(fake_github)
+    assert "Not published" in issue.body and "failed its gates" not in issue.body
+
+
+def test_dry_run_needs_no_token_and_writes_the_body(tmp_path):
+    d = drift_issue(None, tmp_path, drift_dir(tmp_path, True), "--dry-run", env={})
+    assert d.returncode == 0, d.stderr
+    assert "would open or update" in d.stdout
+    body = (tmp_path / "drift" / "issue.md").read_text()
+    assert body.startswith(f"<!-- {DRIFT_PREFIX} id=")
+    r = drift_issue(None, tmp_path, drift_dir(tmp_path, False), "--dry-run", env={})
+    assert r.returncode == 0 and "would close" in r.stdout
+
+
+def test_without_a_token_it_says_what_is_missing(tmp_path):
+    r = drift_issue(None, tmp_path, drift_dir(tmp_path, True), env={"GITHUB_REPOSITORY": REPO})
+    assert r.returncode == EXIT_USAGE
+    assert "GITHUB_TOKEN" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no drift.json"),
+        ("{not json", "unreadable"),
+        ('{"drifted": "yes"}', "'drifted' must be true or false"),
+        ("[]", "'drifted' must be true or false"),
+    ],
+)
+def test_a_missing_or_broken_drift_json_is_a_usage_error(tmp_path, content, message):
+    d = tmp_path / "drift"
+    d.mkdir()
+    if content is not None:
+        (d / "drift.json").write_text(content)
+    r = drift_issue(None, tmp_path, d, "--dry-run", env={})
+    assert r.returncode == EXIT_USAGE and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_githubs_errors_exit_5_and_the_token_is_masked(fake_github, tmp_path):
+    fake_github.add_fault(r"GET /repos/octo/ml/issues$", "status", times=20, status=500)
+    env = env_for(fake_github, tmp_path)
+    env["CI_ML_NETWORK_TIMEOUT"] = "5"
+    env["GITHUB_ACTIONS"] = "true"
+    r = drift_issue(fake_github, tmp_path, drift_dir(tmp_path, True), env=env)
+    assert r.returncode == EXIT_GITHUB, r.stdout + r.stderr
+    assert f"::add-mask::{DEFAULT_TOKEN}" in r.stdout
+    assert DEFAULT_TOKEN not in r.stderr
