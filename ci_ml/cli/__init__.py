@@ -283,6 +283,12 @@ def _registry_commands(c: _Commands) -> None:
     pf.add_argument("--into", help="directory (default: <out>/baseline)")
     pf.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
     pf.add_argument("--prereleases", action="store_true", help="consider prereleases too")
+    pf.add_argument(
+        "--any-commit",
+        action="store_true",
+        help="the latest model release even if it was built from this commit (a drift "
+        "check's reference; by default a build never compares with its own commit's release)",
+    )
     _network_arg(pf)
     p = c.add(
         "promote",

@@ -73,7 +73,7 @@ def cmd_baseline_fetch(args: Namespace, rt: Runtime) -> int:
     order = baselines.BaselineOrder(
         into,
         prefix,
-        exclude_commit=ctx.sha,
+        exclude_commit=None if args.any_commit else ctx.sha,
         check=signature_check(cfg, rt),
         include_prereleases=args.prereleases,
     )

@@ -638,11 +638,16 @@ def mark_latest(
     tag: str,
     body: str | None = None,
     release: dict[str, Any] | None = None,
+    prerelease_off: bool = False,
 ) -> ReleaseResult:
     """Make release ``tag`` the repository's latest (promote / roll back); with
-    ``body``, its notes are replaced in the same request (the audit line)."""
+    ``body``, its notes are replaced in the same request (the audit line);
+    ``prerelease_off``: a prerelease becomes a full release in that request too
+    (GitHub never makes a prerelease latest)."""
     release = release or client.get(tag_path(repo, tag), expect=ReleaseReply)
     update: dict[str, Any] = {"make_latest": "true"}
+    if prerelease_off:
+        update["prerelease"] = False
     if body is not None:
         update["body"] = body
     updated = client.patch(f"/repos/{repo}/releases/{release['id']}", update, expect=ReleaseReply)
