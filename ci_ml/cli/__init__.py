@@ -437,6 +437,39 @@ def _init_command(c: _Commands) -> None:
     p.add_argument("--force", action="store_true", help="overwrite files that exist")
 
 
+def _drift_command(c: _Commands) -> None:
+    p = c.add(
+        "drift",
+        "ci_ml.cli.drift:cmd_drift",
+        "compare new data with a release's reference profile: columns, predictions, metrics",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="TAG|DIR",
+        help="a model release tag, 'latest' (the latest release, fetched and verified like a "
+        "baseline), or a build's artifact folder (default: latest)",
+    )
+    p.add_argument(
+        "--current",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="the new data: CSV, TSV or Parquet files, read in chunks (the label column, "
+        "if present, adds the model's metrics on them)",
+    )
+    p.add_argument(
+        "--out",
+        default=".ci-ml/drift",
+        help="where drift.json and drift.md go (default: %(default)s)",
+    )
+    p.add_argument(
+        "--config",
+        help="the config: thresholds (`drift:`), registry, tag prefix (default: ci-ml.yaml if "
+        "it exists, else the defaults)",
+    )
+    _network_arg(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ci-ml",
@@ -454,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
         _monitor_commands,
         _registry_commands,
         _repro_commands,
+        _drift_command,
         _plan_command,
         _schema_command,
     ):

@@ -277,3 +277,61 @@ def adjusted(p_values: list[float]) -> list[float]:
     if not p_values:
         return []
     return [float(p) for p in false_discovery_control(np.asarray(p_values, dtype=np.float64))]
+
+
+@dataclass(frozen=True)
+class BinnedShift:
+    """Two histograms over the same bins compared: how far apart and how surely."""
+
+    test: str  # "chi2", "chi2 monte carlo", or "none" (fewer than two bins hold a value)
+    statistic: float
+    p_value: float
+    psi: float
+    tvd: float  # total variation distance of the two shares: in [0, 1]
+    # The largest gap between the two cumulative shares over the bins in their
+    # order: for bins of a number, the KS statistic read at the bin edges (a lower
+    # bound of the exact one, equal when every bin holds one distinct value).
+    cdf_gap: float
+    moved: int  # the bin whose share moved most
+    rows: tuple[int, int]
+
+
+def binned_shift(a: np.ndarray, b: np.ndarray, seed: int = 0) -> BinnedShift:
+    """Chi-squared test of homogeneity of two vectors of counts over the same bins
+    (a Monte Carlo one over tables with the same margins when an expected count is
+    below MIN_EXPECTED), with the distances between their shares.
+
+    Why chi-squared on the bins rather than KS: the reference is a histogram (a
+    profile, not rows), and a KS p-value from binned data is conservative by an
+    unknown amount, while the chi-squared test of a 2 × bins table is the exact
+    question asked of counts, calibrated whatever the bins (tests/unit/
+    test_drift_stats.py measures its false-alarm rate). The binned KS statistic is
+    kept as the effect size of a number, so thresholds read as the skew check's."""
+    import numpy as np
+    from scipy.stats import chi2_contingency
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    na, nb = float(a.sum()), float(b.sum())
+    rows = (int(na), int(nb))
+    if na == 0 or nb == 0:
+        return BinnedShift("none", 0.0, 1.0, 0.0, 0.0, 0.0, 0, rows)
+    share_a, share_b = a / na, b / nb
+    diff = share_b - share_a
+    tvd = float(np.abs(diff).sum() / 2)
+    gap = float(np.abs(np.cumsum(diff)).max())
+    moved = int(np.abs(diff).argmax())
+    shift_psi = psi(share_a, share_b)
+    used = (a + b) > 0
+    if used.sum() < 2:
+        return BinnedShift("none", 0.0, 1.0, shift_psi, tvd, gap, moved, rows)
+    table = np.vstack([a[used], b[used]])
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    if expected.min() >= MIN_EXPECTED:
+        res = chi2_contingency(table, correction=False)
+        test, statistic, p = "chi2", float(res.statistic), float(res.pvalue)
+    else:
+        test, statistic, p = (
+            "chi2 monte carlo",
+            *_monte_carlo_chi2(table.astype(np.int64), expected, seed),
+        )
+    return BinnedShift(test, statistic, p, shift_psi, tvd, gap, moved, rows)
