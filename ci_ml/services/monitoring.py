@@ -9,7 +9,6 @@ ci_ml.github.issues. Nothing here reads the environment: the CLI passes it in.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -19,8 +18,7 @@ from ci_ml.errors import UsageError
 from ci_ml.github import issues
 from ci_ml.github.client import GitHubClient
 from ci_ml.github.comment import fit_comment
-from ci_ml.json_types import JSON
-from ci_ml.records import Comparison, load
+from ci_ml.records import Comparison, DriftReport, load
 from ci_ml.report.filters import code, md
 
 DRIFT_JSON = "drift.json"
@@ -60,39 +58,34 @@ class RunInfo:
     url: str | None = None
 
 
-def _finding(value: JSON) -> str:
-    """A finding as one line: a string as is, anything else as compact JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+SEVERITY_ICONS = {"drift": "🔴", "warn": "🟡", "info": "ℹ️"}
 
 
 def read_drift(directory: Path) -> DriftOutcome:
-    """drift.json and drift.md of a `ci-ml drift` run, checked."""
+    """drift.json (a `DriftReport`) and drift.md of a `ci-ml drift` run, checked."""
     path = directory / DRIFT_JSON
     if not path.is_file():
         raise UsageError(
             f"no {DRIFT_JSON} in {directory}",
-            hint="run `ci-ml drift --reference TAG|DIR --current FILE` first, or pass --drift DIR",
+            hint="run `ci-ml drift --reference latest --current FILE` first, or pass --drift DIR",
         )
     try:
-        data = read_json(path)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"{path}: unreadable: {e}") from None
-    drifted = data.get("drifted") if isinstance(data, dict) else None
-    if not isinstance(drifted, bool):
+        report = load(DriftReport, read_json(path))
+    except (OSError, ValueError) as e:  # RecordError is a ValueError
         raise UsageError(
-            f"{path}: 'drifted' must be true or false",
+            f"{path} is not a ci-ml drift report: {str(e)[:300]}",
             hint="pass the folder `ci-ml drift --out` wrote",
-        )
-    findings = data.get("findings") or []
-    current = data.get("current") or []
+        ) from None
     report_path = directory / DRIFT_MD
     return DriftOutcome(
-        drifted=drifted,
-        findings=tuple(_finding(f) for f in (findings if isinstance(findings, list) else [])),
-        reference=_finding(data.get("reference") or "the latest release"),
-        current=tuple(_finding(c) for c in (current if isinstance(current, list) else [current])),
+        drifted=report.drifted,
+        findings=tuple(
+            f"{SEVERITY_ICONS.get(f.severity, '')} {f.message}".strip()
+            for f in report.findings
+            if f.severity != "info"
+        ),
+        reference=report.reference.label,
+        current=tuple(report.current.files),
         report=report_path.read_text(encoding="utf-8") if report_path.is_file() else "",
     )
 

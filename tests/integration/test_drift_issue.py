@@ -12,6 +12,7 @@ import pytest
 
 from ci_ml.errors import EXIT_GITHUB, EXIT_USAGE
 from ci_ml.marker import DRIFT_PREFIX
+from ci_ml.records import DriftCurrent, DriftFinding, DriftReference, DriftReport, dump
 from tests.conftest import run_cli
 from tests.fake_github import DEFAULT_TOKEN
 from tests.integration.conftest import REPO
@@ -21,24 +22,29 @@ CONFIG = str(Path(__file__).resolve().parents[2] / "examples" / "regression" / "
 HOSTILE = "age<!-- x -->|**bold**"  # a column name from the data
 
 
-def drift_dir(tmp_path: Path, drifted: bool, name: str = "drift") -> Path:
-    d = tmp_path / name
-    d.mkdir(exist_ok=True)
-    findings = [f"{HOSTILE}: mean shifted up (KS p < 0.001, PSI 0.4)"] if drifted else []
-    (d / "drift.json").write_text(
-        json.dumps(
-            {
-                "drifted": drifted,
-                "findings": findings,
-                "reference": "model-v1",
-                "current": ["data/fresh.csv"],
-            }
-        )
+def write_drift(d: Path, drifted: bool, reference: str = "model-v1") -> Path:
+    """drift.json and drift.md as `ci-ml drift` writes them (its record, dumped)."""
+    d.mkdir(parents=True, exist_ok=True)
+    findings = (
+        [DriftFinding(severity="drift", column=HOSTILE, message=f"{HOSTILE}: mean shifted up")]
+        if drifted
+        else []
     )
+    report = DriftReport(
+        drifted=drifted,
+        reference=DriftReference(source="release", label=reference, tag=reference),
+        current=DriftCurrent(files=["data/fresh.csv"], rows=200),
+        findings=[*findings, DriftFinding(severity="info", column=None, message="200 rows")],
+    )
+    (d / "drift.json").write_text(json.dumps(dump(report)))
     (d / "drift.md").write_text(
         "## Drift report\n\n| column | test |\n| --- | --- |\n| age | KS |\n"
     )
     return d
+
+
+def drift_dir(tmp_path: Path, drifted: bool, name: str = "drift") -> Path:
+    return write_drift(tmp_path / name, drifted)
 
 
 def drift_issue(fake, tmp_path: Path, d: Path, *extra: str, env: dict | None = None):
@@ -129,9 +135,9 @@ def test_without_a_token_it_says_what_is_missing(tmp_path):
     ("content", "message"),
     [
         (None, "no drift.json"),
-        ("{not json", "unreadable"),
-        ('{"drifted": "yes"}', "'drifted' must be true or false"),
-        ("[]", "'drifted' must be true or false"),
+        ("{not json", "is not a ci-ml drift report"),
+        ('{"drifted": "yes"}', "is not a ci-ml drift report"),
+        ("[]", "is not a ci-ml drift report"),
     ],
 )
 def test_a_missing_or_broken_drift_json_is_a_usage_error(tmp_path, content, message):

@@ -14,6 +14,7 @@ import pytest
 from ci_ml.marker import DRIFT_PREFIX
 from tests.conftest import run_cli
 from tests.integration.conftest import HEAD_SHA, REPO
+from tests.integration.test_drift_issue import write_drift
 from tests.integration.test_registry_flow import env_for, ok, pr_event, release_assets
 
 pytestmark = pytest.mark.slow  # two trainings of the regression example
@@ -71,11 +72,7 @@ def test_retrained_candidate_is_a_prerelease_then_promoted_then_the_baseline(
     assert release_assets(fake_github)["model-v1"] == v1_assets
     assert (released / "SHA256SUMS").read_text() == v1_sums
 
-    drift = tmp_path / "drift"
-    drift.mkdir()
-    (drift / "drift.json").write_text(
-        json.dumps({"drifted": True, "findings": ["bmi: mean up"], "reference": "model-v1"})
-    )
+    drift = write_drift(tmp_path / "drift", drifted=True)
     r = run_cli(
         "drift-issue", "--config", cfg, "--drift", str(drift), "--retrained", str(candidate),
         "--candidate", "model-v2", env=main_env,
