@@ -58,6 +58,9 @@ class RunContext:
     # The pull request that brought the commit (number, title, author, approvers),
     # for the audit trail; None outside GitHub or when it could not be found.
     pull_request: dict[str, Any] | None = None
+    # What the user calls the data this build was made of (a retraining run's fresh
+    # snapshot: a date, an export's name or URL); its files' hashes are in the manifest.
+    data_snapshot: str | None = None
 
 
 @dataclass

@@ -879,6 +879,7 @@ class Provenance:
     run_url: str | None = None
     actor: str | None = None
     pull_request: dict[str, Any] | None = None
+    data_snapshot: str | None = None  # the user's name for the data (a retraining run's)
 
 
 @dataclass

@@ -5,6 +5,7 @@ The decisions and the text are in ci_ml.services.monitoring."""
 from __future__ import annotations
 
 from argparse import Namespace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,10 +51,7 @@ def cmd_drift_issue(args: Namespace, rt: Runtime) -> int:
     if candidate is not None and candidate.tag:
         found = api.get_release_by_tag(client, repo, candidate.tag)
         url = found["html_url"] if found else None
-        candidate = monitoring.Candidate(
-            candidate.verdict, candidate.baseline, candidate.primary, candidate.tag, url,
-            candidate.promoted,
-        )  # fmt: skip
+        candidate = replace(candidate, url=url)
     order = monitoring.IssueOrder(
         repo, mark, cfg.display_name, args.label, run, api.authenticated_login(client)
     )

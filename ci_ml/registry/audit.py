@@ -51,7 +51,11 @@ def choose_tag(
     else the next integer version after the highest `<prefix><N>`."""
     releases = list(releases)
     for r in releases:
-        if version_of(r.tag, prefix) is not None and r.commit == sha and _same_build(r, fingerprint):
+        if (
+            version_of(r.tag, prefix) is not None
+            and r.commit == sha
+            and _same_build(r, fingerprint)
+        ):
             return r.tag, True
     taken = [v for r in releases if (v := version_of(r.tag, prefix)) is not None]
     return f"{prefix}{max(taken, default=0) + 1}", False

@@ -18,7 +18,7 @@ from ci_ml.errors import UsageError
 from ci_ml.github import issues
 from ci_ml.github.client import GitHubClient
 from ci_ml.github.comment import fit_comment
-from ci_ml.records import Comparison, DriftReport, load
+from ci_ml.records import Comparison, DriftReport, load, read_manifest
 from ci_ml.report.filters import code, md
 
 DRIFT_JSON = "drift.json"
@@ -48,6 +48,7 @@ class Candidate:
     tag: str | None = None  # its prerelease, when published
     url: str | None = None
     promoted: bool = False
+    snapshot: str | None = None  # the data it was trained on, as the user names them
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,10 @@ def read_candidate(
     prerelease (if published). None: no retraining in this run."""
     if build is None and tag is None:
         return None
-    verdict = baseline = primary = None
+    verdict = baseline = primary = snapshot = None
     if build is not None:
+        provenance = read_manifest(build).provenance
+        snapshot = provenance.data_snapshot if provenance else None
         path = build / "comparison.json"
         try:
             comparison = load(Comparison, read_json(path))
@@ -113,7 +116,7 @@ def read_candidate(
         if p is not None and isinstance(p.candidate, (int, float)):
             delta = f" ({p.delta:+.4g})" if p.delta is not None else ""
             primary = f"{p.metric} {p.candidate:.4g}{delta}"
-    return Candidate(verdict, baseline, primary, tag, url, promoted)
+    return Candidate(verdict, baseline, primary, tag, url, promoted, snapshot)
 
 
 # --- the decision and the text (pure) ----------------------------------------------------
@@ -138,6 +141,8 @@ def _candidate_lines(c: Candidate) -> list[str]:
     lines = ["", "### The model retrained on the fresh data", ""]
     against = f" against {code(c.baseline)}" if c.baseline else ""
     score = f"; {md(c.primary)}" if c.primary else ""
+    if c.snapshot:
+        lines.append(f"Trained on {code(c.snapshot)} (its manifest has the files' hashes).")
     if c.verdict is not None:
         lines.append(f"Compared{against} on the fresh holdout: **{md(c.verdict)}**{score}.")
     if c.tag and c.url:

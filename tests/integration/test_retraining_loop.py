@@ -57,10 +57,15 @@ def test_retrained_candidate_is_a_prerelease_then_promoted_then_the_baseline(
     # Retrained on the fresh data, at the same commit, compared with that release.
     fresh_data(project)
     candidate = tmp_path / "candidate"
+    snapshot_env = {**main_env, "CI_ML_DATA_SNAPSHOT": "exports/2026-12-02.csv"}
     r = run_cli(
-        "run", "--config", cfg, "--out", str(candidate), "--baseline", str(ref), env=main_env
-    )
+        "run", "--config", cfg, "--out", str(candidate), "--baseline", str(ref), env=snapshot_env
+    )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
+    manifest = json.loads((candidate / "manifest.json").read_text())
+    assert manifest["provenance"]["data_snapshot"] == "exports/2026-12-02.csv"  # its lineage
+    files = manifest["data"]["files"].values()
+    assert files and all(f["sha256"] for f in files), "and the hash of what it read"
     comparison = json.loads((candidate / "comparison.json").read_text())
     assert comparison["verdict"] == "pass" and comparison["baseline_status"] == "scored"
     r = run_cli("publish", "--prerelease", "--config", cfg, "--out", str(candidate), env=main_env)
@@ -80,6 +85,7 @@ def test_retrained_candidate_is_a_prerelease_then_promoted_then_the_baseline(
     assert r.returncode == 0, r.stderr
     (issue,) = [i for i in fake_github.state.issues.values() if DRIFT_PREFIX in i.body]
     assert "releases/tag/model-v2)" in issue.body and "**pass**" in issue.body
+    assert "`exports/2026-12-02.csv`" in issue.body, "the issue names the candidate's data"
 
     # Promotion is deliberate: then it is latest, and the next PR compares with it.
     ok(run_cli("promote", "model-v2", "--config", cfg, env=main_env))
