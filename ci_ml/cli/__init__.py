@@ -384,13 +384,23 @@ def _plan_command(c: _Commands) -> None:
     p.add_argument(
         "--mode",
         default="auto",
-        help="auto, pr, release, validate or comment (default: %(default)s)",
+        help="auto, pr, release, validate, comment or drift (default: %(default)s)",
     )
     p.add_argument("--publish", default="auto", help="auto (on the default branch), true or false")
     p.add_argument("--comment", default="true", help="post the PR comment: true or false")
     p.add_argument("--baseline", default="release", help="release, a directory, or none")
     p.add_argument(
         "--fail-on-regression", default="true", help="fail the job on a failed gate: true or false"
+    )
+    p.add_argument(
+        "--retrain",
+        default="false",
+        help="mode drift: on drift, build and publish a candidate as a prerelease: true or false",
+    )
+    p.add_argument(
+        "--promote-on-pass",
+        default="false",
+        help="mode drift: make the candidate latest when every gate passed: true or false",
     )
     p.add_argument("--event-name", help="default: $GITHUB_EVENT_NAME")
     p.add_argument("--ref", help="default: $GITHUB_REF")
