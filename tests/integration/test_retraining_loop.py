@@ -54,6 +54,15 @@ def test_retrained_candidate_is_a_prerelease_then_promoted_then_the_baseline(
     )
     assert r.returncode == 0 and "baseline model-v1 verified" in r.stdout, r.stderr
 
+    # Retrained on data that did not change: the build reuses the release's model,
+    # which is no candidate.
+    same = tmp_path / "same"
+    r = run_cli("run", "--config", cfg, "--out", str(same), "--baseline", str(ref), env=main_env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_cli("publish", "--prerelease", "--config", cfg, "--out", str(same), env=main_env)
+    assert r.returncode == 0 and "no candidate to publish" in r.stdout, r.stdout + r.stderr
+    assert set(release_assets(fake_github)) == {"model-v1"}
+
     # Retrained on the fresh data, at the same commit, compared with that release.
     fresh_data(project)
     candidate = tmp_path / "candidate"
