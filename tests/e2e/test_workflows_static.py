@@ -119,6 +119,10 @@ def test_expected_inputs_and_defaults(action):
         "cache": "true",
         "sign": "auto",
         "signing-key": "",
+        "current-data": "",
+        "retrain": "false",
+        "promote-on-pass": "false",
+        "data-snapshot": "",
     }
 
 
@@ -143,6 +147,15 @@ def test_every_output_maps_to_a_step_output(action):
         "comment-deferred",
         "install-key",
         "install-restored",
+        "drifted",
+        "drift-report",
+        "drift-json",
+        "issue-url",
+        "issue-number",
+        "issue-action",
+        "candidate-tag",
+        "candidate-url",
+        "candidate-verdict",
     }
     for name, spec in action["outputs"].items():
         assert (spec.get("description") or "").strip(), f"output {name} has no description"
@@ -157,6 +170,10 @@ WRITERS = {
     "build": [("ci_ml/report/context.py", "outputs"), ("ci_ml/cli/__init__.py", "_tell_actions")],
     "comment": [("ci_ml/cli/github.py", "cmd_comment")],
     "publish": [("ci_ml/cli/registry.py", "cmd_publish")],
+    "drift": [("ci_ml/cli/drift.py", "cmd_drift")],
+    "issue": [("ci_ml/cli/monitor.py", "cmd_drift_issue")],
+    # The retrain step is a build (the build step's outputs) and a publish: the
+    # action re-exports only the candidate's tag, URL and verdict (candidate-*).
 }
 
 
@@ -333,3 +350,30 @@ def test_fork_comment_template_runs_no_pr_code():
         assert "${{" not in s.get("run", ""), s.get("name")
     action_step = next(s for s in steps if OWN_ACTION.match(s.get("uses", "")))
     assert action_step["with"]["mode"] == "comment"
+
+
+def test_drift_template_runs_only_on_schedule_and_by_hand():
+    """It writes issues and may publish with the repository's token: never on a
+    pull request, and only what it needs."""
+    wf = _load(ROOT / "workflows" / "ml-drift.yml")
+    assert set(wf[True]) == {"schedule", "workflow_dispatch"}
+    job = wf["jobs"]["drift"]
+    assert job["permissions"] == {"contents": "write", "issues": "write", "id-token": "write"}
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    steps = list(_workflow_steps(wf))
+    action_step = next(s for s in steps if OWN_ACTION.match(s.get("uses", "")))
+    assert action_step["with"]["mode"] == "drift"
+    assert action_step["with"]["current-data"] == "${{ env.CURRENT_DATA }}"
+    assert "steps.fresh.outputs.snapshot" in action_step["with"]["data-snapshot"]
+    fresh = next(s for s in steps if s.get("id") == "fresh")
+    assert steps.index(fresh) < steps.index(action_step)
+    for s in steps:
+        assert "${{" not in s.get("run", ""), s.get("name")
+
+
+def test_drift_template_is_the_packaged_one():
+    """`ci-ml init` and the docs take the templates from the package (ci_ml/workflows)."""
+    from importlib import resources
+
+    packaged = resources.files("ci_ml") / "workflows" / "ml-drift.yml"
+    assert packaged.read_text() == (ROOT / "workflows" / "ml-drift.yml").read_text()
