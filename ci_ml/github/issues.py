@@ -10,6 +10,7 @@ re-read the list after every create, so racing runs converge on one issue.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -152,14 +153,27 @@ def find_sticky_issue(
     return keep, duplicates
 
 
+def _say_then_close(
+    client: GitHubClient,
+    repo: str,
+    number: int,
+    comment: str,
+    reason: Literal["completed", "duplicate"],
+) -> None:
+    """Comment on an issue, then close it. A comment whose reply was lost may well
+    be posted: closing matters more than knowing (a re-run finds the issue closed
+    and does not comment twice)."""
+    with contextlib.suppress(*AMBIGUOUS):
+        comment_on_issue(client, repo, number, comment)
+    update_issue(client, repo, number, state="closed", state_reason=reason)
+
+
 def _close_duplicates(
     client: GitHubClient, repo: str, keep: JSONObject, duplicates: list[JSONObject]
 ) -> tuple[int, ...]:
     for d in duplicates:
-        comment_on_issue(
-            client, repo, d["number"], f"Duplicate of #{keep['number']}: ci-ml keeps one issue."
-        )
-        update_issue(client, repo, d["number"], state="closed", state_reason="duplicate")
+        note = f"Duplicate of #{keep['number']}: ci-ml keeps one issue."
+        _say_then_close(client, repo, d["number"], note, "duplicate")
     return tuple(d["number"] for d in duplicates)
 
 
@@ -223,8 +237,7 @@ def close_sticky_issue(
     if keep is None or keep["state"] != "open":
         return IssueResult("absent")
     for issue in (keep, *duplicates):
-        comment_on_issue(client, repo, issue["number"], comment)
-        update_issue(client, repo, issue["number"], state="closed", state_reason="completed")
+        _say_then_close(client, repo, issue["number"], comment, "completed")
     return IssueResult(
         "closed", keep["number"], keep["html_url"], tuple(d["number"] for d in duplicates)
     )

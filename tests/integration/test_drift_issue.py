@@ -159,3 +159,22 @@ def test_githubs_errors_exit_5_and_the_token_is_masked(fake_github, tmp_path):
     assert r.returncode == EXIT_GITHUB, r.stdout + r.stderr
     assert f"::add-mask::{DEFAULT_TOKEN}" in r.stdout
     assert DEFAULT_TOKEN not in r.stderr
+
+
+@pytest.mark.parametrize("mode", ["html", "wrong_shape", "hang"])
+def test_garbage_or_a_hang_is_one_clear_paragraph_and_a_rerun_heals(fake_github, tmp_path, mode):
+    """GitHub (or a proxy) answers the update with garbage, or never: exit 5, one
+    paragraph naming the endpoint, within the deadline; a clean re-run updates."""
+    d = drift_dir(tmp_path, True)
+    assert drift_issue(fake_github, tmp_path, d).returncode == 0
+    fake_github.add_fault(r"PATCH /repos/.*/issues/\d+$", mode, times=1000)
+    env = {**env_for(fake_github, tmp_path), "CI_ML_NETWORK_TIMEOUT": "3"}
+    r = drift_issue(fake_github, tmp_path, d, env=env)
+    assert r.returncode == EXIT_GITHUB and "Traceback" not in r.stderr, r.stdout + r.stderr
+    message, *hint = r.stderr.split("error: ", 1)[1].strip().splitlines()
+    assert len(hint) == 1 and hint[0].startswith("  hint: ")
+    assert f"/repos/{REPO}/issues/" in message
+    fake_github.faults.clear()
+    r = drift_issue(fake_github, tmp_path, d)
+    assert r.returncode == 0 and "updated" in r.stdout, r.stderr
+    assert len(ours(fake_github)) == 1
