@@ -64,6 +64,12 @@ def cmd_drift_issue(args: Namespace, rt: Runtime) -> int:
         print("no drift, and no open drift issue: nothing to do")
     else:
         print(f"drift issue #{result.number} {result.action}: {result.url}")
+    if result.unlabelled:
+        rt.actions.warning(
+            f"GitHub would not create the label {args.label!r} for this token: the issue is "
+            "open without it (found again by its hidden marker); create the label once in the "
+            "repository's settings, or pass --label with an existing one"
+        )
     if result.duplicates:
         closed = ", ".join(f"#{n}" for n in result.duplicates)
         rt.actions.warning(

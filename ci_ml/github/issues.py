@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ci_ml.errors import GitHubError
+from ci_ml.errors import GitHubError, PermissionDenied, ValidationFailed
 from ci_ml.github.api import AMBIGUOUS, MAX_COMMENT_CHARS, is_ours
 from ci_ml.github.client import GitHubClient
 from ci_ml.github.replies import Comment, Issue
@@ -34,6 +34,7 @@ class IssueResult:
     number: int | None = None
     url: str = ""
     duplicates: tuple[int, ...] = ()  # other open copies, closed as duplicates of it
+    unlabelled: bool = False  # opened without its label: GitHub refused to create it
 
 
 # --- the calls ---------------------------------------------------------------------
@@ -67,6 +68,18 @@ def create_issue(
         payload["labels"] = list(labels)
     issue: JSONObject = client.post(f"/repos/{repo}/issues", payload, expect=Issue)
     return issue
+
+
+def _open_labelled(
+    client: GitHubClient, repo: str, title: str, body: str, label: str
+) -> tuple[JSONObject, bool]:
+    """(the issue, whether it went without its label). GitHub creates a missing label
+    when an issue is given it, but may refuse that to a token (403, or 422): the
+    issue matters more than its label, and its marker finds it without one."""
+    try:
+        return create_issue(client, repo, title, body, [label]), False
+    except (PermissionDenied, ValidationFailed):
+        return create_issue(client, repo, title, body), True
 
 
 def update_issue(
@@ -194,9 +207,11 @@ def upsert_sticky_issue(
     both converge on the newest and close the other."""
     _check_body(body, marker)
     keep, duplicates = find_sticky_issue(client, repo, marker, label, author)
+    unlabelled = False
     if keep is None:
+        created: JSONObject | None
         try:
-            created: JSONObject | None = create_issue(client, repo, title, body, [label])
+            created, unlabelled = _open_labelled(client, repo, title, body, label)
         except AMBIGUOUS:
             created = None  # it may exist now; the re-read decides
         if created is not None and created["user"] is not None:
@@ -211,7 +226,7 @@ def upsert_sticky_issue(
             keep = created  # the listing lagged behind the write
         if created is not None and keep["id"] == created["id"]:
             dupes = _close_duplicates(client, repo, keep, duplicates)
-            return IssueResult("opened", keep["number"], keep["html_url"], dupes)
+            return IssueResult("opened", keep["number"], keep["html_url"], dupes, unlabelled)
     reopen = keep["state"] != "open"
     updated = update_issue(
         client, repo, keep["number"], title=title, body=body, state="open" if reopen else None

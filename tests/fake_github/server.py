@@ -597,6 +597,9 @@ class FakeGitHub:
         if too_long:
             return too_long
         t = req.token
+        labels = {str(x) for x in data.get("labels", [])}
+        if self.state.refuse_new_labels and labels - self.state.labels.get(m.group("repo"), set()):
+            return error(403, "Must have admin rights to Repository.")
         issue = self.state.add_issue(
             m.group("repo"), str(data["title"]), data.get("body"),
             labels=[str(x) for x in data.get("labels", [])], login=t.login, type=t.type,

@@ -105,6 +105,9 @@ class State:
     reviews: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     issues: dict[tuple[str, int], Issue] = field(default_factory=dict)
     labels: dict[str, set[str]] = field(default_factory=dict)  # repo -> label names
+    # GitHub creates a missing label an issue is given, but has refused that to some
+    # tokens ("403 Must have admin rights to Repository"): True plays that refusal.
+    refuse_new_labels: bool = False
     # Real GitHub lets two drafts share a tag; the brief's fake refuses by default.
     allow_duplicate_draft_tags: bool = False
     base_url: str = "http://127.0.0.1"

@@ -178,3 +178,12 @@ def test_garbage_or_a_hang_is_one_clear_paragraph_and_a_rerun_heals(fake_github,
     r = drift_issue(fake_github, tmp_path, d)
     assert r.returncode == 0 and "updated" in r.stdout, r.stderr
     assert len(ours(fake_github)) == 1
+
+
+def test_an_issue_opened_without_its_label_is_said(fake_github, tmp_path):
+    fake_github.state.refuse_new_labels = True
+    r = drift_issue(fake_github, tmp_path, drift_dir(tmp_path, True))
+    assert r.returncode == 0 and "opened" in r.stdout, r.stderr
+    assert "would not create the label 'ci-ml-drift'" in r.stdout + r.stderr
+    (issue,) = ours(fake_github)
+    assert issue.labels == []

@@ -180,6 +180,18 @@ def test_listing_follows_every_page(client, fake_github):
     assert len(ours(fake_github)) == 1
 
 
+def test_a_label_github_will_not_create_leaves_the_issue_unlabelled(client, fake_github):
+    """The issue matters more than its label: opened without it, found by its marker."""
+    fake_github.state.refuse_new_labels = True
+    first = upsert(client, "drift")
+    assert (first.action, first.unlabelled) == ("opened", True)
+    (issue,) = ours(fake_github)
+    assert issue.labels == []
+    again = upsert(client, "drift again")
+    assert (again.action, again.number, again.unlabelled) == ("updated", first.number, False)
+    assert len(ours(fake_github)) == 1
+
+
 def test_a_read_only_token_is_a_permission_error(make_client, fake_github):
     fake_github.add_token("ghs_ro", read_only=True)
     with pytest.raises(PermissionDenied):
