@@ -665,6 +665,9 @@ class ColumnProfile:
     # numeric: the bins are (-inf, edges[0]], (edges[0], edges[1]], …, (edges[-1], inf)
     edges: list[float] | None = optional()
     counts: list[int] | None = optional()  # len(edges) + 1
+    # quantiles: each edge is a value the column held once (cut at its quantiles);
+    # values: the column has ties at the edges (few distinct values), each bin a set of them.
+    binning: Literal["quantiles", "values"] | None = optional()
     quantiles: dict[str, float] | None = optional()  # p01 … p99 of the present values
     mean: float | None = optional()
     std: float | None = optional()

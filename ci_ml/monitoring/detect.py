@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ci_ml.artifact import read_json
 from ci_ml.baseline import Baseline
 from ci_ml.checks.personal_data import holds_personal_data, mask
-from ci_ml.checks.skew import p_text
-from ci_ml.errors import UsageError
+from ci_ml.checks.skew import _decimals, p_text
+from ci_ml.errors import ModelFileError, UsageError
 from ci_ml.monitoring import reading
 from ci_ml.monitoring.counting import Counter, Sample
 from ci_ml.monitoring.profiles import numbers
@@ -32,6 +33,10 @@ from ci_ml.records import (
     RecordError,
     load,
 )
+from ci_ml.scoring.labels import encode_labels
+from ci_ml.scoring.model import OnnxModel
+from ci_ml.stats.bootstrap import estimates
+from ci_ml.stats.metrics import METRICS, Scored
 from ci_ml.stats.twosample import BinnedShift, adjusted, binned_shift
 
 if TYPE_CHECKING:
@@ -39,8 +44,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ci_ml.config import DriftConfig, PersonalDataCheck
-    from ci_ml.scoring.model import OnnxModel
-
 PROFILE = "profile.json"
 SEVERITY = {"drift": 0, "warn": 1, "info": 2}
 MAX_NAMED = 20  # new or vanished categories named per column
@@ -49,8 +52,6 @@ MAX_NAMED = 20  # new or vanished categories named per column
 def read_profile(base: Baseline) -> Profile:
     """The reference's profile.json; one made before profiles existed is a usage
     error that says how to get one."""
-    from ci_ml.artifact import read_json
-
     path = base.directory / PROFILE
     if PROFILE not in base.digests or not path.is_file():
         raise UsageError(
@@ -88,13 +89,7 @@ def stream(base: Baseline, profile: Profile, files: list[Path], cfg: DriftConfig
     """Read the files a chunk at a time and count every column into the profile's bins;
     score each chunk with the reference's model.onnx."""
     model, problem = _model(base)
-    s = Stream(
-        columns={c.name: Counter(c) for c in profile.columns},
-        label=Counter(profile.label) if profile.label is not None else None,
-        prediction=Counter(profile.predictions) if profile.predictions and model else None,
-        score=Counter(profile.scores) if profile.scores and model else None,
-        sample=Sample(cfg.sample_rows, cfg.seed),
-    )
+    s = empty_stream(profile, cfg, model is not None)
     if problem:
         s.notes.append(f"the predictions are not compared: {problem}")
     elif profile.predictions is None:
@@ -118,10 +113,23 @@ def stream(base: Baseline, profile: Profile, files: list[Path], cfg: DriftConfig
     return s
 
 
-def _model(base: Baseline) -> tuple[OnnxModel | None, str | None]:
-    from ci_ml.errors import ModelFileError
-    from ci_ml.scoring.model import OnnxModel
+def empty_stream(profile: Profile, cfg: DriftConfig, scored: bool = True) -> Stream:
+    """Counters for every column of the profile (and the predictions, when `scored`)."""
+    return Stream(
+        columns={c.name: Counter(c) for c in profile.columns},
+        label=Counter(profile.label) if profile.label is not None else None,
+        prediction=Counter(profile.predictions) if profile.predictions and scored else None,
+        score=Counter(profile.scores) if profile.scores and scored else None,
+        sample=Sample(cfg.sample_rows, cfg.seed),
+    )
 
+
+def count(s: Stream, chunk: pd.DataFrame, profile: Profile, model: OnnxModel | None = None) -> None:
+    """One chunk of new rows into the counters (and scored by `model`)."""
+    _count(s, chunk, model, profile)
+
+
+def _model(base: Baseline) -> tuple[OnnxModel | None, str | None]:
     try:
         return OnnxModel(base.model_path, base.manifest), None
     except ModelFileError as e:
@@ -197,8 +205,6 @@ def _predict(
     """(labels, class indexes or values, probabilities) of one chunk, one session run."""
     import numpy as np
 
-    from ci_ml.scoring.labels import encode_labels
-
     outs = model.run(_model_frame(model, chunk))
     raw = np.asarray(outs[0]).ravel()
     if model.task != "classification":
@@ -223,8 +229,6 @@ def _offer(
 ) -> None:
     """Labelled rows into the bounded sample the metrics are computed on."""
     import numpy as np
-
-    from ci_ml.scoring.labels import encode_labels
 
     present = y.notna().to_numpy()
     if task == "classification":
@@ -256,7 +260,8 @@ def compare_column(
     d = ColumnDrift(column=ref.name, kind=ref.kind, role=role, rows=[ref.rows, cur.rows])
     _missing(d, ref, cur)
     if ref.kind == "numeric":
-        shift = binned_shift(np.asarray(ref.counts or [0]), _counts(cur))
+        quantiles = ref.binning == "quantiles"
+        shift = binned_shift(np.asarray(ref.counts or [0]), _counts(cur), quantile_bins=quantiles)
         _shift(d, shift, cfg.min_ks)
         d.effect = shift.cdf_gap
         d.before = _num(ref.mean)
@@ -341,8 +346,6 @@ def categories_named(
 
 def numeric_direction(d: ColumnDrift) -> str:
     """'mean 48.6 → 64.0 (+15.4, +0.9 SD), SD 10.1 → 12.0'."""
-    from ci_ml.checks.skew import _decimals
-
     if not (math.isfinite(d.before) and math.isfinite(d.after)):
         return ""
     digits = _decimals(d.spread)
@@ -397,14 +400,14 @@ def decide(d: ColumnDrift, cfg: DriftConfig) -> None:
     d.why = "; ".join(reasons) or None
 
 
-def severity_key(d: ColumnDrift) -> float:
-    """How far past its threshold a column went (larger: worse)."""
+def severity_key(d: ColumnDrift, min_missing_change: float) -> tuple[bool, float]:
+    """Drifted first, then how far past its threshold a column went (larger: worse)."""
     ratios = [0.0]
     if math.isfinite(d.effect) and d.threshold > 0:
         ratios.append(d.effect / d.threshold)
     if math.isfinite(d.missing_change):
-        ratios.append(abs(d.missing_change) / 0.05)
-    return max(ratios) + (100.0 if d.drifted else 0.0)
+        ratios.append(abs(d.missing_change) / min_missing_change)
+    return d.drifted, max(ratios)
 
 
 def finding_line(d: ColumnDrift) -> str:
@@ -426,7 +429,7 @@ def finding_line(d: ColumnDrift) -> str:
 def findings(
     entries: list[ColumnDrift], perf: PerformanceDrift | None, absent: list[str], notes: list[str]
 ) -> list[DriftFinding]:
-    moved = sorted((d for d in entries if d.drifted), key=severity_key, reverse=True)
+    moved = [d for d in entries if d.drifted]  # in the order given: most moved first
     out = [DriftFinding(severity="drift", column=d.column, message=finding_line(d)) for d in moved]
     for name in absent:
         out.append(
@@ -481,9 +484,6 @@ def performance(base: Baseline, s: Stream, cfg: DriftConfig) -> PerformanceDrift
     (other rows, so not paired), its interval from both intervals (normal
     approximation: each interval's half-width over z is its standard error)."""
     from statistics import NormalDist
-
-    from ci_ml.stats.bootstrap import estimates
-    from ci_ml.stats.metrics import Scored
 
     sample = s.sample
     if sample.keys is None or sample.keys.size == 0:
@@ -544,8 +544,6 @@ def performance(base: Baseline, s: Stream, cfg: DriftConfig) -> PerformanceDrift
 
 
 def _computable(scored: object) -> set[str]:
-    from ci_ml.stats.metrics import METRICS
-
     has_proba = getattr(scored, "proba", None) is not None
     task = getattr(scored, "task", "")
     return {n for n, m in METRICS.items() if m.task == task and (has_proba or not m.needs_proba)}
@@ -563,6 +561,54 @@ def check(
     """The whole drift check of `files` against the reference `base`."""
     profile = read_profile(base)
     s = stream(base, profile, files, cfg)
+    compared = compare(profile, s, cfg, personal)
+    perf = performance(base, s, cfg)
+    found = findings(compared.tested, perf, compared.absent, s.notes)
+    drifted = any(f.severity == "drift" for f in found)
+    manifest = base.manifest
+    return DriftReport(
+        drifted=drifted,
+        reference=DriftReference(
+            source=base.source,
+            label=base.label,
+            model=manifest.name,
+            tag=base.extra.get("tag"),
+            commit=manifest.commit,
+            created=manifest.created,
+        ),
+        current=DriftCurrent(files=[str(f) for f in files], rows=s.rows, labelled=s.labelled),
+        settings={
+            "alpha": cfg.alpha,
+            "min_ks": cfg.min_ks,
+            "min_share_shift": cfg.min_share_shift,
+            "min_psi": cfg.min_psi,
+            "min_missing_change": cfg.min_missing_change,
+            "min_metric_change": cfg.min_metric_change,
+            "confidence": cfg.confidence,
+        },
+        columns=compared.columns,
+        prediction=compared.prediction,
+        prediction_score=compared.score,
+        performance=perf,
+        findings=found,
+        notes=list(s.notes),
+    )
+
+
+@dataclass
+class Compared:
+    columns: list[ColumnDrift]  # features and the label, most moved first
+    prediction: ColumnDrift | None
+    score: ColumnDrift | None
+    absent: list[str]  # features the current data does not have
+
+    @property
+    def tested(self) -> list[ColumnDrift]:
+        return self.columns + [x for x in (self.prediction, self.score) if x is not None]
+
+
+def compare(profile: Profile, s: Stream, cfg: DriftConfig, personal: PersonalDataCheck) -> Compared:
+    """Every column counted in `s` against the profile, corrected together and decided."""
     entries: list[ColumnDrift] = []
     absent = []
     for ref in profile.columns:
@@ -595,35 +641,5 @@ def check(
         s.notes.append(
             f"labelled rows with class(es) the model does not know are left out of the metrics: {shown}"
         )
-    perf = performance(base, s, cfg)
-    entries.sort(key=severity_key, reverse=True)
-    found = findings(tested, perf, absent, s.notes)
-    drifted = any(f.severity == "drift" for f in found)
-    manifest = base.manifest
-    return DriftReport(
-        drifted=drifted,
-        reference=DriftReference(
-            source=base.source,
-            label=base.label,
-            model=manifest.name,
-            tag=base.extra.get("tag"),
-            commit=manifest.commit,
-            created=manifest.created,
-        ),
-        current=DriftCurrent(files=[str(f) for f in files], rows=s.rows, labelled=s.labelled),
-        settings={
-            "alpha": cfg.alpha,
-            "min_ks": cfg.min_ks,
-            "min_share_shift": cfg.min_share_shift,
-            "min_psi": cfg.min_psi,
-            "min_missing_change": cfg.min_missing_change,
-            "min_metric_change": cfg.min_metric_change,
-            "confidence": cfg.confidence,
-        },
-        columns=entries,
-        prediction=prediction,
-        prediction_score=score,
-        performance=perf,
-        findings=found,
-        notes=list(s.notes),
-    )
+    entries.sort(key=lambda d: severity_key(d, cfg.min_missing_change), reverse=True)
+    return Compared(entries, prediction, score, absent)

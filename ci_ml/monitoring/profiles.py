@@ -65,7 +65,10 @@ def bin_edges(present: np.ndarray, bins: int = BINS) -> np.ndarray:
     finite = present[np.isfinite(present)]
     if finite.size == 0:
         return np.zeros(0)
-    return np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
+    # Edges are values of the column (the inverted CDF): a bin's count is then exactly
+    # the number of values below its edge, which the test on the bins relies on.
+    q = np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1], method="inverted_cdf")
+    return np.unique(q)
 
 
 def bin_counts(edges: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -89,6 +92,7 @@ def numeric(name: str, values: np.ndarray, dtype: str, bins: int = BINS) -> Colu
         missing=int(values.size - present.size),
         edges=[float(e) for e in edges],
         counts=[int(c) for c in bin_counts(edges, present)],
+        binning="quantiles" if _untied(edges, present) else "values",
     )
     if finite.size:
         q = np.quantile(finite, QUANTILES)
@@ -99,6 +103,18 @@ def numeric(name: str, values: np.ndarray, dtype: str, bins: int = BINS) -> Colu
         profile.std = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
         profile.min, profile.max = float(finite.min()), float(finite.max())
     return profile
+
+
+def _untied(edges: np.ndarray, present: np.ndarray) -> bool:
+    """Whether every edge is a value the column holds once (continuous data), so the
+    bins are its quantiles; with ties (few distinct values) each bin is a set of values."""
+    import numpy as np
+
+    if edges.size == 0:
+        return False
+    ordered = np.sort(present)
+    once = np.searchsorted(ordered, edges, "right") - np.searchsorted(ordered, edges, "left")
+    return bool((once == 1).all())
 
 
 def categorical(

@@ -296,17 +296,28 @@ class BinnedShift:
     rows: tuple[int, int]
 
 
-def binned_shift(a: np.ndarray, b: np.ndarray, seed: int = 0) -> BinnedShift:
+def binned_shift(
+    a: np.ndarray, b: np.ndarray, seed: int = 0, quantile_bins: bool = False
+) -> BinnedShift:
     """Chi-squared test of homogeneity of two vectors of counts over the same bins
     (a Monte Carlo one over tables with the same margins when an expected count is
     below MIN_EXPECTED), with the distances between their shares.
 
+    `quantile_bins`: a's bins were cut at a's own quantiles (its values at the
+    edges, no ties), so a's counts are not a multinomial sample: they are fixed
+    by construction, and the randomness is in the bins' true masses, which are
+    sums of the spacings of a's values (a Dirichlet with one more spacing than
+    values: the top bin holds one more). Its p-value is then exact under that
+    null (Monte Carlo: masses drawn from the Dirichlet, b's counts from the
+    multinomial they give) while a's bins hold fewer than QUANTILE_ROWS values;
+    above it the chi-squared approximation is calibrated (measured in
+    tests/unit/test_drift.py).
+
     Why chi-squared on the bins rather than KS: the reference is a histogram (a
-    profile, not rows), and a KS p-value from binned data is conservative by an
-    unknown amount, while the chi-squared test of a 2 × bins table is the exact
-    question asked of counts, calibrated whatever the bins (tests/unit/
-    test_drift_stats.py measures its false-alarm rate). The binned KS statistic is
-    kept as the effect size of a number, so thresholds read as the skew check's."""
+    profile, not rows); a KS p-value from binned data is conservative by an
+    unknown amount, while a 2 × bins table is the exact question asked of counts.
+    The binned KS statistic is kept as the effect size of a number, so its
+    threshold reads as the skew check's."""
     import numpy as np
     from scipy.stats import chi2_contingency
 
@@ -324,6 +335,9 @@ def binned_shift(a: np.ndarray, b: np.ndarray, seed: int = 0) -> BinnedShift:
     used = (a + b) > 0
     if used.sum() < 2:
         return BinnedShift("none", 0.0, 1.0, shift_psi, tvd, gap, moved, rows)
+    if quantile_bins and a.size > 1 and na < QUANTILE_ROWS * a.size:
+        statistic, p = _dirichlet_chi2(a, b, seed)
+        return BinnedShift("chi2 monte carlo", statistic, p, shift_psi, tvd, gap, moved, rows)
     table = np.vstack([a[used], b[used]])
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     if expected.min() >= MIN_EXPECTED:
@@ -335,3 +349,48 @@ def binned_shift(a: np.ndarray, b: np.ndarray, seed: int = 0) -> BinnedShift:
             *_monte_carlo_chi2(table.astype(np.int64), expected, seed),
         )
     return BinnedShift(test, statistic, p, shift_psi, tvd, gap, moved, rows)
+
+
+# Below this many reference values a quantile bin (on average), the p-value is a Monte Carlo one
+# (the chi-squared approximation is liberal there when the other sample is much larger).
+QUANTILE_ROWS = 100
+
+
+def _chi2_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The chi-squared statistic of homogeneity of a (bins,) against each row of b."""
+    import numpy as np
+
+    total = a[None, :] + b
+    na, nb = a.sum(), b.sum(axis=-1, keepdims=True)
+    n = na + nb
+    ea, eb = total * na / n, total * nb / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        terms = np.where(total > 0, (a - ea) ** 2 / ea + (b - eb) ** 2 / eb, 0.0)
+    out: np.ndarray = terms.sum(axis=-1)
+    return out
+
+
+def _dirichlet_chi2(a: np.ndarray, b: np.ndarray, seed: int) -> tuple[float, float]:
+    """The chi-squared statistic and its Monte Carlo p-value when a's bins are cut at
+    its own quantiles: the bins' masses are Dirichlet(a's counts, one more in the
+    top bin), b's counts multinomial given them. Sequential: 999 draws first, and
+    the rest of RESAMPLES only for a p-value that may matter (below 0.05)."""
+    import numpy as np
+
+    observed = float(_chi2_rows(a, b[None, :])[0])
+    rng = np.random.default_rng(seed)
+    spacings = a.copy()
+    spacings[-1] += 1
+    spacings = np.maximum(spacings, 1e-9)
+    beyond, drawn = 0, 0
+    for size in (FIRST_DRAWS, RESAMPLES - FIRST_DRAWS):
+        masses = rng.dirichlet(spacings, size)
+        counts = rng.multinomial(int(b.sum()), masses).astype(np.float64)
+        beyond += int(np.sum(_chi2_rows(a, counts) >= observed * (1 - 1e-12)))
+        drawn += size
+        if (beyond + 1) / (drawn + 1) > 0.05:
+            break
+    return observed, (beyond + 1) / (drawn + 1)
+
+
+FIRST_DRAWS = 999
