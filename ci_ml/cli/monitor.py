@@ -61,9 +61,11 @@ def cmd_drift_issue(args: Namespace, rt: Runtime) -> int:
     with rt.actions.group("ci-ml drift-issue"):
         result = monitoring.sync_issue(client, order, outcome, candidate)
     if result.action == "absent":
-        print("no drift, and no open drift issue: nothing to do")
+        said = "no drift, and no open drift issue: nothing to do"
     else:
-        print(f"drift issue #{result.number} {result.action}: {result.url}")
+        said = f"drift issue #{result.number} {result.action}: {result.url}"
+    print(said)
+    rt.actions.append_summary(f"**ci-ml drift-issue**: {said}\n")
     if result.unlabelled:
         rt.actions.warning(
             f"GitHub would not create the label {args.label!r} for this token: the issue is "

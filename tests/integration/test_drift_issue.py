@@ -72,6 +72,8 @@ def test_the_loop_opens_updates_closes_and_reopens(fake_github, tmp_path):
     assert "## Drift report" in issue.body, "the whole drift report is in the issue"
     outputs = (tmp_path / "github_output").read_text()
     assert "issue-action" in outputs and str(issue.number) in outputs
+    summary = (tmp_path / "summary.md").read_text()
+    assert f"drift issue #{issue.number} opened: https://github.com/" in summary
 
     r = drift_issue(fake_github, tmp_path, drift_dir(tmp_path, True))
     assert r.returncode == 0 and f"#{issue.number} updated" in r.stdout, r.stderr
