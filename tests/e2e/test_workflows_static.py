@@ -377,3 +377,19 @@ def test_drift_template_is_the_packaged_one():
 
     packaged = resources.files("ci_ml") / "workflows" / "ml-drift.yml"
     assert packaged.read_text() == (ROOT / "workflows" / "ml-drift.yml").read_text()
+
+
+def test_drift_mode_publishes_and_promotes_only_what_passed(action):
+    """The retraining steps' rules, where the action writes them: a candidate only
+    after drift and when the plan allows it (default branch, retrain on); promoted
+    only with promote-on-pass and a verdict of pass; the issue even after a
+    retraining that broke."""
+    steps = {s.get("id"): s for s in _steps(action)}
+    retrain, promote, issue = steps["retrain"], steps["promote"], steps["issue"]
+    assert "steps.plan.outputs.retrain == 'true'" in retrain["if"]
+    assert "steps.drift.outputs.drifted == 'true'" in retrain["if"]
+    assert "publish --prerelease" in retrain["run"]
+    assert "--baseline .ci-ml-drift/reference" in retrain["run"]  # the release drift used
+    assert "steps.plan.outputs.promote == 'true'" in promote["if"]
+    assert "steps.retrain.outputs.verdict == 'pass'" in promote["if"]
+    assert "!cancelled()" in issue["if"] and "steps.drift.outcome == 'success'" in issue["if"]
