@@ -189,3 +189,15 @@ def test_an_issue_opened_without_its_label_is_said(fake_github, tmp_path):
     assert "would not create the label 'ci-ml-drift'" in r.stdout + r.stderr
     (issue,) = ours(fake_github)
     assert issue.labels == []
+
+
+def test_a_huge_report_is_cut_to_githubs_limit_keeping_the_marker(tmp_path):
+    d = drift_dir(tmp_path, True)
+    rows = "".join(f"| column_{i} | KS 0.{i % 10} |\n" for i in range(6000))
+    (d / "drift.md").write_text("## Drift report\n\n| column | test |\n| --- | --- |\n" + rows)
+    r = drift_issue(None, tmp_path, d, "--dry-run", env={})
+    assert r.returncode == 0, r.stderr
+    body = (d / "issue.md").read_text()
+    assert len(body) <= 65_536 and body.startswith(f"<!-- {DRIFT_PREFIX} id=")
+    assert "Shortened to fit GitHub's 65,536-character" in body
+    assert "mean shifted up" in body, "the findings come first and stay"
