@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ci_ml import outdir
 from ci_ml.artifact import write_text
 from ci_ml.cli.network import client_for
 from ci_ml.config import load_config
@@ -22,6 +23,15 @@ if TYPE_CHECKING:
     from ci_ml.cli import Runtime
 
 ISSUE_FILE = "issue.md"
+
+
+def _keep(drift_dir: Path, body: str) -> Path | None:
+    """The issue's body beside the report, if the folder is the one `ci-ml drift`
+    made (ci-ml writes only into its own folders); None: not kept."""
+    if not outdir.is_ours(drift_dir, "drift"):
+        return None
+    write_text(drift_dir / ISSUE_FILE, body)
+    return drift_dir / ISSUE_FILE
 
 
 def cmd_drift_issue(args: Namespace, rt: Runtime) -> int:
@@ -40,11 +50,9 @@ def cmd_drift_issue(args: Namespace, rt: Runtime) -> int:
             print(f"no drift: would close the open drift issue (if any) with:\n\n{text}")
         else:
             body = monitoring.issue_body(mark, cfg.display_name, outcome, run, candidate)
-            write_text(drift_dir / ISSUE_FILE, body)
-            print(
-                f"drift: would open or update the drift issue with {drift_dir / ISSUE_FILE} "
-                "(not posted: --dry-run)"
-            )
+            kept = _keep(drift_dir, body)
+            where = str(kept) if kept else f"this body:\n\n{body}"
+            print(f"drift: would open or update the drift issue with {where} (--dry-run)")
         return 0
     repo = ctx.require_repo("ci-ml drift-issue")
     client = client_for(ctx, rt, "ci-ml drift-issue", args.network_timeout)
@@ -56,8 +64,7 @@ def cmd_drift_issue(args: Namespace, rt: Runtime) -> int:
         repo, mark, cfg.display_name, args.label, run, api.authenticated_login(client)
     )
     if verb == "upsert":
-        body = monitoring.issue_body(mark, cfg.display_name, outcome, run, candidate)
-        write_text(drift_dir / ISSUE_FILE, body)
+        _keep(drift_dir, monitoring.issue_body(mark, cfg.display_name, outcome, run, candidate))
     with rt.actions.group("ci-ml drift-issue"):
         result = monitoring.sync_issue(client, order, outcome, candidate)
     if result.action == "absent":

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ci_ml import outdir
 from ci_ml.errors import EXIT_GITHUB, EXIT_USAGE
 from ci_ml.marker import DRIFT_PREFIX
 from ci_ml.records import DriftCurrent, DriftFinding, DriftReference, DriftReport, dump
@@ -23,8 +24,9 @@ HOSTILE = "age<!-- x -->|**bold**"  # a column name from the data
 
 
 def write_drift(d: Path, drifted: bool, reference: str = "model-v1") -> Path:
-    """drift.json and drift.md as `ci-ml drift` writes them (its record, dumped)."""
-    d.mkdir(parents=True, exist_ok=True)
+    """drift.json and drift.md as `ci-ml drift` writes them (its record, dumped),
+    into a folder ci-ml made, as it does."""
+    outdir.claim(d, "drift")
     findings = (
         [DriftFinding(severity="drift", column=HOSTILE, message=f"{HOSTILE}: mean shifted up")]
         if drifted
@@ -127,6 +129,20 @@ def test_dry_run_needs_no_token_and_writes_the_body(tmp_path):
     assert r.returncode == 0 and "would close" in r.stdout
 
 
+def test_it_writes_nothing_into_a_folder_ci_ml_did_not_make(tmp_path):
+    """A drift.json in the user's own folder: read, but no issue.md is left there
+    (the body is printed instead)."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    made = drift_dir(tmp_path, True)
+    for name in ("drift.json", "drift.md"):
+        (mine / name).write_bytes((made / name).read_bytes())
+    r = drift_issue(None, tmp_path, mine, "--dry-run", env={})
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["drift.json", "drift.md"]
+    assert f"<!-- {DRIFT_PREFIX} id=" in r.stdout
+
+
 def test_without_a_token_it_says_what_is_missing(tmp_path):
     r = drift_issue(None, tmp_path, drift_dir(tmp_path, True), env={"GITHUB_REPOSITORY": REPO})
     assert r.returncode == EXIT_USAGE
@@ -143,8 +159,7 @@ def test_without_a_token_it_says_what_is_missing(tmp_path):
     ],
 )
 def test_a_missing_or_broken_drift_json_is_a_usage_error(tmp_path, content, message):
-    d = tmp_path / "drift"
-    d.mkdir()
+    d = outdir.claim(tmp_path / "drift", "drift")
     if content is not None:
         (d / "drift.json").write_text(content)
     r = drift_issue(None, tmp_path, d, "--dry-run", env={})
