@@ -192,6 +192,23 @@ def test_a_label_github_will_not_create_leaves_the_issue_unlabelled(client, fake
     assert len(ours(fake_github)) == 1
 
 
+def test_listing_filters_by_label_creator_and_state(client, fake_github):
+    add = fake_github.state.add_issue
+    add(REPO, "a", "x", labels=[LABEL, "bug"], login="alice", type="User")
+    add(REPO, "b", "x", labels=["bug"], login="bob", type="User")
+    add(REPO, "c", "x", labels=[LABEL], login="alice", type="User", state="closed")
+
+    def titles(**how) -> list[str]:
+        return [i["title"] for i in gh.list_issues(client, REPO, **how)]
+
+    assert titles() == ["b", "a"]  # open ones, newest first
+    assert titles(state="all") == ["c", "b", "a"]
+    assert titles(labels=[LABEL], state="all") == ["c", "a"]
+    assert titles(labels=[LABEL, "bug"]) == ["a"]  # every label named
+    assert titles(creator="bob", state="all") == ["b"]
+    assert titles(state="closed") == ["c"]
+
+
 def test_a_read_only_token_is_a_permission_error(make_client, fake_github):
     fake_github.add_token("ghs_ro", read_only=True)
     with pytest.raises(PermissionDenied):
