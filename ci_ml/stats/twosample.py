@@ -384,7 +384,8 @@ def _dirichlet_chi2(a: np.ndarray, b: np.ndarray, seed: int) -> tuple[float, flo
     spacings = np.maximum(spacings, 1e-9)
     beyond, drawn = 0, 0
     for size in (FIRST_DRAWS, RESAMPLES - FIRST_DRAWS):
-        masses = rng.dirichlet(spacings, size)
+        gammas = rng.standard_gamma(spacings, size=(size, spacings.size))  # a Dirichlet draw
+        masses = gammas / gammas.sum(axis=1, keepdims=True)
         counts = rng.multinomial(int(b.sum()), masses).astype(np.float64)
         beyond += int(np.sum(_chi2_rows(a, counts) >= observed * (1 - 1e-12)))
         drawn += size
