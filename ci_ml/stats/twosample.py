@@ -391,6 +391,14 @@ def _dirichlet_chi2(a: np.ndarray, b: np.ndarray, seed: int) -> tuple[float, flo
         drawn += size
         if (beyond + 1) / (drawn + 1) > 0.05:
             break
+    if beyond == 0:
+        # No draw as far: the p-value is below the Monte Carlo's resolution, where
+        # the chi-squared tail says how far below (a correction over many columns
+        # needs p-values smaller than 1 / RESAMPLES).
+        from scipy.stats import chi2
+
+        tail = float(chi2.sf(observed, max(1, int((a + b > 0).sum()) - 1)))
+        return observed, min(tail, 1 / (drawn + 1))
     return observed, (beyond + 1) / (drawn + 1)
 
 
