@@ -58,17 +58,35 @@ def category_texts(s: pd.Series) -> pd.Series:
 
 
 def bin_edges(present: np.ndarray, bins: int = BINS) -> np.ndarray:
-    """The interior edges: the distinct `bins`-quantiles of the present values (a
-    column of few distinct values gets fewer bins: one per value at most)."""
+    """The interior edges: the distinct `bins`-quantiles of the finite values, each a
+    value of the column (the inverted CDF: the smallest value with at least k / bins
+    of the values at or below it), so a bin's count is exactly the number of values
+    up to its edge, which the test on the bins relies on; a column of few distinct
+    values gets fewer bins (one per value at most)."""
     import numpy as np
 
-    finite = present[np.isfinite(present)]
-    if finite.size == 0:
+    ordered = np.sort(present[np.isfinite(present)])
+    return _edges_of_sorted(ordered, bins)
+
+
+def _edges_of_sorted(ordered: np.ndarray, bins: int) -> np.ndarray:
+    import numpy as np
+
+    n = ordered.size
+    if n == 0:
         return np.zeros(0)
-    # Edges are values of the column (the inverted CDF): a bin's count is then exactly
-    # the number of values below its edge, which the test on the bins relies on.
-    q = np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1], method="inverted_cdf")
-    return np.unique(q)
+    k = np.arange(1, bins)
+    return np.unique(ordered[(n * k + bins - 1) // bins - 1])  # ceil(n k / bins), 1-based
+
+
+def _quantiles_of_sorted(ordered: np.ndarray) -> list[float]:
+    """np.quantile's linear quantiles of a sorted array, read off it (no partition)."""
+    import numpy as np
+
+    h = (ordered.size - 1) * np.asarray(QUANTILES)
+    lo = np.floor(h).astype(np.intp)
+    hi = np.minimum(lo + 1, ordered.size - 1)
+    return [float(v) for v in ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])]
 
 
 def bin_counts(edges: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -79,11 +97,17 @@ def bin_counts(edges: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 
 def numeric(name: str, values: np.ndarray, dtype: str, bins: int = BINS) -> ColumnProfile:
+    """A number's profile: its bins (edges at its quantiles) and counts, quantiles,
+    mean, spread and range; one sort, everything read from it."""
     import numpy as np
 
-    present = values[~np.isnan(values)]
+    ordered = np.sort(values)  # NaN sort last
+    present = ordered[: int(np.count_nonzero(~np.isnan(values)))]
     finite = present[np.isfinite(present)]
-    edges = bin_edges(present, bins)
+    edges = _edges_of_sorted(finite, bins)
+    at_or_below = np.searchsorted(present, edges, "right")
+    below = np.searchsorted(present, edges, "left")
+    counts = np.diff(np.concatenate([[0], at_or_below, [present.size]]))
     profile = ColumnProfile(
         name=name,
         kind="numeric",
@@ -91,30 +115,18 @@ def numeric(name: str, values: np.ndarray, dtype: str, bins: int = BINS) -> Colu
         rows=int(values.size),
         missing=int(values.size - present.size),
         edges=[float(e) for e in edges],
-        counts=[int(c) for c in bin_counts(edges, present)],
-        binning="quantiles" if _untied(edges, present) else "values",
+        counts=[int(c) for c in counts],
+        # every edge a value the column holds once (continuous data): the bins are its
+        # quantiles; with ties (few distinct values) each bin is a set of values
+        binning="quantiles" if edges.size and bool((at_or_below - below == 1).all()) else "values",
     )
     if finite.size:
-        q = np.quantile(finite, QUANTILES)
-        profile.quantiles = {
-            f"p{round(p * 100):02d}": float(v) for p, v in zip(QUANTILES, q, strict=True)
-        }
+        q = _quantiles_of_sorted(finite)
+        profile.quantiles = {f"p{round(p * 100):02d}": v for p, v in zip(QUANTILES, q, strict=True)}
         profile.mean = float(finite.mean())
         profile.std = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
-        profile.min, profile.max = float(finite.min()), float(finite.max())
+        profile.min, profile.max = float(finite[0]), float(finite[-1])
     return profile
-
-
-def _untied(edges: np.ndarray, present: np.ndarray) -> bool:
-    """Whether every edge is a value the column holds once (continuous data), so the
-    bins are its quantiles; with ties (few distinct values) each bin is a set of values."""
-    import numpy as np
-
-    if edges.size == 0:
-        return False
-    ordered = np.sort(present)
-    once = np.searchsorted(ordered, edges, "right") - np.searchsorted(ordered, edges, "left")
-    return bool((once == 1).all())
 
 
 def categorical(

@@ -137,7 +137,7 @@ def test_the_test_on_quantile_bins_is_calibrated(na: int, nb: int, test: str) ->
     is where the chi-squared approximation is liberal (8 % at 400 against 100,000):
     there the p-value is the Monte Carlo one under the bins' own null."""
     rng = np.random.default_rng(0)
-    rejected, runs = 0, 300
+    rejected, runs = 0, 250
     for _ in range(runs):
         a, b = rng.lognormal(size=na), rng.lognormal(size=nb)
         edges = profiles.bin_edges(a)

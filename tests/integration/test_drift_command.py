@@ -72,6 +72,21 @@ def test_shifted_data_drifts_column_by_column_and_exits_10(example_build, tmp_pa
     assert "<b>" not in md and "enterprise &lt;b&gt;" in md  # data is escaped
 
 
+def test_a_feature_the_model_leans_on_moves_its_predictions(example_build, tmp_path) -> None:
+    built = example_build("mixed-tabular")
+    df = pd.read_csv(CHURN)
+    df["tenure_months"] = df["tenure_months"] + 36  # long-standing customers churn less
+    current = tmp_path / "current.csv"
+    df.drop(columns=["churned"]).to_csv(current, index=False)
+    r, report = drift(built, current, out=tmp_path / "d")
+    assert r.returncode == EXIT_DRIFT and report.performance is None  # no labels
+    assert [d.column for d in report.columns if d.drifted] == ["tenure_months"]
+    score = report.prediction_score
+    assert score.column == "probability of yes" and score.drifted and score.after < score.before
+    assert score.p_adjusted < 1e-4  # beyond the Monte Carlo's resolution: the chi-squared tail
+    assert report.prediction.drifted and report.prediction.level == "no"
+
+
 def test_a_label_relationship_that_moved_shows_in_the_metrics_alone(
     example_build, tmp_path
 ) -> None:
