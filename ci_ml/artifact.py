@@ -30,6 +30,7 @@ ARTIFACT_FILES = [
     "schema.yaml",
     "validation.json",
     "safeguards.json",
+    "profile.json",
     "comparison.json",
     "model-tests.json",
     "report.md",

@@ -61,6 +61,9 @@ class RunContext:
     # The process's environment, read by the CLI: what a `model.command` inherits
     # (with ci-ml's CI_ML_* variables added).
     environment: dict[str, str] = field(default_factory=dict, repr=False)
+    # What the user calls the data this build was made of (a retraining run's fresh
+    # snapshot: a date, an export's name or URL); its files' hashes are in the manifest.
+    data_snapshot: str | None = None
 
 
 @dataclass

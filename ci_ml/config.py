@@ -641,6 +641,37 @@ class CardConfig(_Strict):
     limitations: str | None = None
 
 
+class DriftConfig(_Strict):
+    """`ci-ml drift`: when a column (or the label, or the model's predictions) has
+    drifted from the release's profile. Like the skew safeguard, a finding needs
+    both: statistical evidence (its test on the profile's bins rejects at `alpha`
+    after a Benjamini–Hochberg correction over every test of the report) and an
+    effect beyond a threshold, so a large sample does not report a shift nobody
+    cares about. The defaults are the skew safeguard's; their false-alarm rate
+    on data that did not move is measured in benchmarks/bench_drift_false_alarms.py."""
+
+    alpha: float = Field(0.01, gt=0, lt=1)  # corrected over the tests
+    # Numbers: the largest gap between the reference's and the current binned
+    # cumulative shares (the KS statistic, read at the profile's bin edges).
+    min_ks: float = Field(0.1, gt=0, le=1)
+    # Categories: the total variation distance (the share of rows that would have
+    # to change category for the two to match).
+    min_share_shift: float = Field(0.1, gt=0, le=1)
+    # Optional: a population stability index above this also counts as far enough
+    # (0.25 is the usual "significant shift" rule of thumb).
+    min_psi: float | None = Field(None, gt=0)
+    # The missing-value rate must move by this much (absolute: 0.05 = 5 points).
+    min_missing_change: float = Field(0.05, gt=0, le=1)
+    # Labelled current data: the model's primary metric must be worse than the
+    # release's by this much (absolute), beyond the interval of the difference.
+    min_metric_change: float = Field(0.02, ge=0)
+    confidence: float = Field(0.95, gt=0, lt=1)  # of the metrics' intervals
+    resamples: int = Field(1000, ge=100, le=100_000)  # bootstrap resamples of the metrics
+    seed: int = 0
+    chunk_rows: int = Field(100_000, ge=1000)  # rows read at a time (CSV; Parquet reads row groups)
+    sample_rows: int = Field(100_000, ge=1000)  # labelled rows kept (seeded) for the metrics
+
+
 class Config(_Strict):
     name: str | None = None
     data: DataConfig
@@ -657,6 +688,7 @@ class Config(_Strict):
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     signing: SigningConfig = Field(default_factory=SigningConfig)
     card: CardConfig = Field(default_factory=CardConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
 
     # Set by the loader, not by the user.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -16,6 +16,7 @@ with its exit code:
     │                                    or a test of the project's pytest suite)
     ├── NotReproduced           exit 8   `ci-ml reproduce`: the rebuild differs from the record
     ├── SignatureError          exit 9   a signature does not verify, or a required one is missing
+    ├── DriftDetected           exit 10  `ci-ml drift`: the current data moved from the reference
     └── GitHubError             exit 5   GitHub refused or could not be reached
         ├── ConnectionFailed             could not reach GitHub (after retries)
         │   └── DeadlineExceeded         no complete reply before the network deadline
@@ -44,6 +45,7 @@ EXIT_SAFEGUARD = 6
 EXIT_MODEL_TEST = 7
 EXIT_NOT_REPRODUCED = 8
 EXIT_SIGNATURE = 9
+EXIT_DRIFT = 10
 # Not an error class: the reader of ci-ml's output went away (`| head -1`), so it
 # stopped writing, quietly. 128 + SIGPIPE, what a shell reports for a command a
 # closed pipe killed, so `set -o pipefail` still sees that it did not finish.
@@ -64,6 +66,8 @@ EXIT_CODES: dict[int, str] = {
     "invariance, directional, calibration, a budget, or a test of the pytest suite",
     EXIT_NOT_REPRODUCED: "`ci-ml reproduce`: the rebuild does not match the record",
     EXIT_SIGNATURE: "a signature does not verify (or a required one is missing)",
+    EXIT_DRIFT: "`ci-ml drift`: the current data (or the model's predictions or metrics on it)\n"
+    "moved from the reference (see drift.json and drift.md)",
     EXIT_OUTPUT_CLOSED: "the output was closed before ci-ml finished writing it (e.g. `| head`):\n"
     "it stopped there, quietly",
 }
@@ -161,6 +165,12 @@ class SignatureError(CiMlError):
     """A model's signature does not verify, or a required signature is missing."""
 
     exit_code = EXIT_SIGNATURE
+
+
+class DriftDetected(CiMlError):
+    """`ci-ml drift` found drift; raised after drift.json and drift.md are written."""
+
+    exit_code = EXIT_DRIFT
 
 
 class ConnectionFailed(GitHubError):

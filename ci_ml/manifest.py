@@ -91,6 +91,7 @@ def assemble(b: Build) -> Manifest:
             "run_url": b.run.run_url,
             "actor": b.run.actor,
             "pull_request": b.run.pull_request,
+            "data_snapshot": b.run.data_snapshot,
         },
         "fingerprint": fp.as_json() if (fp := b.fingerprint) else None,
         "environment": b.environment,

@@ -41,6 +41,17 @@ def with_comment_id(body: str, cid: str) -> str:
     return _MARKER_RE.sub(lambda _: new, body, count=1) if read_marker(body) else f"{new}\n{body}"
 
 
+# --- the drift issue's marker -------------------------------------------------------
+# One sticky issue per model (per config, like the comment) says that its data drifted.
+
+DRIFT_PREFIX = "ci-ml:drift"
+
+
+def drift_marker(cid: str) -> str:
+    """The drift issue's hidden marker; `cid` as for the comment (`comment_id`)."""
+    return marker(cid).replace(MARKER_PREFIX, DRIFT_PREFIX, 1)
+
+
 # --- the release marker -----------------------------------------------------------
 # The model card (a release's notes) starts with a hidden marker carrying the facts
 # the registry reads without downloading anything: which model this release is of,

@@ -210,6 +210,9 @@ class TrainResult:
     # and whether that is a warning (the baseline's model failed its checks).
     note: str | None = field(default=None, repr=False, metadata={TRANSIENT: True})
     warning: bool = field(default=False, repr=False, metadata={TRANSIENT: True})
+    # The training rows' profile (features and label), for profile.json (evaluate adds
+    # the predictions): made here, where the training rows still are.
+    profile: Profile | None = optional()
 
 
 @dataclass
@@ -680,6 +683,176 @@ def recorded_values(data: Any) -> dict[str, float | None]:
     return out
 
 
+# --- monitoring: the reference profile (profile.json) and the drift report (drift.json) --
+
+
+@dataclass(kw_only=True)
+class ColumnProfile:
+    """One column's distribution in the training rows (or the model's predictions
+    on the holdout rows), small whatever the rows: a drift check bins new rows
+    into the same bins and compares the counts.
+
+    `kind`: numeric (a histogram over fixed bins whose edges are the training
+    data's quantiles), categorical (the `top_k` most frequent values' counts and
+    an "other" count), or, without any value stored: text (free text or an
+    identifier: mostly distinct values) and masked (the personal-data rules
+    flag it). Missing values are counted apart from the bins in every kind."""
+
+    name: str
+    kind: Literal["numeric", "categorical", "text", "masked"]
+    dtype: str
+    rows: int  # values profiled, missing ones included
+    missing: int
+    # numeric: the bins are (-inf, edges[0]], (edges[0], edges[1]], …, (edges[-1], inf)
+    edges: list[float] | None = optional()
+    counts: list[int] | None = optional()  # len(edges) + 1
+    # quantiles: each edge is a value the column held once (cut at its quantiles);
+    # values: the column has ties at the edges (few distinct values), each bin a set of them.
+    binning: Literal["quantiles", "values"] | None = optional()
+    quantiles: dict[str, float] | None = optional()  # p01 … p99 of the present values
+    mean: float | None = optional()
+    std: float | None = optional()
+    min: float | None = optional()
+    max: float | None = optional()
+    # categorical: {value: rows} of the most frequent values; the rest in `other`
+    categories: dict[str, int] | None = optional()
+    other: int | None = optional()
+    distinct: int | None = optional()  # distinct present values (all of them, not only the top)
+    withheld: int | None = optional()  # top values left out because they hold personal data
+    reason: str | None = optional()  # text and masked: why no value is stored
+
+
+@dataclass(kw_only=True)
+class Profile:
+    """profile.json: the reference a drift check compares new data with, so it
+    never needs the training data: every feature's and the label's distribution
+    in the training rows, and the model's predictions on the holdout rows."""
+
+    task: str
+    target: str
+    rows: int  # training rows profiled
+    bins: int  # numeric histograms' bins (at most)
+    top_k: int  # categories kept per column
+    columns: list[ColumnProfile]
+    label: ColumnProfile | None = None
+    holdout_rows: int = 0
+    # The predicted class (classification) or value (regression) on the holdout rows.
+    predictions: ColumnProfile | None = optional()
+    # Binary classification with probabilities: the positive class's probability.
+    scores: ColumnProfile | None = optional()
+    positive_class: str | None = optional()
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(kw_only=True)
+class ColumnDrift:
+    """One column (or the label, or the predictions) compared with the reference:
+    the test on the bins, its corrected p-value, the effect (numbers: the largest
+    gap between the two binned cumulative shares; categories: the total variation
+    distance), the PSI, which way it moved, the missing-value rate before and
+    after with its own test, new and vanished categories, and whether it drifted."""
+
+    column: str
+    kind: str  # numeric | categorical | text | masked
+    role: str = "feature"  # feature | label | prediction | score
+    test: str = "none"  # chi2 | chi2 monte carlo | none (nothing to compare)
+    statistic: Num = math.nan
+    p: Num = math.nan
+    p_adjusted: Num = math.nan  # corrected over every test of the report
+    psi: Num = math.nan
+    effect: Num = math.nan
+    threshold: Num = math.nan  # the effect a finding needs
+    direction: str = ""  # in words: "mean 4.1 → 5.3 (+1.2, +0.6 SD)", "“gold” 12 % → 31 %"
+    before: Num = math.nan  # numbers: the means; categories: the moved level's share
+    after: Num = math.nan
+    spread: Num = math.nan  # numbers: the reference's standard deviation
+    spread_after: Num = math.nan  # numbers: the current data's standard deviation
+    level: str | None = optional()  # categories: the level whose share moved most
+    missing_before: Num = math.nan  # missing-value rates
+    missing_after: Num = math.nan
+    missing_change: Num = math.nan  # after − before
+    missing_p: Num = math.nan
+    missing_p_adjusted: Num = math.nan
+    new_categories: list[str] = field(default_factory=list)  # values the reference never had
+    vanished_categories: list[str] = field(default_factory=list)  # reference values now absent
+    rows: list[int] = field(default_factory=list)  # values compared: reference, current
+    drifted: bool = False
+    why: str | None = optional()  # what made it drift, in words
+
+
+@dataclass(kw_only=True)
+class MetricDrift:
+    """A metric of the reference model on the labelled current rows against the
+    release's own value on its holdout. Not paired (other rows): the difference
+    of two independent estimates, its interval from both intervals."""
+
+    metric: str
+    label: str
+    greater_is_better: bool
+    release: Num  # the release's value on its holdout (metrics.json)
+    release_ci_low: Num = math.nan
+    release_ci_high: Num = math.nan
+    current: Num = math.nan
+    ci_low: Num = math.nan  # bootstrap interval on the current rows
+    ci_high: Num = math.nan
+    delta: Num = math.nan  # current − release
+    delta_ci_low: Num = math.nan
+    delta_ci_high: Num = math.nan
+    verdict: str = "n/a"  # worse | better | within noise | n/a
+    drifted: bool = False
+
+
+@dataclass(kw_only=True)
+class PerformanceDrift:
+    rows: int  # labelled current rows scored
+    sampled: int  # rows the metrics were computed on (a seeded sample of at most sample_rows)
+    primary: str
+    confidence: float
+    method: str
+    metrics: list[MetricDrift] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class DriftReference:
+    source: str  # "release" or "dir"
+    label: str  # the tag, or the folder
+    model: str | None = None  # the model's name (the manifest's)
+    tag: str | None = optional()
+    commit: str | None = optional()
+    created: str | None = optional()
+
+
+@dataclass(kw_only=True)
+class DriftCurrent:
+    files: list[str]
+    rows: int
+    labelled: int = 0  # rows with a label (0: the data has no label column)
+
+
+@dataclass(kw_only=True)
+class DriftFinding:
+    severity: str  # drift | warn | info
+    column: str | None
+    message: str  # one line
+
+
+@dataclass(kw_only=True)
+class DriftReport:
+    """drift.json: the current data against a release's (or a build's) profile."""
+
+    drifted: bool
+    reference: DriftReference
+    current: DriftCurrent
+    settings: dict[str, float | int | None] = field(default_factory=dict)
+    columns: list[ColumnDrift] = field(default_factory=list)  # features, then the label
+    prediction: ColumnDrift | None = None
+    prediction_score: ColumnDrift | None = optional()
+    performance: PerformanceDrift | None = None
+    findings: list[DriftFinding] = field(default_factory=list)  # most severe first
+    notes: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+
 # --- the manifest (lineage) ------------------------------------------------------------
 
 
@@ -752,6 +925,7 @@ class Provenance:
     run_url: str | None = None
     actor: str | None = None
     pull_request: dict[str, Any] | None = None
+    data_snapshot: str | None = None  # the user's name for the data (a retraining run's)
 
 
 @dataclass

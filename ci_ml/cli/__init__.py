@@ -201,6 +201,50 @@ def _comment_command(c: _Commands) -> None:
     _network_arg(p)
 
 
+def _monitor_commands(c: _Commands) -> None:
+    p = c.add(
+        "drift-issue",
+        "ci_ml.cli.monitor:cmd_drift_issue",
+        "open, update or close the model's sticky drift issue from a `ci-ml drift` run",
+    )
+    p.add_argument(
+        "--config", default="ci-ml.yaml", help="path to the config (default: %(default)s)"
+    )
+    p.add_argument(
+        "--drift",
+        default=".ci-ml/drift",
+        metavar="DIR",
+        help="the folder `ci-ml drift` wrote drift.json and drift.md into (default: %(default)s)",
+    )
+    p.add_argument(
+        "--retrained",
+        metavar="DIR",
+        help="the artifact folder of a model retrained on the fresh data: its comparison "
+        "goes into the issue",
+    )
+    p.add_argument(
+        "--candidate", metavar="TAG", help="the prerelease the retrained model was published as"
+    )
+    p.add_argument("--promoted", action="store_true", help="say that the candidate was made latest")
+    p.add_argument(
+        "--label",
+        default="ci-ml-drift",
+        help="the issue's label, created by GitHub if missing (default: %(default)s)",
+    )
+    p.add_argument(
+        "--issue-id",
+        help="the id in the issue's hidden marker (default: one per config path, like the "
+        "comment's)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what would be done and write <drift>/issue.md, without calling GitHub "
+        "(needs no token)",
+    )
+    _network_arg(p)
+
+
 def _registry_commands(c: _Commands) -> None:
     p = c.add(
         "publish",
@@ -239,6 +283,12 @@ def _registry_commands(c: _Commands) -> None:
     pf.add_argument("--into", help="directory (default: <out>/baseline)")
     pf.add_argument("--tag-prefix", help="tag prefix (default: release.tag_prefix in the config)")
     pf.add_argument("--prereleases", action="store_true", help="consider prereleases too")
+    pf.add_argument(
+        "--any-commit",
+        action="store_true",
+        help="the latest model release even if it was built from this commit (a drift "
+        "check's reference; by default a build never compares with its own commit's release)",
+    )
     _network_arg(pf)
     p = c.add(
         "promote",
@@ -334,13 +384,23 @@ def _plan_command(c: _Commands) -> None:
     p.add_argument(
         "--mode",
         default="auto",
-        help="auto, pr, release, validate or comment (default: %(default)s)",
+        help="auto, pr, release, validate, comment or drift (default: %(default)s)",
     )
     p.add_argument("--publish", default="auto", help="auto (on the default branch), true or false")
     p.add_argument("--comment", default="true", help="post the PR comment: true or false")
     p.add_argument("--baseline", default="release", help="release, a directory, or none")
     p.add_argument(
         "--fail-on-regression", default="true", help="fail the job on a failed gate: true or false"
+    )
+    p.add_argument(
+        "--retrain",
+        default="false",
+        help="mode drift: on drift, build and publish a candidate as a prerelease: true or false",
+    )
+    p.add_argument(
+        "--promote-on-pass",
+        default="false",
+        help="mode drift: make the candidate latest when every gate passed: true or false",
     )
     p.add_argument("--event-name", help="default: $GITHUB_EVENT_NAME")
     p.add_argument("--ref", help="default: $GITHUB_REF")
@@ -387,6 +447,39 @@ def _init_command(c: _Commands) -> None:
     p.add_argument("--force", action="store_true", help="overwrite files that exist")
 
 
+def _drift_command(c: _Commands) -> None:
+    p = c.add(
+        "drift",
+        "ci_ml.cli.drift:cmd_drift",
+        "compare new data with a release's reference profile: columns, predictions, metrics",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="TAG|DIR",
+        help="a model release tag, 'latest' (the latest release, fetched and verified like a "
+        "baseline), or a build's artifact folder (default: latest)",
+    )
+    p.add_argument(
+        "--current",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="the new data: CSV, TSV or Parquet files, read in chunks (the label column, "
+        "if present, adds the model's metrics on them)",
+    )
+    p.add_argument(
+        "--out",
+        default=".ci-ml/drift",
+        help="where drift.json and drift.md go (default: %(default)s)",
+    )
+    p.add_argument(
+        "--config",
+        help="the config: thresholds (`drift:`), registry, tag prefix (default: ci-ml.yaml if "
+        "it exists, else the defaults)",
+    )
+    _network_arg(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ci-ml",
@@ -401,8 +494,10 @@ def build_parser() -> argparse.ArgumentParser:
         _init_command,
         _build_commands,
         _comment_command,
+        _monitor_commands,
         _registry_commands,
         _repro_commands,
+        _drift_command,
         _plan_command,
         _schema_command,
     ):

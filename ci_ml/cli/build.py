@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from ci_ml.records import History
 
 
+# The action's `data-snapshot` input: what the user calls the data of this build.
+DATA_SNAPSHOT_ENV = "CI_ML_DATA_SNAPSHOT"
+
+
 def make_build(args: Any, rt: Runtime) -> Build:
     from ci_ml import stages
     from ci_ml.build import Build, RunContext
@@ -33,6 +37,8 @@ def make_build(args: Any, rt: Runtime) -> Build:
         pull_request=_pull_request(ctx, rt, args),
         lock_file=Path(lock) if lock else None,
         environment=dict(rt.env),
+        # Set by the action's `data-snapshot` input (a retraining run's fresh data).
+        data_snapshot=rt.env.get(DATA_SNAPSHOT_ENV, "").strip()[:500] or None,
     )
     return Build(cfg, Path(args.out), stages.chain(), run)
 

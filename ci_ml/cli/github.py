@@ -83,6 +83,8 @@ def cmd_plan(args: Namespace, rt: Runtime) -> int:
         comment=args.comment,
         baseline=args.baseline,
         fail_on_regression=args.fail_on_regression,
+        retrain=args.retrain,
+        promote_on_pass=args.promote_on_pass,
     )
     rt.actions.set_outputs(result.outputs())
     print(result.summary(), flush=True)

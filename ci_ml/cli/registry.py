@@ -32,6 +32,14 @@ def cmd_publish(args: Namespace, rt: Runtime) -> int:
     ctx = GitHubContext.from_env(rt.env)
     out = Path(args.out)
     with publishing.publishable_build(cfg, out, args.force) as reused:
+        if reused is not None and args.prerelease:
+            # A candidate (a retraining run's) that is its baseline's own model is none.
+            print(
+                f"the model is {reused.label}'s own (the build reused it: same data, config and "
+                "code): no candidate to publish as a prerelease"
+            )
+            rt.actions.set_outputs({"release-url": "", "release-tag": ""})
+            return 0
         if reused is not None:
             print(
                 f"model unchanged since {reused.label}: no new release "
@@ -73,7 +81,7 @@ def cmd_baseline_fetch(args: Namespace, rt: Runtime) -> int:
     order = baselines.BaselineOrder(
         into,
         prefix,
-        exclude_commit=ctx.sha,
+        exclude_commit=None if args.any_commit else ctx.sha,
         check=signature_check(cfg, rt),
         include_prereleases=args.prereleases,
     )

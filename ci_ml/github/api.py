@@ -112,7 +112,7 @@ def _delete_if_present(client: GitHubClient, path: str) -> None:
 # --- sticky comment ----------------------------------------------------------
 
 
-def _is_ours(comment: dict[str, Any], marker: str, author: str | None) -> bool:
+def is_ours(comment: dict[str, Any], marker: str, author: str | None) -> bool:
     if marker not in (comment.get("body") or ""):
         return False
     user = comment.get("user") or {}
@@ -130,7 +130,7 @@ def select_sticky(
     a bot (we cannot ask ``GET /user`` with the Actions token). A human quoting the
     marker is never touched. The oldest wins so that racing jobs agree on it.
     """
-    ours = [c for c in comments if _is_ours(c, marker, author)]
+    ours = [c for c in comments if is_ours(c, marker, author)]
     ours.sort(key=lambda c: (c["created_at"], c["id"]))
     return (ours[0], ours[1:]) if ours else (None, [])
 
@@ -638,11 +638,16 @@ def mark_latest(
     tag: str,
     body: str | None = None,
     release: dict[str, Any] | None = None,
+    prerelease_off: bool = False,
 ) -> ReleaseResult:
     """Make release ``tag`` the repository's latest (promote / roll back); with
-    ``body``, its notes are replaced in the same request (the audit line)."""
+    ``body``, its notes are replaced in the same request (the audit line);
+    ``prerelease_off``: a prerelease becomes a full release in that request too
+    (GitHub never makes a prerelease latest)."""
     release = release or client.get(tag_path(repo, tag), expect=ReleaseReply)
     update: dict[str, Any] = {"make_latest": "true"}
+    if prerelease_off:
+        update["prerelease"] = False
     if body is not None:
         update["body"] = body
     updated = client.patch(f"/repos/{repo}/releases/{release['id']}", update, expect=ReleaseReply)

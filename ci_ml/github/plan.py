@@ -16,6 +16,11 @@ $GITHUB_OUTPUT for the `if:` of the action's steps.
     validate    validate only
     comment     post a comment an earlier run saved in .ci-ml/comment/ (the second
                 half of the fork pattern: a workflow_run job that runs no PR code)
+    drift       check fresh data against the latest release and keep the drift issue;
+                with retrain, on drift: build a candidate, publish it as a prerelease
+                (on the default branch only), and with promote-on-pass make it latest
+                when every gate passed. Never on a pull request (it writes with the
+                repository's token: schedule and workflow_dispatch are its events).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 
 from ci_ml.errors import UsageError
 
-MODES = ("auto", "pr", "release", "validate", "comment")
+MODES = ("auto", "pr", "release", "validate", "comment", "drift")
 PUBLISH_CHOICES = ("auto", "true", "false")
 PR_EVENTS = frozenset({"pull_request"})
 MANUAL_EVENTS = frozenset({"workflow_dispatch", "schedule"})
@@ -36,7 +41,8 @@ _FALSE = frozenset({"false", "no", "off", "0"})
 
 @dataclass(frozen=True)
 class Plan:
-    """Which steps to run. `mode` is the resolved one: pr, release, build, validate or comment."""
+    """Which steps to run. `mode` is the resolved one: pr, release, build, validate,
+    comment or drift."""
 
     mode: str
     validate: bool  # the data checks alone (mode: validate)
@@ -46,6 +52,9 @@ class Plan:
     baseline: str
     fail_on_regression: bool
     reason: str
+    drift: bool = False  # the drift check and its issue (mode: drift)
+    retrain: bool = False  # on drift, build and publish a candidate as a prerelease
+    promote: bool = False  # and make it latest when every gate passed
 
     def outputs(self) -> dict[str, str]:
         """Step outputs: kebab-case keys, booleans as 'true'/'false' (what `if:` compares)."""
@@ -60,7 +69,7 @@ class Plan:
     def summary(self) -> str:
         steps = [
             name.replace("_", "-")
-            for name in ("validate", "build", "comment", "publish")
+            for name in ("validate", "build", "comment", "publish", "drift", "retrain", "promote")
             if getattr(self, name)
         ]
         return f"ci-ml plan: mode={self.mode} ({self.reason}); steps: {', '.join(steps)}; baseline={self.baseline}"
@@ -120,6 +129,8 @@ def plan(
     comment: str | bool = True,
     baseline: str = "release",
     fail_on_regression: str | bool = True,
+    retrain: str | bool = False,
+    promote_on_pass: str | bool = False,
 ) -> Plan:
     """Decide the steps; raises UsageError for an input outside its choices."""
     mode = _choice("mode", mode, MODES, "use `mode: auto` to let the event decide")
@@ -132,6 +143,8 @@ def plan(
     on_default = bool(default_branch) and ref == f"refs/heads/{default_branch}"
     is_pr = event_name in PR_EVENTS
     resolved, reason = _resolve_mode(mode, event_name, on_default)
+    if resolved == "drift":
+        return _drift_plan(event_name, on_default, retrain, promote_on_pass, fail, reason)
     build = resolved not in ("validate", "comment")
     return Plan(
         mode=resolved,
@@ -142,4 +155,41 @@ def plan(
         baseline=baseline if build else "none",
         fail_on_regression=fail,
         reason=reason,
+    )
+
+
+def _drift_plan(
+    event_name: str,
+    on_default: bool,
+    retrain: str | bool,
+    promote_on_pass: str | bool,
+    fail: bool,
+    reason: str,
+) -> Plan:
+    """mode: drift. Its run writes issues and may publish with the repository's
+    token, so a pull request (whose code is not reviewed yet) never runs it."""
+    if event_name in PR_EVENTS or event_name == "pull_request_target":
+        raise UsageError(
+            f"mode: drift does not run on a {event_name} event",
+            hint="run the drift workflow on `schedule` and `workflow_dispatch` "
+            "(workflows/ml-drift.yml)",
+        )
+    want_retrain = parse_bool("retrain", retrain)
+    want_promote = parse_bool("promote-on-pass", promote_on_pass)
+    # A candidate is a model release: made only from the default branch, like any.
+    candidate = want_retrain and on_default
+    if want_retrain and not on_default:
+        reason += "; retrain needs the default branch: checking drift only"
+    return Plan(
+        mode="drift",
+        validate=False,
+        build=False,
+        comment=False,
+        publish=False,
+        baseline="none",
+        fail_on_regression=fail,
+        reason=reason,
+        drift=True,
+        retrain=candidate,
+        promote=candidate and want_promote,
     )

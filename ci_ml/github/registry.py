@@ -129,9 +129,12 @@ class GitHubRegistry:
         )
 
     def promote(self, release: Release, notes: str) -> Release:
-        api.mark_latest(self.client, self.repo, release.tag, notes, self._reply(release))
+        api.mark_latest(
+            self.client, self.repo, release.tag, notes, self._reply(release),
+            prerelease_off=release.prerelease,
+        )  # fmt: skip
         self._forget()
-        return replace(release, notes=notes)
+        return replace(release, notes=notes, prerelease=False)
 
     def rollback(
         self, source: Release, source_notes: str, target: Release, target_notes: str

@@ -31,6 +31,20 @@ class Comment(TypedDict):
     user: User | None  # null for a deleted account ("ghost"), as the API description allows
 
 
+class Issue(TypedDict):
+    id: int
+    number: int
+    html_url: str
+    state: str
+    created_at: str
+    title: str
+    user: User | None
+    body: NotRequired[str | None]
+    state_reason: NotRequired[str | None]
+    # Present on pull requests, which GitHub's issue listing includes.
+    pull_request: NotRequired[object]
+
+
 class Asset(TypedDict):
     id: int
     name: str

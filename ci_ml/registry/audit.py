@@ -33,12 +33,29 @@ def version_of(tag: str, prefix: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def choose_tag(releases: Iterable[Release], prefix: str, sha: str) -> tuple[str, bool]:
-    """(tag, reused): the release already made for this commit (a re-run), else the
-    next integer version after the highest `<prefix><N>`."""
+def _same_build(release: Release, fingerprint: str | None) -> bool:
+    """Whether `release` may hold the build with this fingerprint: a re-run of its
+    build. A model retrained on fresh data at the same commit has another
+    fingerprint (the data are in it) and must not overwrite the commit's release.
+    Without a fingerprint on either side (older releases), the commit decides."""
+    if fingerprint is None:
+        return True
+    theirs = (read_release_marker(release.notes) or {}).get("fingerprint")
+    return not isinstance(theirs, str) or theirs == fingerprint
+
+
+def choose_tag(
+    releases: Iterable[Release], prefix: str, sha: str, fingerprint: str | None = None
+) -> tuple[str, bool]:
+    """(tag, reused): the release already made for this commit and build (a re-run),
+    else the next integer version after the highest `<prefix><N>`."""
     releases = list(releases)
     for r in releases:
-        if version_of(r.tag, prefix) is not None and r.commit == sha:
+        if (
+            version_of(r.tag, prefix) is not None
+            and r.commit == sha
+            and _same_build(r, fingerprint)
+        ):
             return r.tag, True
     taken = [v for r in releases if (v := version_of(r.tag, prefix)) is not None]
     return f"{prefix}{max(taken, default=0) + 1}", False

@@ -146,7 +146,8 @@ class Registry(Protocol):
         ...
 
     def promote(self, release: Release, notes: str) -> Release:
-        """Mark `release` latest, with new notes (its log line)."""
+        """Mark `release` latest, with new notes (its log line); a prerelease
+        becomes a full release first (a prerelease is never latest)."""
         ...
 
     def rollback(

@@ -456,9 +456,10 @@ class FolderRegistry:
     def promote(self, release: Release, notes: str) -> Release:
         with self._writing():
             d, record = self._found(release.tag)
-            write_json(d / RECORD, record.model_copy(update={"notes": notes}).model_dump())
+            update = {"notes": notes, "prerelease": False}  # a promoted prerelease: a release
+            write_json(d / RECORD, record.model_copy(update=update).model_dump())
             self._write_stamp(record.key)
-        return replace(release, notes=notes)
+        return replace(release, notes=notes, prerelease=False)
 
     def rollback(
         self, source: Release, source_notes: str, target: Release, target_notes: str

@@ -9,6 +9,7 @@ registry (or a client) and returns a result, so a test calls it directly.
     signatures    the verification policy, signing a build, verifying strictly
     reproducing   rebuilding a record at its commit and comparing
     clock         the time a registry event happened
+    monitoring    a drift check's outcome as the model's sticky issue, with the candidate
 
 Nothing here reads the environment, builds an HTTP client or exits: the CLI does.
 """

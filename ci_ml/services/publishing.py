@@ -14,6 +14,7 @@ from ci_ml.artifact import REQUIRED_FOR_PUBLISH, SUMS, read_json, verify_sums
 from ci_ml.build import Build
 from ci_ml.config import Config
 from ci_ml.errors import UsageError
+from ci_ml.marker import read_release_marker
 from ci_ml.records import read_manifest
 from ci_ml.registry import audit
 from ci_ml.registry.base import Listing, Published, Registry, Release, Upload
@@ -130,14 +131,17 @@ class PublishPlan:
     make_latest: bool | None
 
 
-def plan_publish(listing: Listing, order: PublishOrder, commit: str) -> PublishPlan:
+def plan_publish(
+    listing: Listing, order: PublishOrder, commit: str, fingerprint: str | None = None
+) -> PublishPlan:
     """Which release a publish goes to and whether it becomes latest: the commit's
-    own release on a re-run, never one that is not this model's, never latest
-    backwards, never a prerelease. Pure."""
+    own release on a re-run of its build (`fingerprint`: a model retrained on fresh
+    data at that commit gets a release of its own), never one that is not this
+    model's, never latest backwards, never a prerelease. Pure."""
     if order.tag:
         tag, reused = order.tag, False
     else:
-        tag, reused = audit.choose_tag(listing.releases, order.prefix, commit)
+        tag, reused = audit.choose_tag(listing.releases, order.prefix, commit, fingerprint)
     existing = listing.by_tag(tag)
     if existing is not None and (problem := audit.ownership_problem(existing, order.model)):
         raise UsageError(
@@ -155,7 +159,13 @@ def plan_publish(listing: Listing, order: PublishOrder, commit: str) -> PublishP
 def publish(registry: Registry, order: PublishOrder, staged: Staged) -> PublishOutcome:
     """Create or update the release `plan_publish` picks, with its log line."""
     with registry.lock():  # what is listed is what the publish applies to
-        plan = plan_publish(registry.listing(), order, staged.commit)  # the one listing
+        fingerprint = (read_release_marker(staged.card) or {}).get("fingerprint")
+        plan = plan_publish(  # the one listing
+            registry.listing(),
+            order,
+            staged.commit,
+            fingerprint if isinstance(fingerprint, str) else None,
+        )
         existing = plan.existing
         event = audit.Event(
             "published" if existing is None or existing.draft else "republished",

@@ -60,7 +60,9 @@ def _promote(
     registry: Registry, tag: str, model: Model, actor: Actor, reason: str | None
 ) -> Promoted:
     release = registry.find(tag)
-    if release is None or release.draft or release.prerelease:
+    # A prerelease (a candidate retrained on fresh data) is promoted deliberately:
+    # it becomes a full release and the latest.
+    if release is None or release.draft:
         raise UsageError(
             f"no published release {tag} in {registry.where} to promote", hint=LIST_HINT
         )

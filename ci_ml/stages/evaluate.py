@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 from ci_ml.stage import Section, Stage
 
+PROFILE = "profile.json"  # the reference of `ci-ml drift`, published with the model
+
 if TYPE_CHECKING:
     import numpy as np
 
-    from ci_ml.records import Evaluation, Residuals
+    from ci_ml.records import Evaluation, Profile, Residuals
     from ci_ml.stage import StageRun
     from ci_ml.stats.bootstrap import Shared
     from ci_ml.stats.metrics import Scored
@@ -25,7 +27,44 @@ def run(r: StageRun) -> Evaluation:
     s = candidate(b, "evaluate")
     plan = b.metric_plan
     st = b.cfg.statistics
-    return evaluation(s, plan.names, plan.primary, st.resamples, st.confidence, st.seed, b.shared)
+    result = evaluation(s, plan.names, plan.primary, st.resamples, st.confidence, st.seed, b.shared)
+    train = b.require("train", "evaluate")
+    if train.profile is not None:
+        b.write_record(PROFILE, with_predictions(train.profile, s))
+    return result
+
+
+def with_predictions(data: Profile, s: Scored) -> Profile:
+    """The training rows' profile with the model's predictions on the holdout rows:
+    the predicted class's frequencies (every class, predicted or not) or the
+    predicted value's histogram, and for a binary classifier with probabilities
+    the positive class's probability."""
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    from ci_ml.monitoring.profiles import categorical, numeric
+
+    out = dataclasses.replace(data, holdout_rows=int(len(s.y)))
+    if s.task != "classification":
+        out.predictions = numeric(
+            "predicted value", np.asarray(s.pred, dtype=np.float64), "float64"
+        )
+        return out
+    classes = [str(c) for c in s.classes or []]
+    counts = np.bincount(s.pred[s.pred >= 0], minlength=len(classes))[: len(classes)]
+    predicted = categorical("predicted class", pd.Series(np.repeat(classes, counts), dtype=object))
+    ranked = sorted(zip(classes, counts.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
+    predicted.categories = {c: int(n) for c, n in ranked}
+    predicted.other = 0
+    out.predictions = predicted
+    if s.proba is not None and s.proba.shape[1] == 2 and len(classes) == 2:
+        out.scores = numeric(
+            f"probability of {classes[1]}", np.asarray(s.proba[:, 1], dtype=np.float64), "float64"
+        )
+        out.positive_class = classes[1]
+    return out
 
 
 def evaluation(
@@ -111,6 +150,7 @@ STAGE = Stage(
     run=run,
     summary=summary,
     reads=("metrics", "statistics", "gates"),
+    writes=(PROFILE,),
     record="Evaluation",
     record_file="metrics.json",
     sections=(

@@ -13,7 +13,7 @@ from ci_ml.stage import Section, Stage
 if TYPE_CHECKING:
     from ci_ml.build import Build
     from ci_ml.modeling.preprocess import Columns
-    from ci_ml.records import TrainResult
+    from ci_ml.records import Profile, TrainResult
     from ci_ml.stage import Console, StageRun
 
 
@@ -28,8 +28,11 @@ def run(r: StageRun) -> TrainResult:
         if later.preflight is not None:  # and config that cannot apply to this data
             later.preflight(r)
     decision = r.cache_decision()
+    profile = data_profile(b)  # while the training rows are here (they are let go below)
     if decision.reuse:
-        return reused(r, decision.reason)
+        result = reused(r, decision.reason)
+        result.profile = profile
+        return result
     X, y = b.dataset.xy("train")
     problem = too_few_rows(y, b.task, "the training rows")
     if problem:
@@ -46,6 +49,7 @@ def run(r: StageRun) -> TrainResult:
         )
     else:
         result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)), plan.primary)
+    result.profile = profile
     del X, y
     if r.baseline is not None:
         result.note = decision.reason
@@ -63,6 +67,35 @@ def run(r: StageRun) -> TrainResult:
     joblib.dump(result.model, buf)
     b.write_bytes(FITTED_MODEL, buf.getvalue())
     return result
+
+
+def data_profile(b: Build) -> Profile:
+    """The training rows' profile (features and label) for profile.json: what a
+    drift check compares new data with. A column the safeguards flag as personal
+    data keeps no value (ci_ml.monitoring.profiles)."""
+    from ci_ml.monitoring.profiles import BINS, TOP_K, data_profile
+    from ci_ml.records import Profile
+
+    safeguards = b.result("safeguards")
+    allowed = b.cfg.safeguards.allow_personal_data
+    masked = {
+        f.column
+        for f in (safeguards.findings if safeguards is not None else [])
+        if f.check == "personal_data" and f.column and f.column not in allowed
+    }
+    train, ds = b.dataset.train, b.dataset
+    columns, label = data_profile(
+        train, ds.features, ds.target, b.task, masked, allowed, b.cfg.safeguards.personal_data
+    )
+    return Profile(
+        task=b.task,
+        target=ds.target,
+        rows=len(train),
+        bins=BINS,
+        top_k=TOP_K,
+        columns=columns,
+        label=label,
+    )
 
 
 def columns_for(b: Build, features: list[str]) -> Columns | None:

@@ -277,3 +277,129 @@ def adjusted(p_values: list[float]) -> list[float]:
     if not p_values:
         return []
     return [float(p) for p in false_discovery_control(np.asarray(p_values, dtype=np.float64))]
+
+
+@dataclass(frozen=True)
+class BinnedShift:
+    """Two histograms over the same bins compared: how far apart and how surely."""
+
+    test: str  # "chi2", "chi2 monte carlo", or "none" (fewer than two bins hold a value)
+    statistic: float
+    p_value: float
+    psi: float
+    tvd: float  # total variation distance of the two shares: in [0, 1]
+    # The largest gap between the two cumulative shares over the bins in their
+    # order: for bins of a number, the KS statistic read at the bin edges (a lower
+    # bound of the exact one, equal when every bin holds one distinct value).
+    cdf_gap: float
+    moved: int  # the bin whose share moved most
+    rows: tuple[int, int]
+
+
+def binned_shift(
+    a: np.ndarray, b: np.ndarray, seed: int = 0, quantile_bins: bool = False
+) -> BinnedShift:
+    """Chi-squared test of homogeneity of two vectors of counts over the same bins
+    (a Monte Carlo one over tables with the same margins when an expected count is
+    below MIN_EXPECTED), with the distances between their shares.
+
+    `quantile_bins`: a's bins were cut at a's own quantiles (its values at the
+    edges, no ties), so a's counts are not a multinomial sample: they are fixed
+    by construction, and the randomness is in the bins' true masses, which are
+    sums of the spacings of a's values (a Dirichlet with one more spacing than
+    values: the top bin holds one more). Its p-value is then exact under that
+    null (Monte Carlo: masses drawn from the Dirichlet, b's counts from the
+    multinomial they give) while a's bins hold fewer than QUANTILE_ROWS values;
+    above it the chi-squared approximation is calibrated (measured in
+    tests/unit/test_drift.py).
+
+    Why chi-squared on the bins rather than KS: the reference is a histogram (a
+    profile, not rows); a KS p-value from binned data is conservative by an
+    unknown amount, while a 2 × bins table is the exact question asked of counts.
+    The binned KS statistic is kept as the effect size of a number, so its
+    threshold reads as the skew check's."""
+    import numpy as np
+    from scipy.stats import chi2_contingency
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    na, nb = float(a.sum()), float(b.sum())
+    rows = (int(na), int(nb))
+    if na == 0 or nb == 0:
+        return BinnedShift("none", 0.0, 1.0, 0.0, 0.0, 0.0, 0, rows)
+    share_a, share_b = a / na, b / nb
+    diff = share_b - share_a
+    tvd = float(np.abs(diff).sum() / 2)
+    gap = float(np.abs(np.cumsum(diff)).max())
+    moved = int(np.abs(diff).argmax())
+    shift_psi = psi(share_a, share_b)
+    used = (a + b) > 0
+    if used.sum() < 2:
+        return BinnedShift("none", 0.0, 1.0, shift_psi, tvd, gap, moved, rows)
+    if quantile_bins and a.size > 1 and na < QUANTILE_ROWS * a.size:
+        statistic, p = _dirichlet_chi2(a, b, seed)
+        return BinnedShift("chi2 monte carlo", statistic, p, shift_psi, tvd, gap, moved, rows)
+    table = np.vstack([a[used], b[used]])
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    if expected.min() >= MIN_EXPECTED:
+        res = chi2_contingency(table, correction=False)
+        test, statistic, p = "chi2", float(res.statistic), float(res.pvalue)
+    else:
+        test, statistic, p = (
+            "chi2 monte carlo",
+            *_monte_carlo_chi2(table.astype(np.int64), expected, seed),
+        )
+    return BinnedShift(test, statistic, p, shift_psi, tvd, gap, moved, rows)
+
+
+# Below this many reference values a quantile bin (on average), the p-value is a Monte Carlo one
+# (the chi-squared approximation is liberal there when the other sample is much larger).
+QUANTILE_ROWS = 100
+
+
+def _chi2_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The chi-squared statistic of homogeneity of a (bins,) against each row of b."""
+    import numpy as np
+
+    total = a[None, :] + b
+    na, nb = a.sum(), b.sum(axis=-1, keepdims=True)
+    n = na + nb
+    ea, eb = total * na / n, total * nb / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        terms = np.where(total > 0, (a - ea) ** 2 / ea + (b - eb) ** 2 / eb, 0.0)
+    out: np.ndarray = terms.sum(axis=-1)
+    return out
+
+
+def _dirichlet_chi2(a: np.ndarray, b: np.ndarray, seed: int) -> tuple[float, float]:
+    """The chi-squared statistic and its Monte Carlo p-value when a's bins are cut at
+    its own quantiles: the bins' masses are Dirichlet(a's counts, one more in the
+    top bin), b's counts multinomial given them. Sequential: 999 draws first, and
+    the rest of RESAMPLES only for a p-value that may matter (below 0.05)."""
+    import numpy as np
+
+    observed = float(_chi2_rows(a, b[None, :])[0])
+    rng = np.random.default_rng(seed)
+    spacings = a.copy()
+    spacings[-1] += 1
+    spacings = np.maximum(spacings, 1e-9)
+    beyond, drawn = 0, 0
+    for size in (FIRST_DRAWS, RESAMPLES - FIRST_DRAWS):
+        gammas = rng.standard_gamma(spacings, size=(size, spacings.size))  # a Dirichlet draw
+        masses = gammas / gammas.sum(axis=1, keepdims=True)
+        counts = rng.multinomial(int(b.sum()), masses).astype(np.float64)
+        beyond += int(np.sum(_chi2_rows(a, counts) >= observed * (1 - 1e-12)))
+        drawn += size
+        if (beyond + 1) / (drawn + 1) > 0.05:
+            break
+    if beyond == 0:
+        # No draw as far: the p-value is below the Monte Carlo's resolution, where
+        # the chi-squared tail says how far below (a correction over many columns
+        # needs p-values smaller than 1 / RESAMPLES).
+        from scipy.stats import chi2
+
+        tail = float(chi2.sf(observed, max(1, int((a + b > 0).sum()) - 1)))
+        return observed, min(tail, 1 / (drawn + 1))
+    return observed, (beyond + 1) / (drawn + 1)
+
+
+FIRST_DRAWS = 999

@@ -119,6 +119,10 @@ def test_expected_inputs_and_defaults(action):
         "cache": "true",
         "sign": "auto",
         "signing-key": "",
+        "current-data": "",
+        "retrain": "false",
+        "promote-on-pass": "false",
+        "data-snapshot": "",
     }
 
 
@@ -143,6 +147,15 @@ def test_every_output_maps_to_a_step_output(action):
         "comment-deferred",
         "install-key",
         "install-restored",
+        "drifted",
+        "drift-report",
+        "drift-json",
+        "issue-url",
+        "issue-number",
+        "issue-action",
+        "candidate-tag",
+        "candidate-url",
+        "candidate-verdict",
     }
     for name, spec in action["outputs"].items():
         assert (spec.get("description") or "").strip(), f"output {name} has no description"
@@ -157,6 +170,10 @@ WRITERS = {
     "build": [("ci_ml/report/context.py", "outputs"), ("ci_ml/cli/__init__.py", "_tell_actions")],
     "comment": [("ci_ml/cli/github.py", "cmd_comment")],
     "publish": [("ci_ml/cli/registry.py", "cmd_publish")],
+    "drift": [("ci_ml/cli/drift.py", "cmd_drift")],
+    "issue": [("ci_ml/cli/monitor.py", "cmd_drift_issue")],
+    # The retrain step is a build (the build step's outputs) and a publish: the
+    # action re-exports only the candidate's tag, URL and verdict (candidate-*).
 }
 
 
@@ -372,3 +389,46 @@ def test_the_action_installs_the_extras_the_config_names(action, tmp_path, estim
     for name in ("xgboost-cpu==", "lightgbm==", "catboost=="):
         assert (name in text) == (name == has), name
     assert _steps(action)[0]["env"]["CI_ML_CONFIG"] == "${{ inputs.config }}"
+
+
+def test_drift_template_runs_only_on_schedule_and_by_hand():
+    """It writes issues and may publish with the repository's token: never on a
+    pull request, and only what it needs."""
+    wf = _load(ROOT / "workflows" / "ml-drift.yml")
+    assert set(wf[True]) == {"schedule", "workflow_dispatch"}
+    job = wf["jobs"]["drift"]
+    assert job["permissions"] == {"contents": "write", "issues": "write", "id-token": "write"}
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    steps = list(_workflow_steps(wf))
+    action_step = next(s for s in steps if OWN_ACTION.match(s.get("uses", "")))
+    assert action_step["with"]["mode"] == "drift"
+    assert action_step["with"]["current-data"] == "${{ env.CURRENT_DATA }}"
+    assert "steps.fresh.outputs.snapshot" in action_step["with"]["data-snapshot"]
+    fresh = next(s for s in steps if s.get("id") == "fresh")
+    assert steps.index(fresh) < steps.index(action_step)
+    for s in steps:
+        assert "${{" not in s.get("run", ""), s.get("name")
+
+
+def test_drift_template_is_the_packaged_one():
+    """`ci-ml init` and the docs take the templates from the package (ci_ml/workflows)."""
+    from importlib import resources
+
+    packaged = resources.files("ci_ml") / "workflows" / "ml-drift.yml"
+    assert packaged.read_text() == (ROOT / "workflows" / "ml-drift.yml").read_text()
+
+
+def test_drift_mode_publishes_and_promotes_only_what_passed(action):
+    """The retraining steps' rules, where the action writes them: a candidate only
+    after drift and when the plan allows it (default branch, retrain on); promoted
+    only with promote-on-pass and a verdict of pass; the issue even after a
+    retraining that broke."""
+    steps = {s.get("id"): s for s in _steps(action)}
+    retrain, promote, issue = steps["retrain"], steps["promote"], steps["issue"]
+    assert "steps.plan.outputs.retrain == 'true'" in retrain["if"]
+    assert "steps.drift.outputs.drifted == 'true'" in retrain["if"]
+    assert "publish --prerelease" in retrain["run"]
+    assert "--baseline .ci-ml-drift/reference" in retrain["run"]  # the release drift used
+    assert "steps.plan.outputs.promote == 'true'" in promote["if"]
+    assert "steps.retrain.outputs.verdict == 'pass'" in promote["if"]
+    assert "!cancelled()" in issue["if"] and "steps.drift.outcome == 'success'" in issue["if"]

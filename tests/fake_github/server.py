@@ -183,6 +183,10 @@ class FakeGitHub:
                 ("GET", REPO + r"/issues/comments/(?P<id>\d+)", self.get_comment),
                 ("PATCH", REPO + r"/issues/comments/(?P<id>\d+)", self.update_comment),
                 ("DELETE", REPO + r"/issues/comments/(?P<id>\d+)", self.delete_comment),
+                ("GET", REPO + r"/issues", self.list_issues),
+                ("POST", REPO + r"/issues", self.create_issue),
+                ("GET", REPO + r"/issues/(?P<n>\d+)", self.get_issue),
+                ("PATCH", REPO + r"/issues/(?P<n>\d+)", self.update_issue),
                 ("GET", REPO + r"/pulls/(?P<n>\d+)", self.get_pull),
                 ("GET", REPO + r"/pulls/(?P<n>\d+)/reviews", self.list_reviews),
                 ("GET", REPO + r"/commits/(?P<sha>[^/]+)/pulls", self.commit_pulls),
@@ -495,9 +499,13 @@ class FakeGitHub:
         c = self.state.comments.get(int(m.group("id")))
         return c if c and c.repo == m.group("repo") else None
 
+    def _has_thread(self, repo: str, n: int) -> bool:
+        """A pull request or an issue: both take comments (one sequence of numbers)."""
+        return (repo, n) in self.state.pulls or (repo, n) in self.state.issues
+
     def list_comments(self, req: Incoming, m: re.Match[str]) -> Reply:
         repo, n = m.group("repo"), int(m.group("n"))
-        if (repo, n) not in self.state.pulls:
+        if not self._has_thread(repo, n):
             return error(404, "Not Found")
         comments = sorted(
             (c for c in self.state.comments.values() if c.repo == repo and c.issue == n),
@@ -507,7 +515,7 @@ class FakeGitHub:
 
     def create_comment(self, req: Incoming, m: re.Match[str]) -> Reply:
         repo, n = m.group("repo"), int(m.group("n"))
-        if (repo, n) not in self.state.pulls:
+        if not self._has_thread(repo, n):
             return error(404, "Not Found")
         body = req.json().get("body", "")
         if len(body) > 65536:
@@ -546,6 +554,89 @@ class FakeGitHub:
             return error(404, "Not Found")
         del self.state.comments[c.id]
         return Reply(204)
+
+    # -- issues ------------------------------------------------------------------
+
+    def list_issues(self, req: Incoming, m: re.Match[str]) -> Reply:
+        """Filtered like GitHub: state (default open), every label named, the creator;
+        sorted by creation, newest first unless `direction=asc`."""
+        repo = m.group("repo")
+        state = req.q("state", "open")
+        wanted = [x.strip() for x in (req.q("labels") or "").split(",") if x.strip()]
+        creator = req.q("creator")
+        found = [
+            i
+            for (r, _), i in self.state.issues.items()
+            if r == repo
+            and (state == "all" or i.state == state)
+            and all(w in i.labels for w in wanted)
+            and (creator is None or i.user["login"] == creator)
+        ]
+        found.sort(key=lambda i: (i.created_at, i.id), reverse=req.q("direction") != "asc")
+        return self.paginate(req, [self.state.issue_json(i) for i in found])
+
+    def _too_long(self, body: Any) -> Reply | None:
+        if isinstance(body, str) and len(body) > 65536:
+            return error(
+                422,
+                "Validation Failed",
+                errors=[
+                    {
+                        "resource": "Issue",
+                        "code": "custom",
+                        "field": "body",
+                        "message": "body is too long (maximum is 65536 characters)",
+                    }
+                ],
+            )
+        return None
+
+    def create_issue(self, req: Incoming, m: re.Match[str]) -> Reply:
+        data = req.json()
+        too_long = self._too_long(data.get("body"))
+        if too_long:
+            return too_long
+        t = req.token
+        labels = {str(x) for x in data.get("labels", [])}
+        if self.state.refuse_new_labels and labels - self.state.labels.get(m.group("repo"), set()):
+            return error(403, "Must have admin rights to Repository.")
+        issue = self.state.add_issue(
+            m.group("repo"), str(data["title"]), data.get("body"),
+            labels=[str(x) for x in data.get("labels", [])], login=t.login, type=t.type,
+        )  # fmt: skip
+        issue.user["id"] = t.id
+        return Reply(201, self.state.issue_json(issue))
+
+    def get_issue(self, req: Incoming, m: re.Match[str]) -> Reply:
+        issue = self.state.issues.get((m.group("repo"), int(m.group("n"))))
+        return Reply(200, self.state.issue_json(issue)) if issue else error(404, "Not Found")
+
+    def update_issue(self, req: Incoming, m: re.Match[str]) -> Reply:
+        issue = self.state.issues.get((m.group("repo"), int(m.group("n"))))
+        if not issue:
+            return error(404, "Not Found")
+        data = req.json()
+        too_long = self._too_long(data.get("body"))
+        if too_long:
+            return too_long
+        now = self.state.now()
+        if "title" in data:
+            issue.title = str(data["title"])
+        if "body" in data:
+            issue.body = data["body"]
+        if "labels" in data:
+            issue.labels = [str(x) for x in data["labels"]]
+            self.state.labels.setdefault(issue.repo, set()).update(issue.labels)
+        state = data.get("state")
+        if state == "closed" and issue.state != "closed":
+            issue.state, issue.closed_at = "closed", now
+            issue.state_reason = data.get("state_reason") or "completed"
+        elif state == "open" and issue.state != "open":
+            issue.state, issue.closed_at, issue.state_reason = "open", None, "reopened"
+        elif "state_reason" in data and state is None:
+            issue.state_reason = data["state_reason"]
+        issue.updated_at = now
+        return Reply(200, self.state.issue_json(issue))
 
     def get_pull(self, req: Incoming, m: re.Match[str]) -> Reply:
         key = (m.group("repo"), int(m.group("n")))
@@ -784,7 +875,9 @@ def seed(state: State, data: dict[str, Any]) -> None:
      "comments": [{"repo": "octo/ml", "issue": 7, "body": "hi", "login": "u", "type": "User",
                    "count": 150}],
      "releases": [{"repo": "octo/ml", "tag": "model-v1", "draft": false, "prerelease": false,
-                   "assets": {"metrics.json": "{...}"}}]}
+                   "assets": {"metrics.json": "{...}"}}],
+     "issues": [{"repo": "octo/ml", "title": "t", "body": "b", "labels": ["x"],
+                 "login": "u", "type": "User", "state": "open"}]}
     """
     with state.lock:
         state.repos.update(data.get("repos", []))
@@ -800,6 +893,12 @@ def seed(state: State, data: dict[str, Any]) -> None:
                     c["repo"], int(c["issue"]), c["body"], c.get("login", "octocat"),
                     c.get("type", "User"),
                 )  # fmt: skip
+        for i in data.get("issues", []):
+            state.add_issue(
+                i["repo"], i["title"], i.get("body"), labels=i.get("labels"),
+                login=i.get("login", "octocat"), type=i.get("type", "User"),
+                state=i.get("state", "open"),
+            )  # fmt: skip
         for r in data.get("releases", []):
             assets = {k: v.encode() for k, v in r.get("assets", {}).items()}
             state.repos.add(r["repo"])

@@ -76,6 +76,22 @@ class Release:
 
 
 @dataclass
+class Issue:
+    id: int
+    repo: str
+    number: int
+    title: str
+    body: str | None
+    user: dict[str, Any]
+    labels: list[str]
+    state: str  # open | closed
+    state_reason: str | None
+    created_at: str
+    updated_at: str
+    closed_at: str | None = None
+
+
+@dataclass
 class State:
     """Everything the fake remembers. Mutate only while holding ``lock``."""
 
@@ -87,6 +103,11 @@ class State:
     assets: dict[int, Asset] = field(default_factory=dict)
     latest: dict[str, int] = field(default_factory=dict)  # repo -> release id marked latest
     reviews: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    issues: dict[tuple[str, int], Issue] = field(default_factory=dict)
+    labels: dict[str, set[str]] = field(default_factory=dict)  # repo -> label names
+    # GitHub creates a missing label an issue is given, but has refused that to some
+    # tokens ("403 Must have admin rights to Repository"): True plays that refusal.
+    refuse_new_labels: bool = False
     # Real GitHub lets two drafts share a tag; the brief's fake refuses by default.
     allow_duplicate_draft_tags: bool = False
     base_url: str = "http://127.0.0.1"
@@ -124,6 +145,36 @@ class State:
             "author": author,
             "merge_commit_sha": merge_commit_sha,
         }
+
+    def next_number(self, repo: str) -> int:
+        """Issues and pull requests share one sequence of numbers per repository."""
+        used = [n for r, n in self.pulls if r == repo] + [n for r, n in self.issues if r == repo]
+        return max(used, default=0) + 1
+
+    def add_issue(
+        self,
+        repo: str,
+        title: str,
+        body: str | None = None,
+        *,
+        labels: list[str] | None = None,
+        login: str = "github-actions[bot]",
+        type: str = "Bot",
+        state: str = "open",
+    ) -> Issue:
+        """Like GitHub, a label an issue is given is created in the repository if missing."""
+        self.repos.add(repo)
+        now = self.now()
+        user = {"login": login, "id": abs(hash(login)) % 10**7 + 1, "type": type}
+        names = list(dict.fromkeys(labels or []))
+        self.labels.setdefault(repo, set()).update(names)
+        issue = Issue(
+            self.new_id(), repo, self.next_number(repo), title, body, user, names, state,
+            "completed" if state == "closed" else None, now, now,
+            now if state == "closed" else None,
+        )  # fmt: skip
+        self.issues[(repo, issue.number)] = issue
+        return issue
 
     def add_review(self, repo: str, number: int, login: str, state: str = "APPROVED") -> None:
         self.reviews.setdefault((repo, number), []).append(
@@ -229,11 +280,12 @@ class State:
         }
 
     def comment_json(self, c: Comment) -> dict[str, Any]:
+        kind = "issues" if (c.repo, c.issue) in self.issues else "pull"
         return {
             "id": c.id,
             "node_id": f"IC_{c.id}",
             "url": f"{self.base_url}/repos/{c.repo}/issues/comments/{c.id}",
-            "html_url": f"https://github.com/{c.repo}/pull/{c.issue}#issuecomment-{c.id}",
+            "html_url": f"https://github.com/{c.repo}/{kind}/{c.issue}#issuecomment-{c.id}",
             "issue_url": f"{self.base_url}/repos/{c.repo}/issues/{c.issue}",
             "body": c.body,
             "user": self.user_json(c.user) if c.user else None,
@@ -241,6 +293,57 @@ class State:
             "updated_at": c.updated_at,
             "author_association": "NONE",
         }
+
+    def label_json(self, repo: str, name: str) -> dict[str, Any]:
+        lid = abs(hash((repo, name))) % 10**9 + 1
+        return {
+            "id": lid,
+            "node_id": f"LA_{lid}",
+            "url": f"{self.base_url}/repos/{repo}/labels/{name}",
+            "name": name,
+            "description": None,
+            "color": "d73a4a",
+            "default": False,
+        }
+
+    def issue_json(self, i: Issue) -> dict[str, Any]:
+        issue = openapi_check.minimal_instance(
+            openapi_check.response_schema("/repos/{owner}/{repo}/issues/{issue_number}", "get")
+        )
+        api = f"{self.base_url}/repos/{i.repo}/issues/{i.number}"
+        issue.update(
+            {
+                "id": i.id,
+                "node_id": f"I_{i.id}",
+                "url": api,
+                "repository_url": f"{self.base_url}/repos/{i.repo}",
+                "labels_url": f"{api}/labels{{/name}}",
+                "comments_url": f"{api}/comments",
+                "events_url": f"{api}/events",
+                "html_url": f"https://github.com/{i.repo}/issues/{i.number}",
+                "number": i.number,
+                "state": i.state,
+                "state_reason": i.state_reason,
+                "title": i.title,
+                "body": i.body,
+                "user": self.user_json(i.user),
+                "labels": [self.label_json(i.repo, n) for n in i.labels],
+                "assignee": None,
+                "milestone": None,
+                "locked": False,
+                "comments": sum(
+                    1 for c in self.comments.values() if c.repo == i.repo and c.issue == i.number
+                ),
+                "closed_at": i.closed_at,
+                "created_at": i.created_at,
+                "updated_at": i.updated_at,
+                "author_association": "NONE",
+            }
+        )
+        if i.state_reason is None:
+            # GitHub sends null; openapi-core reads the nullable enum as refusing it.
+            del issue["state_reason"]
+        return issue
 
     def asset_json(self, a: Asset) -> dict[str, Any]:
         release = self.releases[a.release_id]
@@ -379,6 +482,10 @@ class State:
                         for (repo, n), info in self.pulls.items()
                     ],
                     "comments": [self.comment_json(c) for c in self.comments.values()],
+                    "issues": [
+                        self.issue_json(i)
+                        for i in sorted(self.issues.values(), key=lambda i: (i.repo, i.number))
+                    ],
                     "releases": [
                         self.release_json(r)
                         for repo in sorted(self.repos)

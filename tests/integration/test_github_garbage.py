@@ -22,6 +22,7 @@ import pytest
 from ci_ml.artifact import write_sums
 from ci_ml.errors import EXIT_GITHUB, GitHubError, UnexpectedReply
 from ci_ml.github import api as gh
+from ci_ml.github import issues
 from ci_ml.github.registry import GitHubRegistry
 from ci_ml.services.publishing import publishable_files
 from tests.conftest import EXAMPLES, run_cli
@@ -134,7 +135,49 @@ def _publish(client, tmp, files):
     return gh.publish_release(client, REPO, "model-v1", HEAD_SHA, "model-v1", "card", files)
 
 
+DRIFT = "<!-- ci-ml:drift id=abc -->"
+
+
+def _drift(fake) -> list:
+    return sorted(
+        (i for i in fake.state.issues.values() if DRIFT in (i.body or "")), key=lambda i: i.number
+    )
+
+
+def _upsert_issue(client, tmp, files):
+    return issues.upsert_sticky_issue(
+        client, REPO, marker=DRIFT, title="drift", body=f"{DRIFT}\nnew", label="ci-ml-drift"
+    )
+
+
+def _close_issue(client, tmp, files):
+    return issues.close_sticky_issue(
+        client, REPO, marker=DRIFT, label="ci-ml-drift", comment="back to normal"
+    )
+
+
+def _two_drift_issues(fake, files) -> None:
+    for text in ("old", "duplicate"):
+        fake.state.add_issue(REPO, "drift", f"{DRIFT}\n{text}", labels=["ci-ml-drift"])
+
+
+def _one_open_issue_saying_new(fake, tmp, files) -> None:
+    opened = [i for i in _drift(fake) if i.state == "open"]
+    assert [i.body for i in opened] == [f"{DRIFT}\nnew"]
+
+
+def _all_closed(fake, tmp, files) -> None:
+    assert [(i.state, i.state_reason) for i in _drift(fake)] == [("closed", "completed")] * 2
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "drift issue opened": Scenario(
+        setup=lambda fake, files: None, run=_upsert_issue, healed=_one_open_issue_saying_new
+    ),
+    "drift issue updated": Scenario(
+        setup=_two_drift_issues, run=_upsert_issue, healed=_one_open_issue_saying_new
+    ),
+    "drift issue closed": Scenario(setup=_two_drift_issues, run=_close_issue, healed=_all_closed),
     "comment created": Scenario(
         setup=lambda fake, files: None,
         run=lambda client, tmp, files: gh.upsert_sticky_comment(
@@ -175,6 +218,12 @@ SCENARIOS: dict[str, Scenario] = {
 # not read (a DELETE's, an upload's) or a write whose reply is lost (ci-ml looks before it
 # repeats) may be garbage without harm.
 ENDPOINTS = [
+    ("drift issue opened", r"GET /repos/.*/issues$", True),
+    ("drift issue opened", r"POST /repos/.*/issues$", False),
+    ("drift issue updated", r"PATCH /repos/.*/issues/\d+$", True),
+    ("drift issue updated", r"POST /repos/.*/issues/\d+/comments", False),
+    ("drift issue closed", r"POST /repos/.*/issues/\d+/comments", False),
+    ("drift issue closed", r"PATCH /repos/.*/issues/\d+$", True),
     ("comment created", r"GET /repos/.*/issues/\d+/comments", True),
     ("comment created", r"POST /repos/.*/issues/\d+/comments", False),
     ("comment updated", r"GET /repos/.*/issues/\d+/comments", True),

@@ -225,8 +225,19 @@ def test_a_prerelease_is_never_latest_nor_a_baseline_unless_asked(kind, built) -
     assert latest_tag(kind, include_prereleases=True) == "model-v1"
     assert latest_tag(kind, exclude_commit=SHA[1]) is None
     assert latest_tag(kind, exclude_commit=SHA[1], include_prereleases=True) == "model-v2"
-    with pytest.raises(UsageError, match="no published release model-v2"):
-        releases.promote(kind.registry, "model-v2", MODEL_ID, actor("bob"))
+
+
+def test_promoting_a_prerelease_makes_it_a_release_and_the_baseline(kind, built) -> None:
+    """A candidate retrained on fresh data is published as a prerelease; promoting
+    it (deliberately) makes it a full release, the latest, and what builds compare with."""
+    publish(kind, built, SHA[1])
+    publish(kind, built, SHA[2], prerelease=True)
+    promoted = releases.promote(kind.registry, "model-v2", MODEL_ID, actor("bob"), "fresh data")
+    assert promoted.changed and not promoted.release.prerelease
+    found = kind.registry.find("model-v2")
+    assert not found.prerelease and "**promoted to latest** by @bob" in found.notes
+    assert marked(kind) == latest_tag(kind) == "model-v2"
+    assert releases.rows(kind.registry, PREFIX)[0].state == ""
 
 
 def test_history_reads_each_releases_metrics_once(kind, built, tmp_path) -> None:

@@ -3,7 +3,7 @@ import pytest
 from ci_ml.errors import UsageError
 from ci_ml.github.api import MAX_COMMENT_CHARS as GITHUB_LIMIT
 from ci_ml.github.comment import fit_comment
-from ci_ml.marker import read_marker, with_comment_id
+from ci_ml.marker import read_marker, release_marker, with_comment_id
 from ci_ml.registry.audit import choose_tag, version_of
 from ci_ml.registry.base import Release
 
@@ -76,6 +76,25 @@ def test_choose_tag(releases, want) -> None:
         Release(r["tag_name"], i, "t", r["target_commitish"]) for i, r in enumerate(releases)
     ]
     assert choose_tag(records, "model-v", "sha") == want
+
+
+def _marked(tag: str, key: int, commit: str, fingerprint: str | None) -> Release:
+    notes = release_marker({"name": "m", "fingerprint": fingerprint}) if fingerprint else ""
+    return Release(tag, key, "t", commit, notes=notes)
+
+
+@pytest.mark.parametrize(
+    ("theirs", "ours", "want"),
+    [
+        ("fp-a", "fp-a", ("model-v1", True)),  # a re-run of the same build
+        ("fp-a", "fp-b", ("model-v2", False)),  # retrained on fresh data at the same commit
+        (None, "fp-b", ("model-v1", True)),  # an older release without a fingerprint
+        ("fp-a", None, ("model-v1", True)),  # a build without one: the commit decides
+    ],
+)
+def test_choose_tag_reuses_the_commits_release_only_for_the_same_build(theirs, ours, want):
+    releases = [_marked("model-v1", 1, "sha", theirs)]
+    assert choose_tag(releases, "model-v", "sha", ours) == want
 
 
 def test_version_of() -> None:

@@ -253,6 +253,42 @@ def test_outputs_are_kebab_case_strings():
     assert set(out) == {f.replace("_", "-") for f in Plan.__dataclass_fields__}
 
 
+# mode: drift: event, ref, retrain, promote-on-pass -> drift, retrain, promote
+DRIFT_CASES = [
+    ("schedule", MAIN, "false", "false", (True, False, False)),
+    ("schedule", MAIN, "true", "false", (True, True, False)),
+    ("workflow_dispatch", MAIN, "true", "true", (True, True, True)),
+    ("workflow_dispatch", MAIN, "false", "true", (True, False, False)),  # nothing to promote
+    ("workflow_dispatch", FEATURE, "true", "true", (True, False, False)),  # default branch only
+]
+
+
+@pytest.mark.parametrize("event, ref, retrain, promote, want", DRIFT_CASES)
+def test_drift_mode(event, ref, retrain, promote, want):
+    p = plan(event, ref, "main", mode="drift", retrain=retrain, promote_on_pass=promote)
+    assert p.mode == "drift" and (p.drift, p.retrain, p.promote) == want
+    # It builds only what the drift step decides at run time: nothing in the plan.
+    assert not (p.build or p.validate or p.comment or p.publish)
+    assert p.outputs()["drift"] == "true"
+
+
+@pytest.mark.parametrize("event", ["pull_request", "pull_request_target"])
+def test_drift_mode_never_runs_on_a_pull_request(event):
+    with pytest.raises(UsageError, match="does not run on a pull_request") as exc:
+        plan(event, PR_REF, "main", mode="drift")
+    assert "schedule" in (exc.value.hint or "")
+
+
+def test_drift_inputs_must_be_booleans():
+    with pytest.raises(UsageError, match="retrain"):
+        plan("schedule", MAIN, "main", mode="drift", retrain="weekly")
+
+
+def test_other_modes_never_drift():
+    p = plan("schedule", MAIN, "main", retrain="true", promote_on_pass="true")
+    assert not (p.drift or p.retrain or p.promote)
+
+
 def _args(**kw):
     base = dict(
         mode="auto",
@@ -260,6 +296,8 @@ def _args(**kw):
         comment="true",
         baseline="release",
         fail_on_regression="true",
+        retrain="false",
+        promote_on_pass="false",
         event_name=None,
         ref=None,
         default_branch=None,
