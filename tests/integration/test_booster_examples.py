@@ -21,6 +21,7 @@ BOOSTER_EXAMPLES = [
 
 
 @pytest.mark.slow  # two builds each
+@pytest.mark.no_cover  # the builds of every other example trace the same stages; the matrix traces the converters
 @pytest.mark.parametrize("name", BOOSTER_EXAMPLES)
 def test_a_booster_example_builds_exports_and_compares_with_a_baseline(
     tmp_path: Path, name: str
