@@ -1,0 +1,173 @@
+"""The Dask engine: partitioned Parquet read lazily on a Dask cluster.
+
+A source is a Parquet file, a directory of them or a glob (ci_ml.engine.dataset_files).
+With `data.path`, the split into training and holdout rows is made partition by
+partition from each row's own key (ci_ml.engine.in_holdout), so it is the same
+however the files are partitioned. The client only ever receives per-partition
+results that are small (counts, a few examples) and the seeded sample of at most
+`engine.sample_rows` rows per role.
+
+The cluster is the one at the address in `engine.address_env`'s variable, else a
+LocalCluster of `engine.workers` workers started here and closed with the engine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from ci_ml.engine import dataset_files, in_holdout, in_sample
+from ci_ml.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ci_ml.config import Config, EngineConfig
+
+T = TypeVar("T")
+
+CONNECT_SECONDS = 30
+
+
+def connect(cfg: EngineConfig) -> object:
+    """A distributed Client: to the scheduler named by the environment, or to a
+    LocalCluster started for this build."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError(
+            "engine: {kind: dask} needs Dask, which is not installed",
+            hint="pip install 'ci-ml[dask]' (dask[distributed] and dask[dataframe])",
+        ) from None
+    if cfg.address_env is not None:
+        address = os.environ.get(cfg.address_env, "").strip()
+        if not address:
+            raise UsageError(
+                f"engine.address_env: the environment variable {cfg.address_env} is not set",
+                hint=f"set {cfg.address_env} to the scheduler's address (tcp://host:8786) from a "
+                "secret of the workflow, or remove address_env to start a local cluster",
+            )
+        try:
+            return Client(address, timeout=CONNECT_SECONDS)
+        except (OSError, TimeoutError) as e:
+            raise UsageError(
+                f"engine: could not reach the Dask scheduler named by {cfg.address_env} "
+                f"within {CONNECT_SECONDS} s: {type(e).__name__}",
+                hint="check the address, that this runner can reach it, and that the "
+                "cluster runs the same Python packages as the runner",
+            ) from None
+    cluster = LocalCluster(
+        n_workers=cfg.workers,
+        threads_per_worker=cfg.threads_per_worker,
+        processes=cfg.processes,
+        dashboard_address=None,
+    )
+    return Client(cluster)
+
+
+class DaskEngine:
+    kind = "dask"
+
+    def __init__(self, cfg: Config, client: object | None = None) -> None:
+        import dask.dataframe as dd
+
+        self.cfg = cfg
+        self._own = client is None
+        self.client = connect(cfg.engine) if client is None else client
+        d = cfg.data
+        self.paths: dict[str, Path] = (
+            {"data": cfg.resolve(d.path)}
+            if d.path is not None
+            else {"train": cfg.resolve(d.train), "test": cfg.resolve(d.test)}  # type: ignore[arg-type]
+        )
+        read: dict[str, dd.DataFrame] = {}
+        for role, path in self.paths.items():
+            files = [str(f) for f in dataset_files(path)]
+            try:
+                read[role] = dd.read_parquet(files)
+            except Exception as e:  # pyarrow raises many kinds; all mean "unreadable"
+                raise UsageError(
+                    f"{path}: could not be read as a Parquet dataset: {str(e)[:300]}",
+                    hint="every file of a dataset must be Parquet with the same columns",
+                ) from None
+        self.frames = read
+        if d.path is not None:
+            s = d.split
+            assert s is not None
+            whole = read["data"]
+            self.frames["train"] = whole.map_partitions(_side, s.test_size, s.seed, False)
+            self.frames["test"] = whole.map_partitions(_side, s.test_size, s.seed, True)
+        self._lengths: dict[str, list[int]] = {}
+
+    # --- the protocol ---------------------------------------------------------------
+    def lengths(self, role: str) -> list[int]:
+        """Rows per partition (computed once)."""
+        if role not in self._lengths:
+            self._lengths[role] = [int(n) for n in self.frames[role].map_partitions(len).compute()]
+        return self._lengths[role]
+
+    def rows(self, role: str) -> int:
+        return sum(self.lengths(role))
+
+    def columns(self, role: str) -> list[str]:
+        return [str(c) for c in self.frames[role].columns]
+
+    def map_partitions(
+        self, role: str, fn: Callable[[pd.DataFrame, int], T], columns: list[str] | None = None
+    ) -> list[T]:
+        import dask
+
+        ddf = self.frames[role]
+        if columns is not None:
+            ddf = ddf[columns]
+        starts, at = [], 0
+        for n in self.lengths(role):
+            starts.append(at)
+            at += n
+        tasks = [
+            dask.delayed(_positioned)(fn, part, start)
+            for part, start in zip(ddf.to_delayed(), starts, strict=True)
+        ]
+        return list(dask.compute(*tasks))
+
+    def sample(self, role: str, rows: int, seed: int) -> pd.DataFrame:
+        total = self.rows(role)
+        fraction = rows / max(total, 1)
+        picked = self.frames[role].map_partitions(_sampled, fraction, seed)
+        df = picked.compute()
+        return df.reset_index(drop=True)
+
+    def describe(self) -> dict[str, object]:
+        info = getattr(self.client, "scheduler_info", lambda: {})()
+        workers = info.get("workers", {}) if isinstance(info, dict) else {}
+        return {
+            "kind": self.kind,
+            "workers": len(workers),
+            "partitions": {role: int(f.npartitions) for role, f in self.frames.items()},
+        }
+
+    def close(self) -> None:
+        if self._own:
+            cluster = getattr(self.client, "cluster", None)
+            self.client.close()  # type: ignore[attr-defined]
+            if cluster is not None:
+                cluster.close()
+
+
+def _side(df: pd.DataFrame, test_size: float, seed: int, holdout: bool) -> pd.DataFrame:
+    mask = in_holdout(df, test_size, seed)
+    return df[mask if holdout else ~mask]
+
+
+def _sampled(df: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    return df[in_sample(df, fraction, seed)]
+
+
+def _positioned(fn: Callable[[pd.DataFrame, int], T], df: pd.DataFrame, start: int) -> T:
+    """A partition with its rows numbered by their position in the source."""
+    import pandas as pd
+
+    df = df.set_axis(pd.RangeIndex(start, start + len(df)), axis=0)
+    return fn(df, start)
