@@ -2,8 +2,8 @@
 # Regenerate requirements.lock: the exact versions, with hashes, that the action
 # installs ci-ml's dependencies from. Resolved once for every Python and runner
 # the action supports (uv's universal resolution), from pyproject.toml's
-# dependencies and its `pytest` extra (a project's own model tests run in
-# ci-ml's process), plus setuptools, which builds ci-ml itself without fetching
+# dependencies, its `pytest` extra (a project's own model tests run in
+# ci-ml's process) and its `dask` extra (engine: {kind: dask}), plus setuptools, which builds ci-ml itself without fetching
 # anything unpinned. Versions already in the lock are kept where they still
 # satisfy pyproject.toml; pass --upgrade to move everything to the newest.
 # Then every supported Python and platform is checked to have a wheel for every
@@ -13,7 +13,7 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
-printf 'setuptools>=77\n' | uv pip compile pyproject.toml - --extra pytest \
+printf 'setuptools>=77\n' | uv pip compile pyproject.toml - --extra pytest --extra dask \
   --universal --python-version 3.10 --generate-hashes --quiet \
   --custom-compile-command "scripts/update-lock.sh" \
   --output-file requirements.lock "$@"
