@@ -32,6 +32,7 @@ from ci_ml.artifact import BUILD_DIR, read_json, sha256_file, write_text
 from ci_ml.chain import CHAIN, Chain, config_digest
 from ci_ml.config import Config
 from ci_ml.data import data_digests, infer_task, load_dataset
+from ci_ml.engine.dask import DaskEngine
 from ci_ml.errors import ConfigError, UsageError
 from ci_ml.records import ChainRecord, MetricPlan, RecordError, StageState, dump, load
 from ci_ml.stats.bootstrap import Shared
@@ -59,6 +60,9 @@ class RunContext:
     # The pull request that brought the commit (number, title, author, approvers),
     # for the audit trail; None outside GitHub or when it could not be found.
     pull_request: dict[str, Any] | None = None
+    # engine.address_env's value: the Dask scheduler to connect to (None: start a
+    # LocalCluster, or, when the config names a variable, that it was not set).
+    engine_address: str | None = None
 
 
 @dataclass
@@ -313,9 +317,7 @@ class Build:
         opened on first use, closed by `close_engine` when the command ends."""
         if self.cfg.engine.kind == "local":
             return None
-        from ci_ml.engine.dask import DaskEngine
-
-        return DaskEngine(self.cfg)
+        return DaskEngine(self.cfg, self.run.engine_address)
 
     def close_engine(self) -> None:
         engine = self.__dict__.pop("engine", None)

@@ -519,6 +519,7 @@ class EngineConfig(_Strict):
     threads_per_worker: int = Field(1, ge=1, le=256)  # LocalCluster only
     # LocalCluster only: workers in processes (false: threads of this process, for tests)
     processes: bool = True
+    connect_seconds: float = Field(30, gt=0, le=600)  # to reach the scheduler at the address
     # An estimator that cannot train on the cluster is fitted on a seeded sample of
     # the training rows of at most this many rows (its size is in the manifest and
     # the comment); the holdout rows the per-row stages read are capped the same way.

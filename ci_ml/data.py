@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml import suggest
 from ci_ml.artifact import sha256_file
+from ci_ml.engine import Sampled, dataset_digest
 from ci_ml.errors import ConfigError, DataValidationError, UsageError
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ci_ml.config import Config
-    from ci_ml.engine import Engine, Sampled
+    from ci_ml.engine import Engine
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".tsv": "tsv"}
 
@@ -342,8 +343,6 @@ def data_paths(cfg: Config) -> dict[str, Path]:
 def data_digests(cfg: Config) -> dict[str, str]:
     """The sha256 of each configured source: of the file, or for a partitioned
     dataset (engine: dask), of its files' own digests (ci_ml.engine.dataset_digest)."""
-    from ci_ml.engine import dataset_digest
-
     out = {}
     for role, p in data_paths(cfg).items():
         if p.is_file():
@@ -398,8 +397,6 @@ def load_sampled(cfg: Config, engine: Engine, shas: dict[str, str]) -> Dataset:
     client holds are seeded samples of at most `engine.sample_rows` rows each
     (every row when there are no more), in the data's order; the engine keeps the
     whole for the passes over every row (validation, the row checks)."""
-    from ci_ml.engine import Sampled
-
     d, e = cfg.data, cfg.engine
     frames, sampled = {}, {}
     for role in ("train", "test"):

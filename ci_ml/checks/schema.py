@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import plain
+from ci_ml.engine import merge_failures
 from ci_ml.errors import ConfigError
 from ci_ml.records import SchemaFailure, ValidationResult
 
@@ -61,8 +62,6 @@ def validate_partitioned(
     are about the whole table are decided on the combined counts: it has rows, a
     classification target has two classes. A schema's own table-wide checks
     (`unique`, a table-level `Check`) see one partition at a time."""
-    from ci_ml.engine import merge_failures
-
     failures: list[SchemaFailure] = []
     rows: dict[str, int] = {}
     for role in roles:

@@ -32,6 +32,8 @@ def make_build(args: Any, rt: Runtime) -> Build:
         actor=ctx.actor,
         pull_request=_pull_request(ctx, rt, args),
         lock_file=Path(lock) if lock else None,
+        # engine: {kind: dask}: the scheduler's address, from the variable the config names
+        engine_address=rt.env.get(cfg.engine.address_env) if cfg.engine.address_env else None,
     )
     return Build(cfg, Path(args.out), stages.chain(), run)
 

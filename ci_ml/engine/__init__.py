@@ -26,6 +26,7 @@ from ci_ml.errors import UsageError
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    from numpy.typing import NDArray
 
     from ci_ml.records import SchemaFailure
 
@@ -54,6 +55,12 @@ class Engine(Protocol):
     def sample(self, role: str, rows: int, seed: int) -> pd.DataFrame:
         """A seeded sample of about `rows` rows (every row when the source holds no
         more), in the source's order, as a pandas frame on the client."""
+        ...
+
+    def row_checks(self, features: list[str], target: str, examples: int) -> RowChecks:
+        """Duplicates and conflicting labels among the training rows, and holdout
+        rows that occur in the training rows, over every row: rows compared by a
+        hash of their values (a shuffle on the cluster, never a collect)."""
         ...
 
     def describe(self) -> dict[str, object]:
@@ -108,7 +115,7 @@ def dataset_digest(path: Path, digest: Callable[[Path], str]) -> str:
 _GOLDEN = 0x9E3779B97F4A7C15
 
 
-def row_keys(df: pd.DataFrame, salt: int) -> np.ndarray:
+def row_keys(df: pd.DataFrame, salt: int) -> NDArray[np.uint64]:
     """A 64-bit key per row from its values alone (pandas' hash of each column,
     combined) mixed with `salt`: the same row gets the same key whatever partition
     it is in and wherever it stands there."""
@@ -124,14 +131,14 @@ def row_keys(df: pd.DataFrame, salt: int) -> np.ndarray:
     return h
 
 
-def uniform(keys: np.ndarray) -> np.ndarray:
+def uniform(keys: NDArray[np.uint64]) -> NDArray[np.float64]:
     """Keys as numbers in [0, 1): their top 53 bits."""
     import numpy as np
 
     return (keys >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def in_holdout(df: pd.DataFrame, test_size: float, seed: int) -> np.ndarray:
+def in_holdout(df: pd.DataFrame, test_size: float, seed: int) -> NDArray[np.bool_]:
     """Which rows of a partition the split puts in the holdout: those whose key is
     below `test_size`. Deterministic per row, so it does not depend on how the data
     are partitioned (identical rows fall on the same side). Not stratified: each
@@ -139,7 +146,7 @@ def in_holdout(df: pd.DataFrame, test_size: float, seed: int) -> np.ndarray:
     return uniform(row_keys(df, seed)) < test_size
 
 
-def in_sample(df: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
+def in_sample(df: pd.DataFrame, fraction: float, seed: int) -> NDArray[np.bool_]:
     """Which rows of a partition a seeded Bernoulli sample of `fraction` keeps
     (salted apart from the split: the sample is no slice of the split's keys)."""
     import numpy as np
@@ -147,6 +154,79 @@ def in_sample(df: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
     if fraction >= 1:
         return np.ones(len(df), dtype=bool)
     return uniform(row_keys(df, seed + 0x5A5A)) < fraction
+
+
+@dataclass(frozen=True)
+class Found:
+    """How many rows a row check found, and the first few (positions in the rows
+    it read)."""
+
+    rows: int
+    examples: list[int]
+
+
+@dataclass(frozen=True)
+class RowChecks:
+    train_rows: int
+    test_rows: int
+    duplicates: Found  # training rows (features and target) repeating an earlier one
+    conflicting_labels: Found  # training rows in groups of equal features with 2+ labels
+    contamination: Found  # holdout rows whose features occur in the training rows
+
+
+def key_columns(df: pd.DataFrame, features: list[str], target: str, start: int) -> pd.DataFrame:
+    """A partition's rows as keys: their position, a hash of their features and
+    one of their target (equal values, equal hashes, in any partition; -0.0 is 0.0)."""
+    import numpy as np
+    import pandas as pd
+
+    X = df[features].copy()
+    for c in X.columns:
+        if pd.api.types.is_float_dtype(X[c]):
+            X[c] = X[c] + 0.0
+    return pd.DataFrame(
+        {
+            "pos": np.arange(start, start + len(df), dtype=np.int64),
+            "fh": pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64),
+            "yh": pd.util.hash_pandas_object(df[target], index=False).to_numpy(dtype=np.uint64),
+        }
+    )
+
+
+def row_checks_of(train: pd.DataFrame, test: pd.DataFrame, examples: int) -> RowChecks:
+    """RowChecks from the key frames (key_columns) of all training and holdout rows:
+    the rules, written once for pandas and dask.dataframe alike (both read the same
+    groupby / merge / drop_duplicates); a Dask frame's results are computed together."""
+    first = train.groupby(["fh", "yh"])["pos"].min().rename("first").reset_index()
+    keyed = train.merge(first, on=["fh", "yh"])
+    dup = keyed[keyed["pos"] != keyed["first"]]["pos"]
+    labels = train.groupby("fh")["yh"].nunique().rename("labels").reset_index()
+    mixed = labels[labels["labels"] > 1][["fh"]]
+    conflict = train.merge(mixed, on="fh")["pos"]
+    seen = train[["fh"]].drop_duplicates()
+    hit = test.merge(seen, on="fh")["pos"]
+    parts = (
+        len(train),
+        len(test),
+        dup.count(),
+        dup.nsmallest(examples),
+        conflict.count(),
+        conflict.nsmallest(examples),
+        hit.count(),
+        hit.nsmallest(examples),
+    )
+    if hasattr(train, "dask"):
+        import dask
+
+        parts = dask.compute(*parts)
+    n_tr, n_te, n_dup, ex_dup, n_con, ex_con, n_hit, ex_hit = parts
+    return RowChecks(
+        int(n_tr),
+        int(n_te),
+        Found(int(n_dup), sorted(int(i) for i in ex_dup)),
+        Found(int(n_con), sorted(int(i) for i in ex_con)),
+        Found(int(n_hit), sorted(int(i) for i in ex_hit)),
+    )
 
 
 # --- combining what the partitions found ----------------------------------------------

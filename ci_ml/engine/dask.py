@@ -13,27 +13,25 @@ LocalCluster of `engine.workers` workers started here and closed with the engine
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ci_ml.engine import dataset_files, in_holdout, in_sample
+from ci_ml.engine import RowChecks, dataset_files, in_holdout, in_sample, key_columns, row_checks_of
 from ci_ml.errors import UsageError
 
 if TYPE_CHECKING:
+    import dask.dataframe as dd
     import pandas as pd
 
     from ci_ml.config import Config, EngineConfig
 
 T = TypeVar("T")
 
-CONNECT_SECONDS = 30
 
-
-def connect(cfg: EngineConfig) -> object:
-    """A distributed Client: to the scheduler named by the environment, or to a
-    LocalCluster started for this build."""
+def connect(cfg: EngineConfig, address: str | None) -> object:
+    """A distributed Client: to the scheduler at `address` (engine.address_env's
+    value, read by the CLI), or to a LocalCluster started for this build."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -42,7 +40,7 @@ def connect(cfg: EngineConfig) -> object:
             hint="pip install 'ci-ml[dask]' (dask[distributed] and dask[dataframe])",
         ) from None
     if cfg.address_env is not None:
-        address = os.environ.get(cfg.address_env, "").strip()
+        address = (address or "").strip()
         if not address:
             raise UsageError(
                 f"engine.address_env: the environment variable {cfg.address_env} is not set",
@@ -50,11 +48,11 @@ def connect(cfg: EngineConfig) -> object:
                 "secret of the workflow, or remove address_env to start a local cluster",
             )
         try:
-            return Client(address, timeout=CONNECT_SECONDS)
+            return Client(address, timeout=cfg.connect_seconds)
         except (OSError, TimeoutError) as e:
             raise UsageError(
                 f"engine: could not reach the Dask scheduler named by {cfg.address_env} "
-                f"within {CONNECT_SECONDS} s: {type(e).__name__}",
+                f"within {cfg.connect_seconds:g} s: {type(e).__name__}",
                 hint="check the address, that this runner can reach it, and that the "
                 "cluster runs the same Python packages as the runner",
             ) from None
@@ -70,12 +68,11 @@ def connect(cfg: EngineConfig) -> object:
 class DaskEngine:
     kind = "dask"
 
-    def __init__(self, cfg: Config, client: object | None = None) -> None:
+    def __init__(self, cfg: Config, address: str | None = None) -> None:
         import dask.dataframe as dd
 
         self.cfg = cfg
-        self._own = client is None
-        self.client = connect(cfg.engine) if client is None else client
+        self.client = connect(cfg.engine, address)
         d = cfg.data
         self.paths: dict[str, Path] = (
             {"data": cfg.resolve(d.path)}
@@ -139,21 +136,52 @@ class DaskEngine:
         df = picked.compute()
         return df.reset_index(drop=True)
 
+    def keys(self, role: str, features: list[str], target: str) -> dd.DataFrame:
+        """Every row of a source as (position, feature hash, target hash), lazily."""
+        import dask
+        import dask.dataframe as dd
+        import numpy as np
+        import pandas as pd
+
+        meta = pd.DataFrame(
+            {
+                "pos": np.array([], np.int64),
+                "fh": np.array([], np.uint64),
+                "yh": np.array([], np.uint64),
+            }
+        )
+        starts = np.concatenate([[0], np.cumsum(self.lengths(role))[:-1]]).astype(int)
+        parts = self.frames[role][[*features, target]].to_delayed()
+        return dd.from_delayed(
+            [
+                dask.delayed(key_columns)(p, features, target, int(at))
+                for p, at in zip(parts, starts, strict=True)
+            ],
+            meta=meta,
+            verify_meta=False,
+        )
+
+    def row_checks(self, features: list[str], target: str, examples: int) -> RowChecks:
+        return row_checks_of(
+            self.keys("train", features, target), self.keys("test", features, target), examples
+        )
+
     def describe(self) -> dict[str, object]:
-        info = getattr(self.client, "scheduler_info", lambda: {})()
-        workers = info.get("workers", {}) if isinstance(info, dict) else {}
+        # nthreads(): every worker's thread count (scheduler_info lists only the first few)
+        workers: object = getattr(self.client, "nthreads", dict)()
         return {
             "kind": self.kind,
-            "workers": len(workers),
+            "workers": len(workers) if isinstance(workers, dict) else 0,
             "partitions": {role: int(f.npartitions) for role, f in self.frames.items()},
         }
 
     def close(self) -> None:
-        if self._own:
-            cluster = getattr(self.client, "cluster", None)
-            self.client.close()  # type: ignore[attr-defined]
-            if cluster is not None:
-                cluster.close()
+        """Let the cluster go: a LocalCluster started here is shut down, a remote
+        one is only disconnected from."""
+        cluster = getattr(self.client, "cluster", None)
+        self.client.close()  # type: ignore[attr-defined]
+        if cluster is not None:
+            cluster.close()
 
 
 def _side(df: pd.DataFrame, test_size: float, seed: int, holdout: bool) -> pd.DataFrame:

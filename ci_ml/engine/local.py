@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from ci_ml.engine import in_sample
+from ci_ml.engine import RowChecks, in_sample, key_columns, row_checks_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,6 +43,15 @@ class LocalEngine:
     def sample(self, role: str, rows: int, seed: int) -> pd.DataFrame:
         df = self.frames[role]
         return df[in_sample(df, rows / max(len(df), 1), seed)]
+
+    def row_checks(self, features: list[str], target: str, examples: int) -> RowChecks:
+        import pandas as pd
+
+        def keys(role: str) -> pd.DataFrame:
+            parts = self.map_partitions(role, lambda df, at: key_columns(df, features, target, at))
+            return pd.concat(parts, ignore_index=True)
+
+        return row_checks_of(keys("train"), keys("test"), examples)
 
     def describe(self) -> dict[str, object]:
         return {"kind": self.kind, "partitions": dict.fromkeys(self.frames, self.partitions)}

@@ -171,3 +171,82 @@ def test_broken_rows_of_any_partition_are_reported_with_their_place_in_the_data(
     assert inf["failing_rows"] == 3 and inf["rows"] == [5, 450, 451]
     assert by[("y", "target has no missing values")]["rows"] == [599]
     assert v["rows"] == {"data": n}
+
+
+def test_the_safeguards_count_every_row_while_the_client_holds_a_sample(tmp_path) -> None:
+    """3,000 training rows, 1,000 of them sampled to the client: duplicates across
+    partitions and holdout rows copied from training are counted over every row."""
+    rng = np.random.default_rng(1)
+    n = 3_000
+    train = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n)})
+    train["y"] = (train["x"] + rng.normal(size=n) > 0).astype(int)
+    train.iloc[2_000:2_300] = train.iloc[:300].to_numpy()  # 300 duplicates, other partitions
+    test = pd.DataFrame({"x": rng.normal(size=500), "z": rng.normal(size=500)})
+    test["y"] = (test["x"] > 0).astype(int)
+    test.iloc[:60] = train.iloc[2_500:2_560].to_numpy()  # 60 holdout rows seen in training
+    for name, df in (("train", train), ("test", test)):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i, rows in enumerate(np.array_split(np.arange(len(df)), 4)):
+            df.iloc[rows].to_parquet(folder / f"p{i}.parquet", index=False)
+    (tmp_path / "ci-ml.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "data": {"train": "train", "test": "test", "target": "y"},
+                "task": "classification",
+                "model": {"estimator": "sklearn.linear_model.LogisticRegression"},
+                "engine": {**ENGINE, "sample_rows": 1_000},
+                "safeguards": {"leakage": {"severity": "off"}},
+            }
+        )
+    )
+    out = tmp_path / "out"
+    cfg = str(tmp_path / "ci-ml.yaml")
+    ok(run_cli("validate", "--config", cfg, "--out", str(out)))
+    r = run_cli("check-data", "--config", cfg, "--out", str(out))
+    assert r.returncode == 6 and "Traceback" not in r.stderr, r.stderr  # contamination: error
+    s = json.loads((out / "safeguards.json").read_text())
+    assert s["rows"] == {"train": 3_000, "test": 500}
+    assert s["measured"]["duplicates"]["rows"] == 300
+    assert s["measured"]["contamination"]["rows"] == 60
+    found = {f["check"]: f for f in s["findings"]}
+    assert found["duplicates"]["examples"] == [2_000, 2_001, 2_002, 2_003, 2_004]
+    assert found["contamination"]["of_rows"] == 500 and found["contamination"]["rows"] == 60
+    manifest = json.loads((out / "manifest.json").read_text())
+    sample = manifest["data"]["engine"]["sample"]["train"]
+    assert sample["of"] == 3_000 and 800 < sample["rows"] < 1_200  # a seeded Bernoulli sample
+
+
+def test_a_build_joins_the_cluster_its_address_variable_names_and_leaves_it_running(
+    tmp_path,
+) -> None:
+    """engine.address_env: the CLI reads the variable (a secret in CI), the build
+    connects to that scheduler, and closing the build only disconnects."""
+    from distributed import Client, LocalCluster
+
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"x": rng.normal(size=400)})
+    df["y"] = (df["x"] > 0).astype(int)
+    (tmp_path / "d").mkdir()
+    df.to_parquet(tmp_path / "d" / "a.parquet", index=False)
+    engine = {"kind": "dask", "address_env": "CI_ML_TEST_SCHEDULER"}
+    (tmp_path / "ci-ml.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "data": {"path": "d", "target": "y"},
+                "model": {"estimator": "sklearn.linear_model.LogisticRegression"},
+                "engine": engine,
+            }
+        )
+    )
+    args = ("validate", "--config", str(tmp_path / "ci-ml.yaml"), "--out", str(tmp_path / "o"))
+    r = run_cli(*args)
+    assert r.returncode == 2 and "CI_ML_TEST_SCHEDULER is not set" in r.stderr, r.stderr
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False) as cluster:
+        r = run_cli(*args, env={"CI_ML_TEST_SCHEDULER": cluster.scheduler_address})
+        ok(r)
+        manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+        assert manifest["data"]["engine"]["workers"] == 3
+        assert set(manifest["data"]["engine"]["partitions"]) == {"data", "train", "test"}
+        with Client(cluster.scheduler_address) as client:  # still up
+            assert len(client.nthreads()) == 3

@@ -183,9 +183,11 @@ def test_an_unset_address_variable_is_a_usage_error(monkeypatch) -> None:
     from ci_ml.config import EngineConfig
     from ci_ml.engine.dask import connect
 
-    monkeypatch.delenv("CI_ML_TEST_NO_SCHEDULER", raising=False)
     with pytest.raises(UsageError, match="CI_ML_TEST_NO_SCHEDULER is not set"):
-        connect(EngineConfig(kind="dask", address_env="CI_ML_TEST_NO_SCHEDULER"))
+        connect(EngineConfig(kind="dask", address_env="CI_ML_TEST_NO_SCHEDULER"), None)
+    with pytest.raises(UsageError, match="could not reach the Dask scheduler"):
+        cfg = EngineConfig(kind="dask", address_env="CI_ML_TEST_SCHEDULER", connect_seconds=1)
+        connect(cfg, "tcp://127.0.0.1:9")  # nothing listens on the discard port
 
 
 def test_a_local_build_imports_no_dask(tmp_path: Path) -> None:
@@ -218,3 +220,39 @@ def test_a_local_build_imports_no_dask(tmp_path: Path) -> None:
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert "pandas" in loaded  # the probe sees what the command imported
     assert not [m for m in loaded if m.split(".")[0] in ("dask", "distributed")]
+
+
+def keyed(n: int, seed: int) -> pd.DataFrame:
+    r = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "a": r.integers(0, 6, n).astype(float),
+            "k": r.choice(["x", "y", "z"], n),
+            "y": r.integers(0, 2, n),
+        }
+    )
+
+
+@pytest.mark.parametrize("partitions", [1, 5])
+def test_row_checks_by_key_find_what_the_local_safeguards_find(partitions: int) -> None:
+    """Duplicates, conflicting labels and contamination by a shuffle of row keys give
+    the local checks' findings, the same messages and example rows included."""
+    from ci_ml.checks.data import MAX_EXAMPLES, check
+    from ci_ml.config import SafeguardsConfig
+
+    train, test = keyed(400, 1), keyed(150, 2)
+    train.loc[7, "a"] = -0.0  # -0.0 is 0.0
+    cfg = SafeguardsConfig.model_validate(
+        {
+            "leakage": {"severity": "off"},
+            "skew": {"severity": "off"},
+            "personal_data": {"severity": "off"},
+        }
+    )
+    engine = LocalEngine({"train": train, "test": test}, partitions)
+    found = engine.row_checks(["a", "k"], "y", MAX_EXAMPLES)
+    assert (found.train_rows, found.test_rows) == (400, 150)
+    local = check(train, test, "y", "classification", cfg, {})
+    mine = check(train, test, "y", "classification", cfg, {}, found)
+    assert [f.message for f in mine.findings] == [f.message for f in local.findings]
+    assert len(local.findings) == 3 and mine.measured == local.measured
