@@ -174,9 +174,12 @@ class RowChecks:
     contamination: Found  # holdout rows whose features occur in the training rows
 
 
-def key_columns(df: pd.DataFrame, features: list[str], target: str, start: int) -> pd.DataFrame:
+def key_columns(
+    df: pd.DataFrame, features: list[str], target: str, start: int, side: int = 0
+) -> pd.DataFrame:
     """A partition's rows as keys: their position, a hash of their features and
-    one of their target (equal values, equal hashes, in any partition; -0.0 is 0.0)."""
+    one of their target (equal values, equal hashes, in any partition; -0.0 is 0.0),
+    and their side (0 training, 1 holdout)."""
     import numpy as np
     import pandas as pd
 
@@ -189,44 +192,49 @@ def key_columns(df: pd.DataFrame, features: list[str], target: str, start: int) 
             "pos": np.arange(start, start + len(df), dtype=np.int64),
             "fh": pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64),
             "yh": pd.util.hash_pandas_object(df[target], index=False).to_numpy(dtype=np.uint64),
+            "side": np.full(len(df), side, dtype=np.int8),
         }
     )
 
 
-def row_checks_of(train: pd.DataFrame, test: pd.DataFrame, examples: int) -> RowChecks:
-    """RowChecks from the key frames (key_columns) of all training and holdout rows:
-    the rules, written once for pandas and dask.dataframe alike (both read the same
-    groupby / merge / drop_duplicates); a Dask frame's results are computed together."""
-    first = train.groupby(["fh", "yh"])["pos"].min().rename("first").reset_index()
-    keyed = train.merge(first, on=["fh", "yh"])
-    dup = keyed[keyed["pos"] != keyed["first"]]["pos"]
-    labels = train.groupby("fh")["yh"].nunique().rename("labels").reset_index()
-    mixed = labels[labels["labels"] > 1][["fh"]]
-    conflict = train.merge(mixed, on="fh")["pos"]
-    seen = train[["fh"]].drop_duplicates()
-    hit = test.merge(seen, on="fh")["pos"]
-    parts = (
-        len(train),
-        len(test),
-        dup.count(),
-        dup.nsmallest(examples),
-        conflict.count(),
-        conflict.nsmallest(examples),
-        hit.count(),
-        hit.nsmallest(examples),
-    )
-    if hasattr(train, "dask"):
-        import dask
+def row_checks_of(keys: pd.DataFrame, examples: int) -> tuple[RowChecks, int, int]:
+    """The row checks on key frames (key_columns, with `side` 0 for training rows
+    and 1 for holdout rows) that hold every row of each feature hash they hold
+    (all rows, or one partition of a shuffle by `fh`): RowChecks with the rows
+    counted here, and the counts of training and holdout rows."""
+    import numpy as np
 
-        parts = dask.compute(*parts)
-    n_tr, n_te, n_dup, ex_dup, n_con, ex_con, n_hit, ex_hit = parts
-    return RowChecks(
-        int(n_tr),
-        int(n_te),
-        Found(int(n_dup), sorted(int(i) for i in ex_dup)),
-        Found(int(n_con), sorted(int(i) for i in ex_con)),
-        Found(int(n_hit), sorted(int(i) for i in ex_hit)),
-    )
+    train, test = keys[keys["side"] == 0], keys[keys["side"] == 1]
+    first = train.groupby(["fh", "yh"], sort=False)["pos"].transform("min")
+    dup = train["pos"][train["pos"] != first]
+    labels = train.groupby("fh", sort=False)["yh"].transform("nunique")
+    conflict = train["pos"][labels > 1]
+    hit = test["pos"][np.isin(test["fh"].to_numpy(), train["fh"].to_numpy())]
+
+    def found(rows: pd.Series) -> Found:
+        return Found(len(rows), sorted(int(i) for i in rows.nsmallest(examples)))
+
+    checks = RowChecks(len(train), len(test), found(dup), found(conflict), found(hit))
+    return checks, len(train), len(test)
+
+
+def combine_row_checks(parts: Iterable[tuple[RowChecks, int, int]], examples: int) -> RowChecks:
+    """Row checks of disjoint sets of feature hashes added up: counts summed, the
+    smallest example rows kept."""
+
+    def add(a: Found, b: Found) -> Found:
+        return Found(a.rows + b.rows, sorted(a.examples + b.examples)[:examples])
+
+    total = RowChecks(0, 0, Found(0, []), Found(0, []), Found(0, []))
+    for checks, _, _ in parts:
+        total = RowChecks(
+            total.train_rows + checks.train_rows,
+            total.test_rows + checks.test_rows,
+            add(total.duplicates, checks.duplicates),
+            add(total.conflicting_labels, checks.conflicting_labels),
+            add(total.contamination, checks.contamination),
+        )
+    return total
 
 
 # --- combining what the partitions found ----------------------------------------------

@@ -17,7 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ci_ml.engine import RowChecks, dataset_files, in_holdout, in_sample, key_columns, row_checks_of
+from ci_ml.engine import (
+    RowChecks,
+    combine_row_checks,
+    dataset_files,
+    in_holdout,
+    in_sample,
+    key_columns,
+    row_checks_of,
+)
 from ci_ml.errors import UsageError
 
 if TYPE_CHECKING:
@@ -97,12 +105,18 @@ class DaskEngine:
             self.frames["train"] = whole.map_partitions(_side, s.test_size, s.seed, False)
             self.frames["test"] = whole.map_partitions(_side, s.test_size, s.seed, True)
         self._lengths: dict[str, list[int]] = {}
+        self._samples: dict[tuple[str, int, int], pd.DataFrame] = {}
 
     # --- the protocol ---------------------------------------------------------------
     def lengths(self, role: str) -> list[int]:
-        """Rows per partition (computed once)."""
+        """Rows per partition: of every source at once, in one pass (they share
+        their reads), the first time any is asked for."""
         if role not in self._lengths:
-            self._lengths[role] = [int(n) for n in self.frames[role].map_partitions(len).compute()]
+            import dask
+
+            roles = list(self.frames)
+            counts = dask.compute(*(self.frames[r].map_partitions(len) for r in roles))
+            self._lengths = {r: [int(n) for n in c] for r, c in zip(roles, counts, strict=True)}
         return self._lengths[role]
 
     def rows(self, role: str) -> int:
@@ -130,14 +144,23 @@ class DaskEngine:
         return list(dask.compute(*tasks))
 
     def sample(self, role: str, rows: int, seed: int) -> pd.DataFrame:
-        total = self.rows(role)
-        fraction = rows / max(total, 1)
-        picked = self.frames[role].map_partitions(_sampled, fraction, seed)
-        df = picked.compute()
-        return df.reset_index(drop=True)
+        """A role's sample; the training and holdout samples are drawn together, in
+        one pass over the data they share, and the other is kept for its call."""
+        key = (role, rows, seed)
+        if key not in self._samples:
+            import dask
 
-    def keys(self, role: str, features: list[str], target: str) -> dd.DataFrame:
-        """Every row of a source as (position, feature hash, target hash), lazily."""
+            roles: list[str] = [r for r in ("train", "test") if r in self.frames] or [role]
+            picked = [
+                self.frames[r].map_partitions(_sampled, rows / max(self.rows(r), 1), seed)
+                for r in roles
+            ]
+            for r, df in zip(roles, dask.compute(*picked), strict=True):
+                self._samples[(r, rows, seed)] = df.reset_index(drop=True)
+        return self._samples.pop(key)
+
+    def keys(self, role: str, features: list[str], target: str, side: int) -> dd.DataFrame:
+        """Every row of a source as (position, feature hash, target hash, side), lazily."""
         import dask
         import dask.dataframe as dd
         import numpy as np
@@ -148,13 +171,14 @@ class DaskEngine:
                 "pos": np.array([], np.int64),
                 "fh": np.array([], np.uint64),
                 "yh": np.array([], np.uint64),
+                "side": np.array([], np.int8),
             }
         )
         starts = np.concatenate([[0], np.cumsum(self.lengths(role))[:-1]]).astype(int)
         parts = self.frames[role][[*features, target]].to_delayed()
         return dd.from_delayed(
             [
-                dask.delayed(key_columns)(p, features, target, int(at))
+                dask.delayed(key_columns)(p, features, target, int(at), side)
                 for p, at in zip(parts, starts, strict=True)
             ],
             meta=meta,
@@ -162,9 +186,17 @@ class DaskEngine:
         )
 
     def row_checks(self, features: list[str], target: str, examples: int) -> RowChecks:
-        return row_checks_of(
-            self.keys("train", features, target), self.keys("test", features, target), examples
+        """One shuffle of every row's keys by feature hash (24 bytes a row), then
+        the checks on each shuffled partition, which holds every row of its hashes."""
+        import dask
+        import dask.dataframe as dd
+
+        keys = dd.concat(
+            [self.keys("train", features, target, 0), self.keys("test", features, target, 1)]
         )
+        shuffled = keys.shuffle("fh", npartitions=max(1, keys.npartitions))
+        parts = [dask.delayed(row_checks_of)(p, examples) for p in shuffled.to_delayed()]
+        return combine_row_checks(dask.compute(*parts), examples)
 
     def describe(self) -> dict[str, object]:
         # nthreads(): every worker's thread count (scheduler_info lists only the first few)

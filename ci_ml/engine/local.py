@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from ci_ml.engine import RowChecks, in_sample, key_columns, row_checks_of
+from ci_ml.engine import RowChecks, combine_row_checks, in_sample, key_columns, row_checks_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,11 +47,17 @@ class LocalEngine:
     def row_checks(self, features: list[str], target: str, examples: int) -> RowChecks:
         import pandas as pd
 
-        def keys(role: str) -> pd.DataFrame:
-            parts = self.map_partitions(role, lambda df, at: key_columns(df, features, target, at))
-            return pd.concat(parts, ignore_index=True)
+        def keys(role: str, side: int) -> list[pd.DataFrame]:
+            return self.map_partitions(
+                role, lambda df, at: key_columns(df, features, target, at, side)
+            )
 
-        return row_checks_of(keys("train"), keys("test"), examples)
+        every = pd.concat([*keys("train", 0), *keys("test", 1)], ignore_index=True)
+        # What a shuffle by feature hash does: every row of a hash in one group.
+        groups = every.groupby(every["fh"] % self.partitions, sort=False)
+        return combine_row_checks(
+            (row_checks_of(g, examples) for _, g in groups), examples
+        )
 
     def describe(self) -> dict[str, object]:
         return {"kind": self.kind, "partitions": dict.fromkeys(self.frames, self.partitions)}
