@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import clean_env, default_cache, parse_size  # noqa: E402
-from benchmarks.measure import loadavg, run_measured  # noqa: E402
+from benchmarks.measure import run_measured  # noqa: E402
 
 CHUNK = 1_000_000
 FEATURES = 8
