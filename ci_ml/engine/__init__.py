@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -61,6 +62,11 @@ class Engine(Protocol):
         """Duplicates and conflicting labels among the training rows, and holdout
         rows that occur in the training rows, over every row: rows compared by a
         hash of their values (a shuffle on the cluster, never a collect)."""
+        ...
+
+    def fitting(self) -> AbstractContextManager[object]:
+        """Where an estimator's own parallel work runs while it is fitted on the
+        client's sample: joblib's backend (scikit-learn's n_jobs, its searches)."""
         ...
 
     def describe(self) -> dict[str, object]:

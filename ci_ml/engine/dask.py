@@ -14,6 +14,7 @@ LocalCluster of `engine.workers` workers started here and closed with the engine
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -197,6 +198,13 @@ class DaskEngine:
         shuffled = keys.shuffle("fh", npartitions=max(1, keys.npartitions))
         parts = [dask.delayed(row_checks_of)(p, examples) for p in shuffled.to_delayed()]
         return combine_row_checks(dask.compute(*parts), examples)
+
+    def fitting(self) -> AbstractContextManager[object]:
+        """joblib's Dask backend: an estimator's n_jobs (a forest's trees, a search's
+        candidates) run as tasks on the cluster's workers."""
+        import joblib
+
+        return joblib.parallel_config(backend="dask")
 
     def describe(self) -> dict[str, object]:
         # nthreads(): every worker's thread count (scheduler_info lists only the first few)

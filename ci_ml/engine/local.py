@@ -6,7 +6,9 @@ checked against, and what code written for either engine runs on in a test."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, TypeVar
 
 from ci_ml.engine import RowChecks, combine_row_checks, in_sample, key_columns, row_checks_of
@@ -55,9 +57,10 @@ class LocalEngine:
         every = pd.concat([*keys("train", 0), *keys("test", 1)], ignore_index=True)
         # What a shuffle by feature hash does: every row of a hash in one group.
         groups = every.groupby(every["fh"] % self.partitions, sort=False)
-        return combine_row_checks(
-            (row_checks_of(g, examples) for _, g in groups), examples
-        )
+        return combine_row_checks((row_checks_of(g, examples) for _, g in groups), examples)
+
+    def fitting(self) -> AbstractContextManager[object]:
+        return contextlib.nullcontext()
 
     def describe(self) -> dict[str, object]:
         return {"kind": self.kind, "partitions": dict.fromkeys(self.frames, self.partitions)}

@@ -4,6 +4,7 @@ of exactly its baseline's inputs takes the baseline's model instead."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,9 @@ def run(r: StageRun) -> TrainResult:
             hint="add rows (every class in both the training and the holdout rows), or "
             "lower data.split.test_size",
         )
-    result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)))
+    scale = b.dataset.scale  # engine: dask: the estimator's n_jobs run on the cluster
+    with scale.engine.fitting() if scale is not None else contextlib.nullcontext():
+        result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)))
     del X, y
     if r.baseline is not None:
         result.note = decision.reason

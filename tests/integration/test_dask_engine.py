@@ -250,3 +250,43 @@ def test_a_build_joins_the_cluster_its_address_variable_names_and_leaves_it_runn
         assert set(manifest["data"]["engine"]["partitions"]) == {"data", "train", "test"}
         with Client(cluster.scheduler_address) as client:  # still up
             assert len(client.nthreads()) == 3
+
+
+def test_an_estimators_own_jobs_run_on_the_cluster(tmp_path) -> None:
+    """A forest's n_jobs (and a search's) go through joblib's Dask backend: its
+    trees are built as tasks on the cluster's workers."""
+    from distributed import LocalCluster
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"x": rng.normal(size=600), "z": rng.normal(size=600)})
+    df["y"] = (df["x"] + rng.normal(size=600) > 0).astype(int)
+    (tmp_path / "d").mkdir()
+    df.to_parquet(tmp_path / "d" / "a.parquet", index=False)
+    model = {
+        "estimator": "sklearn.ensemble.RandomForestClassifier",
+        "params": {"n_estimators": 20, "max_depth": 3, "n_jobs": 2},
+    }
+    (tmp_path / "ci-ml.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "data": {"path": "d", "target": "y"},
+                "task": "classification",
+                "model": model,
+                "engine": {"kind": "dask", "address_env": "CI_ML_TEST_SCHEDULER"},
+            }
+        )
+    )
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
+        env = {"CI_ML_TEST_SCHEDULER": cluster.scheduler_address}
+        ok(
+            run_cli(
+                "run",
+                "--config",
+                str(tmp_path / "ci-ml.yaml"),
+                "--out",
+                str(tmp_path / "o"),
+                env=env,
+            )
+        )
+        ran = set(cluster.scheduler.task_prefixes)
+    assert any("_parallel_build_trees" in name for name in ran), sorted(ran)
