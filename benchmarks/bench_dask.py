@@ -3,8 +3,8 @@ dask}` on 1M to 50M generated rows (partitioned Parquet, 1M rows a file, written
 one file at a time), against a cluster this script starts (2 worker processes, 1
 thread each) and names through `engine.address_env`, so the ci-ml process is the
 client alone: its wall, CPU and peak RSS (os.wait4) are the client's. The workers'
-peak RSS is read from each worker after the build (the cluster restarts between
-sizes). Writes benchmarks/DASK.md.
+peak RSS is read from each worker after the build (a fresh cluster per
+build). Writes benchmarks/DASK.md.
 
     python benchmarks/bench_dask.py [--sizes 1M,5M,10M,20M,50M] [--repeats 1]
 """
@@ -88,40 +88,41 @@ def main() -> None:
     root = default_cache() / "dask"
     rows_out = []
     started = time.strftime("%Y-%m-%d %H:%M")
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):  # fmt: skip
-        for size in sizes:
-            folder = project(root, size)
-            for r in range(args.repeats):
-                client.restart()
+    for size in sizes:
+        folder = project(root, size)
+        for r in range(args.repeats):
+            # A fresh cluster per build: the workers' peak memory is this build's.
+            with (
+                LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                             dashboard_address=None) as cluster,
+                Client(cluster) as client,
+            ):  # fmt: skip
                 out = folder / "runs" / f"out-{r}"
                 shutil.rmtree(out, ignore_errors=True)
                 env = clean_env() | {ADDRESS: cluster.scheduler_address}
                 cmd = [sys.executable, "-m", "ci_ml", "run", "--config", str(folder / "ci-ml.yaml"),
                        "--out", str(out)]  # fmt: skip
-                m = run_measured(
-                    cmd, env=env, cwd=folder, logs=out.with_suffix(".logs"), timeout=7200
-                )
+                m = run_measured(cmd, env=env, cwd=folder, logs=out.with_suffix(".logs"),
+                                 timeout=7200)  # fmt: skip
                 if m.returncode != 0:
                     raise SystemExit(m.stderr[-3000:])
-                manifest = json.loads((out / "manifest.json").read_text())
-                metrics = json.loads((out / "metrics.json").read_text())["metrics"]
-                row = {
-                    "rows": size,
-                    "wall": m.wall,
-                    "client_cpu": m.cpu,
-                    "client_peak_mib": m.peak_rss_mib,
-                    "worker_peak_mib": worker_peaks(client),
-                    "stages": manifest["timings_seconds"],
-                    "sample": manifest["data"]["engine"]["sample"],
-                    "roc_auc": metrics["roc_auc"]["value"],
-                    "load": (m.load_before + m.load_after) / 2,
-                }
-                rows_out.append(row)
-                print(json.dumps(row), flush=True)
-                write(rows_out, started)
+                peaks = worker_peaks(client)
+            manifest = json.loads((out / "manifest.json").read_text())
+            metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+            row = {
+                "rows": size,
+                "wall": m.wall,
+                "client_cpu": m.cpu,
+                "client_peak_mib": m.peak_rss_mib,
+                "worker_peak_mib": peaks,
+                "stages": manifest["timings_seconds"],
+                "sample": manifest["data"]["engine"]["sample"],
+                "roc_auc": metrics["roc_auc"]["value"],
+                "load": (m.load_before + m.load_after) / 2,
+            }
+            rows_out.append(row)
+            print(json.dumps(row), flush=True)
+            write(rows_out, started)
 
 
 def write(rows: list[dict], started: str) -> None:
