@@ -16,6 +16,7 @@ Regenerate the lock with `scripts/update-lock.sh` (see docs/development/index.md
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import platform
 import re
@@ -43,6 +44,17 @@ COMMENT_PACKAGES = (
     "typing-inspection",
     "urllib3",
 )
+# The optional model libraries, by top-level module, and the extra of ci-ml that
+# installs each (pyproject.toml). The lock pins them with everything else; a
+# line `# extra NAME: dist dist ...` lists the distributions only that extra
+# needs, which the action installs only for a config that names the library.
+# `dask` is also the extra of `engine: {kind: dask}` (docs/guide/scale.md).
+EXTRAS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost", "dask": "dask"}
+# engine: {kind: dask}, in block or flow style (no other key of the config takes `dask`).
+_ENGINE_DASK = re.compile(r"\bkind:\s*[\"']?dask\b")
+_EXTRA_LINE = re.compile(r"^# extra ([a-z0-9-]+): (.*)$", re.MULTILINE)
+_ESTIMATOR = re.compile(r"^\s*estimator:\s*[\"']?([A-Za-z_][\w.]*)", re.MULTILINE)
+_FACTORY = re.compile(r"^\s*factory:\s*[\"']?([^\"'#\s]+)", re.MULTILINE)
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
 
 
@@ -74,6 +86,63 @@ def subset(lock_text: str, names: tuple[str, ...]) -> str:
         if keep:
             out.append(line)
     return "".join(out)
+
+
+def extra_packages(lock_text: str) -> dict[str, set[str]]:
+    """{extra: the distributions only it needs}, from the lock's `# extra` lines."""
+    return {
+        m.group(1): {normalize(n) for n in m.group(2).split()}
+        for m in _EXTRA_LINE.finditer(lock_text)
+    }
+
+
+def lock_for(lock_text: str, extras: list[str]) -> str:
+    """The part of the lock to install for these extras: every entry but those
+    only the other extras need."""
+    needs = extra_packages(lock_text)
+    unknown = sorted(set(extras) - set(needs))
+    if unknown:
+        raise ValueError(f"the lock has no extra {', '.join(unknown)}")
+    wanted = set().union(*(needs[e] for e in extras)) if extras else set()
+    left_out = set().union(*needs.values()) - wanted
+    return subset(lock_text, tuple(sorted(set(pins(lock_text)) - left_out)))
+
+
+def _imports(path: Path) -> set[str]:
+    """The top-level modules a Python file imports (parsed, never run)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return set()  # the build says what is wrong with the file
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name.partition(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out.add(node.module.partition(".")[0])
+    return out
+
+
+def extras_for(config: Path) -> list[str]:
+    """The extras a build with this config needs: the library its
+    `model.estimator` names, or those its `model.factory`'s file imports, and
+    `dask` for `engine: {kind: dask}`. Read without a YAML parser (nothing is
+    installed yet) and without running anything: a line's value, and the
+    factory's file parsed with `ast`. A library
+    this misses (imported by another of the project's files) stops the build
+    with the install command (ci_ml/modeling/libraries.py)."""
+    try:
+        text = config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []  # the build says the config is missing
+    modules = {m.group(1).partition(".")[0] for m in _ESTIMATOR.finditer(text)}
+    if _ENGINE_DASK.search(text):
+        modules.add("dask")
+    for m in _FACTORY.finditer(text):
+        file_part = m.group(1).rpartition(":")[0]
+        if file_part:
+            modules |= _imports(config.parent / file_part)
+    return sorted({EXTRAS[m] for m in modules if m in EXTRAS})
 
 
 def lock_sha256(path: Path) -> str:
@@ -128,14 +197,29 @@ def report(lock: Path | None) -> dict[str, object]:
 def main(argv: list[str]) -> int:
     """`install.py key ACTION_PATH RUNNER_OS RUNNER_ARCH`: print the install's key, or
     say why this Python or machine is not covered (exit 2).
-    `install.py comment-lock ACTION_PATH`: print the part of the lock `ci-ml comment` needs."""
+    `install.py comment-lock ACTION_PATH`: print the part of the lock `ci-ml comment` needs.
+    `install.py extras CONFIG`: print the extras the config needs (space-separated).
+    `install.py lock ACTION_PATH [EXTRA...]`: print the part of the lock a build with
+    these extras installs."""
     if len(argv) == 2 and argv[0] == "comment-lock":
         text = (Path(argv[1]) / LOCK).read_text(encoding="utf-8")
         print(subset(text, COMMENT_PACKAGES), end="")
         return 0
+    if len(argv) == 2 and argv[0] == "extras":
+        print(" ".join(extras_for(Path(argv[1]))))
+        return 0
+    if len(argv) >= 2 and argv[0] == "lock":
+        text = (Path(argv[1]) / LOCK).read_text(encoding="utf-8")
+        try:
+            print(lock_for(text, argv[2:]), end="")
+        except ValueError as e:
+            print(f"::error title=ci-ml::{e}", file=sys.stderr)
+            return 2
+        return 0
     if len(argv) != 4 or argv[0] != "key":
         print(
-            "usage: install.py key ACTION_PATH RUNNER_OS RUNNER_ARCH | comment-lock ACTION_PATH",
+            "usage: install.py key ACTION_PATH RUNNER_OS RUNNER_ARCH | comment-lock ACTION_PATH"
+            " | extras CONFIG | lock ACTION_PATH [EXTRA...]",
             file=sys.stderr,
         )
         return 2

@@ -20,8 +20,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.errors import ExportError
+from ci_ml.modeling.boosters import register_for
 from ci_ml.modeling.converters import custom_converters
 from ci_ml.modeling.estimator import describe_estimator
+from ci_ml.modeling.libraries import library_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,10 +105,15 @@ def _classifier_options(est: Any) -> dict[int, dict[str, Any]]:
 
 
 def _uses_float32_trees(est: Any) -> bool:
-    """scikit-learn's classic trees compare float32(x) with their thresholds;
-    HistGradientBoosting compares float64 x. Mirror whichever the model does."""
+    """scikit-learn's classic trees compare float32(x) with their thresholds, and so
+    do XGBoost and CatBoost; HistGradientBoosting and LightGBM compare float64 x.
+    Mirror whichever the model does."""
     classic = ("DecisionTree", "ExtraTree", "RandomForest", "ExtraTrees", "GradientBoosting")
-    return any(type(o).__name__.startswith(classic) for o in _nested(est))
+    for o in _nested(est):
+        lib = library_of(o)
+        if (lib is None and type(o).__name__.startswith(classic)) or (lib and lib.float32_inputs):
+            return True
+    return False
 
 
 def _find(est: Any, prefix: str) -> list[Any]:
@@ -231,6 +238,7 @@ def convert(
     from skl2onnx import convert_sklearn
 
     spec = input_spec(X, est)
+    register_for(_nested(est))
     opset: dict[str, int] = {"ai.onnx.ml": DEFAULT_ML_OPSET}
     if target_opset:
         opset[""] = target_opset
@@ -248,6 +256,8 @@ def convert(
                     if "" in opset
                     else {"ai.onnx.ml": opset["ai.onnx.ml"], **_default_opset()},
                 )
+        except ExportError:  # ci-ml's own converters know what to say
+            raise
         except Exception as e:  # skl2onnx raises RuntimeError, NameError, MissingShapeCalculator...
             last_error = e
             if (

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import FITTED_MODEL, plain
 from ci_ml.errors import ConfigError, UsageError
-from ci_ml.modeling import preprocess
+from ci_ml.modeling import libraries, preprocess
 from ci_ml.records import TrainResult
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ def _import_estimator(path: str) -> type:
     from sklearn.base import BaseEstimator
 
     module_name, _, cls_name = path.rpartition(".")
+    missing = libraries.not_installed(path, "model.estimator")
+    if missing is not None:
+        raise missing
     try:
         module = importlib.import_module(module_name)
         obj = getattr(module, cls_name)
@@ -81,6 +84,11 @@ def _where(e: BaseException) -> str:
 
 
 def _user_code_error(what: str, path: Path | None, e: BaseException) -> ConfigError:
+    if isinstance(e, ModuleNotFoundError) and e.name:
+        missing = libraries.not_installed(e.name, f"model.factory: {what}")
+        if missing is not None:
+            missing.file = str(path) if path else None
+            return missing
     if isinstance(e, SystemExit):
         detail = f"called sys.exit({e.code!r})"
     else:
@@ -141,11 +149,13 @@ def build_estimator(cfg: Config) -> Any:
             ) from None
         except (Exception, SystemExit) as e:
             raise _user_code_error(f"calling {cfg.model.factory}", path, e) from None
-    if not isinstance(est, BaseEstimator):
+    # CatBoost's estimators have the scikit-learn interface without its base class.
+    if not isinstance(est, BaseEstimator) and libraries.library_of(est) is None:
         raise ConfigError(
             f"model: expected a scikit-learn estimator, got {type(est).__name__}",
             hint="the factory must return an unfitted estimator or Pipeline",
         )
+    libraries.check_params(est)
     return est
 
 
@@ -197,11 +207,13 @@ def fit(
 
     est = build_estimator(cfg)
     check_task(est, task)
-    seeded = apply_seed(est, cfg.model.seed)
+    # The libraries' own seeds and thread counts first: their random_state, once
+    # set, is no longer left for apply_seed.
+    seeded = sorted(libraries.apply_defaults(est, cfg.model.seed) + apply_seed(est, cfg.model.seed))
     model = preprocess.build(est, columns, X) if columns is not None else est
     t0 = time.perf_counter()
     try:
-        model.fit(X, y)
+        fit_model(model, X, y, task)
     except ValueError as e:
         # sklearn's ValueErrors at fit time are data problems: strings in a numeric
         # model, NaNs an estimator cannot take, and so on.
@@ -214,7 +226,8 @@ def fit(
             hint="the estimator or a step of its pipeline failed on this data; see the message",
         ) from None
     seconds = time.perf_counter() - t0
-    classes = plain(list(model.classes_)) if hasattr(model, "classes_") else None
+    labels = libraries.classes_of(model)
+    classes = plain(labels) if labels is not None else None
     applied = columns is not None and model is not est
     return TrainResult(
         describe_estimator(model),
@@ -226,6 +239,22 @@ def fit(
         preprocess=preprocess.describe(columns, X) if applied else None,
         model=model,
     )
+
+
+def fit_model(model: Any, X: pd.DataFrame, y: pd.Series, task: str) -> None:
+    """model.fit(X, y), on class indexes for a classifier that takes nothing else
+    (XGBoost), whose real labels are then kept beside it (libraries.LABELS)."""
+    final = libraries.final_step(model)
+    lib = libraries.library_of(final)
+    if task != "classification" or lib is None or not lib.integer_labels:
+        model.fit(X, y)
+        return
+    import numpy as np
+    import pandas as pd
+
+    labels, codes = np.unique(np.asarray(y), return_inverse=True)
+    model.fit(X, pd.Series(codes, index=y.index, name=y.name))
+    setattr(final, libraries.LABELS, labels)
 
 
 def _jsonable_params(est: Any) -> dict[str, Any]:

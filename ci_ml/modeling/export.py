@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.modeling.convert import convert, describe
+from ci_ml.modeling.libraries import classes_of
 from ci_ml.modeling.parity import parity, sklearn_predictions
 from ci_ml.records import ExportResult
 from ci_ml.scoring.onnx import feeds, onnx_predictions, predicting, session_for, timed
@@ -47,7 +48,7 @@ def export(
         opset={(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import},
         probabilities=probabilities,
     )
-    classes = list(est.classes_) if task == "classification" else None
+    classes = classes_of(est) if task == "classification" else None
     inputs = feeds(X, spec, precision)
     with predicting("scikit-learn"):
         reference = sklearn_predictions(est, X, task)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.errors import ParityError
+from ci_ml.modeling.libraries import classes_of, final_step, library_of
 from ci_ml.scoring.labels import encode_labels
 from ci_ml.scoring.onnx import Predictions
 
@@ -34,14 +35,12 @@ PREDICT_IS_ARGMAX = frozenset(
 )
 
 
-def _final_step(est: Any) -> Any:
-    while hasattr(est, "steps"):
-        est = est.steps[-1][1]
-    return est
-
-
 def predict_is_argmax(est: Any) -> bool:
-    final = _final_step(est)
+    """Also every classifier of XGBoost, LightGBM and CatBoost: each predicts the
+    most probable class (tests/unit/test_estimator_matrix.py checks it)."""
+    final = final_step(est)
+    if library_of(final) is not None:
+        return hasattr(final, "predict_proba")
     cls = type(final)
     return cls.__module__.startswith("sklearn.") and cls.__name__ in PREDICT_IS_ARGMAX
 
@@ -52,12 +51,13 @@ def sklearn_predictions(est: Any, X: pd.DataFrame, task: str) -> Predictions:
 
     if task != "classification":
         return Predictions(np.asarray(est.predict(X), dtype=np.float64).ravel())
+    classes = classes_of(est) or []
     if not hasattr(est, "predict_proba"):
-        return Predictions(encode_labels(est.predict(X), list(est.classes_)))
+        return Predictions(encode_labels(est.predict(X), classes))
     proba = np.asarray(est.predict_proba(X), dtype=np.float64)
     if predict_is_argmax(est):
         return Predictions(proba.argmax(axis=1).astype(np.int64), proba)
-    return Predictions(encode_labels(est.predict(X), list(est.classes_)), proba)
+    return Predictions(encode_labels(est.predict(X), classes), proba)
 
 
 def parity(

@@ -333,3 +333,42 @@ def test_fork_comment_template_runs_no_pr_code():
         assert "${{" not in s.get("run", ""), s.get("name")
     action_step = next(s for s in steps if OWN_ACTION.match(s.get("uses", "")))
     assert action_step["with"]["mode"] == "comment"
+
+
+def _extras_part(action) -> str:
+    """The install step's lines that pick the lock and key for the config's extras."""
+    install = _steps(action)[0]["run"]
+    start = install.index('if [ "$CI_ML_MODE" != comment ]; then')
+    return install[start : install.index('if [ "$CI_ML_MODE" = comment ]; then')]
+
+
+@pytest.mark.parametrize(
+    ("estimator", "suffix", "has"),
+    [
+        ("xgboost.XGBClassifier", "-xgboost", "xgboost-cpu=="),
+        ("sklearn.linear_model.Ridge", "", None),
+    ],
+)
+def test_the_action_installs_the_extras_the_config_names(action, tmp_path, estimator, suffix, has):
+    import sys
+
+    (tmp_path / "ci-ml.yaml").write_text(f"model:\n  estimator: {estimator}\n")
+    script = "set -eEuo pipefail\nkey=base\n" + _extras_part(action) + 'echo "$key $lock"\n'
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "python": sys.executable,
+        "CI_ML_ACTION_PATH": str(ROOT),
+        "CI_ML_WORKDIR": str(tmp_path),
+        "CI_ML_CONFIG": "ci-ml.yaml",
+        "CI_ML_MODE": "pr",
+        "RUNNER_TEMP": str(tmp_path),
+    }
+    out = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    key, lock = out.stdout.strip().splitlines()[-1].split(" ")
+    assert key == "base" + suffix
+    text = (tmp_path / "ci-ml-build.lock").read_text()
+    assert lock == str(tmp_path / "ci-ml-build.lock") and "scikit-learn==" in text
+    for name in ("xgboost-cpu==", "lightgbm==", "catboost=="):
+        assert (name in text) == (name == has), name
+    assert _steps(action)[0]["env"]["CI_ML_CONFIG"] == "${{ inputs.config }}"

@@ -21,10 +21,13 @@ import joblib
 import pytest
 
 from ci_ml.modeling.convert import canonical, convert, describe
+from ci_ml.modeling.estimator import fit_model
 from ci_ml.scoring.onnx import model_metadata
 from tests.unit.test_estimator_matrix import (
+    BOOSTERS,
     CLASSIFIERS,
     REGRESSORS,
+    booster,
     mixed_data,
     numeric_data,
 )
@@ -55,6 +58,13 @@ def fitted_matrix() -> dict:
         Xtr, ytr, Xte, _ = numeric_data(task)
         for name, make in table.items():
             models[name] = (make().fit(Xtr, ytr), Xte)
+        # XGBoost, LightGBM, CatBoost: their converters (onnxmltools', CatBoost's own)
+        # write the same bytes too.
+        for name in BOOSTERS:
+            if name.endswith("Classifier") == (task == "classification"):
+                est = booster(name)
+                fit_model(est, Xtr, ytr, task)
+                models[name] = (est, Xte)
     Xtr, ytr, Xte, _ = numeric_data("classification", classes=3)
     models["LogisticRegression-3-classes"] = (
         CLASSIFIERS["LogisticRegression"]().fit(Xtr, ytr),

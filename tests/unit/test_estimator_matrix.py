@@ -1,6 +1,9 @@
 """Every estimator the docs (guide/build.md) list as supported converts to ONNX and predicts
 like scikit-learn on held-out rows (labels identical, probabilities and
-predictions within the default tolerance). Keep this list and the docs' in sync."""
+predictions within the default tolerance). Keep this list and the docs' in sync.
+
+README's supported-models table is rendered from these lists (`supported_models`,
+scripts/gen_docs.py): a row is there because a test here proves it."""
 
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from ci_ml.data import is_text
 from ci_ml.modeling import preprocess
 from ci_ml.modeling.convert import convert
+from ci_ml.modeling.estimator import _import_estimator, fit_model
 from ci_ml.modeling.export import export
+from ci_ml.modeling.libraries import apply_defaults
 from ci_ml.modeling.parity import predict_is_argmax
 
 TOL = 1e-4
@@ -101,17 +106,66 @@ REGRESSORS = {
 }
 
 
+# The gradient-boosting libraries (the extras ci-ml[xgboost], ci-ml[lightgbm],
+# ci-ml[catboost], all in the `test` extra): imported by path as a config names
+# them, seeded and threaded as ci-ml does, small.
+BOOSTERS = {
+    "XGBClassifier": ("xgboost.XGBClassifier", {"n_estimators": 30, "max_depth": 4}),
+    "XGBRegressor": ("xgboost.XGBRegressor", {"n_estimators": 30, "max_depth": 4}),
+    "LGBMClassifier": ("lightgbm.LGBMClassifier", {"n_estimators": 30}),
+    "LGBMRegressor": ("lightgbm.LGBMRegressor", {"n_estimators": 30}),
+    "CatBoostClassifier": ("catboost.CatBoostClassifier", {"n_estimators": 30, "depth": 4}),
+    "CatBoostRegressor": ("catboost.CatBoostRegressor", {"n_estimators": 30, "depth": 4}),
+}
+BOOSTER_CLASSIFIERS = sorted(n for n in BOOSTERS if n.endswith("Classifier"))
+BOOSTER_REGRESSORS = sorted(n for n in BOOSTERS if n.endswith("Regressor"))
+
+
+def booster(name: str):
+    path, params = BOOSTERS[name]
+    est = _import_estimator(path)(**params)
+    apply_defaults(est, 0)
+    return est
+
+
 # What each estimator exports in (the README says the same): double everywhere,
 # except SVR, whose kernel onnxruntime has only in float.
 FLOAT_EXPORTS = {"SVR"}
+LIBRARY_NAMES = {"xgboost": "XGBoost", "lightgbm": "LightGBM", "catboost": "CatBoost"}
+
+
+def supported_models() -> list[dict]:
+    """README's supported-models table, one row per library: what these lists (and
+    so the tests below) prove, each estimator alone and behind `preprocess: auto`."""
+    rows = [
+        {
+            "library": "scikit-learn",
+            "extra": None,
+            "classifiers": sorted(CLASSIFIERS),
+            "regressors": sorted(REGRESSORS),
+            "float": sorted(FLOAT_EXPORTS),
+        }
+    ]
+    for module, library in LIBRARY_NAMES.items():
+        names = [n for n, (path, _) in BOOSTERS.items() if path.startswith(module + ".")]
+        rows.append(
+            {
+                "library": library,
+                "extra": module,
+                "classifiers": sorted(n for n in names if n in BOOSTER_CLASSIFIERS),
+                "regressors": sorted(n for n in names if n in BOOSTER_REGRESSORS),
+                "float": sorted(FLOAT_EXPORTS & set(names)),
+            }
+        )
+    return rows
 
 
 def check(est, Xtr, ytr, Xte, task: str, name: str | None = None, tmp_path=None) -> dict:
-    """Fit, export with ci-ml's export stage, and check parity and precision."""
+    """Fit (as ci-ml fits), export with ci-ml's export stage, and check parity and precision."""
     import tempfile
     from pathlib import Path
 
-    est.fit(Xtr, ytr)
+    fit_model(est, Xtr, ytr, task)
     with tempfile.TemporaryDirectory() as d:
         result, _ = export(est, Xte, task, Path(d), None, TOL)
     assert result.parity["passed"], result.parity
@@ -220,6 +274,83 @@ def test_regressor_behind_auto_preprocessing(name: str) -> None:
     check(auto(REGRESSORS[name](), Xtr, Xte), Xtr, ytr, Xte, "regression", name)
 
 
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("name", BOOSTER_CLASSIFIERS)
+def test_booster_classifier(name: str, classes: int) -> None:
+    Xtr, ytr, Xte, _ = numeric_data("classification", classes=classes)
+    check(booster(name), Xtr, ytr, Xte, "classification", name)
+
+
+@pytest.mark.parametrize("name", BOOSTER_REGRESSORS)
+def test_booster_regressor(name: str) -> None:
+    Xtr, ytr, Xte, _ = numeric_data("regression")
+    check(booster(name), Xtr, ytr, Xte, "regression", name)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("name", BOOSTER_CLASSIFIERS)
+def test_booster_classifier_behind_auto_preprocessing(name: str, classes: int) -> None:
+    """Text labels, one-hot columns, imputed medians: one graph, the real labels out
+    (XGBoost is trained on class indexes), splits as the library makes them."""
+    Xtr, ytr, Xte, _ = text_table("classification", classes=classes)
+    check(auto(booster(name), Xtr, Xte), Xtr, ytr, Xte, "classification", name)
+
+
+@pytest.mark.parametrize("name", BOOSTER_REGRESSORS)
+def test_booster_regressor_behind_auto_preprocessing(name: str) -> None:
+    Xtr, ytr, Xte, _ = text_table("regression")
+    check(auto(booster(name), Xtr, Xte), Xtr, ytr, Xte, "regression", name)
+
+
+@pytest.mark.parametrize("name", BOOSTER_CLASSIFIERS)
+def test_booster_in_a_users_pipeline_with_a_column_transformer(name: str) -> None:
+    """One-hot first: skl2onnx types the merged columns as float (guide/build.md)."""
+    Xtr, ytr, Xte, _ = mixed_data()
+    check(_column_pipeline(booster(name)), Xtr, ytr, Xte, "classification")
+
+
+def test_an_xgboost_model_predicts_its_real_labels_in_onnx() -> None:
+    """XGBoost trains on 0..k-1 only: ci-ml trains it on class indexes and writes
+    the labels ("no", "yes") into model.onnx, which predicts them."""
+    import onnxruntime as ort
+
+    Xtr, ytr, Xte, _ = numeric_data("classification")
+    est = booster("XGBClassifier")
+    fit_model(est, Xtr, ytr, "classification")
+    model, _, _ = convert(est, Xte, None)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels = session.run(None, {"input": Xte.to_numpy()})[0]
+    assert set(labels) == {"no", "yes"}
+
+
+@pytest.mark.parametrize("name", sorted(BOOSTERS))
+def test_a_booster_fitted_on_named_columns_exports(name: str) -> None:
+    """Fitted on a DataFrame as ci-ml fits it, with its columns' names (XGBoost's
+    converter understands only f0, f1...)."""
+    task = "classification" if name.endswith("Classifier") else "regression"
+    Xtr, ytr, Xte, _ = numeric_data(task)
+    rename = {c: f"feature {c}" for c in Xtr.columns}
+    check(booster(name), Xtr.rename(columns=rename), ytr, Xte.rename(columns=rename), task, name)
+
+
+def test_lightgbm_split_values_are_double_in_onnx() -> None:
+    """LightGBM compares double features with double split values: model.onnx
+    carries them as double tensors (ai.onnx.ml opset 3), never rounded to float."""
+    Xtr, ytr, Xte, _ = numeric_data("regression")
+    est = booster("LGBMRegressor")
+    fit_model(est, Xtr, ytr, "regression")
+    model, precision, _ = convert(est, Xte, None)
+    attrs = {
+        a.name
+        for n in model.graph.node
+        if n.op_type.startswith("TreeEnsemble")
+        for a in n.attribute
+    }
+    assert precision == "double"
+    assert {"nodes_values_as_tensor", "target_weights_as_tensor"} <= attrs
+    assert "nodes_values" not in attrs
+
+
 @pytest.mark.parametrize("name", ["LogisticRegression", "HistGradientBoostingClassifier"])
 def test_multiclass_behind_auto_preprocessing(name: str) -> None:
     Xtr, ytr, Xte, _ = text_table("classification", classes=3)
@@ -283,6 +414,18 @@ def test_predict_is_the_argmax_of_predict_proba_where_ci_ml_takes_it_so(name, cl
     assert (est.predict(Xte) == argmax).all()
 
 
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("name", BOOSTER_CLASSIFIERS)
+def test_a_booster_predicts_the_argmax_of_its_probabilities(name, classes) -> None:
+    Xtr, ytr, Xte, _ = numeric_data("classification", classes=classes)
+    est = booster(name)
+    fit_model(est, Xtr, ytr, "classification")
+    assert predict_is_argmax(est), name
+    # (XGBoost's classes_ are the class indexes ci-ml trained it on.)
+    argmax = np.asarray(est.classes_)[est.predict_proba(Xte).argmax(axis=1)]
+    assert (np.asarray(est.predict(Xte)).ravel() == argmax).all()
+
+
 @pytest.mark.filterwarnings("ignore:The `probability` parameter was deprecated:FutureWarning")
 def test_svc_with_platt_probabilities_is_not_taken_for_an_argmax() -> None:
     est = make_pipeline(StandardScaler(), svm.SVC(probability=True, random_state=0))
@@ -320,3 +463,9 @@ def test_unconvertible_estimator_gets_a_clear_error() -> None:
     est = make_pipeline(FunctionTransformer(np.log1p), linear_model.Ridge()).fit(Xtr.abs(), ytr)
     with pytest.raises(ExportError, match=r"cannot export Pipeline\(FunctionTransformer → Ridge\)"):
         convert(est, Xtr, None)
+
+
+def test_the_matrix_tolerance_is_the_default_one_the_readme_states() -> None:
+    from ci_ml.config import ExportConfig
+
+    assert ExportConfig().tolerance == TOL

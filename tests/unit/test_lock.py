@@ -55,7 +55,10 @@ def pinned_for(env: dict[str, str]) -> dict[str, Version]:
 
 
 def requirements() -> list[Requirement]:
+    """ci-ml's dependencies, with the model libraries' extras (the lock pins them too)."""
     deps = PYPROJECT["project"]["dependencies"] + PYPROJECT["build-system"]["requires"]
+    for extra in sorted(set(install.EXTRAS.values())):
+        deps = deps + PYPROJECT["project"]["optional-dependencies"][extra]
     return [Requirement(d) for d in deps]
 
 
@@ -148,3 +151,76 @@ def test_the_manifest_says_whether_the_install_matches_the_lock(tmp_path: Path) 
     assert report["locked"] is False
     assert report["differs"] == {"pytest": {"installed": have, "locked": ["0.0.1"]}}
     assert install.report(None) == {"locked": False, "lock_sha256": None, "differs": {}}
+
+
+def test_each_extra_has_its_line_in_the_lock_naming_pinned_distributions() -> None:
+    text = LOCK.read_text()
+    needs = install.extra_packages(text)
+    assert set(needs) == set(install.EXTRAS.values())
+    pinned = install.pins(text)
+    for extra, names in needs.items():
+        assert names and names <= set(pinned), extra
+        for req in PYPROJECT["project"]["optional-dependencies"][extra]:
+            assert install.normalize(Requirement(req).name) in names, (extra, req)
+
+
+def test_the_base_install_leaves_out_every_extra_and_an_extra_brings_its_own() -> None:
+    text = LOCK.read_text()
+    base = set(install.pins(install.lock_for(text, [])))
+    assert not base & {"xgboost", "xgboost-cpu", "lightgbm", "catboost", "onnxmltools"}
+    assert {"scikit-learn", "skl2onnx", "onnxruntime"} <= base
+    xgb = set(install.pins(install.lock_for(text, ["xgboost"])))
+    assert xgb - base == {"xgboost", "xgboost-cpu", "onnxmltools"}
+    both = set(install.pins(install.lock_for(text, ["xgboost", "lightgbm"])))
+    assert both - base == {"xgboost", "xgboost-cpu", "onnxmltools", "lightgbm"}
+    assert install.pins(install.lock_for(text, sorted(install.EXTRAS))) == install.pins(text)
+    with pytest.raises(ValueError, match="no extra torch"):
+        install.lock_for(text, ["torch"])
+
+
+def test_the_lock_of_an_extra_installs_with_hashes_and_nothing_twice() -> None:
+    part = install.lock_for(LOCK.read_text(), ["catboost"])
+    for env in (environment((3, 10), "Linux", "x86_64"), environment((3, 14), "Darwin", "arm64")):
+        seen: set[str] = set()
+        for m in ENTRY.finditer(part):
+            if m["marker"] is None or Marker(m["marker"]).evaluate(env):
+                name = install.normalize(m["name"])
+                assert name not in seen and m["hashes"].count("--hash=") >= 1
+                seen.add(name)
+        assert {"catboost", "matplotlib", "numpy"} <= seen
+
+
+@pytest.mark.parametrize(
+    ("config", "factory", "extras"),
+    [
+        ("model:\n  estimator: xgboost.XGBClassifier\n", None, ["xgboost"]),
+        ("model:\n  estimator: 'lightgbm.LGBMRegressor'\n  params: {}\n", None, ["lightgbm"]),
+        ("model:\n  estimator: sklearn.linear_model.Ridge\n", None, []),
+        (
+            "model:\n  factory: model.py:build\n",
+            "import numpy as np\nfrom catboost import CatBoostClassifier\nimport xgboost.sklearn\n",
+            ["catboost", "xgboost"],
+        ),
+        ("model:\n  factory: model.py:build\n", "def build(:\n", []),  # the build says why
+        ("model:\n  factory: missing.py:build\n", None, []),
+        ("model:\n  estimator: x.Y\nengine: {kind: dask, workers: 4}\n", None, ["dask"]),
+        ("engine:\n  kind: 'dask'\nmodel:\n  estimator: xgboost.XGBRegressor\n", None, ["dask", "xgboost"]),
+        ("engine: {kind: local}\nrelease: {registry: {kind: folder}}\n", None, []),
+    ],
+)
+def test_the_extras_a_config_needs(tmp_path: Path, config, factory, extras) -> None:
+    (tmp_path / "ci-ml.yaml").write_text(config)
+    if factory is not None:
+        (tmp_path / "model.py").write_text(factory)
+    assert install.extras_for(tmp_path / "ci-ml.yaml") == extras
+    assert install.extras_for(tmp_path / "absent.yaml") == []
+
+
+def test_the_extras_and_lock_commands(tmp_path: Path, capsys) -> None:
+    (tmp_path / "ci-ml.yaml").write_text("model:\n  estimator: catboost.CatBoostRegressor\n")
+    assert install.main(["extras", str(tmp_path / "ci-ml.yaml")]) == 0
+    assert capsys.readouterr().out == "catboost\n"
+    assert install.main(["lock", str(ROOT), "catboost"]) == 0
+    assert "catboost==" in capsys.readouterr().out
+    assert install.main(["lock", str(ROOT), "nope"]) == 2
+    assert "no extra nope" in capsys.readouterr().err
