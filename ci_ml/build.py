@@ -31,7 +31,8 @@ from ci_ml import fingerprint, lineage, outdir, records
 from ci_ml.artifact import BUILD_DIR, read_json, sha256_file, write_text
 from ci_ml.chain import CHAIN, Chain, config_digest
 from ci_ml.config import Config
-from ci_ml.data import data_paths, infer_task, load_dataset
+from ci_ml.data import data_digests, infer_task, load_dataset
+from ci_ml.engine.dask import DaskEngine
 from ci_ml.errors import ConfigError, UsageError
 from ci_ml.records import ChainRecord, MetricPlan, RecordError, StageState, dump, load
 from ci_ml.stats.bootstrap import Shared
@@ -39,6 +40,7 @@ from ci_ml.stats.metrics import METRICS, select
 
 if TYPE_CHECKING:
     from ci_ml.data import Dataset
+    from ci_ml.engine import Engine
     from ci_ml.fingerprint import Fingerprint
     from ci_ml.records import ChainRecord, MetricPlan, StageState
     from ci_ml.stats.bootstrap import Shared
@@ -64,6 +66,9 @@ class RunContext:
     # What the user calls the data this build was made of (a retraining run's fresh
     # snapshot: a date, an export's name or URL); its files' hashes are in the manifest.
     data_snapshot: str | None = None
+    # engine.address_env's value: the Dask scheduler to connect to (None: start a
+    # LocalCluster, or, when the config names a variable, that it was not set).
+    engine_address: str | None = None
 
 
 @dataclass
@@ -296,7 +301,7 @@ class Build:
     @cached_property
     def data_shas(self) -> dict[str, str]:
 
-        return {role: sha256_file(p) for role, p in data_paths(self.cfg).items() if p.is_file()}
+        return data_digests(self.cfg)
 
     @cached_property
     def config_json(self) -> dict[str, Any]:
@@ -310,7 +315,20 @@ class Build:
     @cached_property
     def dataset(self) -> Dataset:
 
-        return load_dataset(self.cfg, self.data_shas)
+        return load_dataset(self.cfg, self.data_shas, self.engine)
+
+    @cached_property
+    def engine(self) -> Engine | None:
+        """The engine the data are read on (None: local, pandas in this process);
+        opened on first use, closed by `close_engine` when the command ends."""
+        if self.cfg.engine.kind == "local":
+            return None
+        return DaskEngine(self.cfg, self.run.engine_address)
+
+    def close_engine(self) -> None:
+        engine = self.__dict__.pop("engine", None)
+        if engine is not None:
+            engine.close()
 
     @cached_property
     def shared(self) -> Shared:

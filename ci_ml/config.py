@@ -16,9 +16,11 @@ from pydantic import (
     ConfigDict,
     Field,
     FiniteFloat,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_serializer,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -79,6 +81,10 @@ EXAMPLES: dict[str, str] = {
     "model_tests.budgets": "budgets: {max_model_bytes: 5000000, max_latency_ms: 5, max_latency_ms_1k: 50, max_slowdown: 2}",
     "model_tests.pytest": "pytest: [tests_model]",
     "signing": "signing: {public_key: keys/model.pub, required: true}",
+    "engine": "engine: {kind: dask, address_env: DASK_SCHEDULER_ADDRESS}  (or kind: local, the default)",
+    "engine.kind": "kind: dask  (or local: pandas in this process, the default)",
+    "engine.address_env": "address_env: DASK_SCHEDULER_ADDRESS  (the variable holding tcp://host:8786)",
+    "engine.sample_rows": "sample_rows: 1000000  (training rows for an estimator that cannot train on Dask)",
 }
 
 
@@ -672,6 +678,43 @@ class DriftConfig(_Strict):
     sample_rows: int = Field(100_000, ge=1000)  # labelled rows kept (seeded) for the metrics
 
 
+class EngineConfig(_Strict):
+    """Where the data are read and the heavy passes run (docs/guide/scale.md):
+    `local`, pandas in this process (the default), or a Dask cluster. The
+    scheduler's address is a secret of the CI, so the config names the environment
+    variable that holds it, never the address; with none set, a LocalCluster of
+    `workers` processes is started (tests, a laptop, a large self-hosted runner)."""
+
+    kind: Literal["local", "dask"] = "local"
+    address_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    workers: int = Field(2, ge=1, le=1024)  # LocalCluster only
+    threads_per_worker: int = Field(1, ge=1, le=256)  # LocalCluster only
+    # LocalCluster only: workers in processes (false: threads of this process, for tests)
+    processes: bool = True
+    connect_seconds: float = Field(30, gt=0, le=600)  # to reach the scheduler at the address
+    # An estimator that cannot train on the cluster is fitted on a seeded sample of
+    # the training rows of at most this many rows (its size is in the manifest and
+    # the comment); the holdout rows the per-row stages read are capped the same way.
+    sample_rows: int = Field(1_000_000, ge=1_000)
+    seed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_address(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "address" in raw:
+            raise ValueError(
+                "the scheduler's address does not go in the config (it is a secret of the "
+                "CI): put it in an environment variable and name it with address_env"
+            )
+        return raw
+
+    @model_validator(mode="after")
+    def _dask_only(self) -> EngineConfig:
+        if self.kind == "local" and self.address_env is not None:
+            raise ValueError("address_env is for kind: dask; the local engine needs no address")
+        return self
+
+
 class Config(_Strict):
     name: str | None = None
     data: DataConfig
@@ -689,6 +732,7 @@ class Config(_Strict):
     signing: SigningConfig = Field(default_factory=SigningConfig)
     card: CardConfig = Field(default_factory=CardConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
 
     # Set by the loader, not by the user.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -704,6 +748,15 @@ class Config(_Strict):
     @property
     def display_name(self) -> str:
         return self.name or self.base_dir.resolve().name
+
+    @model_serializer(mode="wrap")
+    def _without_default_engine(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """The default engine is left out of the dump: a local build's config digest,
+        fingerprint and manifest stay what they were before engines existed."""
+        out: dict[str, object] = handler(self)
+        if self.engine == EngineConfig():
+            out.pop("engine", None)
+        return out
 
 
 # The JSON Schema of ci-ml.yaml, generated from the models above by `config_schema`

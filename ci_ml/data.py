@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml import suggest
 from ci_ml.artifact import sha256_file
+from ci_ml.engine import Sampled, dataset_digest
 from ci_ml.errors import ConfigError, DataValidationError, UsageError
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ci_ml.config import Config
+    from ci_ml.engine import Engine
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".tsv": "tsv"}
 
@@ -144,6 +146,25 @@ def check_table(df: pd.DataFrame, header: list[str], path: Path) -> None:
 
 
 @dataclass
+class Scale:
+    """A build on an engine other than local: the engine, each role's sample (the
+    rows the client holds of the whole) and the split the engine made."""
+
+    engine: Engine
+    sampled: dict[str, Sampled]
+    split: dict[str, Any] | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.engine.describe(),
+            "sample": {
+                role: {"rows": s.rows, "of": s.total, "seed": s.seed}
+                for role, s in self.sampled.items()
+            },
+        }
+
+
+@dataclass
 class DataFile:
     path: str
     sha256: str
@@ -164,8 +185,12 @@ class Dataset:
         sources: dict[str, pd.DataFrame],
         files: dict[str, DataFile],
         dropped: dict[str, pd.DataFrame] | None = None,
+        scale: Scale | None = None,
     ):
         self.cfg = cfg
+        # engine: {kind: dask}: the engine (its passes over every row) and what the
+        # client's frames are of the whole (None: a local build, the frames are all).
+        self.scale = scale
         self.sources = sources  # {"data": df} or {"train": df, "test": df}
         self.files = files
         self.target = cfg.data.target
@@ -214,6 +239,8 @@ class Dataset:
 
     @property
     def split(self) -> dict[str, Any] | None:
+        if self.scale is not None:
+            return self.scale.split
         return self._ensure_split()[2]
 
     @property
@@ -313,9 +340,26 @@ def data_paths(cfg: Config) -> dict[str, Path]:
     return {"train": cfg.resolve(d.train), "test": cfg.resolve(d.test)}
 
 
-def load_dataset(cfg: Config, shas: dict[str, str] | None = None) -> Dataset:
+def data_digests(cfg: Config) -> dict[str, str]:
+    """The sha256 of each configured source: of the file, or for a partitioned
+    dataset (engine: dask), of its files' own digests (ci_ml.engine.dataset_digest)."""
+    out = {}
+    for role, p in data_paths(cfg).items():
+        if p.is_file():
+            out[role] = sha256_file(p)
+        elif cfg.engine.kind != "local":
+            out[role] = dataset_digest(p, sha256_file)
+    return out
+
+
+def load_dataset(
+    cfg: Config, shas: dict[str, str] | None = None, engine: Engine | None = None
+) -> Dataset:
     """Read the configured data and drop the configured columns; split on first use.
-    `shas` are the files' sha256 if the caller has them already."""
+    `shas` are the files' sha256 if the caller has them already. With an engine
+    (engine: dask) the frames are its seeded samples (load_sampled)."""
+    if engine is not None:
+        return load_sampled(cfg, engine, shas or data_digests(cfg))
     d = cfg.data
     shas = shas or {}
     files: dict[str, DataFile] = {}
@@ -346,6 +390,51 @@ def load_dataset(cfg: Config, shas: dict[str, str] | None = None) -> Dataset:
             hint="train and test files must have the same columns",
         )
     return Dataset(cfg, {"train": train, "test": test[list(train.columns)]}, files, dropped)
+
+
+def load_sampled(cfg: Config, engine: Engine, shas: dict[str, str]) -> Dataset:
+    """The Dataset of a build on an engine: the training and holdout rows the
+    client holds are seeded samples of at most `engine.sample_rows` rows each
+    (every row when there are no more), in the data's order; the engine keeps the
+    whole for the passes over every row (validation, the row checks)."""
+    d, e = cfg.data, cfg.engine
+    frames, sampled = {}, {}
+    for role in ("train", "test"):
+        total = engine.rows(role)
+        df = engine.sample(role, e.sample_rows, e.seed)
+        sampled[role] = Sampled(len(df), total, e.seed)
+        frames[role] = df
+    files = {}
+    for role, path in data_paths(cfg).items():
+        first = frames["train" if role != "test" else "test"]
+        rows = sum(engine.rows(r) for r in ("train", "test")) if role == "data" else None
+        check_table(first, [str(c) for c in first.columns], path)
+        files[role] = DataFile(
+            _shown(path, cfg.base_dir),
+            shas[role],
+            rows=rows if rows is not None else engine.rows(role),
+            columns=first.shape[1],
+        )
+    kept = [c for c in d.drop if c in frames["test"].columns]
+    dropped = {"test": frames["test"][kept]} if kept else {}
+    where = data_paths(cfg)
+    train = _drop(frames["train"], d.drop, where.get("train", where.get("data", Path("data"))))
+    test = _drop(frames["test"], kept, where.get("test", where.get("data", Path("data"))))
+    for role, df in (("train", train), ("test", test)):
+        _require_target(df, d.target, where.get(role, where.get("data", Path(role))))
+    split = None
+    if d.split is not None and d.path is not None:
+        split = {"test_size": d.split.test_size, "seed": d.split.seed, "stratify": False}
+        split["by"] = "row key"  # ci_ml.engine.in_holdout: a hash of each row's values
+    scale = Scale(engine, sampled, split)
+    return Dataset(cfg, {"train": train, "test": test[list(train.columns)]}, files, dropped, scale)
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _drop(df: pd.DataFrame, drop: list[str], path: Path) -> pd.DataFrame:

@@ -48,7 +48,10 @@ COMMENT_PACKAGES = (
 # installs each (pyproject.toml). The lock pins them with everything else; a
 # line `# extra NAME: dist dist ...` lists the distributions only that extra
 # needs, which the action installs only for a config that names the library.
-EXTRAS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
+# `dask` is also the extra of `engine: {kind: dask}` (docs/guide/scale.md).
+EXTRAS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost", "dask": "dask"}
+# engine: {kind: dask}, in block or flow style (no other key of the config takes `dask`).
+_ENGINE_DASK = re.compile(r"\bkind:\s*[\"']?dask\b")
 _EXTRA_LINE = re.compile(r"^# extra ([a-z0-9-]+): (.*)$", re.MULTILINE)
 _ESTIMATOR = re.compile(r"^\s*estimator:\s*[\"']?([A-Za-z_][\w.]*)", re.MULTILINE)
 _FACTORY = re.compile(r"^\s*factory:\s*[\"']?([^\"'#\s]+)", re.MULTILINE)
@@ -122,9 +125,10 @@ def _imports(path: Path) -> set[str]:
 
 def extras_for(config: Path) -> list[str]:
     """The extras a build with this config needs: the library its
-    `model.estimator` names, or those its `model.factory`'s file imports. Read
-    without a YAML parser (nothing is installed yet) and without running
-    anything: a line's value, and the factory's file parsed with `ast`. A library
+    `model.estimator` names, or those its `model.factory`'s file imports, and
+    `dask` for `engine: {kind: dask}`. Read without a YAML parser (nothing is
+    installed yet) and without running anything: a line's value, and the
+    factory's file parsed with `ast`. A library
     this misses (imported by another of the project's files) stops the build
     with the install command (ci_ml/modeling/libraries.py)."""
     try:
@@ -132,6 +136,8 @@ def extras_for(config: Path) -> list[str]:
     except (OSError, UnicodeDecodeError):
         return []  # the build says the config is missing
     modules = {m.group(1).partition(".")[0] for m in _ESTIMATOR.finditer(text)}
+    if _ENGINE_DASK.search(text):
+        modules.add("dask")
     for m in _FACTORY.finditer(text):
         file_part = m.group(1).rpartition(":")[0]
         if file_part:

@@ -61,6 +61,7 @@ def assemble(b: Build) -> Manifest:
             "split": d.split if train else None,
             "train_rows": d.train_rows if train else None,
             "test_rows": len(d.test) if train else None,
+            **({"engine": d.scale.as_json()} if d.scale is not None else {}),
         },
         "target": {"name": d.target, "dtype": str(first[d.target].dtype)},
         "features": [{"name": str(c), "dtype": str(first[c].dtype)} for c in d.features],

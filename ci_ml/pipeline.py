@@ -36,9 +36,12 @@ def session(b: Build, create: bool = True) -> Iterator[Build]:
         try:
             yield b
         finally:
-            if b.manifest_due and b.data_loaded:
-                with contextlib.suppress(Exception):  # never hide the command's own error
-                    manifest.write(b)
+            try:
+                if b.manifest_due and b.data_loaded:
+                    with contextlib.suppress(Exception):  # never hide the command's own error
+                        manifest.write(b)
+            finally:
+                b.close_engine()
 
 
 def run_stage(stage: Stage, r: StageRun, console: Console) -> Any:

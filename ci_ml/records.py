@@ -870,6 +870,9 @@ class DataInfo:
     split: dict[str, Any] | None = None
     train_rows: int | None = None
     test_rows: int | None = None
+    # engine: {kind: dask}: the engine, and what the client held of each role's rows
+    # (ci_ml.data.Scale.as_json); absent from a local build's manifest.
+    engine: dict[str, Any] | None = optional()
 
 
 @dataclass

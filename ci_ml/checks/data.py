@@ -29,10 +29,13 @@ from ci_ml.data import is_text
 from ci_ml.records import Finding, SafeguardsResult, SkewMeasure
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
     import pandas as pd
 
     from ci_ml.config import SafeguardsConfig
+    from ci_ml.engine import Found, RowChecks
 
 
 MAX_EXAMPLES = 5
@@ -367,6 +370,13 @@ def _skew(
     return skew.findings(measured, target, cfg.skew), measured
 
 
+ROW_CHECKS = {
+    "contamination": "of the holdout rows also occur in the training rows (holdout rows {rows})",
+    "duplicates": "of the training rows repeat an earlier one (rows {rows})",
+    "conflicting_labels": "of the training rows share their features with a row of another label (rows {rows})",
+}
+
+
 def _rows_checks(
     Xtr: pd.DataFrame,
     ytr: pd.Series,
@@ -377,32 +387,40 @@ def _rows_checks(
     """The row checks' findings; what each measured goes into `measured` whether or
     not it crossed its threshold (a later build, or a reader, sees how close it was)."""
     htr = row_hashes(Xtr)
+    measures = {
+        "contamination": lambda: (*contamination(htr, row_hashes(Xte)), len(Xte)),
+        "duplicates": lambda: (*duplicates(htr, ytr), len(Xtr)),
+        "conflicting_labels": lambda: (*conflicting_labels(htr, ytr), len(Xtr)),
+    }
+    return row_findings(measures, cfg, measured)
+
+
+def _measures(
+    found: RowChecks,
+) -> dict[str, Callable[[], tuple[float, list[int], int]]]:
+    def share(f: Found, total: int) -> Callable[[], tuple[float, list[int], int]]:
+        return lambda: (f.rows / total if total else 0.0, f.examples, total)
+
+    return {
+        "contamination": share(found.contamination, found.test_rows),
+        "duplicates": share(found.duplicates, found.train_rows),
+        "conflicting_labels": share(found.conflicting_labels, found.train_rows),
+    }
+
+
+def row_findings(
+    measures: dict[str, Callable[[], tuple[float, list[int], int]]],
+    cfg: SafeguardsConfig,
+    measured: dict[str, dict[str, float]],
+) -> list[Finding]:
+    """The row checks' findings from what each measured, (share, example rows, rows
+    read), asked only of the checks that are on."""
     out = []
-    checks = [
-        (
-            "contamination",
-            cfg.contamination,
-            lambda: contamination(htr, row_hashes(Xte)),
-            "of the holdout rows also occur in the training rows (holdout rows {rows})",
-        ),
-        (
-            "duplicates",
-            cfg.duplicates,
-            lambda: duplicates(htr, ytr),
-            "of the training rows repeat an earlier one (rows {rows})",
-        ),
-        (
-            "conflicting_labels",
-            cfg.conflicting_labels,
-            lambda: conflicting_labels(htr, ytr),
-            "of the training rows share their features with a row of another label (rows {rows})",
-        ),
-    ]
-    for name, check, measure, words in checks:
+    for name, words in ROW_CHECKS.items():
+        check = getattr(cfg, name)
         if check.severity == "off":
             continue
-        share, rows = measure()
-        total = len(Xte) if name == "contamination" else len(Xtr)
+        share, rows, total = measures[name]()
         measured[name] = {
             "rows": round(share * total),
             "share": round(share, 6),
@@ -459,14 +477,20 @@ def check(
     task: str,
     cfg: SafeguardsConfig,
     baseline_scores: dict[str, float],
+    every_row: RowChecks | None = None,
 ) -> SafeguardsResult:
-    """Every check on the split data (features and target by name)."""
+    """Every check on the split data (features and target by name). `every_row`:
+    the row checks as an engine measured them over every row, when the frames
+    are samples (the other checks read samples anyway)."""
 
     features = [c for c in train.columns if c != target]
     enc = encode(train, test, target, task)
     Xtr, ytr, Xte = enc.train[features], train[target], enc.test[features]
     measured: dict[str, dict[str, float]] = {}
-    findings = _rows_checks(Xtr, ytr, Xte, cfg, measured)
+    if every_row is None:
+        findings = _rows_checks(Xtr, ytr, Xte, cfg, measured)
+    else:
+        findings = row_findings(_measures(every_row), cfg, measured)
     scores: dict[str, float] = {}
     if cfg.leakage.severity != "off":
         leaks, scores = _leakage(train[features], ytr, task, cfg, baseline_scores, Xtr)

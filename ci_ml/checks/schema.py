@@ -10,14 +10,18 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import plain
+from ci_ml.engine import merge_failures
 from ci_ml.errors import ConfigError
 from ci_ml.records import SchemaFailure, ValidationResult
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
     import pandera.pandas as pa
 
     from ci_ml.config import Config
+    from ci_ml.engine import Engine
 
 
 MAX_EXAMPLES = 5
@@ -41,6 +45,71 @@ def validate(
         broken_columns=sorted({f.column for f in failures if f.column}),
         failures=failures,
     )
+
+
+def validate_partitioned(
+    engine: Engine,
+    roles: list[str],
+    schema: pa.DataFrameSchema | None,
+    schema_source: str | None,
+    schema_text: str | None,
+    target: str,
+    task: str,
+) -> ValidationResult:
+    """`validate` over every row an engine holds, partition by partition: each
+    partition's failures (its rows numbered by their place in the source) combined
+    as if found on the whole table (ci_ml.engine.merge_failures). The rules that
+    are about the whole table are decided on the combined counts: it has rows, a
+    classification target has two classes. A schema's own table-wide checks
+    (`unique`, a table-level `Check`) see one partition at a time."""
+    failures: list[SchemaFailure] = []
+    rows: dict[str, int] = {}
+    for role in roles:
+        found = engine.map_partitions(role, _partition_checker(schema, target, role))
+        rows[role] = sum(n for n, _, _ in found)
+        failures += merge_failures((f for _, f, _ in found), MAX_EXAMPLES)
+        if rows[role] == 0:
+            failures.append(SchemaFailure(role, None, "has at least one row", 0))
+        classes = {c for _, _, seen in found for c in seen}
+        if task == "classification" and role in ("train", "data") and 0 < len(classes) < 2:
+            failures.append(
+                SchemaFailure(
+                    role,
+                    target,
+                    "classification target has at least 2 classes",
+                    rows[role],
+                    examples=[plain(v) for v in sorted(classes, key=str)[:MAX_EXAMPLES]],
+                )
+            )
+    return ValidationResult(
+        passed=not failures,
+        schema=schema_source,
+        schema_sha256=schema_hash(schema_text),
+        rows=rows,
+        broken_columns=sorted({f.column for f in failures if f.column}),
+        failures=failures,
+    )
+
+
+# A partition reports at most this many of its target's distinct values: enough to
+# tell one class from two.
+CLASSES_SEEN = 3
+
+
+def _partition_checker(
+    schema: pa.DataFrameSchema | None, target: str, role: str
+) -> Callable[[pd.DataFrame, int], tuple[int, list[SchemaFailure], list[object]]]:
+    """What runs on each partition: its row count, its failures of the row rules
+    (the target's class count left to the caller) and a few of its classes."""
+
+    def check(df: pd.DataFrame, start: int) -> tuple[int, list[SchemaFailure], list[object]]:
+        if len(df) == 0:
+            return 0, [], []
+        found = validate_frames({role: df}, schema, target, "regression")
+        seen = [plain(v) for v in df[target].dropna().unique()[:CLASSES_SEEN]]
+        return len(df), found, seen
+
+    return check
 
 
 def load_schema(cfg: Config) -> tuple[pa.DataFrameSchema | None, str | None]:

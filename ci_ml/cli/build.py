@@ -39,6 +39,8 @@ def make_build(args: Any, rt: Runtime) -> Build:
         environment=dict(rt.env),
         # Set by the action's `data-snapshot` input (a retraining run's fresh data).
         data_snapshot=rt.env.get(DATA_SNAPSHOT_ENV, "").strip()[:500] or None,
+        # engine: {kind: dask}: the scheduler's address, from the variable the config names
+        engine_address=rt.env.get(cfg.engine.address_env) if cfg.engine.address_env else None,
     )
     return Build(cfg, Path(args.out), stages.chain(), run)
 

@@ -28,7 +28,22 @@ def run(r: StageRun) -> SafeguardsResult:
     recorded = r.baseline.safeguards() if r.baseline is not None else None
     # The leakage scores the baseline recorded, to spot a jump (none from older builds).
     scores = {str(k): float(v) for k, v in recorded.leakage_scores.items()} if recorded else {}
-    result = check(d.train, d.test, d.target, b.task, b.cfg.safeguards, scores)
+    every_row = None
+    if d.scale is not None:  # the row checks over every row, on the engine
+        from ci_ml.checks.data import MAX_EXAMPLES
+
+        every_row = d.scale.engine.row_checks(d.features, d.target, MAX_EXAMPLES)
+    result = check(d.train, d.test, d.target, b.task, b.cfg.safeguards, scores, every_row)
+    if every_row is not None:
+        for f in result.findings:
+            if f.check in ("contamination", "duplicates", "conflicting_labels"):
+                total = every_row.test_rows if f.check == "contamination" else every_row.train_rows
+                role = "test" if f.check == "contamination" else "train"
+                f.of_rows, f.rows = total, round((f.value or 0.0) * total)
+                f.file = d.files[role if role in d.files else "data"].path
+        result.rows = {"train": every_row.train_rows, "test": every_row.test_rows}
+        result.seconds = round(time.perf_counter() - t0, 4)
+        return result
     holdout = "test" if "test" in d.files else "data"
     train = "train" if "train" in d.files else "data"
     frames = {"contamination": (d.test, holdout)} | dict.fromkeys(

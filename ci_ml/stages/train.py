@@ -4,6 +4,7 @@ of exactly its baseline's inputs takes the baseline's model instead."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,7 @@ def run(r: StageRun) -> TrainResult:
             hint="add rows (every class in both the training and the holdout rows), or "
             "lower data.split.test_size",
         )
+    scale = b.dataset.scale  # engine: dask: the estimator's n_jobs run on the cluster
     if b.cfg.model.command is not None:
         from ci_ml.modeling.command import train as by_command
 
@@ -48,7 +50,8 @@ def run(r: StageRun) -> TrainResult:
             b.cfg, X, y, b.task, b.dataset.target, b.out / BUILD_DIR, b.run.environment
         )
     else:
-        result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)), plan.primary)
+        with scale.engine.fitting() if scale is not None else contextlib.nullcontext():
+            result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)), plan.primary)
     result.profile = profile
     del X, y
     if r.baseline is not None:
@@ -167,7 +170,7 @@ STAGE = Stage(
     run=run,
     summary=summary,
     annotate=annotate,
-    reads=("data", "schema", "task", "model"),
+    reads=("data", "schema", "task", "model", "engine"),
     writes=(FITTED_MODEL,),
     record="TrainResult",
     record_file=f"{BUILD_DIR}/train.json",

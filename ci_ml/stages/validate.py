@@ -20,7 +20,7 @@ RECORD = "validation.json"
 
 
 def run(r: StageRun) -> ValidationResult:
-    from ci_ml.checks.schema import load_schema, validate
+    from ci_ml.checks.schema import load_schema, validate, validate_partitioned
 
     b = r.build
     schema, text = load_schema(b.cfg)
@@ -28,7 +28,13 @@ def run(r: StageRun) -> ValidationResult:
         dropped_but_required(schema, b.cfg)
     d = b.dataset
     # What was read, before the split: a bad row fails here, not in the split.
-    result = validate(d.sources, schema, b.cfg.schema_, text, d.target, b.task)
+    if d.scale is not None:  # every row, on the engine (the client holds a sample)
+        roles = ["data"] if b.cfg.data.path is not None else ["train", "test"]
+        result = validate_partitioned(
+            d.scale.engine, roles, schema, b.cfg.schema_, text, d.target, b.task
+        )
+    else:
+        result = validate(d.sources, schema, b.cfg.schema_, text, d.target, b.task)
     for f in result.failures:
         if f.dataset in d.files:
             as_in_file(f, b.cfg.resolve(d.files[f.dataset].path))
@@ -130,7 +136,7 @@ STAGE = Stage(
     run=run,
     stop=stop,
     summary=summary,
-    reads=("data", "schema", "task"),
+    reads=("data", "schema", "task", "engine"),
     writes=("schema.yaml",),
     record="ValidationResult",
     record_file=RECORD,

@@ -44,7 +44,12 @@ MODEL_TESTS = {
 
 @pytest.mark.parametrize("example", ["binary-classification", "regression", "mixed-tabular"])
 def test_every_example_builds(example: str, example_build) -> None:
-    out = example_build(example)  # built once for the session, exit 0 checked there
+    check_build(example_build(example), example)  # built once for the session, exit 0 checked there
+
+
+def check_build(out: Path, example: str) -> None:
+    """What every build of a shipped example must hold (a Dask build's too:
+    tests/integration/test_dask_engine.py)."""
     for name in OUTPUTS:
         assert (out / name).is_file(), name
     manifest = json.loads((out / "manifest.json").read_text())

@@ -18,6 +18,9 @@ HEAVY = [
     # The stage declarations --help reads import no record (pydantic) and no config (yaml).
     "pydantic",
     "yaml",
+    # The Dask engine (engine: {kind: dask}) is an optional extra.
+    "dask",
+    "distributed",
 ]
 
 PROBE = """

@@ -203,6 +203,13 @@ def test_the_lock_of_an_extra_installs_with_hashes_and_nothing_twice() -> None:
         ),
         ("model:\n  factory: model.py:build\n", "def build(:\n", []),  # the build says why
         ("model:\n  factory: missing.py:build\n", None, []),
+        ("model:\n  estimator: x.Y\nengine: {kind: dask, workers: 4}\n", None, ["dask"]),
+        (
+            "engine:\n  kind: 'dask'\nmodel:\n  estimator: xgboost.XGBRegressor\n",
+            None,
+            ["dask", "xgboost"],
+        ),
+        ("engine: {kind: local}\nrelease: {registry: {kind: folder}}\n", None, []),
     ],
 )
 def test_the_extras_a_config_needs(tmp_path: Path, config, factory, extras) -> None:

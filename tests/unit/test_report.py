@@ -439,3 +439,34 @@ def test_a_search_and_a_training_command_are_collapsed_escaped_sections() -> Non
     assert "<details><summary>Trained by command: exit 0 in 1.5 s; ONNX parity not checked" in text
     assert "parity not checked (trained by command), model.onnx 4.8 KiB" in text
     assert _tables(text) == 7 + 3  # the search's, the command's and the build's
+
+
+def _build_section(engine: dict | None) -> str:
+    from types import SimpleNamespace as NS
+
+    from ci_ml.report.render import render
+
+    parity = NS(passed=True, rows=10, max_abs_diff=1e-9, tolerance=1e-4)
+    export = NS(bytes=1000, parity=parity, precision="double", opset={"": 17},
+                latency_ms_per_1k_rows=1.0)  # fmt: skip
+    manifest = NS(data=NS(engine=engine))
+    ctx = {"export": export, "train": NS(fit_seconds=1.0), "timings": {}, "manifest": manifest}
+    return render("build.md.j2", ctx)
+
+
+def test_the_build_details_say_what_a_sampled_dask_build_held_of_the_rows() -> None:
+    engine = {
+        "kind": "dask",
+        "workers": 4,
+        "sample": {
+            "train": {"rows": 1_000_184, "of": 40_001_544, "seed": 7},
+            "test": {"rows": 999_960, "of": 9_998_456, "seed": 7},
+        },
+    }
+    text = _build_section(engine)
+    assert (
+        "| engine | dask, 4 worker(s); validation on every row; the model trained on "
+        "1,000,184 of 40,001,544 training rows, the holdout's per-row stages on 999,960 of "
+        "9,998,456 rows (seeded samples, seed 7; engine.sample_rows) |"
+    ) in text
+    assert "| engine |" not in _build_section(None)  # a local build: no such row

@@ -1,0 +1,282 @@
+"""Engines: where the data are read and the passes over every row run.
+
+`local` (the default) is pandas in this process: ci_ml.data reads each file whole
+and nothing here is used. `dask` (ci_ml.engine.dask) reads partitioned Parquet
+datasets lazily on a Dask cluster and answers the questions that need every row
+(validation, the row checks, the row counts) as per-partition results combined
+here; the client holds a seeded, bounded sample of the rows for what fits on one
+machine (fitting an estimator that cannot train on the cluster, the per-row
+stages). `LocalEngine` (ci_ml.engine.local) is the same protocol over frames in
+memory: one partition each, for tests and for code that takes either.
+
+What differs between engines is this protocol; everything decided from the
+per-partition results is a pure function below, the same for every engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from ci_ml.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from numpy.typing import NDArray
+
+    from ci_ml.records import SchemaFailure
+
+T = TypeVar("T")
+
+PARQUET = (".parquet", ".pq")
+
+
+class Engine(Protocol):
+    """What a stage asks of the data, whatever holds it."""
+
+    kind: str
+
+    def rows(self, role: str) -> int:
+        """How many rows a source ("data", "train" or "test") holds."""
+        ...
+
+    def map_partitions(
+        self, role: str, fn: Callable[[pd.DataFrame, int], T], columns: list[str] | None = None
+    ) -> list[T]:
+        """`fn(partition, first_row)` on every partition of a source, each result
+        brought back (they must be small: counts, a few examples); `first_row` is
+        the partition's first row's position in the source, for messages."""
+        ...
+
+    def sample(self, role: str, rows: int, seed: int) -> pd.DataFrame:
+        """A seeded sample of about `rows` rows (every row when the source holds no
+        more), in the source's order, as a pandas frame on the client."""
+        ...
+
+    def row_checks(self, features: list[str], target: str, examples: int) -> RowChecks:
+        """Duplicates and conflicting labels among the training rows, and holdout
+        rows that occur in the training rows, over every row: rows compared by a
+        hash of their values (a shuffle on the cluster, never a collect)."""
+        ...
+
+    def fitting(self) -> AbstractContextManager[object]:
+        """Where an estimator's own parallel work runs while it is fitted on the
+        client's sample: joblib's backend (scikit-learn's n_jobs, its searches)."""
+        ...
+
+    def describe(self) -> dict[str, object]:
+        """What the manifest records of the engine (kind, workers, partitions)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# --- the files ----------------------------------------------------------------------
+
+
+def dataset_files(path: Path) -> list[Path]:
+    """The Parquet files of a dataset given as a directory (every .parquet below it,
+    hive partitions included) or a glob, in a stable order; a clear error when
+    there are none."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in PARQUET and p.is_file())
+    elif any(ch in str(path) for ch in "*?["):
+        files = sorted(p for p in path.parent.glob(path.name) if p.is_file())
+    else:
+        files = [path] if path.is_file() else []
+    if not files:
+        raise UsageError(
+            f"{path}: no Parquet files found",
+            hint="with engine: {kind: dask}, data.path / data.train / data.test name a Parquet "
+            "file, a directory of them, or a glob such as data/train/*.parquet",
+        )
+    bad = [p for p in files if p.suffix.lower() not in PARQUET]
+    if bad:
+        raise UsageError(
+            f"{bad[0]}: the Dask engine reads Parquet datasets, not {bad[0].suffix or 'this'} files",
+            hint="convert the data to Parquet (pandas: df.to_parquet), or use engine: {kind: local}",
+        )
+    return files
+
+
+def dataset_digest(path: Path, digest: Callable[[Path], str]) -> str:
+    """One sha256 for a dataset: of each file's path (relative to the dataset) and
+    its own sha256, so renaming, adding or changing any file changes it, and no
+    file is ever read whole into memory. `digest(file)` hashes one file."""
+    files = dataset_files(path)
+    base = path if path.is_dir() else path.parent
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{f.relative_to(base).as_posix()}\0{digest(f)}\n".encode())
+    return h.hexdigest()
+
+
+# --- the split and the sample: a function of each row, not of where it is --------------
+
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def row_keys(df: pd.DataFrame, salt: int) -> NDArray[np.uint64]:
+    """A 64-bit key per row from its values alone (pandas' hash of each column,
+    combined) mixed with `salt`: the same row gets the same key whatever partition
+    it is in and wherever it stands there."""
+    import numpy as np
+    import pandas as pd
+
+    h = pd.util.hash_pandas_object(df, index=False).to_numpy(dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = h ^ np.uint64((salt * _GOLDEN) & 0xFFFFFFFFFFFFFFFF)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+    return h
+
+
+def uniform(keys: NDArray[np.uint64]) -> NDArray[np.float64]:
+    """Keys as numbers in [0, 1): their top 53 bits."""
+    import numpy as np
+
+    return (keys >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def in_holdout(df: pd.DataFrame, test_size: float, seed: int) -> NDArray[np.bool_]:
+    """Which rows of a partition the split puts in the holdout: those whose key is
+    below `test_size`. Deterministic per row, so it does not depend on how the data
+    are partitioned (identical rows fall on the same side). Not stratified: each
+    class keeps `test_size` of its rows in expectation."""
+    return uniform(row_keys(df, seed)) < test_size
+
+
+def in_sample(df: pd.DataFrame, fraction: float, seed: int) -> NDArray[np.bool_]:
+    """Which rows of a partition a seeded Bernoulli sample of `fraction` keeps
+    (salted apart from the split: the sample is no slice of the split's keys)."""
+    import numpy as np
+
+    if fraction >= 1:
+        return np.ones(len(df), dtype=bool)
+    return uniform(row_keys(df, seed + 0x5A5A)) < fraction
+
+
+@dataclass(frozen=True)
+class Found:
+    """How many rows a row check found, and the first few (positions in the rows
+    it read)."""
+
+    rows: int
+    examples: list[int]
+
+
+@dataclass(frozen=True)
+class RowChecks:
+    train_rows: int
+    test_rows: int
+    duplicates: Found  # training rows (features and target) repeating an earlier one
+    conflicting_labels: Found  # training rows in groups of equal features with 2+ labels
+    contamination: Found  # holdout rows whose features occur in the training rows
+
+
+def key_columns(
+    df: pd.DataFrame, features: list[str], target: str, start: int, side: int = 0
+) -> pd.DataFrame:
+    """A partition's rows as keys: their position, a hash of their features and
+    one of their target (equal values, equal hashes, in any partition; -0.0 is 0.0),
+    and their side (0 training, 1 holdout)."""
+    import numpy as np
+    import pandas as pd
+
+    X = df[features].copy()
+    for c in X.columns:
+        if pd.api.types.is_float_dtype(X[c]):
+            X[c] = X[c] + 0.0
+    return pd.DataFrame(
+        {
+            "pos": np.arange(start, start + len(df), dtype=np.int64),
+            "fh": pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64),
+            "yh": pd.util.hash_pandas_object(df[target], index=False).to_numpy(dtype=np.uint64),
+            "side": np.full(len(df), side, dtype=np.int8),
+        }
+    )
+
+
+def row_checks_of(keys: pd.DataFrame, examples: int) -> tuple[RowChecks, int, int]:
+    """The row checks on key frames (key_columns, with `side` 0 for training rows
+    and 1 for holdout rows) that hold every row of each feature hash they hold
+    (all rows, or one partition of a shuffle by `fh`): RowChecks with the rows
+    counted here, and the counts of training and holdout rows."""
+    import numpy as np
+
+    train, test = keys[keys["side"] == 0], keys[keys["side"] == 1]
+    first = train.groupby(["fh", "yh"], sort=False)["pos"].transform("min")
+    dup = train["pos"][train["pos"] != first]
+    labels = train.groupby("fh", sort=False)["yh"].transform("nunique")
+    conflict = train["pos"][labels > 1]
+    hit = test["pos"][np.isin(test["fh"].to_numpy(), train["fh"].to_numpy())]
+
+    def found(rows: pd.Series) -> Found:
+        return Found(len(rows), sorted(int(i) for i in rows.nsmallest(examples)))
+
+    checks = RowChecks(len(train), len(test), found(dup), found(conflict), found(hit))
+    return checks, len(train), len(test)
+
+
+def combine_row_checks(parts: Iterable[tuple[RowChecks, int, int]], examples: int) -> RowChecks:
+    """Row checks of disjoint sets of feature hashes added up: counts summed, the
+    smallest example rows kept."""
+
+    def add(a: Found, b: Found) -> Found:
+        return Found(a.rows + b.rows, sorted(a.examples + b.examples)[:examples])
+
+    total = RowChecks(0, 0, Found(0, []), Found(0, []), Found(0, []))
+    for checks, _, _ in parts:
+        total = RowChecks(
+            total.train_rows + checks.train_rows,
+            total.test_rows + checks.test_rows,
+            add(total.duplicates, checks.duplicates),
+            add(total.conflicting_labels, checks.conflicting_labels),
+            add(total.contamination, checks.contamination),
+        )
+    return total
+
+
+# --- combining what the partitions found ----------------------------------------------
+
+
+def merge_failures(parts: Iterable[list[SchemaFailure]], examples: int) -> list[SchemaFailure]:
+    """Schema failures found partition by partition as if found on the whole
+    table: one per (dataset, column, check), the failing rows summed, the first
+    `examples` examples and rows kept (partitions in order)."""
+    from dataclasses import replace
+
+    out: dict[tuple[str, str | None, str], SchemaFailure] = {}
+    for failures in parts:
+        for f in failures:
+            key = (f.dataset, f.column, f.check)
+            if key not in out:
+                out[key] = replace(f, examples=list(f.examples), rows=list(f.rows))
+                continue
+            m = out[key]
+            m.failing_rows += f.failing_rows
+            room = examples - len(m.examples)
+            if room > 0:
+                m.examples += f.examples[:room]
+                m.rows += f.rows[: max(0, examples - len(m.rows))]
+    return list(out.values())
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """What the client holds of a source: `rows` of its `total` rows (the sample's
+    seed: the engine's)."""
+
+    rows: int
+    total: int
+    seed: int
+
+    @property
+    def whole(self) -> bool:
+        return self.rows == self.total
