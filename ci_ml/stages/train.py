@@ -63,7 +63,8 @@ def run(r: StageRun) -> TrainResult:
 def data_profile(b: Build) -> Profile:
     """The training rows' profile (features and label) for profile.json: what a
     drift check compares new data with. A column the safeguards flag as personal
-    data keeps no value (ci_ml.monitoring.profiles)."""
+    data keeps no value, and no stored value holds personal data, even in a column
+    allowed to (ci_ml.monitoring.profiles)."""
     from ci_ml.monitoring.profiles import BINS, TOP_K, data_profile
     from ci_ml.records import Profile
 
@@ -76,7 +77,7 @@ def data_profile(b: Build) -> Profile:
     }
     train, ds = b.dataset.train, b.dataset
     columns, label = data_profile(
-        train, ds.features, ds.target, b.task, masked, allowed, b.cfg.safeguards.personal_data
+        train, ds.features, ds.target, b.task, masked, b.cfg.safeguards.personal_data
     )
     return Profile(
         task=b.task,
