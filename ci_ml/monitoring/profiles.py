@@ -5,10 +5,9 @@ into the same bins and compared without the training data.
 What may be stored follows the personal-data rules: a column the safeguards
 flag as personal data (`masked`) and a text column of mostly distinct values
 (`text`: free text or an identifier) keep no value at all, only their missing
-rate; a category's value that holds personal data is never among the stored
-categories (it is counted in "other"), even in a column listed in
-`safeguards.allow_personal_data` (which lets a build go on, not raw values into a
-published file).
+rate; so does a column listed in `safeguards.allow_personal_data` (which lets a
+build go on, not raw values into a published file); and a category's value that
+holds personal data is never among the stored categories (it is counted in "other").
 """
 
 from __future__ import annotations
