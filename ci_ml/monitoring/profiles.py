@@ -5,9 +5,9 @@ into the same bins and compared without the training data.
 What may be stored follows the personal-data rules: a column the safeguards
 flag as personal data (`masked`) and a text column of mostly distinct values
 (`text`: free text or an identifier) keep no value at all, only their missing
-rate; a category's value that holds personal data is never among the stored
-categories (it is counted in "other"), unless the column is allowed to hold it
-(`safeguards.allow_personal_data`, the rule the one-hot encoder follows).
+rate; so does a column listed in `safeguards.allow_personal_data` (which lets a
+build go on, not raw values into a published file); and a category's value that
+holds personal data is never among the stored categories (it is counted in "other").
 """
 
 from __future__ import annotations
@@ -180,7 +180,6 @@ def column(
     name: str,
     s: pd.Series,
     masked: Collection[str] = (),
-    allowed: Collection[str] = (),
     personal: PersonalDataCheck | None = None,
 ) -> ColumnProfile:
     """A feature's profile, its kind decided from its values and the safeguards'
@@ -199,7 +198,7 @@ def column(
             "text",
             "free text or an identifier (mostly distinct values): no value is stored",
         )
-    return categorical(name, s, personal=None if name in allowed else personal)
+    return categorical(name, s, personal=personal)
 
 
 def data_profile(
@@ -208,11 +207,10 @@ def data_profile(
     target: str,
     task: str,
     masked: Collection[str] = (),
-    allowed: Collection[str] = (),
     personal: PersonalDataCheck | None = None,
 ) -> tuple[list[ColumnProfile], ColumnProfile]:
     """The features' and the label's profiles from the training rows."""
-    cols = [column(c, frame[c], masked, allowed, personal) for c in features]
+    cols = [column(c, frame[c], masked, personal) for c in features]
     y = frame[target]
     if task == "classification":
         label = categorical(target, y, everything=True)

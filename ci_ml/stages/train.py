@@ -75,20 +75,22 @@ def run(r: StageRun) -> TrainResult:
 def data_profile(b: Build) -> Profile:
     """The training rows' profile (features and label) for profile.json: what a
     drift check compares new data with. A column the safeguards flag as personal
-    data keeps no value (ci_ml.monitoring.profiles)."""
+    data, or listed in allow_personal_data, keeps no value; no stored category holds
+    personal data (ci_ml.monitoring.profiles)."""
     from ci_ml.monitoring.profiles import BINS, TOP_K, data_profile
     from ci_ml.records import Profile
 
     safeguards = b.result("safeguards")
-    allowed = b.cfg.safeguards.allow_personal_data
-    masked = {
+    # Flagged by the scan, or declared to hold personal data (allow_personal_data: the
+    # scan skips them, and a number's quantiles would be raw values).
+    masked = set(b.cfg.safeguards.allow_personal_data) | {
         f.column
         for f in (safeguards.findings if safeguards is not None else [])
-        if f.check == "personal_data" and f.column and f.column not in allowed
+        if f.check == "personal_data" and f.column
     }
     train, ds = b.dataset.train, b.dataset
     columns, label = data_profile(
-        train, ds.features, ds.target, b.task, masked, allowed, b.cfg.safeguards.personal_data
+        train, ds.features, ds.target, b.task, masked, b.cfg.safeguards.personal_data
     )
     return Profile(
         task=b.task,

@@ -176,6 +176,10 @@ def test_personal_data_is_found_and_never_repeated(example_copy, tmp_path: Path)
     }
     for raw in [*EMAILS, *CARDS]:
         assert raw not in _everything_written(out2, r)
+    # The drift profile keeps no value of a column declared to hold personal data.
+    profile = json.loads((out2 / "profile.json").read_text())
+    notes = next(c for c in profile["columns"] if c["name"] == "notes")
+    assert notes["kind"] == "masked" and "categories" not in notes
 
 
 def test_a_jump_in_a_features_power_against_the_baseline_is_a_warning(

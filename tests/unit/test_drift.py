@@ -225,10 +225,6 @@ def test_the_profile_stores_no_value_of_personal_or_free_text_columns() -> None:
     assert contact.other == (df.contact == "alice@example.org").sum()
     text = json.dumps(dump(Profile(task="c", target="y", rows=n, bins=20, top_k=50, columns=cols)))
     assert "example" not in text and "lorem" not in text and "alice" not in text
-    allowed, _ = profiles.data_profile(
-        df, ["contact"], "y", "classification", allowed={"contact"}, personal=PERSONAL
-    )
-    assert "alice@example.org" in allowed[0].categories  # the column may hold it
 
 
 def test_the_profile_size_does_not_grow_with_the_rows() -> None:
