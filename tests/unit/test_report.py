@@ -446,7 +446,8 @@ def _build_section(engine: dict | None) -> str:
 
     from ci_ml.report.render import render
 
-    parity = NS(passed=True, rows=10, max_abs_diff=1e-9, tolerance=1e-4)
+    # as ExportResult holds it: a dict
+    parity = {"passed": True, "rows": 10, "max_abs_diff": 1e-9, "tolerance": 1e-4}
     export = NS(bytes=1000, parity=parity, precision="double", opset={"": 17},
                 latency_ms_per_1k_rows=1.0)  # fmt: skip
     manifest = NS(data=NS(engine=engine))
