@@ -141,6 +141,10 @@ def pytest_runtestloop(session: pytest.Session):
 # tracer for their call; here also for their setup (the fixtures they alone build)
 # and for the Python processes they start (coverage's subprocess patch passes its
 # config to children in this variable). The per-module floor holds without them.
+# Not for a test that may be the first to start a long-lived thread (the GitHub
+# client's watchdog: any test that talks to the fake API): a thread started while
+# the tracer is paused stays untraced for the rest of the session (the browser
+# renders were marked once, and the watchdog fell to 76 %).
 _CHILD_COVERAGE = "COVERAGE_PROCESS_CONFIG"
 
 

@@ -40,8 +40,7 @@ SAVED = "compare/max-depth-2"  # the comparison saved as PNGs
 
 
 # Full run only; one worker renders every case (its builds are session fixtures).
-# Untraced: it renders what other tests build and check (their tracer counts it).
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser"), pytest.mark.no_cover]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture(scope="session")

@@ -256,3 +256,20 @@ def test_row_checks_by_key_find_what_the_local_safeguards_find(partitions: int) 
     mine = check(train, test, "y", "classification", cfg, {}, found)
     assert [f.message for f in mine.findings] == [f.message for f in local.findings]
     assert len(local.findings) == 3 and mine.measured == local.measured
+
+
+def test_the_local_engine_answers_the_protocol_as_the_dask_one_does() -> None:
+    """The reference engine: row counts, the seeded sample (every row when there are
+    no more than asked), a no-op fitting context, what it held, and close."""
+    df = pd.DataFrame({"x": np.arange(400.0), "y": np.arange(400) % 2})
+    engine = LocalEngine({"train": df, "test": df.iloc[:10]}, partitions=3)
+    assert engine.rows("train") == 400 and engine.rows("test") == 10
+    assert engine.sample("test", 1_000, seed=0).equals(df.iloc[:10])
+    quarter = engine.sample("train", 100, seed=0)
+    assert quarter.equals(df[in_sample(df, 0.25, 0)]) and 50 < len(quarter) < 150
+    assert engine.sample("train", 100, seed=0).equals(quarter)
+    assert not engine.sample("train", 100, seed=1).equals(quarter)
+    with engine.fitting() as fitting:
+        assert fitting is None
+    assert engine.describe() == {"kind": "local", "partitions": {"train": 3, "test": 3}}
+    assert engine.close() is None
