@@ -27,22 +27,27 @@ CONFIG_PATHS = (
 )
 
 
+def file_kind(
+    path: Path, named_by: str = CONFIG_PATHS, types: str = "use a .csv, .tsv or .parquet file"
+) -> str:
+    """csv, tsv or parquet, from the name; a usage error saying how to fix a file
+    of another type (`types`) or a path that is not there (`named_by`)."""
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise UsageError(
+            f"{path}: unsupported data file type {path.suffix or '(none)'!r}", hint=types
+        )
+    if not path.is_file():
+        raise UsageError(f"data file {path} not found", hint=named_by)
+    return kind
+
+
 def read_frame(path: Path, named_by: str = CONFIG_PATHS) -> pd.DataFrame:
     """Read a CSV/TSV/Parquet file, with an error that says how to fix a bad path
     (`named_by`: where the path came from, and how to correct it there)."""
     import pandas as pd
 
-    kind = READERS.get(path.suffix.lower())
-    if kind is None:
-        raise UsageError(
-            f"{path}: unsupported data file type {path.suffix or '(none)'!r}",
-            hint="use a .csv, .tsv or .parquet file",
-        )
-    if not path.is_file():
-        raise UsageError(
-            f"data file {path} not found",
-            hint=named_by,
-        )
+    kind = file_kind(path, named_by)
     check_memory(path, kind)
     try:
         if kind == "parquet":

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ci_ml.data import READERS
+from ci_ml.data import file_kind
 from ci_ml.errors import DataValidationError, UsageError
 
 if TYPE_CHECKING:
@@ -16,15 +16,9 @@ if TYPE_CHECKING:
 
 
 def kind_of(path: Path) -> str:
-    kind = READERS.get(path.suffix.lower())
-    if kind is None:
-        raise UsageError(
-            f"{path}: unsupported data file type {path.suffix or '(none)'!r}",
-            hint="pass .csv, .tsv or .parquet files to --current",
-        )
-    if not path.is_file():
-        raise UsageError(f"data file {path} not found", hint="check the paths given to --current")
-    return kind
+    return file_kind(
+        path, "check the paths given to --current", "pass .csv, .tsv or .parquet files to --current"
+    )
 
 
 def _unreadable(path: Path, kind: str, e: Exception) -> DataValidationError:
