@@ -148,25 +148,28 @@ def pytest_runtestloop(session: pytest.Session):
 _CHILD_COVERAGE = "COVERAGE_PROCESS_CONFIG"
 
 
-def _tracer(item: pytest.Item):
+def _coverage(item: pytest.Item):
+    """pytest-cov's controller in a run that measures coverage, else None."""
     plugin = item.config.pluginmanager.getplugin("_cov")
-    controller = getattr(plugin, "cov_controller", None)
-    return controller if controller is not None and controller.started else None
+    return getattr(plugin, "cov_controller", None)
 
 
 @contextlib.contextmanager
 def _untraced(item: pytest.Item, pause_tracer: bool):
-    if item.get_closest_marker("no_cover") is None or _tracer(item) is None:
+    controller = _coverage(item)
+    if item.get_closest_marker("no_cover") is None or controller is None:
         yield
         return
-    controller = _tracer(item) if pause_tracer else None
+    # In the call, pytest-cov's wrapper (registered later, so outermost) has
+    # already paused the tracer: only the children's variable is ours to drop.
+    pause = pause_tracer and controller.started
     child = os.environ.pop(_CHILD_COVERAGE, None)
-    if controller is not None:
+    if pause:
         controller.pause()
     try:
         yield
     finally:
-        if controller is not None:
+        if pause:
             controller.resume()
         if child is not None:
             os.environ[_CHILD_COVERAGE] = child

@@ -1,0 +1,35 @@
+"""`no_cover` in a full run: a test so marked starts its Python children without
+coverage (tests/conftest.py), a test not marked starts them with it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = """
+import os
+import pytest
+
+@pytest.mark.no_cover
+def test_untraced():
+    assert "COVERAGE_PROCESS_CONFIG" not in os.environ
+
+def test_traced():
+    assert "COVERAGE_PROCESS_CONFIG" in os.environ
+"""
+
+
+@pytest.mark.slow  # a pytest with coverage in a process
+def test_a_no_cover_test_starts_its_children_untraced(tmp_path: Path) -> None:
+    probe = tmp_path / "test_probe.py"
+    probe.write_text(PROBE)
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "--full", "-n", "0", "-q",
+         "-p", "no:cacheprovider", "--cov-report=", str(probe)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "2 passed" in r.stdout, r.stdout + r.stderr
