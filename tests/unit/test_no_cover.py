@@ -3,6 +3,7 @@ coverage (tests/conftest.py), a test not marked starts them with it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,9 +28,16 @@ def test_traced():
 def test_a_no_cover_test_starts_its_children_untraced(tmp_path: Path) -> None:
     probe = tmp_path / "test_probe.py"
     probe.write_text(PROBE)
+    # The probe's coverage keeps to its own data file. Left to the project's
+    # (ROOT/.coverage), its start erased the parallel files the full run's
+    # children had written so far and its end combined the rest away: the
+    # modules only children reach (the pytest plugin) fell under the floor.
+    env = {k: v for k, v in os.environ.items() if k != "COVERAGE_PROCESS_CONFIG"}
+    env["COVERAGE_FILE"] = str(tmp_path / ".coverage")
     r = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.conftest", "--full", "-n", "0", "-q",
          "-p", "no:cacheprovider", "--cov-report=", str(probe)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert "2 passed" in r.stdout, r.stdout + r.stderr
+    assert (tmp_path / ".coverage").is_file(), "the probe's coverage data left its own folder"
