@@ -141,10 +141,10 @@ def pytest_runtestloop(session: pytest.Session):
 # tracer for their call; here also for their setup (the fixtures they alone build)
 # and for the Python processes they start (coverage's subprocess patch passes its
 # config to children in this variable). The per-module floor holds without them.
-# Not for a test that may be the first to start a long-lived thread (the GitHub
-# client's watchdog: any test that talks to the fake API): a thread started while
-# the tracer is paused stays untraced for the rest of the session (the browser
-# renders were marked once, and the watchdog fell to 76 %).
+# A thread started while the tracer is paused stays untraced for the rest of the
+# session: the GitHub client's one long-lived thread, its watchdog, is therefore
+# started (traced) before the first pause (once, a no_cover test started it and
+# the watchdog fell to 76 %).
 _CHILD_COVERAGE = "COVERAGE_PROCESS_CONFIG"
 
 
@@ -163,6 +163,11 @@ def _untraced(item: pytest.Item, pause_tracer: bool):
     # In the call, pytest-cov's wrapper (registered later, so outermost) has
     # already paused the tracer: only the children's variable is ours to drop.
     pause = pause_tracer and controller.started
+    if pause:
+        # imported here: a module imported before coverage starts misses its top lines
+        from ci_ml.github.watchdog import WATCHDOG
+
+        WATCHDOG.start()
     child = os.environ.pop(_CHILD_COVERAGE, None)
     if pause:
         controller.pause()

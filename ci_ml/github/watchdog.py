@@ -92,6 +92,12 @@ class _Watchdog:
     def watch(self, attempt: Attempt) -> None:
         with self.cond:
             self.attempts.add(attempt)
+        self.start()
+
+    def start(self) -> None:
+        """The thread, started once, at the first request (or before it: a tracer or
+        profiler follows a thread only from its start)."""
+        with self.cond:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="ci-ml-watchdog", daemon=True)
                 self.thread.start()

@@ -41,3 +41,41 @@ def test_a_no_cover_test_starts_its_children_untraced(tmp_path: Path) -> None:
     )  # fmt: skip
     assert "2 passed" in r.stdout, r.stdout + r.stderr
     assert (tmp_path / ".coverage").is_file(), "the probe's coverage data left its own folder"
+
+
+WATCHDOG_PROBE = """
+import pytest
+
+from ci_ml.github.waits import Timekeeper
+from ci_ml.github.watchdog import Attempt
+
+
+@pytest.mark.no_cover
+def test_a_request_starts_the_watchdog_untraced():
+    with Attempt(Timekeeper(), "GET", "http://127.0.0.1:9/repos/o/r", 1.0):
+        pass
+"""
+
+
+@pytest.mark.slow  # a pytest with coverage in a process
+def test_the_watchdog_thread_is_traced_though_a_no_cover_test_starts_it(tmp_path: Path) -> None:
+    """A thread started while the tracer is paused is never traced: the conftest
+    starts the GitHub client's watchdog before it pauses the tracer. (In a worker:
+    with no worker, `--full`'s controller traces nothing in its own process.)"""
+    import coverage
+
+    probe = tmp_path / "test_probe.py"
+    probe.write_text(WATCHDOG_PROBE)
+    env = {k: v for k, v in os.environ.items() if k != "COVERAGE_PROCESS_CONFIG"}
+    env["COVERAGE_FILE"] = str(tmp_path / ".coverage")
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "--full", "-n", "1", "-q",
+         "-p", "no:cacheprovider", "--cov-report=", str(probe)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "1 passed" in r.stdout, r.stdout + r.stderr
+    data = coverage.CoverageData(str(tmp_path / ".coverage"))
+    data.read()
+    source = ROOT / "ci_ml" / "github" / "watchdog.py"
+    run_loop = source.read_text().splitlines().index("    def _run(self) -> None:") + 3
+    assert run_loop in (data.lines(str(source)) or []), "the watchdog's loop ran untraced"
