@@ -23,7 +23,7 @@ under 1 % from 5,000 rows on, while counting costs resamples x rows per class.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
@@ -79,9 +79,12 @@ class Plan:
         rng: np.random.Generator | None,
         member: csr_matrix | None,
         keep: bool,
+        blocks: int | None = None,
     ) -> None:
         self.n, self.resamples, self.member, self.keep = n, resamples, member, keep
-        self.g = n if member is None else member.shape[0]
+        # blocks: the units were summed per block before they came here (`blocked`)
+        self.blocked = blocks is not None
+        self.g = blocks if blocks is not None else n if member is None else member.shape[0]
         self._rng = rng
         self._kept: list[np.ndarray] | None = None
 
@@ -98,6 +101,16 @@ class Plan:
         block = rng.permutation(n) % max_units
         member = sparse.csr_matrix((np.ones(n), (block, np.arange(n))), shape=(max_units, n))
         return cls(n, resamples, rng, member, keep)
+
+    @classmethod
+    def blocked_units(cls, n: int, blocks: int, resamples: int, seed: int) -> Plan:
+        """The resampling of n rows already summed into `blocks` blocks where they
+        are (a Dask build's partitions, each row's block chosen by its key:
+        ci_ml.scoring.holdout_sums): the blocks are the units, and ROC AUC's pairs
+        are projected, as for any blocks."""
+        import numpy as np
+
+        return cls(n, resamples, np.random.default_rng(seed), None, False, blocks)
 
     def units(self, matrix: np.ndarray) -> np.ndarray:
         """(g, k): a per-row component matrix summed per block (the rows themselves)."""
@@ -141,7 +154,7 @@ def _sums(
     special = [
         (int(offsets[i]) + col, p) for i, cols in enumerate(pairs) for col, p in cols.items()
     ]
-    count = plan.member is None and plan.n <= EXACT_PAIRS
+    count = plan.member is None and not plan.blocked and plan.n <= EXACT_PAIRS
     joint = np.hstack(units)
     if special and count:
         cols = [c for c, _ in special]
@@ -327,8 +340,6 @@ def resample(
     """Every metric of every model, all models resampled with the same row
     weights: paired when they are scored on the same rows (they need the same
     number of rows). `shared` reuses what an earlier call in this process computed."""
-    import numpy as np
-
     n = models[0].y.shape[0]
     if shared is None:
         plan = Plan.draw(n, resamples, seed, MAX_UNITS)
@@ -336,8 +347,15 @@ def resample(
     else:
         plan = shared.plan(n, resamples, seed)
         units = [shared.units(m, names, plan, seed) for m in models]
+    return resample_units(plan, units)
+
+
+def resample_units(plan: Plan, units: list[Units]) -> list[Resampled]:
+    """`resample` from the models' units: the same weights for all of them."""
+    import numpy as np
+
     totals, sums = _sums(plan, [u.matrix for u in units], [u.pairs for u in units])
-    out = [Resampled({}, {}) for _ in models]
+    out = [Resampled({}, {}) for _ in units]
     # Models with the same metrics in the same columns are evaluated together.
     layouts: dict[tuple[object, ...], list[int]] = {}
     for i, u in enumerate(units):
@@ -498,6 +516,11 @@ def estimates(
 ) -> dict[str, Estimate]:
     """Point estimates with percentile bootstrap intervals for one model."""
     (r,) = resample([scored], names, resamples, seed, shared)
+    return estimates_of(r, confidence)
+
+
+def estimates_of(r: Resampled, confidence: float) -> dict[str, Estimate]:
+    """Point estimates with percentile intervals of one model's resamples."""
     return {n: Estimate(v, *_interval(r.samples[n], confidence)) for n, v in r.point.items()}
 
 
@@ -513,6 +536,18 @@ def paired_deltas(
     """Candidate minus baseline for each metric, on the same bootstrap resamples."""
 
     c, b = resample([candidate, baseline], names, resamples, seed, shared)
+    return deltas_of(c, b, names, confidence, lambda name: tail_of(candidate, baseline, name))
+
+
+def deltas_of(
+    c: Resampled,
+    b: Resampled,
+    names: list[str],
+    confidence: float,
+    tail: Callable[[str], str | None],
+) -> dict[str, Delta]:
+    """`paired_deltas` from the two models' resamples (the same weights);
+    `tail(name)`: why a metric's interval cannot be trusted (tail_of)."""
     out = {}
     for name in names:
         if name not in c.point or name not in b.point:
@@ -521,7 +556,7 @@ def paired_deltas(
         d_samples = c.samples[name] - b.samples[name]
         lo, hi = _interval(d_samples, confidence)
         # Two identical models' delta is exactly zero, whatever their tails.
-        problem = None if not d_samples.any() else tail_of(candidate, baseline, name)
+        problem = None if not d_samples.any() else tail(name)
         out[name] = Delta(
             metric=name,
             greater_is_better=m.greater_is_better,

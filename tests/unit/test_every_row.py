@@ -1,0 +1,136 @@
+"""Metrics summed over every holdout row where the rows are (ci_ml.scoring.every_row,
+issue 27): partition by partition on the in-memory engine (the same protocol as
+the Dask engine's, no cluster), against the local code on the whole frame. Small
+ONNX models exported in the test; a few thousand rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ci_ml.engine.local import LocalEngine
+from ci_ml.scoring.every_row import HoldoutSums, Scorer, blocks_for, holdout_sums
+from ci_ml.scoring.labels import scored
+from ci_ml.scoring.onnx import feeds, onnx_predictions, session_for
+from ci_ml.stats import ranks
+from ci_ml.stats.bootstrap import Plan, estimates, estimates_of, resample_units
+from ci_ml.stats.metrics import DEFAULTS, METRICS, point_estimates
+
+ROWS = 3_000
+
+
+def _model(task: str, rng: np.random.Generator) -> tuple[pd.DataFrame, Scorer]:
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    from ci_ml.modeling.convert import convert
+
+    X = pd.DataFrame(rng.normal(size=(ROWS, 3)), columns=["a", "b", "c"])
+    signal = X["a"] + 0.5 * X["b"] + rng.logistic(size=ROWS)
+    if task == "regression":
+        y, est = signal * 10 + 100, LinearRegression()
+    elif task == "binary":
+        y, est = (signal > 0).astype(int), LogisticRegression()
+    else:
+        y, est = pd.cut(signal, [-np.inf, -1, 1, np.inf], labels=["lo", "mid", "hi"]), None
+        y, est = y.astype(str), LogisticRegression(max_iter=500)
+    est.fit(X[:1000], y[:1000])  # the model sees a third; the holdout is all of them
+    model, precision, spec = convert(est, X, None)
+    kind = "regression" if task == "regression" else "classification"
+    classes = tuple(est.classes_) if kind == "classification" else None
+    scorer = Scorer(
+        model.SerializeToString(), ("a", "b", "c"), tuple(spec), precision, kind, classes,
+        kind == "classification",
+    )  # fmt: skip
+    return X.assign(y=y), scorer
+
+
+def _whole(df: pd.DataFrame, scorer: Scorer):  # the local build's Scored of every row
+    X = df[list(scorer.columns)]
+    inputs = feeds(X, list(scorer.spec), scorer.precision)
+    p = onnx_predictions(
+        session_for(scorer.data), inputs, scorer.task, list(scorer.classes or []),
+        scorer.probabilities,
+    )  # fmt: skip
+    return scored(df["y"], p.pred, p.proba, scorer.task, list(scorer.classes or []))
+
+
+def _passes(df: pd.DataFrame, scorers: list[Scorer], seed: int = 0) -> HoldoutSums:
+    task = scorers[0].task
+    return HoldoutSums(
+        "y", task, scorers[0].classes, tuple(scorers), tuple(DEFAULTS[task]), blocks_for(len(df)),
+        seed, None if task == "classification" else float(df["y"][:100].mean()),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=["binary", "multiclass", "regression"])
+def case(request):
+    df, scorer = _model(request.param, np.random.default_rng(7))
+    return df, scorer, _whole(df, scorer)
+
+
+def test_point_estimates_over_partitions_are_the_whole_frames(case) -> None:
+    df, scorer, whole = case
+    summed = holdout_sums(LocalEngine({"test": df}, partitions=4), _passes(df, [scorer]))
+    (units,) = summed.units
+    totals = units.matrix.sum(axis=0)
+    mine = {n: float(METRICS[n].value(totals[sl])) for n, sl in units.where.items()}
+    theirs = point_estimates(whole, DEFAULTS[scorer.task])
+    assert list(mine) == list(theirs)  # the same metrics, in the same order
+    assert summed.told.rows == ROWS
+    for name, value in theirs.items():
+        if name == "roc_auc":
+            bound = summed.auc_bound
+            assert bound is not None and 0 < bound < 1e-3
+            assert abs(mine[name] - value) <= bound, (mine[name], value, bound)
+        else:
+            assert mine[name] == pytest.approx(value, abs=1e-9, rel=1e-12), name
+    if scorer.task == "classification":
+        k = len(scorer.classes or [])
+        cm = np.zeros((k, k), dtype=int)
+        np.add.at(cm, (whole.y, whole.pred), 1)
+        assert summed.told.confusion[0] == cm.tolist()
+        assert summed.told.class_rows == np.bincount(whole.y, minlength=k).tolist()
+
+
+def test_a_rows_block_does_not_depend_on_the_partitioning(case) -> None:
+    df, scorer, _ = case
+    one = holdout_sums(LocalEngine({"test": df}, partitions=1), _passes(df, [scorer]))
+    shuffled = df.sample(frac=1.0, random_state=3)  # other rows in each of 7 partitions
+    seven = holdout_sums(LocalEngine({"test": shuffled}, partitions=7), _passes(df, [scorer]))
+    np.testing.assert_allclose(one.units[0].matrix, seven.units[0].matrix, rtol=1e-12, atol=1e-9)
+    other_seed = holdout_sums(LocalEngine({"test": df}, partitions=1), _passes(df, [scorer], 1))
+    assert not np.array_equal(one.units[0].matrix, other_seed.units[0].matrix)
+
+
+def test_intervals_from_the_blocks_are_the_row_bootstraps_within_monte_carlo_error(case) -> None:
+    """The blocks hold a Poisson-like number of rows each: the same sums' variance
+    as the rows' own bootstrap. 2,000 resamples each: the percentile endpoints of
+    two bootstraps differ by Monte Carlo error, a few percent of the width."""
+    df, scorer, whole = case
+    summed = holdout_sums(LocalEngine({"test": df}, partitions=3), _passes(df, [scorer]))
+    plan = Plan.blocked_units(summed.told.rows, summed.blocks, 2_000, 0)
+    mine = estimates_of(resample_units(plan, summed.units)[0], 0.95)
+    theirs = estimates(whole, DEFAULTS[scorer.task], 2_000, 0.95, 0)
+    for name, e in theirs.items():
+        width = e.ci_high - e.ci_low
+        m = mine[name]
+        assert m.ci_high - m.ci_low == pytest.approx(width, rel=0.15), name
+        assert abs(m.ci_low - e.ci_low) < 0.2 * width and abs(m.ci_high - e.ci_high) < 0.2 * width
+
+
+def test_ranks_from_histograms_count_pairs_within_the_bound() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    positive = rng.random(20_000) < 0.05
+    score = 1 / (1 + np.exp(-(rng.normal(size=20_000) + 1.5 * positive - 4)))
+    score[:50] = score[50]  # exact ties count half on both sides
+    counts = ranks.histogram(score, positive, ranks.BINS)
+    auc = ranks.pair_count(counts) / (positive.sum() * (~positive).sum())
+    assert abs(auc - roc_auc_score(positive, score)) <= ranks.tie_bound(counts)
+    # A coarse grid errs more, and its bound still holds.
+    coarse = ranks.histogram(score, positive, 64)
+    auc64 = ranks.pair_count(coarse) / (positive.sum() * (~positive).sum())
+    assert ranks.tie_bound(coarse) > 100 * ranks.tie_bound(counts)
+    assert abs(auc64 - roc_auc_score(positive, score)) <= ranks.tie_bound(coarse)
