@@ -145,7 +145,7 @@ def _every_row(result: Evaluation, summed: Summed, sample_rows: int) -> None:
         every += ["confusion matrix", "class balance"]
     else:
         on_sample.insert(0, "residuals")
-    on_sample.append("the drift profile's predictions")
+    on_sample.append("the predictions in the drift profile")
     result.scope = scope(summed, sample_rows, every, on_sample)
 
 

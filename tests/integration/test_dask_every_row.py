@@ -1,0 +1,143 @@
+"""A Dask build whose holdout is larger than engine.sample_rows (issue 27): its
+metrics, intervals and paired deltas are summed over every holdout row on the
+cluster, and equal the local build's on the same rows. One 2-worker LocalCluster
+(threads of this process, one each) for the module; the builds join it through
+engine.address_env. Slow: a cluster and whole builds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import run_cli
+from tests.integration.test_registry_flow import ok
+
+pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow
+
+VAR = "CI_ML_TEST_EVERY_ROW_SCHEDULER"
+SAMPLE = 1_000  # engine.sample_rows: below the holdout's 2,500 rows
+TRAIN, TEST = 3_000, 2_500
+# The point estimates are the same sums added in another order.
+TOLERANCE = 1e-9
+# The intervals: the Dask build resamples blocks of rows chosen by their keys, the
+# local build resamples rows, each with its own 1,000 draws; their percentile
+# endpoints differ by Monte Carlo error (about 3 % of the width each, by the
+# normal approximation), so within 20 % of the width, and the widths within 15 %.
+ENDPOINTS, WIDTH = 0.20, 0.15
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as c:
+        yield c
+
+
+def _frames(seed: int = 11) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+
+    def rows(n: int) -> pd.DataFrame:
+        df = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+        df["y"] = (df["a"] - 0.7 * df["b"] + rng.logistic(size=n) > 0).astype(int)
+        return df
+
+    return rows(TRAIN), rows(TEST)
+
+
+def _config(project: Path, data: dict, engine: dict | None, params: dict | None = None) -> Path:
+    cfg = {
+        "data": {**data, "target": "y"},
+        "task": "classification",
+        "model": {"estimator": "sklearn.linear_model.LogisticRegression", "params": params or {}},
+        "safeguards": {"leakage": {"severity": "off"}},
+    }
+    if engine is not None:
+        cfg["engine"] = engine
+    (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return project / "ci-ml.yaml"
+
+
+def _parquet(folder: Path, df: pd.DataFrame, parts: int = 3) -> None:
+    folder.mkdir(parents=True)
+    for i, rows in enumerate(np.array_split(np.arange(len(df)), parts)):
+        df.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False)
+
+
+def _dask_project(root: Path, params: dict | None = None) -> Path:
+    train, test = _frames()
+    _parquet(root / "train", train)
+    _parquet(root / "test", test)
+    engine = {"kind": "dask", "address_env": VAR, "sample_rows": SAMPLE}
+    return _config(root, {"train": "train", "test": "test"}, engine, params)
+
+
+def _local_project(root: Path, params: dict | None = None) -> Path:
+    """The same rows as the Dask build's: its training sample (a function of each
+    row: ci_ml.engine.in_sample), in the data's order, and every holdout row."""
+    from ci_ml.engine import in_sample
+
+    train, test = _frames()
+    root.mkdir(parents=True)
+    train[in_sample(train, SAMPLE / TRAIN, 0)].to_csv(root / "train.csv", index=False)
+    test.to_csv(root / "test.csv", index=False)
+    return _config(root, {"train": "train.csv", "test": "test.csv"}, None, params)
+
+
+@pytest.fixture(scope="module")
+def builds(cluster, tmp_path_factory) -> dict[str, Path]:
+    """A Dask build and the local build of the same rows; then each again with
+    another regularisation, compared with the first."""
+    root = tmp_path_factory.mktemp("every-row")
+    env = {VAR: cluster.scheduler_address}
+    out: dict[str, Path] = {}
+    for kind, make in (("dask", _dask_project), ("local", _local_project)):
+        cfg = make(root / kind)
+        out[kind] = root / f"{kind}-out"
+        ok(run_cli("run", "--config", str(cfg), "--out", str(out[kind]), env=env))
+        cfg = make(root / f"{kind}-2", {"C": 0.01})
+        out[f"{kind}-2"] = root / f"{kind}-2-out"
+        args = ("run", "--config", str(cfg), "--out", str(out[f"{kind}-2"]))
+        ok(run_cli(*args, "--baseline", str(out[kind]), "--no-fail-on-regression", env=env))
+    return out
+
+
+def _metrics(out: Path) -> dict:
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_a_dask_builds_metrics_over_every_row_equal_the_local_builds(builds) -> None:
+    mine, theirs = _metrics(builds["dask"]), _metrics(builds["local"])
+    assert mine["rows"] == theirs["rows"] == TEST
+    scope = mine["scope"]
+    assert scope["rows"] == TEST and 800 < scope["sample_rows"] < 1_200
+    assert "metrics" in scope["every_row"] and "confusion matrix" in scope["every_row"]
+    bound = scope["auc_max_error"]
+    assert 0 < bound < 1e-4
+    assert list(mine["metrics"]) == list(theirs["metrics"])
+    for name, m in mine["metrics"].items():
+        t = theirs["metrics"][name]
+        # ROC AUC: off by the pairs tied within a bin, at most the recorded bound
+        allowed = bound + 1e-12 if name == "roc_auc" else TOLERANCE
+        assert abs(m["value"] - t["value"]) <= allowed, (name, m["value"], t["value"])
+        width = t["ci_high"] - t["ci_low"]
+        assert m["ci_high"] - m["ci_low"] == pytest.approx(width, rel=WIDTH), name
+        for end in ("ci_low", "ci_high"):
+            assert abs(m[end] - t[end]) <= ENDPOINTS * width, (name, end)
+    assert mine["confusion_matrix"] == theirs["confusion_matrix"]
+    assert mine["class_balance"] == theirs["class_balance"]
+
+
+def test_the_comment_says_which_numbers_are_over_every_row(builds) -> None:
+    text = (builds["dask"] / "report.md").read_text()
+    assert "Holdout: 2,500 rows, every row in the metrics and their intervals" in text
+    assert "on a seeded sample of" in text
+    assert "the metrics and their intervals on every holdout row (2,500)" in text
+    local = (builds["local"] / "report.md").read_text()
+    assert "every row" not in local
