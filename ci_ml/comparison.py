@@ -25,15 +25,20 @@ from ci_ml.records import (
     Primary,
     Statistics,
 )
+from ci_ml.scoring.every_row import Summed, scope
 from ci_ml.scoring.pairing import pair
 from ci_ml.stats.bootstrap import (
     Delta,
     Estimate,
+    Plan,
     Shared,
     delta_of,
+    deltas_of,
     mcnemar_exact,
     paired_deltas,
     paired_error_test,
+    resample_units,
+    tail_of,
     totals_and_sums,
 )
 from ci_ml.stats.metrics import METRICS, Scored
@@ -271,9 +276,11 @@ def _deltas(
     st: StatisticsConfig,
     on_unscorable: str,
     shared: Shared | None = None,
+    summed: Summed | None = None,
 ) -> tuple[dict[str, Delta], dict[str, str]]:
     """Fill in the baseline's part of `result`; return the per-metric deltas and,
-    for each metric without one, why."""
+    for each metric without one, why. `summed`: both models' components over every
+    holdout row (engine: dask), the deltas' source when given."""
     names = list(evaluation.metrics)
     result.baseline = BaselineIdentity(**baseline.identity)
     same_holdout = holdout_identity(baseline.manifest) == holdout_identity(manifest)
@@ -292,7 +299,16 @@ def _deltas(
             evaluation.scored, base, st.resamples, st.confidence, st.seed
         )
         result.baseline_status, result.scored_on = "scored", "current holdout"
-        deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed, shared)
+        if summed is None:
+            deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed, shared)
+        else:
+            deltas = every_row_deltas(summed, cand, base, names, st, len(evaluation.scored.y))
+            result.scope = scope(
+                summed,
+                len(evaluation.scored.y),
+                ["paired deltas", "their intervals and p-values"],
+                [_test_name(result.tests), "per-class recall and precision", "the tail checks"],
+            )
         why = {n: "the baseline gives no probabilities" for n in names if n not in deltas}
         return deltas, why
     problem = scores.problem if scores else "not scored"
@@ -314,6 +330,22 @@ def _deltas(
         "metrics were measured on other data"
     )
     return {}, dict.fromkeys(names, why)
+
+
+def every_row_deltas(
+    summed: Summed, cand: Scored, base: Scored, names: list[str], st: StatisticsConfig,
+    sample_rows: int,
+) -> dict[str, Delta]:  # fmt: skip
+    """The paired deltas of the two models summed over every holdout row: the
+    block bootstrap evaluate ran, with both models' blocks resampled together.
+    Whether an interval is untrustworthy (its tail) is judged on the sample."""
+    plan = Plan.blocked_units(summed.told.rows, summed.blocks, st.resamples, st.seed)
+    c, b = resample_units(plan, summed.units)
+    return deltas_of(c, b, names, st.confidence, lambda name: tail_of(cand, base, name))
+
+
+def _test_name(tests: McNemar | ErrorTests | None) -> str:
+    return "McNemar's test" if isinstance(tests, McNemar) else "the paired t-tests"
 
 
 def _metric_row(
@@ -349,9 +381,11 @@ def compare(
     baseline: Baseline | None,
     scores: BaselineScores | None,
     shared: Shared | None = None,
+    summed: Summed | None = None,
 ) -> Comparison:
     """The whole comparison record (comparison.json). `shared`: what evaluate
-    computed earlier in this process (the candidate's bootstrap units)."""
+    computed earlier in this process (the candidate's bootstrap units); `summed`:
+    the candidate's and the baseline's over every holdout row (engine: dask)."""
     result = Comparison(
         primary_metric=evaluation.primary,
         statistics=Statistics(
@@ -362,7 +396,7 @@ def compare(
     why: dict[str, str] = {}
     if baseline is not None:
         deltas, why = _deltas(
-            result, evaluation, manifest, baseline, scores, st, on_unscorable, shared
+            result, evaluation, manifest, baseline, scores, st, on_unscorable, shared, summed
         )
     for name in evaluation.metrics:
         row = _metric_row(name, evaluation, deltas.get(name), baseline)

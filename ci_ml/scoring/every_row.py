@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ci_ml.data import model_input
 from ci_ml.engine import row_keys
 from ci_ml.errors import DataValidationError
-from ci_ml.scoring.labels import encode_labels
+from ci_ml.scoring.labels import encode_labels, label_keys
 from ci_ml.scoring.model import OnnxModel
 from ci_ml.scoring.onnx import feeds, predicting, session_for
 from ci_ml.scoring.pairing import align_classes
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ci_ml.build import Build
     from ci_ml.engine import Engine
     from ci_ml.records import Manifest, RowScope
+    from ci_ml.scoring.pairing import BaselineScores
 
 BLOCK_SALT = 0xB10C  # apart from the split's and the sample's salts
 
@@ -345,6 +346,19 @@ def candidate_scorer(b: Build, needed_by: str) -> Scorer:
         tuple(train.classes) if train.classes else None,
         bool(export.probabilities),
     )
+
+
+def same_classes(b: Build, scores: BaselineScores) -> bool:
+    """Whether the baseline's classes are the candidate's (in any order), so both
+    fill the same component columns in every partition; otherwise (a class only
+    one model knows widens the columns wherever it is predicted) the comparison
+    stays on the sample."""
+    if b.task != "classification":
+        return True
+    train = b.require("train", "compare")
+    mine = sorted(str(k) for k in label_keys(list(train.classes or [])))
+    theirs = sorted(str(k) for k in label_keys(list(scores.classes or [])))
+    return mine == theirs
 
 
 def build_sums(b: Build, scorers: list[Scorer]) -> Summed:

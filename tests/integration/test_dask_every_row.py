@@ -141,3 +141,28 @@ def test_the_comment_says_which_numbers_are_over_every_row(builds) -> None:
     assert "the metrics and their intervals on every holdout row (2,500)" in text
     local = (builds["local"] / "report.md").read_text()
     assert "every row" not in local
+
+
+def test_the_paired_deltas_are_over_every_row_and_equal_the_local_comparisons(builds) -> None:
+    mine = json.loads((builds["dask-2"] / "comparison.json").read_text())
+    theirs = json.loads((builds["local-2"] / "comparison.json").read_text())
+    assert mine["baseline_status"] == theirs["baseline_status"] == "scored"
+    scope = mine["scope"]
+    assert scope["rows"] == TEST and "paired deltas" in scope["every_row"]
+    assert "McNemar's test" in scope["on_sample"]
+    # Each model's binned ROC AUC is within the bound; their difference within twice it.
+    bound = 2 * scope["auc_max_error"] + 1e-12
+    rows = {r["metric"]: r for r in theirs["metrics"]}
+    assert [r["metric"] for r in mine["metrics"]] == list(rows)
+    for m in mine["metrics"]:
+        t = rows[m["metric"]]
+        allowed = bound if m["metric"] == "roc_auc" else TOLERANCE
+        assert abs(m["delta"] - t["delta"]) <= allowed, (m["metric"], m["delta"], t["delta"])
+        assert abs(m["baseline"]["value"] - t["baseline"]["value"]) <= allowed, m["metric"]
+        width = t["ci_high"] - t["ci_low"]
+        assert m["ci_high"] - m["ci_low"] == pytest.approx(width, rel=WIDTH), m["metric"]
+        for end in ("ci_low", "ci_high"):
+            assert abs(m[end] - t[end]) <= ENDPOINTS * width, (m["metric"], end)
+    text = (builds["dask-2"] / "report.md").read_text()
+    assert "every row in the metrics and their intervals" in text
+    assert "and in the paired deltas" in text
