@@ -166,3 +166,40 @@ def test_the_paired_deltas_are_over_every_row_and_equal_the_local_comparisons(bu
     text = (builds["dask-2"] / "report.md").read_text()
     assert "every row in the metrics and their intervals" in text
     assert "and in the paired deltas" in text
+
+
+def test_the_client_receives_the_blocks_and_never_the_rows(cluster, tmp_path) -> None:
+    """What comes back of both passes over the 2,500 holdout rows is a (blocks, k)
+    matrix and a few counts: no per-row array, nor the histograms (2^20 bins),
+    which the second pass reads on the workers."""
+    from ci_ml.config import load_config
+    from ci_ml.engine.dask import DaskEngine
+    from ci_ml.records import Manifest, load
+    from ci_ml.scoring.every_row import HoldoutSums, Scorer, Tally, Told
+    from ci_ml.stats.metrics import DEFAULTS
+
+    cfg = load_config(_dask_project(tmp_path))
+    local = _local_project(tmp_path / "local")
+    out = tmp_path / "local-out"
+    ok(run_cli("run", "--config", str(local), "--out", str(out)))
+    manifest = json.loads((out / "manifest.json").read_text())
+    scorer = Scorer.of_build(out / "model.onnx", load(Manifest, manifest))
+    blocks = 64
+    names = tuple(DEFAULTS["classification"])
+    passes = HoldoutSums("y", "classification", scorer.classes, (scorer,), names, blocks, 0)
+    engine = DaskEngine(cfg, cluster.scheduler_address)
+    try:
+        told, total = engine.fold("test", passes)
+    finally:
+        engine.close()
+    assert isinstance(told, Told) and isinstance(total, Tally)
+    assert told.rows == TEST
+    (units,) = total.arrays.values()
+    assert units.shape[0] == blocks
+    received = sum(a.size for a in total.arrays.values())
+    received += 1 + len(told.class_rows or []) + sum(len(c) ** 2 for c in told.confusion if c)
+    received += sum(4 * len(m) for m in told.auc)
+    assert received == blocks * units.shape[1] + 1 + 2 + 4 + 4 < TEST
+    ran = set(cluster.scheduler.task_prefixes)
+    # on the workers: each partition prepared, both passes, the sums, the middle
+    assert {"prepare", "first", "middle", "second", "add"} <= ran, sorted(ran)

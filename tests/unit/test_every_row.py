@@ -134,3 +134,16 @@ def test_ranks_from_histograms_count_pairs_within_the_bound() -> None:
     auc64 = ranks.pair_count(coarse) / (positive.sum() * (~positive).sum())
     assert ranks.tie_bound(coarse) > 100 * ranks.tie_bound(counts)
     assert abs(auc64 - roc_auc_score(positive, score)) <= ranks.tie_bound(coarse)
+
+
+def test_one_model_twice_gives_deltas_of_exactly_zero(case) -> None:
+    from ci_ml.stats.bootstrap import deltas_of
+
+    df, scorer, _ = case
+    summed = holdout_sums(LocalEngine({"test": df}, partitions=3), _passes(df, [scorer, scorer]))
+    plan = Plan.blocked_units(summed.told.rows, summed.blocks, 200, 0)
+    c, b = resample_units(plan, summed.units)
+    deltas = deltas_of(c, b, DEFAULTS[scorer.task], 0.95, lambda name: None)
+    assert set(deltas) == set(c.point)
+    for name, d in deltas.items():
+        assert (d.delta, d.ci_low, d.ci_high, d.verdict) == (0.0, 0.0, 0.0, "within noise"), name
