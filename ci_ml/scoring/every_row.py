@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ci_ml.data import model_input
 from ci_ml.engine import row_keys
 from ci_ml.errors import DataValidationError
+from ci_ml.records import RowScope
 from ci_ml.scoring.labels import encode_labels, label_keys
 from ci_ml.scoring.model import OnnxModel
 from ci_ml.scoring.onnx import feeds, predicting, session_for
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from ci_ml.build import Build
     from ci_ml.engine import Engine
-    from ci_ml.records import Manifest, RowScope
+    from ci_ml.records import Manifest
     from ci_ml.scoring.pairing import BaselineScores
 
 BLOCK_SALT = 0xB10C  # apart from the split's and the sample's salts
@@ -387,8 +388,6 @@ def build_sums(b: Build, scorers: list[Scorer]) -> Summed:
 
 def scope(summed: Summed, sample_rows: int, every_row: list[str], on_sample: list[str]) -> RowScope:
     """The record of what was summed over every row and what read the sample."""
-    from ci_ml.records import RowScope
-
     bins = [ranks.bins_for(len(model)) for model in summed.told.auc if model]
     return RowScope(
         rows=summed.told.rows,
