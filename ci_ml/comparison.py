@@ -302,13 +302,15 @@ def _deltas(
         if summed is None:
             deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed, shared)
         else:
-            deltas = every_row_deltas(summed, cand, base, names, st, len(evaluation.scored.y))
-            result.scope = scope(
-                summed,
-                len(evaluation.scored.y),
-                ["paired deltas", "their intervals and p-values"],
-                [_test_name(result.tests), "per-class recall and precision", "the tail checks"],
-            )
+            deltas = every_row_deltas(summed, cand, base, names, st)
+            every = ["paired deltas", "their intervals and p-values"]
+            on_sample = ["per-class recall and precision", "the tail checks"]
+            if summed.told.tests is not None:  # plain sums: over every row too
+                result.tests = summed.told.tests
+                every.append(_test_name(result.tests))
+            else:
+                on_sample.insert(0, _test_name(result.tests))
+            result.scope = scope(summed, len(evaluation.scored.y), every, on_sample)
         why = {n: "the baseline gives no probabilities" for n in names if n not in deltas}
         return deltas, why
     problem = scores.problem if scores else "not scored"
@@ -333,9 +335,8 @@ def _deltas(
 
 
 def every_row_deltas(
-    summed: Summed, cand: Scored, base: Scored, names: list[str], st: StatisticsConfig,
-    sample_rows: int,
-) -> dict[str, Delta]:  # fmt: skip
+    summed: Summed, cand: Scored, base: Scored, names: list[str], st: StatisticsConfig
+) -> dict[str, Delta]:
     """The paired deltas of the two models summed over every holdout row: the
     block bootstrap evaluate ran, with both models' blocks resampled together.
     Whether an interval is untrustworthy (its tail) is judged on the sample."""

@@ -28,13 +28,19 @@ from typing import TYPE_CHECKING, Any
 from ci_ml.data import model_input
 from ci_ml.engine import row_keys
 from ci_ml.errors import DataValidationError
-from ci_ml.records import RowScope
+from ci_ml.records import ErrorTests, McNemar, PairedT, RowScope
 from ci_ml.scoring.labels import encode_labels, label_keys
 from ci_ml.scoring.model import OnnxModel
 from ci_ml.scoring.onnx import feeds, predicting, session_for
 from ci_ml.scoring.pairing import align_classes
 from ci_ml.stats import ranks
-from ci_ml.stats.bootstrap import MAX_UNITS, Units
+from ci_ml.stats.bootstrap import (
+    MAX_UNITS,
+    Units,
+    loss_differences,
+    mcnemar_counts,
+    paired_t_from_sums,
+)
 from ci_ml.stats.metrics import Pairs, Scored, applicable, auc_columns, component_blocks
 
 if TYPE_CHECKING:
@@ -137,6 +143,7 @@ class Told:
     confusion: list[list[list[int]] | None]
     auc: list[list[tuple[float, int, int, float]]]
     unseen: tuple[str, ...]
+    tests: McNemar | ErrorTests | None = None  # two models: the paired tests, every row
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,15 @@ class HoldoutSums:
                 out[f"hist{i}"] = np.stack(
                     [ranks.histogram(s.proba[:, c], s.y == c, bins) for c in cols]
                 )
+        if len(part.scored) == 2:  # the paired tests' sums, candidate against baseline
+            c, b = part.scored
+            if self.task == "classification":
+                right_c, right_b = c.pred == c.y, b.pred == b.y
+                discordant = [np.sum(right_c & ~right_b), np.sum(~right_c & right_b)]
+                out["discordant"] = np.array(discordant, dtype=np.int64)
+            else:
+                d = loss_differences(c.pred - c.y, b.pred - b.y)
+                out["differences"] = np.concatenate([d.sum(axis=0), (d * d).sum(axis=0)])
         return Tally(out, part.unseen)
 
     def add(self, a: Tally, b: Tally) -> Tally:
@@ -234,7 +250,22 @@ class HoldoutSums:
             for i in range(len(self.scorers))
         ]
         class_rows = a["class_rows"].tolist() if "class_rows" in a else None
-        return placed, Told(int(a["rows"][0]), class_rows, confusion, auc, total.unseen)
+        rows = int(a["rows"][0])
+        told = Told(rows, class_rows, confusion, auc, total.unseen, self._tests(a, rows))
+        return placed, told
+
+    def _tests(self, a: dict[str, np.ndarray], rows: int) -> McNemar | ErrorTests | None:
+        """The paired significance tests over every row, from their sums."""
+        if "discordant" in a:
+            only_c, only_b = (int(v) for v in a["discordant"])
+            return McNemar(**mcnemar_counts(only_c, only_b))
+        if "differences" in a:
+            sq, ab, sq2, ab2 = (float(v) for v in a["differences"])
+            return ErrorTests(
+                PairedT(**paired_t_from_sums(sq, sq2, rows, "squared")),
+                PairedT(**paired_t_from_sums(ab, ab2, rows, "absolute")),
+            )
+        return None
 
     def second(self, part: Part, placed: dict[int, np.ndarray]) -> Tally:
         import numpy as np

@@ -626,10 +626,17 @@ def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -
     scipy.stats is imported anyway in the runs that compare a classifier (the
     safeguards' skew check), so its binomtest costs no import of its own."""
     import numpy as np
-    from scipy.stats import binomtest
 
     b = int(np.sum(candidate_correct & ~baseline_correct))  # only the candidate right
     c = int(np.sum(~candidate_correct & baseline_correct))  # only the baseline right
+    return mcnemar_counts(b, c)
+
+
+def mcnemar_counts(b: int, c: int) -> McNemarTest:
+    """McNemar's exact test from its two discordant counts: rows only the
+    candidate gets right (b), rows only the baseline does (c)."""
+    from scipy.stats import binomtest
+
     p = 1.0 if b + c == 0 else float(binomtest(min(b, c), b + c, 0.5).pvalue)
     return {
         "test": "mcnemar_exact",
@@ -637,6 +644,34 @@ def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -
         "baseline_only_correct": c,
         "p_value": p,
     }
+
+
+def loss_differences(candidate_err: np.ndarray, baseline_err: np.ndarray) -> np.ndarray:
+    """(n, 2) per-row differences of the losses, candidate minus baseline: squared
+    error, absolute error (their sums and sums of squares give the paired t-tests)."""
+    import numpy as np
+
+    c, b = candidate_err.astype(np.float64), baseline_err.astype(np.float64)
+    return np.column_stack([c**2 - b**2, np.abs(c) - np.abs(b)])
+
+
+def paired_t_from_sums(total: float, squares: float, n: int, kind: str) -> PairedTTest:
+    """The paired t-test of per-row differences known by their sum, the sum of
+    their squares and their number (summed partition by partition): what
+    scipy's ttest_rel gives on the rows themselves; p = 1 when every difference
+    is zero (two identical models)."""
+    import math
+
+    from scipy.stats import t as student
+
+    name = f"paired_t_{kind}_error"
+    mean = total / n if n else 0.0
+    var = (squares - n * mean * mean) / (n - 1) if n > 1 else 0.0
+    if squares == 0 or var <= 0:
+        return {"test": name, "statistic": 0.0, "p_value": 1.0, "mean_difference": mean}
+    stat = mean / math.sqrt(var / n)
+    p = float(2 * student.sf(abs(stat), n - 1))
+    return {"test": name, "statistic": stat, "p_value": p, "mean_difference": mean}
 
 
 def paired_error_test(

@@ -149,7 +149,8 @@ def test_the_paired_deltas_are_over_every_row_and_equal_the_local_comparisons(bu
     assert mine["baseline_status"] == theirs["baseline_status"] == "scored"
     scope = mine["scope"]
     assert scope["rows"] == TEST and "paired deltas" in scope["every_row"]
-    assert "McNemar's test" in scope["on_sample"]
+    assert "McNemar's test" in scope["every_row"]  # its discordant counts are plain sums
+    assert mine["tests"] == theirs["tests"]
     # Each model's binned ROC AUC is within the bound; their difference within twice it.
     bound = 2 * scope["auc_max_error"] + 1e-12
     rows = {r["metric"]: r for r in theirs["metrics"]}

@@ -23,8 +23,6 @@ ROWS = 3_000
 def _model(task: str, rng: np.random.Generator) -> tuple[pd.DataFrame, Scorer]:
     from sklearn.linear_model import LinearRegression, LogisticRegression
 
-    from ci_ml.modeling.convert import convert
-
     X = pd.DataFrame(rng.normal(size=(ROWS, 3)), columns=["a", "b", "c"])
     signal = X["a"] + 0.5 * X["b"] + rng.logistic(size=ROWS)
     if task == "regression":
@@ -35,14 +33,30 @@ def _model(task: str, rng: np.random.Generator) -> tuple[pd.DataFrame, Scorer]:
         y, est = pd.cut(signal, [-np.inf, -1, 1, np.inf], labels=["lo", "mid", "hi"]), None
         y, est = y.astype(str), LogisticRegression(max_iter=500)
     est.fit(X[:1000], y[:1000])  # the model sees a third; the holdout is all of them
+    return X.assign(y=y), _scorer(est, X, task)
+
+
+def _scorer(est, X: pd.DataFrame, task: str) -> Scorer:
+    from ci_ml.modeling.convert import convert
+
     model, precision, spec = convert(est, X, None)
     kind = "regression" if task == "regression" else "classification"
     classes = tuple(est.classes_) if kind == "classification" else None
-    scorer = Scorer(
+    return Scorer(
         model.SerializeToString(), ("a", "b", "c"), tuple(spec), precision, kind, classes,
         kind == "classification",
     )  # fmt: skip
-    return X.assign(y=y), scorer
+
+
+def _other(df: pd.DataFrame, scorer: Scorer) -> Scorer:
+    """Another model of the same task: fitted on other rows, on two features."""
+    from sklearn.base import clone
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    est = LinearRegression() if scorer.task == "regression" else LogisticRegression(C=0.01)
+    X = df[["a", "b", "c"]].assign(c=0.0)  # a model blind to c
+    task = "regression" if scorer.task == "regression" else "classification"
+    return _scorer(clone(est).fit(X[1000:2000], df["y"][1000:2000]), X, task)
 
 
 def _whole(df: pd.DataFrame, scorer: Scorer):  # the local build's Scored of every row
@@ -147,3 +161,24 @@ def test_one_model_twice_gives_deltas_of_exactly_zero(case) -> None:
     assert set(deltas) == set(c.point)
     for name, d in deltas.items():
         assert (d.delta, d.ci_low, d.ci_high, d.verdict) == (0.0, 0.0, 0.0, "within noise"), name
+
+
+def test_the_paired_tests_over_partitions_are_the_local_ones(case) -> None:
+    from ci_ml.comparison import significance_tests
+    from ci_ml.records import plain
+
+    df, scorer, whole = case
+    other = _other(df, scorer)
+    summed = holdout_sums(LocalEngine({"test": df}, partitions=4), _passes(df, [scorer, other]))
+    theirs = plain(significance_tests(whole, _whole(df, other)))
+    mine = plain(summed.told.tests)
+    assert mine.keys() == theirs.keys()
+    if scorer.task == "classification":
+        assert mine == theirs  # counts, and the binomial test of the same counts
+        assert mine["candidate_only_correct"] + mine["baseline_only_correct"] > 0
+    else:
+        for kind in ("squared_error", "absolute_error"):
+            assert mine[kind]["test"] == theirs[kind]["test"]
+            for key in ("statistic", "p_value", "mean_difference"):
+                assert mine[kind][key] == pytest.approx(theirs[kind][key], rel=1e-6), (kind, key)
+            assert mine[kind]["statistic"] != 0  # two models, not the identical-model shortcut
