@@ -182,3 +182,18 @@ def test_the_paired_tests_over_partitions_are_the_local_ones(case) -> None:
             for key in ("statistic", "p_value", "mean_difference"):
                 assert mine[kind][key] == pytest.approx(theirs[kind][key], rel=1e-6), (kind, key)
             assert mine[kind]["statistic"] != 0  # two models, not the identical-model shortcut
+
+
+def test_empty_partitions_add_nothing(case) -> None:
+    """A partition the split or a filter left empty: onnxruntime is not asked, and
+    its zero sums change nothing."""
+    from ci_ml.engine import fold_parts
+
+    df, scorer, _ = case
+    passes = _passes(df, [scorer])
+    told, total = fold_parts(
+        [df.iloc[:0], df.iloc[:1_500], df.iloc[1_500:1_500], df.iloc[1_500:]], passes
+    )
+    whole = holdout_sums(LocalEngine({"test": df}, partitions=1), passes)
+    assert told.rows == ROWS
+    np.testing.assert_allclose(total.arrays["units0"], whole.units[0].matrix, rtol=1e-12, atol=1e-9)
