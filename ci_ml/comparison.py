@@ -32,6 +32,7 @@ from ci_ml.stats.bootstrap import (
     Estimate,
     Plan,
     Shared,
+    block_totals_and_sums,
     delta_of,
     deltas_of,
     mcnemar_exact,
@@ -41,7 +42,7 @@ from ci_ml.stats.bootstrap import (
     tail_of,
     totals_and_sums,
 )
-from ci_ml.stats.metrics import METRICS, Scored
+from ci_ml.stats.metrics import METRICS, Scored, class_parts
 
 if TYPE_CHECKING:
     from ci_ml.baseline import Baseline, BaselineScores
@@ -66,16 +67,6 @@ def significance_tests(candidate: Scored, baseline: Scored) -> McNemar | ErrorTe
     )
 
 
-def _class_parts(y: Any, pred: Any, k: int) -> Any:
-    """(n, 3k) per-row columns: in class c, right about class c, predicted as c."""
-    import numpy as np
-
-    cls = np.arange(k)
-    in_class = y[:, None] == cls
-    predicted = pred[:, None] == cls
-    return np.hstack([in_class, in_class & (pred == y)[:, None], predicted]).astype(np.float64)
-
-
 def _paired(c: tuple[float, Any], b: tuple[float, Any], confidence: float) -> PairedEstimate:
     d = delta_of("", True, c, b, confidence)
     return PairedEstimate(
@@ -93,18 +84,24 @@ def _paired(c: tuple[float, Any], b: tuple[float, Any], confidence: float) -> Pa
 
 def class_recall(
     candidate: Scored, baseline: Scored, resamples: int = 1000, confidence: float = 0.95,
-    seed: int = 0,
+    seed: int = 0, summed: Summed | None = None,
 ) -> list[ClassRecall] | None:  # fmt: skip
     """Each class's recall and precision for both models on the same rows, with
     paired bootstrap intervals of the changes (classification only). A class a
-    model never predicts has recall 0 and no precision (NaN), not a silent 0."""
+    model never predicts has recall 0 and no precision (NaN), not a silent 0.
+    `summed`: both models' per-class sums over every holdout row (engine: dask),
+    resampled as blocks, instead of the rows of `candidate` and `baseline`."""
     import numpy as np
 
     if candidate.task != "classification" or not candidate.classes:
         return None
     k, n = len(candidate.classes), len(candidate.y)
-    parts = [_class_parts(candidate.y, s.pred[:n], k) for s in (candidate, baseline)]
-    totals, sums = totals_and_sums(parts, resamples, seed)
+    if summed is not None and summed.class_units is not None:
+        parts = summed.class_units
+        totals, sums = block_totals_and_sums(parts, summed.told.rows, resamples, seed)
+    else:
+        parts = [class_parts(candidate.y, s.pred[:n], k) for s in (candidate, baseline)]
+        totals, sums = totals_and_sums(parts, resamples, seed)
     if np.array_equal(parts[0], parts[1]):  # one model twice: exact zeros
         totals, sums = [totals[0], totals[0]], [sums[0], sums[0]]
 
@@ -296,7 +293,7 @@ def _deltas(
         result.notes.extend(notes)
         result.tests = significance_tests(evaluation.scored, base)
         result.per_class = class_recall(
-            evaluation.scored, base, st.resamples, st.confidence, st.seed
+            evaluation.scored, base, st.resamples, st.confidence, st.seed, summed
         )
         result.baseline_status, result.scored_on = "scored", "current holdout"
         if summed is None:
@@ -304,7 +301,9 @@ def _deltas(
         else:
             deltas = every_row_deltas(summed, cand, base, names, st)
             every = ["paired deltas", "their intervals and p-values"]
-            on_sample = ["per-class recall and precision", "the tail checks"]
+            if summed.class_units is not None:
+                every.append("per-class recall and precision")
+            on_sample = ["the tail checks"]
             if summed.told.tests is not None:  # plain sums: over every row too
                 result.tests = summed.told.tests
                 every.append(_test_name(result.tests))

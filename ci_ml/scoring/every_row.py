@@ -41,7 +41,14 @@ from ci_ml.stats.bootstrap import (
     mcnemar_counts,
     paired_t_from_sums,
 )
-from ci_ml.stats.metrics import Pairs, Scored, applicable, auc_columns, component_blocks
+from ci_ml.stats.metrics import (
+    Pairs,
+    Scored,
+    applicable,
+    auc_columns,
+    class_parts,
+    component_blocks,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -274,9 +281,12 @@ class HoldoutSums:
         n = part.block.shape[0]
         member = sparse.csr_matrix((np.ones(n), (part.block, np.arange(n))), shape=(self.blocks, n))
         out = {}
+        k = len(self.classes or [])
         for i, s in enumerate(part.scored):
             matrix, _ = self.components(s, placed.get(i))
             out[f"units{i}"] = np.asarray(member @ matrix)
+            if len(part.scored) == 2 and self.task == "classification":  # per-class recall
+                out[f"classes{i}"] = np.asarray(member @ class_parts(s.y, s.pred, k))
         return Tally(out)
 
     def components(
@@ -320,6 +330,9 @@ class Summed:
     units: list[Units]
     told: Told
     blocks: int
+    # Two classifiers: each one's per-class columns (ci_ml.stats.metrics.class_parts)
+    # summed into the same blocks, for the per-class recall and precision.
+    class_units: list[np.ndarray] | None = None
 
     @property
     def auc_bound(self) -> float | None:
@@ -346,7 +359,9 @@ def holdout_sums(engine: Engine, passes: HoldoutSums) -> Summed:
             for j, (count, pos, neg, _) in enumerate(told.auc[i]):
                 pairs[start + 4 * j] = Pairs.counted(count, pos, neg)
         units.append(Units(total.arrays[f"units{i}"], pairs, where))
-    return Summed(units, told, passes.blocks)
+    found = [total.arrays.get(f"classes{i}") for i in range(len(passes.scorers))]
+    class_units = [u for u in found if u is not None] or None
+    return Summed(units, told, passes.blocks, class_units)
 
 
 def blocks_for(rows: int) -> int:

@@ -66,6 +66,14 @@ def totals_and_sums(
     return _sums(plan, [plan.units(m) for m in matrices], pairs or [])
 
 
+def block_totals_and_sums(
+    units: list[np.ndarray], rows: int, resamples: int, seed: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """totals_and_sums of matrices already summed into blocks (Plan.blocked_units)."""
+    plan = Plan.blocked_units(rows, units[0].shape[0], resamples, seed)
+    return _sums(plan, units, [])
+
+
 class Plan:
     """The resampling a seed gives for n rows, in the order the generator is
     drawn from: the rows' random blocks (none up to max_units rows: rows are

@@ -424,6 +424,16 @@ def _reg_fill(s: Scored, out: np.ndarray) -> dict[int, Pairs]:
     return {}
 
 
+def class_parts(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    """(n, 3k) per-row columns: in class c, right about class c, predicted as c."""
+    import numpy as np
+
+    cls = np.arange(k)
+    in_class = y[:, None] == cls
+    predicted = pred[:, None] == cls
+    return np.hstack([in_class, in_class & (pred == y)[:, None], predicted]).astype(np.float64)
+
+
 ACCURACY = Block(lambda s: 2, _accuracy_fill)
 CONFUSION = Block(lambda s: 3 * len(s.classes or []), _confusion_fill)
 LOG_LOSS = Block(lambda s: 2, _log_loss_fill)

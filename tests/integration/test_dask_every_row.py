@@ -164,6 +164,17 @@ def test_the_paired_deltas_are_over_every_row_and_equal_the_local_comparisons(bu
         assert m["ci_high"] - m["ci_low"] == pytest.approx(width, rel=WIDTH), m["metric"]
         for end in ("ci_low", "ci_high"):
             assert abs(m[end] - t[end]) <= ENDPOINTS * width, (m["metric"], end)
+    # Per-class recall and precision: plain sums, over every row too.
+    assert "per-class recall and precision" in scope["every_row"]
+    assert len(mine["per_class"]) == len(theirs["per_class"]) == 2
+    for m, t in zip(mine["per_class"], theirs["per_class"], strict=True):
+        assert (m["label"], m["rows"], m["predicted"]) == (t["label"], t["rows"], t["predicted"])
+        for part in ("recall", "precision"):
+            for key in ("candidate", "baseline", "delta"):
+                assert abs(m[part][key] - t[part][key]) <= TOLERANCE, (m["label"], part, key)
+            width = t[part]["delta_ci_high"] - t[part]["delta_ci_low"]
+            for end in ("delta_ci_low", "delta_ci_high"):
+                assert abs(m[part][end] - t[part][end]) <= ENDPOINTS * width, (part, end)
     text = (builds["dask-2"] / "report.md").read_text()
     assert "every row in the metrics and their intervals" in text
     assert "and in the paired deltas" in text
