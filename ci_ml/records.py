@@ -647,6 +647,7 @@ class SlicesResult:
     passed: bool
     worst: str | None = None
     not_compared: str | None = optional()  # why there are no deltas though a baseline exists
+    scope: RowScope | None = optional()  # engine: dask, a holdout larger than its sample
 
 
 @dataclass

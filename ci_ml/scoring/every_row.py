@@ -79,10 +79,14 @@ class Scorer:
     def of_build(cls, path: Path, manifest: Manifest) -> Scorer:
         """A built model (a baseline's folder): what its manifest and inputs say,
         as `OnnxModel` reads them."""
-        m = OnnxModel(path, manifest)
+        return cls.of_model(OnnxModel(path, manifest))
+
+    @classmethod
+    def of_model(cls, m: OnnxModel) -> Scorer:
+        """A model loaded for the model tests (its file, its manifest's facts)."""
         classes = tuple(m.classes_) if m.classes_ else None
         return cls(
-            path.read_bytes(),
+            m.path.read_bytes(),
             tuple(m.columns),
             tuple(m.spec),
             m.precision,
@@ -402,14 +406,18 @@ def same_classes(b: Build, scores: BaselineScores) -> bool:
     stays on the sample."""
     if b.task != "classification":
         return True
-    train = b.require("train", "compare")
-    mine = sorted(str(k) for k in label_keys(list(train.classes or [])))
-    theirs = sorted(str(k) for k in label_keys(list(scores.classes or [])))
-    return mine == theirs
+    return same_keys(b.require("train", "compare").classes, scores.classes)
 
 
-def build_sums(b: Build, scorers: list[Scorer]) -> Summed:
-    """The models' units over every holdout row of the build's engine."""
+def same_keys(mine: list[object] | None, theirs: list[object] | None) -> bool:
+    """The same classes, compared as labels are (ci_ml.scoring.labels), in any order."""
+    keys = [sorted(str(k) for k in label_keys(list(c or []))) for c in (mine, theirs)]
+    return keys[0] == keys[1]
+
+
+def build_passes(b: Build, scorers: list[Scorer], names: list[str] | None = None) -> HoldoutSums:
+    """The passes over the build's holdout for these models (the candidate first)
+    and metrics (default: the build's)."""
     import numpy as np
 
     scale = b.dataset.scale
@@ -418,18 +426,23 @@ def build_sums(b: Build, scorers: list[Scorer]) -> Summed:
     # Any centre gives the same R²; the sample's mean keeps the sums of squares small.
     y = b.dataset.test[b.cfg.data.target]
     centre = None if b.task == "classification" else float(np.mean(y.to_numpy(np.float64)))
-    first = scorers[0]
-    passes = HoldoutSums(
+    return HoldoutSums(
         b.cfg.data.target,
         b.task,
-        first.classes,
+        scorers[0].classes,
         tuple(scorers),
-        tuple(b.metric_plan.names),
+        tuple(b.metric_plan.names if names is None else names),
         blocks_for(rows),
         b.cfg.statistics.seed,
         centre,
     )
-    return holdout_sums(scale.engine, passes)
+
+
+def build_sums(b: Build, scorers: list[Scorer]) -> Summed:
+    """The models' units over every holdout row of the build's engine."""
+    scale = b.dataset.scale
+    assert scale is not None
+    return holdout_sums(scale.engine, build_passes(b, scorers))
 
 
 def scope(summed: Summed, sample_rows: int, every_row: list[str], on_sample: list[str]) -> RowScope:

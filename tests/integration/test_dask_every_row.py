@@ -57,6 +57,10 @@ def _config(project: Path, data: dict, engine: dict | None, params: dict | None 
         "task": "classification",
         "model": {"estimator": "sklearn.linear_model.LogisticRegression", "params": params or {}},
         "safeguards": {"leakage": {"severity": "off"}},
+        # bins of a feature, the target's values, and their crossing
+        "model_tests": {
+            "slices": {"columns": {"a": [-1, 0, 1], "y": "values"}, "crossings": [["y", "a"]]}
+        },
     }
     if engine is not None:
         cfg["engine"] = engine
@@ -215,3 +219,30 @@ def test_the_client_receives_the_blocks_and_never_the_rows(cluster, tmp_path) ->
     ran = set(cluster.scheduler.task_prefixes)
     # on the workers: each partition prepared, both passes, the sums, the middle
     assert {"prepare", "first", "middle", "second", "add"} <= ran, sorted(ran)
+
+
+@pytest.mark.parametrize("which", ["", "-2"])
+def test_the_slices_are_over_every_row_and_equal_the_local_builds(builds, which) -> None:
+    """The model tests' slices (with the baseline's deltas in the second builds)."""
+    mine = json.loads((builds["dask" + which] / "model-tests.json").read_text())["slices"]
+    theirs = json.loads((builds["local" + which] / "model-tests.json").read_text())["slices"]
+    scope = mine["scope"]
+    assert scope["rows"] == TEST and "slices" in scope["every_row"]
+    assert "scope" not in theirs
+    by_name = {r["name"]: r for r in theirs["slices"]}
+    assert [r["name"] for r in mine["slices"]] == list(by_name)  # the same order: worst first
+    assert len(by_name) == 3 + 2 + 6  # two bins of a and its outside, two classes, crossed
+    bound = 2 * scope["auc_max_error"] + 1e-12
+    for row in mine["slices"]:
+        t = by_name[row["name"]]
+        assert row["rows"] == t["rows"] and row["gated"] == t["gated"], row["name"]
+        for metric, m in row["metrics"].items():
+            allowed = bound if metric == "roc_auc" else TOLERANCE
+            for key in ("candidate", "baseline", "delta"):
+                a, b = m.get(key), t["metrics"][metric].get(key)
+                if a is None or b is None or a != a or b != b:  # none, or NaN (one class)
+                    assert (a is None or a != a) == (b is None or b != b), (row["name"], key)
+                    continue
+                assert abs(a - b) <= allowed, (row["name"], metric, key, a, b)
+    text = (builds["dask" + which] / "report.md").read_text()
+    assert "Every holdout row (2,500 rows) in the slices and their statistics" in text

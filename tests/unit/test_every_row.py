@@ -197,3 +197,43 @@ def test_empty_partitions_add_nothing(case) -> None:
     whole = holdout_sums(LocalEngine({"test": df}, partitions=1), passes)
     assert told.rows == ROWS
     np.testing.assert_allclose(total.arrays["units0"], whole.units[0].matrix, rtol=1e-12, atol=1e-9)
+
+
+def test_slices_over_partitions_are_the_whole_frames(case) -> None:
+    """ci_ml.checks.slice_sums: the slices a config declares, found over partitions
+    (values, bins with their missing and outside slots, a crossing), with each
+    model's per-slice metrics as the local slices give them on the whole frame."""
+    from ci_ml.checks.slice_sums import every_row_slices
+    from ci_ml.checks.slices import slices
+    from ci_ml.config import SliceConfig
+    from ci_ml.stats.slices import resample_slices
+
+    df, scorer, whole = case
+    rng = np.random.default_rng(5)
+    frame = df.assign(
+        g=rng.choice(["x", "y", "z", None], size=len(df), p=[0.5, 0.3, 0.15, 0.05]),
+        h=df["a"].where(np.arange(len(df)) >= 7),  # a's bins, with a slice of missing values
+    )
+    cfg = SliceConfig(columns={"g": "values", "h": [-1, 0, 1]}, crossings=[["g", "h"]])
+    names = ["accuracy", "roc_auc"] if scorer.task == "classification" else ["rmse", "mae"]
+    other = _other(df, scorer)
+    base = HoldoutSums(
+        "y", whole.task, scorer.classes, (scorer, other), tuple(names), 1, 0,
+        None if whole.task == "classification" else 100.0,
+    )  # fmt: skip
+    computed = every_row_slices(LocalEngine({"test": frame}, partitions=5), base, cfg, 200, 1_000)
+    found = slices(frame, cfg)
+    assert [(s.name, s.by, s.rows.size) for s in computed.slices] == [
+        (s.name, s.by, s.rows.size) for s in found
+    ]
+    assert any("missing" in s.name for s in found) and any(" & " in s.name for s in found)
+    models = [whole, _whole(frame, other)]
+    theirs = resample_slices(models, names, [s.rows for s in found], 200, 0)
+    bound = computed.scope.auc_max_error
+    for model in (0, 1):
+        for name in names:
+            mine, ref = computed.stats.point[model][name], theirs.point[model][name]
+            allowed = bound + 1e-12 if name == "roc_auc" else 1e-9
+            both = np.isfinite(ref)
+            assert np.array_equal(both, np.isfinite(mine)), name
+            assert np.all(np.abs(mine[both] - ref[both]) <= allowed), (name, mine - ref)
