@@ -161,8 +161,8 @@ def find(engine: Engine, spec: Spec) -> tuple[list[Slice], list[Group], dict[str
     import numpy as np
 
     (values, sizes), seen = engine.fold("test", Find(spec))
-    for c, n in sizes.items():
-        limit(range(n + 1), c, spec.most)  # its values and the missing ones, at most
+    for c, n in sizes.items():  # too many values: stop before naming them
+        limit(range(n), c, spec.most)
     found: list[Slice] = []
     groups = []
     for column, s in spec.columns:
@@ -274,21 +274,35 @@ class SliceSums:
 
     def second(self, sp: SlicePart, placed: dict[int, np.ndarray]) -> dict[str, np.ndarray]:
         import numpy as np
+        from scipy import sparse
 
         starts = np.asarray(self.starts)
+        found = self._rows(sp)
+        # Each (slice, row) to the slice's unit its key picks: one sparse product per model.
+        at = np.concatenate(
+            [_unit(sp.keys[rows], int(starts[sl]), int(starts[sl + 1])) for sl, rows in found]
+            or [np.zeros(0, dtype=np.intp)]
+        )
+        member = sparse.csr_matrix(
+            (np.ones(at.shape[0]), (at, np.arange(at.shape[0]))),
+            shape=(int(starts[-1]), at.shape[0]),
+        )
         out = {}
         for i, s in enumerate(sp.part.scored):
             k, _ = self.base.layout(i)
-            matrix = np.zeros((int(starts[-1]), k))
-            for sl, rows in self._rows(sp):
-                sub = _subset(s, rows)
+            parts = [np.zeros((0, k))]
+            for sl, rows in found:
                 on = None if i not in placed else placed[i][:, sl]
-                comps, _ = self.base.components(sub, on)
-                units = int(starts[sl + 1] - starts[sl])
-                at = starts[sl] + (sp.keys[rows] % np.uint64(units)).astype(np.intp)
-                np.add.at(matrix, at, comps)
-            out[f"units{i}"] = matrix
+                parts.append(self.base.components(_subset(s, rows), on)[0])
+            out[f"units{i}"] = np.asarray(member @ np.vstack(parts))
         return out
+
+
+def _unit(keys: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """The unit of each of a slice's rows (by their keys) among its units start..stop."""
+    import numpy as np
+
+    return (keys % np.uint64(stop - start)).astype(np.intp) + start
 
 
 @dataclass

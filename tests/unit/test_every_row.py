@@ -237,3 +237,15 @@ def test_slices_over_partitions_are_the_whole_frames(case) -> None:
             both = np.isfinite(ref)
             assert np.array_equal(both, np.isfinite(mine)), name
             assert np.all(np.abs(mine[both] - ref[both]) <= allowed), (name, mine - ref)
+
+
+def test_a_column_of_too_many_values_stops_before_its_slices_are_named(case) -> None:
+    from ci_ml.checks.slice_sums import Spec, find
+    from ci_ml.config import SliceConfig
+    from ci_ml.errors import ConfigError
+
+    df, _, _ = case
+    frame = df.assign(id=np.arange(len(df)))
+    cfg = SliceConfig(columns={"id": "values"}, max_slices=50)
+    with pytest.raises(ConfigError, match=r"id makes 3,000 slices, more than max_slices \(50\)"):
+        find(LocalEngine({"test": frame}, partitions=3), Spec.of(cfg))
