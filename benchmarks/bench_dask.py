@@ -6,7 +6,7 @@ client alone: its wall, CPU and peak RSS (os.wait4) are the client's. The worker
 peak RSS is read from each worker after the build (a fresh cluster per
 build). Writes benchmarks/DASK.md.
 
-    python benchmarks/bench_dask.py [--sizes 1M,5M,10M,20M,50M] [--repeats 1]
+    python benchmarks/bench_dask.py [--sizes 1M,5M,10M,20M,50M] [--repeats 1] [--out DASK.md]
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1M,5M,10M,20M,50M")
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--out", type=Path, default=OUT, help="the table's file (default: DASK.md)")
     args = p.parse_args()
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     root = default_cache() / "dask"
@@ -108,7 +109,8 @@ def main() -> None:
                     raise SystemExit(m.stderr[-3000:])
                 peaks = worker_peaks(client)
             manifest = json.loads((out / "manifest.json").read_text())
-            metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+            record = json.loads((out / "metrics.json").read_text())
+            metrics = record["metrics"]
             row = {
                 "rows": size,
                 "wall": m.wall,
@@ -118,14 +120,17 @@ def main() -> None:
                 "stages": manifest["timings_seconds"],
                 "sample": manifest["data"]["engine"]["sample"],
                 "roc_auc": metrics["roc_auc"]["value"],
+                # the rows the metrics are over (every holdout row, or the sample)
+                "metric_rows": record["rows"],
+                "auc_max_error": (record.get("scope") or {}).get("auc_max_error"),
                 "load": (m.load_before + m.load_after) / 2,
             }
             rows_out.append(row)
             print(json.dumps(row), flush=True)
-            write(rows_out, started)
+            write(rows_out, started, args.out)
 
 
-def write(rows: list[dict], started: str) -> None:
+def write(rows: list[dict], started: str, out: Path = OUT) -> None:
     lines = [
         "# The Dask engine as the data grow (`bench_dask.py`)",
         "",
@@ -138,8 +143,9 @@ def write(rows: list[dict], started: str) -> None:
         "client's sample (`engine.sample_rows`, 1,000,000 by default).",
         "",
         "| rows | wall (s) | client CPU (s) | client peak RSS (MiB) | worker peak RSS (MiB) | "
-        "train / holdout rows on the client | validate (s) | safeguards (s) | train (s) | ROC AUC | load |",
-        "| ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "train / holdout rows on the client | validate (s) | safeguards (s) | train (s) | "
+        "evaluate (s) | metrics over (rows) | ROC AUC | load |",
+        "| ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         s, st = r["sample"], r["stages"]
@@ -147,9 +153,11 @@ def write(rows: list[dict], started: str) -> None:
             f"| {r['rows']:,} | {r['wall']:.0f} | {r['client_cpu']:.0f} | {r['client_peak_mib']:.0f} | "
             f"{' / '.join(f'{w:.0f}' for w in r['worker_peak_mib'])} | "
             f"{s['train']['rows']:,} / {s['test']['rows']:,} | {st.get('validate', 0):.0f} | "
-            f"{st.get('safeguards', 0):.0f} | {st.get('train', 0):.0f} | {r['roc_auc']:.4f} | {r['load']:.1f} |"
+            f"{st.get('safeguards', 0):.0f} | {st.get('train', 0):.0f} | "
+            f"{st.get('evaluate', 0):.0f} | {r.get('metric_rows', 0):,} | {r['roc_auc']:.4f} | "
+            f"{r['load']:.1f} |"
         )
-    OUT.write_text("\n".join(lines) + "\n")
+    out.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -25,18 +25,24 @@ from ci_ml.records import (
     Primary,
     Statistics,
 )
+from ci_ml.scoring.every_row import Summed, scope
 from ci_ml.scoring.pairing import pair
 from ci_ml.stats.bootstrap import (
     Delta,
     Estimate,
+    Plan,
     Shared,
+    block_totals_and_sums,
     delta_of,
+    deltas_of,
     mcnemar_exact,
     paired_deltas,
     paired_error_test,
+    resample_units,
+    tail_of,
     totals_and_sums,
 )
-from ci_ml.stats.metrics import METRICS, Scored
+from ci_ml.stats.metrics import METRICS, Scored, class_parts
 
 if TYPE_CHECKING:
     from ci_ml.baseline import Baseline, BaselineScores
@@ -61,16 +67,6 @@ def significance_tests(candidate: Scored, baseline: Scored) -> McNemar | ErrorTe
     )
 
 
-def _class_parts(y: Any, pred: Any, k: int) -> Any:
-    """(n, 3k) per-row columns: in class c, right about class c, predicted as c."""
-    import numpy as np
-
-    cls = np.arange(k)
-    in_class = y[:, None] == cls
-    predicted = pred[:, None] == cls
-    return np.hstack([in_class, in_class & (pred == y)[:, None], predicted]).astype(np.float64)
-
-
 def _paired(c: tuple[float, Any], b: tuple[float, Any], confidence: float) -> PairedEstimate:
     d = delta_of("", True, c, b, confidence)
     return PairedEstimate(
@@ -88,18 +84,24 @@ def _paired(c: tuple[float, Any], b: tuple[float, Any], confidence: float) -> Pa
 
 def class_recall(
     candidate: Scored, baseline: Scored, resamples: int = 1000, confidence: float = 0.95,
-    seed: int = 0,
+    seed: int = 0, summed: Summed | None = None,
 ) -> list[ClassRecall] | None:  # fmt: skip
     """Each class's recall and precision for both models on the same rows, with
     paired bootstrap intervals of the changes (classification only). A class a
-    model never predicts has recall 0 and no precision (NaN), not a silent 0."""
+    model never predicts has recall 0 and no precision (NaN), not a silent 0.
+    `summed`: both models' per-class sums over every holdout row (engine: dask),
+    resampled as blocks, instead of the rows of `candidate` and `baseline`."""
     import numpy as np
 
     if candidate.task != "classification" or not candidate.classes:
         return None
     k, n = len(candidate.classes), len(candidate.y)
-    parts = [_class_parts(candidate.y, s.pred[:n], k) for s in (candidate, baseline)]
-    totals, sums = totals_and_sums(parts, resamples, seed)
+    if summed is not None and summed.class_units is not None:
+        parts = summed.class_units
+        totals, sums = block_totals_and_sums(parts, summed.told.rows, resamples, seed)
+    else:
+        parts = [class_parts(candidate.y, s.pred[:n], k) for s in (candidate, baseline)]
+        totals, sums = totals_and_sums(parts, resamples, seed)
     if np.array_equal(parts[0], parts[1]):  # one model twice: exact zeros
         totals, sums = [totals[0], totals[0]], [sums[0], sums[0]]
 
@@ -271,9 +273,11 @@ def _deltas(
     st: StatisticsConfig,
     on_unscorable: str,
     shared: Shared | None = None,
+    summed: Summed | None = None,
 ) -> tuple[dict[str, Delta], dict[str, str]]:
     """Fill in the baseline's part of `result`; return the per-metric deltas and,
-    for each metric without one, why."""
+    for each metric without one, why. `summed`: both models' components over every
+    holdout row (engine: dask), the deltas' source when given."""
     names = list(evaluation.metrics)
     result.baseline = BaselineIdentity(**baseline.identity)
     same_holdout = holdout_identity(baseline.manifest) == holdout_identity(manifest)
@@ -289,10 +293,23 @@ def _deltas(
         result.notes.extend(notes)
         result.tests = significance_tests(evaluation.scored, base)
         result.per_class = class_recall(
-            evaluation.scored, base, st.resamples, st.confidence, st.seed
+            evaluation.scored, base, st.resamples, st.confidence, st.seed, summed
         )
         result.baseline_status, result.scored_on = "scored", "current holdout"
-        deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed, shared)
+        if summed is None:
+            deltas = paired_deltas(cand, base, names, st.resamples, st.confidence, st.seed, shared)
+        else:
+            deltas = every_row_deltas(summed, cand, base, names, st)
+            every = ["paired deltas", "their intervals and p-values"]
+            if summed.class_units is not None:
+                every.append("per-class recall and precision")
+            on_sample = ["the tail checks"]
+            if summed.told.tests is not None:  # plain sums: over every row too
+                result.tests = summed.told.tests
+                every.append(_test_name(result.tests))
+            else:
+                on_sample.insert(0, _test_name(result.tests))
+            result.scope = scope(summed, len(evaluation.scored.y), every, on_sample)
         why = {n: "the baseline gives no probabilities" for n in names if n not in deltas}
         return deltas, why
     problem = scores.problem if scores else "not scored"
@@ -314,6 +331,21 @@ def _deltas(
         "metrics were measured on other data"
     )
     return {}, dict.fromkeys(names, why)
+
+
+def every_row_deltas(
+    summed: Summed, cand: Scored, base: Scored, names: list[str], st: StatisticsConfig
+) -> dict[str, Delta]:
+    """The paired deltas of the two models summed over every holdout row: the
+    block bootstrap evaluate ran, with both models' blocks resampled together.
+    Whether an interval is untrustworthy (its tail) is judged on the sample."""
+    plan = Plan.blocked_units(summed.told.rows, summed.blocks, st.resamples, st.seed)
+    c, b = resample_units(plan, summed.units)
+    return deltas_of(c, b, names, st.confidence, lambda name: tail_of(cand, base, name))
+
+
+def _test_name(tests: McNemar | ErrorTests | None) -> str:
+    return "McNemar's test" if isinstance(tests, McNemar) else "the paired t-tests"
 
 
 def _metric_row(
@@ -349,9 +381,11 @@ def compare(
     baseline: Baseline | None,
     scores: BaselineScores | None,
     shared: Shared | None = None,
+    summed: Summed | None = None,
 ) -> Comparison:
     """The whole comparison record (comparison.json). `shared`: what evaluate
-    computed earlier in this process (the candidate's bootstrap units)."""
+    computed earlier in this process (the candidate's bootstrap units); `summed`:
+    the candidate's and the baseline's over every holdout row (engine: dask)."""
     result = Comparison(
         primary_metric=evaluation.primary,
         statistics=Statistics(
@@ -362,7 +396,7 @@ def compare(
     why: dict[str, str] = {}
     if baseline is not None:
         deltas, why = _deltas(
-            result, evaluation, manifest, baseline, scores, st, on_unscorable, shared
+            result, evaluation, manifest, baseline, scores, st, on_unscorable, shared, summed
         )
     for name in evaluation.metrics:
         row = _metric_row(name, evaluation, deltas.get(name), baseline)

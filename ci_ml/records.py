@@ -329,6 +329,25 @@ class Residuals:
 
 
 @dataclass
+class RowScope:
+    """A build on the Dask engine whose holdout holds more rows than
+    engine.sample_rows: which of a record's numbers are over every holdout row
+    (summed partition by partition on the cluster: ci_ml.scoring.every_row) and
+    which over the seeded sample of rows the client holds."""
+
+    rows: int  # every holdout row
+    every_row: list[str]
+    sample_rows: int
+    on_sample: list[str]
+    # The bootstrap's units: the rows summed into this many blocks, by their key.
+    blocks: int
+    # ROC AUC from binned ranks (ci_ml.stats.ranks): the grid's bins per AUC column,
+    # and the most the AUC can differ from the exact one (pairs tied within a bin).
+    auc_bins: int | None = optional()
+    auc_max_error: float | None = optional()
+
+
+@dataclass
 class Evaluation:
     """metrics.json: the candidate's metrics on the holdout rows."""
 
@@ -343,6 +362,7 @@ class Evaluation:
     confusion_matrix: ConfusionMatrix | None = optional()
     class_balance: dict[str, int] | None = optional()
     residuals: Residuals | None = optional()
+    scope: RowScope | None = optional()  # engine: dask, a holdout larger than its sample
     scored: Any = field(default=None, repr=False, metadata={TRANSIENT: True})
     schema_version: int = SCHEMA_VERSION
 
@@ -486,6 +506,7 @@ class Comparison:
     verdict: str = "no-baseline"  # pass | fail | no-baseline | incomplete
     primary: Primary | None = None
     per_class: list[ClassRecall] | None = optional()  # classification, re-scored baseline
+    scope: RowScope | None = optional()  # engine: dask, a holdout larger than its sample
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -626,6 +647,7 @@ class SlicesResult:
     passed: bool
     worst: str | None = None
     not_compared: str | None = optional()  # why there are no deltas though a baseline exists
+    scope: RowScope | None = optional()  # engine: dask, a holdout larger than its sample
 
 
 @dataclass

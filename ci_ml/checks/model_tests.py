@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 
 from ci_ml.checks import model as checks
 from ci_ml.checks.model import Inputs
-from ci_ml.checks.slices import run_slices, slice_metrics, slices
+from ci_ml.checks.slice_sums import every_row_slices
+from ci_ml.checks.slices import Computed, run_slices, slice_metrics, slices
 from ci_ml.errors import ConfigError, ModelTestFailed
 from ci_ml.records import ModelTestsResult, SuiteResult, TestFailure
+from ci_ml.scoring import every_row
 from ci_ml.scoring.holdout import candidate
 from ci_ml.scoring.model import OnnxModel
 from ci_ml.scoring.pairing import pair
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 
     from ci_ml.baseline import Baseline
     from ci_ml.build import Build
-    from ci_ml.config import ModelTestsConfig
+    from ci_ml.config import ModelTestsConfig, SliceConfig
     from ci_ml.records import Manifest
 
 
@@ -57,6 +59,26 @@ def inputs(b: Build, base: Baseline | None, manifest: Manifest) -> Inputs:
 
 
 # --- slices ---------------------------------------------------------------------------
+
+
+def _every_row_slices(b: Build, cfg: SliceConfig, ins: Inputs, primary: str) -> Computed | None:
+    """The slices over every holdout row (engine: dask, a holdout larger than the
+    sample; a baseline, if compared, with the candidate's classes), else None:
+    they are then cut from the sample's rows."""
+    if not every_row.wanted(b):
+        return None
+    scorers = [every_row.candidate_scorer(b, "model_tests")]
+    if ins.baseline is not None and ins.base_scored is not None:
+        train = b.require("train", "model_tests")
+        if not every_row.same_keys(train.classes, ins.baseline.classes_):
+            return None
+        scorers.append(every_row.Scorer.of_model(ins.baseline))
+    names = slice_metrics(cfg, primary, ins.scored.task, ins.scored.proba is not None)
+    scale = b.dataset.scale
+    assert scale is not None
+    passes = every_row.build_passes(b, scorers, names)
+    st = b.cfg.statistics
+    return every_row_slices(scale.engine, passes, cfg, st.resamples, len(ins.scored.y))
 
 
 # --- the stage ------------------------------------------------------------------------
@@ -99,7 +121,10 @@ def run_checks(b: Build, cfg: ModelTestsConfig, ins: Inputs, result: ModelTestsR
     on_missing = "skip" if b.cfg.baseline.on_unscorable == "skip" else "fail"
     if cfg.slices:
         primary = b.metric_plan.primary
-        result.slices = run_slices(cfg.slices, b.dataset.test, ins, st, primary, on_missing)
+        computed = _every_row_slices(b, cfg.slices, ins, primary)
+        result.slices = run_slices(
+            cfg.slices, b.dataset.test, ins, st, primary, on_missing, computed
+        )
     if cfg.golden:
         path = b.cfg.resolve(cfg.golden.path)
         result.golden = checks.golden(

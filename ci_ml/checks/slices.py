@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     from ci_ml.checks.model import Inputs
     from ci_ml.config import SliceConfig, StatisticsConfig
+    from ci_ml.records import RowScope
+    from ci_ml.stats.slices import SliceStats
 
 
 @dataclass
@@ -111,7 +113,7 @@ def slices(frame: pd.DataFrame, cfg: SliceConfig) -> list[Slice]:
             for i, g in enumerate(groups)
             if g.size or (binned and i < len(names) - 2)
         ]
-        _limit(kept, column, cfg.max_slices)
+        limit(kept, column, cfg.max_slices)
         out += kept
     for a, b in cfg.crossings:
         _check_column(frame, a, "crossings")
@@ -128,18 +130,20 @@ def _crossing(frame: pd.DataFrame, a: str, b: str, cfg: SliceConfig) -> list[Sli
     combined = ca * len(nb) + cb
     present, code = np.unique(combined, return_inverse=True)
     by = f"{a} × {b}"
-    _limit(present, by, cfg.max_slices)
+    limit(present, by, cfg.max_slices)
     return [
         Slice(f"{na[p // len(nb)]} & {nb[p % len(nb)]}", by, g)
         for p, g in zip(present, _groups(code.ravel(), present.size), strict=True)
     ]
 
 
-def _limit(found: Any, by: str, limit: int) -> None:
-    if len(found) > limit:
+def limit(found: Any, by: str, most: int) -> None:
+    """A clear error for a column or crossing that makes more than `most` slices
+    (`found`: them, or anything of their number)."""
+    if len(found) > most:
         raise ConfigError(
             f"model_tests.slices: {by} makes {len(found):,} slices, more than max_slices "
-            f"({limit}): a slice per id or per exact number says little",
+            f"({most}): a slice per id or per exact number says little",
             hint="slice a numeric column by bins, e.g. `age: [0, 30, 60, .inf]`, or raise "
             "model_tests.slices.max_slices",
         )
@@ -193,13 +197,18 @@ def _badness(row: SliceRow, metric: str, gib: bool) -> float:
 
 def run_slices(
     cfg: SliceConfig, holdout: pd.DataFrame, ins: Inputs, st: StatisticsConfig,
-    primary: str, on_missing: str,
+    primary: str, on_missing: str, computed: Computed | None = None,
 ) -> SlicesResult:  # fmt: skip
-
+    """The slices' statistics and gates, on the holdout rows of `ins`; or from
+    `computed` (their slices and statistics, summed over every holdout row on
+    the engine: ci_ml.checks.slice_sums)."""
     names = slice_metrics(cfg, primary, ins.scored.task, ins.scored.proba is not None)
-    found = slices(holdout, cfg)
-    models = [ins.scored] + ([ins.base_scored] if ins.base_scored is not None else [])
-    stats = resample_slices(models, names, [s.rows for s in found], st.resamples, st.seed)
+    if computed is None:
+        found = slices(holdout, cfg)
+        models = [ins.scored] + ([ins.base_scored] if ins.base_scored is not None else [])
+        stats = resample_slices(models, names, [s.rows for s in found], st.resamples, st.seed)
+    else:
+        found, stats = computed.slices, computed.stats
     tested = stats.rows >= cfg.min_rows
     per_metric = slice_results(stats, st.confidence, tested)
     rows = [
@@ -228,5 +237,14 @@ def run_slices(
         names, names[0], cfg.min_rows, st.confidence, st.resamples, rows,
         sorted(gates, key=lambda g: ORDER[g.gate.status]),
         all(g.gate.status != "fail" for g in gates), worst,
-        ins.missing,
+        ins.missing, None if computed is None else computed.scope,
     )  # fmt: skip
+
+
+@dataclass
+class Computed:
+    """Slices and their statistics computed elsewhere (over every holdout row)."""
+
+    slices: list[Slice]
+    stats: SliceStats
+    scope: RowScope

@@ -32,8 +32,41 @@ if TYPE_CHECKING:
     from ci_ml.records import SchemaFailure
 
 T = TypeVar("T")
+P = TypeVar("P")  # what a partition becomes for two passes (Passes.prepare)
+A = TypeVar("A")  # what a pass sums over the partitions
+C = TypeVar("C")  # what the second pass reads of the first's sum
+S = TypeVar("S", covariant=True)  # what the client receives of the first's sum
 
 PARQUET = (".parquet", ".pq")
+
+
+class Passes(Protocol[P, A, C, S]):
+    """Two passes over the partitions of a source whose results are summed where
+    they are computed, so that no row reaches the client: `prepare` turns a
+    partition into what both passes read (kept on the worker in between),
+    `first` and `second` give each partition's part of a sum (`add` adds two),
+    and `middle` turns the first sum into what the second pass reads and what
+    the client is told. The object goes to each worker once."""
+
+    def prepare(self, df: pd.DataFrame) -> P: ...
+
+    def first(self, part: P) -> A: ...
+
+    def add(self, a: A, b: A) -> A: ...
+
+    def middle(self, total: A) -> tuple[C, S]: ...
+
+    def second(self, part: P, context: C) -> A: ...
+
+
+def fold_parts(parts: list[pd.DataFrame], passes: Passes[P, A, C, S]) -> tuple[S, A]:
+    """`Engine.fold` over frames in this process: what every engine must give."""
+    import functools
+
+    prepared = [passes.prepare(df) for df in parts]
+    total = functools.reduce(passes.add, [passes.first(p) for p in prepared])
+    context, told = passes.middle(total)
+    return told, functools.reduce(passes.add, [passes.second(p, context) for p in prepared])
 
 
 class Engine(Protocol):
@@ -51,6 +84,12 @@ class Engine(Protocol):
         """`fn(partition, first_row)` on every partition of a source, each result
         brought back (they must be small: counts, a few examples); `first_row` is
         the partition's first row's position in the source, for messages."""
+        ...
+
+    def fold(self, role: str, passes: Passes[P, A, C, S]) -> tuple[S, A]:
+        """Two passes over every partition of a source (`Passes`): what `middle`
+        tells the client of the first sum, and the second sum. The sums are added
+        where the partitions are; the client receives only these two."""
         ...
 
     def sample(self, role: str, rows: int, seed: int) -> pd.DataFrame:

@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ci_ml.engine import (
+    A,
+    C,
+    P,
+    Passes,
     RowChecks,
+    S,
     combine_row_checks,
     dataset_files,
     in_holdout,
@@ -32,6 +37,7 @@ from ci_ml.errors import UsageError
 if TYPE_CHECKING:
     import dask.dataframe as dd
     import pandas as pd
+    from dask.delayed import Delayed
 
     from ci_ml.config import Config, EngineConfig
 
@@ -144,6 +150,21 @@ class DaskEngine:
         ]
         return list(dask.compute(*tasks))
 
+    def fold(self, role: str, passes: Passes[P, A, C, S]) -> tuple[S, A]:
+        """One graph: each partition prepared once and kept on its worker for both
+        passes, each pass's parts added pairwise on the cluster (a tree), `middle`
+        run there too; the client receives what `middle` tells and the second sum."""
+        import dask
+
+        shared = dask.delayed(passes, pure=True)  # sent to each worker once, not per task
+        prepared = [dask.delayed(_prepare)(shared, p) for p in self.frames[role].to_delayed()]
+        total = _tree(shared, [dask.delayed(_first)(shared, p) for p in prepared])
+        middle = dask.delayed(_middle, nout=2)(shared, total)
+        context, told = middle[0], middle[1]
+        second = _tree(shared, [dask.delayed(_second)(shared, p, context) for p in prepared])
+        out_told, out_second = dask.compute(told, second)
+        return out_told, out_second
+
     def sample(self, role: str, rows: int, seed: int) -> pd.DataFrame:
         """A role's sample; the training and holdout samples are drawn together, in
         one pass over the data they share, and the other is kept for its call."""
@@ -239,3 +260,37 @@ def _positioned(fn: Callable[[pd.DataFrame, int], T], df: pd.DataFrame, start: i
 
     df = df.set_axis(pd.RangeIndex(start, start + len(df)), axis=0)
     return fn(df, start)
+
+
+# Module functions, not bound methods, in the graph: the Passes object is one
+# node that every task names.
+def _prepare(passes: Passes[P, A, C, S], df: pd.DataFrame) -> P:
+    return passes.prepare(df)
+
+
+def _first(passes: Passes[P, A, C, S], part: P) -> A:
+    return passes.first(part)
+
+
+def _middle(passes: Passes[P, A, C, S], total: A) -> tuple[C, S]:
+    return passes.middle(total)
+
+
+def _second(passes: Passes[P, A, C, S], part: P, context: C) -> A:
+    return passes.second(part, context)
+
+
+def _add(passes: Passes[P, A, C, S], a: A, b: A) -> A:
+    return passes.add(a, b)
+
+
+def _tree(passes: object, parts: list[Delayed]) -> Delayed:
+    """The parts added two by two, level by level: log2(partitions) levels of
+    tasks on the workers, and no part sent to the client."""
+    import dask
+
+    while len(parts) > 1:
+        odd = [parts[-1]] if len(parts) % 2 else []
+        pairs = zip(parts[0::2], parts[1::2], strict=False)  # the odd one out waits a level
+        parts = [dask.delayed(_add)(passes, a, b) for a, b in pairs] + odd
+    return parts[0]

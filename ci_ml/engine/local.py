@@ -11,7 +11,19 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, TypeVar
 
-from ci_ml.engine import RowChecks, combine_row_checks, in_sample, key_columns, row_checks_of
+from ci_ml.engine import (
+    A,
+    C,
+    P,
+    Passes,
+    RowChecks,
+    S,
+    combine_row_checks,
+    fold_parts,
+    in_sample,
+    key_columns,
+    row_checks_of,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,6 +53,9 @@ class LocalEngine:
         df = self.frames[role] if columns is None else self.frames[role][columns]
         edges = np.linspace(0, len(df), self.partitions + 1).astype(int)
         return [fn(df.iloc[a:b], int(a)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+    def fold(self, role: str, passes: Passes[P, A, C, S]) -> tuple[S, A]:
+        return fold_parts(self.map_partitions(role, lambda df, _: df), passes)
 
     def sample(self, role: str, rows: int, seed: int) -> pd.DataFrame:
         df = self.frames[role]

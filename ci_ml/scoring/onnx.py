@@ -124,10 +124,12 @@ def model_file_problem(data: bytes) -> str | None:
     return None
 
 
-def session_for(path_or_bytes: Path | bytes) -> Any:
+def session_for(path_or_bytes: Path | bytes, threads: int | None = None) -> Any:
     """An onnxruntime session for a model file or its bytes, after
     `model_file_problem`: every model ci-ml loads goes through here, and the
-    session is made from the bytes, so no path inside the model is ever opened."""
+    session is made from the bytes, so no path inside the model is ever opened.
+    `threads`: at most this many (a Dask worker's task: the worker's threads are
+    the parallelism)."""
     import onnxruntime as ort
 
     data = path_or_bytes.read_bytes() if isinstance(path_or_bytes, Path) else path_or_bytes
@@ -146,6 +148,8 @@ def session_for(path_or_bytes: Path | bytes) -> Any:
     # pools slow everything else down for a few milliseconds of latency saved.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    if threads is not None:
+        opts.intra_op_num_threads = opts.inter_op_num_threads = threads
     return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
 
 

@@ -23,6 +23,7 @@ def run(r: StageRun) -> Comparison:
     the report."""
     from ci_ml import manifest
     from ci_ml.comparison import compare
+    from ci_ml.scoring import every_row
     from ci_ml.scoring.holdout import candidate
 
     b, base = r.build, r.baseline
@@ -31,10 +32,18 @@ def run(r: StageRun) -> Comparison:
     evaluation = b.require("evaluate", "compare")
     if evaluation.scored is None:  # run alone: the predictions behind metrics.json
         evaluation.scored = candidate(b, "compare")
-    scores = None
+    scores, summed = None, None
     if base is not None:
         # the rows as they are in the files: the baseline reads its own columns
         scores = base.scores(b.dataset.holdout_rows, b.task)
+        # engine: dask, a holdout larger than the sample: both models over every row,
+        # when the baseline scores the sample and predicts the candidate's classes
+        if scores.problem is None and every_row.wanted(b) and every_row.same_classes(b, scores):
+            scorers = [
+                every_row.candidate_scorer(b, "compare"),
+                every_row.Scorer.of_build(base.model_path, base.manifest),
+            ]
+            summed = every_row.build_sums(b, scorers)
     return compare(
         b.cfg.gates,
         b.cfg.statistics,
@@ -44,6 +53,7 @@ def run(r: StageRun) -> Comparison:
         base,
         scores,
         b.shared,
+        summed,
     )
 
 

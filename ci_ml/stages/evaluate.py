@@ -15,19 +15,26 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ci_ml.records import Evaluation, Profile, Residuals
+    from ci_ml.scoring.every_row import Summed
     from ci_ml.stage import StageRun
     from ci_ml.stats.bootstrap import Shared
     from ci_ml.stats.metrics import Scored
 
 
 def run(r: StageRun) -> Evaluation:
+    from ci_ml.scoring import every_row
     from ci_ml.scoring.holdout import candidate
 
     b = r.build
     s = candidate(b, "evaluate")
     plan = b.metric_plan
     st = b.cfg.statistics
-    result = evaluation(s, plan.names, plan.primary, st.resamples, st.confidence, st.seed, b.shared)
+    summed = None
+    if every_row.wanted(b):  # engine: dask, a holdout larger than the client's sample
+        summed = every_row.build_sums(b, [every_row.candidate_scorer(b, "evaluate")])
+    result = evaluation(
+        s, plan.names, plan.primary, st.resamples, st.confidence, st.seed, b.shared, summed
+    )
     train = b.require("train", "evaluate")
     if train.profile is not None:
         b.write_record(PROFILE, with_predictions(train.profile, s))
@@ -75,18 +82,26 @@ def evaluation(
     confidence: float,
     seed: int,
     shared: Shared | None = None,
+    summed: Summed | None = None,
 ) -> Evaluation:
     """Metrics with intervals, and the task's breakdown, from the predictions.
-    `shared` keeps what compare, later in the same process, computes again."""
+    `shared` keeps what compare, later in the same process, computes again.
+    `summed`: the candidate's components over every holdout row (engine: dask),
+    when `s` holds a sample of them: the metrics, their intervals and the
+    confusion matrix are then over every row, the rest over the sample."""
     from ci_ml.records import Evaluation, MetricValue
-    from ci_ml.stats.bootstrap import estimates
+    from ci_ml.stats.bootstrap import Plan, estimates, estimates_of, resample_units
     from ci_ml.stats.metrics import METRICS, tail_problem
 
-    est = estimates(s, names, resamples, confidence, seed, shared)
+    if summed is None:
+        est = estimates(s, names, resamples, confidence, seed, shared)
+    else:
+        plan = Plan.blocked_units(summed.told.rows, summed.blocks, resamples, seed)
+        est = estimates_of(resample_units(plan, summed.units[:1])[0], confidence)
     result = Evaluation(
         task=s.task,
         primary=primary,
-        rows=int(len(s.y)),
+        rows=int(len(s.y)) if summed is None else summed.told.rows,
         confidence=confidence,
         resamples=resamples,
         metrics={
@@ -109,7 +124,29 @@ def evaluation(
         _add_confusion(result, s)
     else:
         result.residuals = residuals(s.pred - s.y)
+    if summed is not None:
+        _every_row(result, summed, int(len(s.y)))
     return result
+
+
+def _every_row(result: Evaluation, summed: Summed, sample_rows: int) -> None:
+    """The confusion matrix and the class balance over every row (plain sums), and
+    the record of what was computed where."""
+    from ci_ml.scoring.every_row import scope
+
+    told = summed.told
+    every = ["metrics", "intervals"]
+    on_sample = ["the tail check of each interval"]
+    if result.confusion_matrix is not None and told.confusion[0] is not None:
+        result.confusion_matrix.rows_true_cols_pred = told.confusion[0]
+        if told.class_rows is not None and result.classes is not None:
+            counts = zip(result.classes, told.class_rows, strict=True)
+            result.class_balance = {str(c): int(n) for c, n in counts}
+        every += ["confusion matrix", "class balance"]
+    else:
+        on_sample.insert(0, "residuals")
+    on_sample.append("the predictions in the drift profile")
+    result.scope = scope(summed, sample_rows, every, on_sample)
 
 
 def _add_confusion(result: Evaluation, s: Scored) -> None:

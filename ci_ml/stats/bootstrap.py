@@ -23,7 +23,7 @@ under 1 % from 5,000 rows on, while counting costs resamples x rows per class.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
@@ -66,6 +66,14 @@ def totals_and_sums(
     return _sums(plan, [plan.units(m) for m in matrices], pairs or [])
 
 
+def block_totals_and_sums(
+    units: list[np.ndarray], rows: int, resamples: int, seed: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """totals_and_sums of matrices already summed into blocks (Plan.blocked_units)."""
+    plan = Plan.blocked_units(rows, units[0].shape[0], resamples, seed)
+    return _sums(plan, units, [])
+
+
 class Plan:
     """The resampling a seed gives for n rows, in the order the generator is
     drawn from: the rows' random blocks (none up to max_units rows: rows are
@@ -79,9 +87,12 @@ class Plan:
         rng: np.random.Generator | None,
         member: csr_matrix | None,
         keep: bool,
+        blocks: int | None = None,
     ) -> None:
         self.n, self.resamples, self.member, self.keep = n, resamples, member, keep
-        self.g = n if member is None else member.shape[0]
+        # blocks: the units were summed per block before they came here (`blocked`)
+        self.blocked = blocks is not None
+        self.g = blocks if blocks is not None else n if member is None else member.shape[0]
         self._rng = rng
         self._kept: list[np.ndarray] | None = None
 
@@ -98,6 +109,16 @@ class Plan:
         block = rng.permutation(n) % max_units
         member = sparse.csr_matrix((np.ones(n), (block, np.arange(n))), shape=(max_units, n))
         return cls(n, resamples, rng, member, keep)
+
+    @classmethod
+    def blocked_units(cls, n: int, blocks: int, resamples: int, seed: int) -> Plan:
+        """The resampling of n rows already summed into `blocks` blocks where they
+        are (a Dask build's partitions, each row's block chosen by its key:
+        ci_ml.scoring.holdout_sums): the blocks are the units, and ROC AUC's pairs
+        are projected, as for any blocks."""
+        import numpy as np
+
+        return cls(n, resamples, np.random.default_rng(seed), None, False, blocks)
 
     def units(self, matrix: np.ndarray) -> np.ndarray:
         """(g, k): a per-row component matrix summed per block (the rows themselves)."""
@@ -141,7 +162,7 @@ def _sums(
     special = [
         (int(offsets[i]) + col, p) for i, cols in enumerate(pairs) for col, p in cols.items()
     ]
-    count = plan.member is None and plan.n <= EXACT_PAIRS
+    count = plan.member is None and not plan.blocked and plan.n <= EXACT_PAIRS
     joint = np.hstack(units)
     if special and count:
         cols = [c for c, _ in special]
@@ -327,8 +348,6 @@ def resample(
     """Every metric of every model, all models resampled with the same row
     weights: paired when they are scored on the same rows (they need the same
     number of rows). `shared` reuses what an earlier call in this process computed."""
-    import numpy as np
-
     n = models[0].y.shape[0]
     if shared is None:
         plan = Plan.draw(n, resamples, seed, MAX_UNITS)
@@ -336,8 +355,15 @@ def resample(
     else:
         plan = shared.plan(n, resamples, seed)
         units = [shared.units(m, names, plan, seed) for m in models]
+    return resample_units(plan, units)
+
+
+def resample_units(plan: Plan, units: list[Units]) -> list[Resampled]:
+    """`resample` from the models' units: the same weights for all of them."""
+    import numpy as np
+
     totals, sums = _sums(plan, [u.matrix for u in units], [u.pairs for u in units])
-    out = [Resampled({}, {}) for _ in models]
+    out = [Resampled({}, {}) for _ in units]
     # Models with the same metrics in the same columns are evaluated together.
     layouts: dict[tuple[object, ...], list[int]] = {}
     for i, u in enumerate(units):
@@ -498,6 +524,11 @@ def estimates(
 ) -> dict[str, Estimate]:
     """Point estimates with percentile bootstrap intervals for one model."""
     (r,) = resample([scored], names, resamples, seed, shared)
+    return estimates_of(r, confidence)
+
+
+def estimates_of(r: Resampled, confidence: float) -> dict[str, Estimate]:
+    """Point estimates with percentile intervals of one model's resamples."""
     return {n: Estimate(v, *_interval(r.samples[n], confidence)) for n, v in r.point.items()}
 
 
@@ -513,6 +544,18 @@ def paired_deltas(
     """Candidate minus baseline for each metric, on the same bootstrap resamples."""
 
     c, b = resample([candidate, baseline], names, resamples, seed, shared)
+    return deltas_of(c, b, names, confidence, lambda name: tail_of(candidate, baseline, name))
+
+
+def deltas_of(
+    c: Resampled,
+    b: Resampled,
+    names: list[str],
+    confidence: float,
+    tail: Callable[[str], str | None],
+) -> dict[str, Delta]:
+    """`paired_deltas` from the two models' resamples (the same weights);
+    `tail(name)`: why a metric's interval cannot be trusted (tail_of)."""
     out = {}
     for name in names:
         if name not in c.point or name not in b.point:
@@ -521,7 +564,7 @@ def paired_deltas(
         d_samples = c.samples[name] - b.samples[name]
         lo, hi = _interval(d_samples, confidence)
         # Two identical models' delta is exactly zero, whatever their tails.
-        problem = None if not d_samples.any() else tail_of(candidate, baseline, name)
+        problem = None if not d_samples.any() else tail(name)
         out[name] = Delta(
             metric=name,
             greater_is_better=m.greater_is_better,
@@ -591,10 +634,17 @@ def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -
     scipy.stats is imported anyway in the runs that compare a classifier (the
     safeguards' skew check), so its binomtest costs no import of its own."""
     import numpy as np
-    from scipy.stats import binomtest
 
     b = int(np.sum(candidate_correct & ~baseline_correct))  # only the candidate right
     c = int(np.sum(~candidate_correct & baseline_correct))  # only the baseline right
+    return mcnemar_counts(b, c)
+
+
+def mcnemar_counts(b: int, c: int) -> McNemarTest:
+    """McNemar's exact test from its two discordant counts: rows only the
+    candidate gets right (b), rows only the baseline does (c)."""
+    from scipy.stats import binomtest
+
     p = 1.0 if b + c == 0 else float(binomtest(min(b, c), b + c, 0.5).pvalue)
     return {
         "test": "mcnemar_exact",
@@ -602,6 +652,34 @@ def mcnemar_exact(candidate_correct: np.ndarray, baseline_correct: np.ndarray) -
         "baseline_only_correct": c,
         "p_value": p,
     }
+
+
+def loss_differences(candidate_err: np.ndarray, baseline_err: np.ndarray) -> np.ndarray:
+    """(n, 2) per-row differences of the losses, candidate minus baseline: squared
+    error, absolute error (their sums and sums of squares give the paired t-tests)."""
+    import numpy as np
+
+    c, b = candidate_err.astype(np.float64), baseline_err.astype(np.float64)
+    return np.column_stack([c**2 - b**2, np.abs(c) - np.abs(b)])
+
+
+def paired_t_from_sums(total: float, squares: float, n: int, kind: str) -> PairedTTest:
+    """The paired t-test of per-row differences known by their sum, the sum of
+    their squares and their number (summed partition by partition): what
+    scipy's ttest_rel gives on the rows themselves; p = 1 when every difference
+    is zero (two identical models)."""
+    import math
+
+    from scipy.stats import t as student
+
+    name = f"paired_t_{kind}_error"
+    mean = total / n if n else 0.0
+    var = (squares - n * mean * mean) / (n - 1) if n > 1 else 0.0
+    if squares == 0 or var <= 0:
+        return {"test": name, "statistic": 0.0, "p_value": 1.0, "mean_difference": mean}
+    stat = mean / math.sqrt(var / n)
+    p = float(2 * student.sf(abs(stat), n - 1))
+    return {"test": name, "statistic": stat, "p_value": p, "mean_difference": mean}
 
 
 def paired_error_test(

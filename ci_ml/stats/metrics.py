@@ -34,6 +34,9 @@ class Scored:
     pred: np.ndarray  # (n,) int class index, or float prediction
     proba: np.ndarray | None = None  # (n, K) for classifiers
     classes: list[object] | None = None
+    # Regression: where the target is centred for its sums of squares (None: its
+    # mean). Partitions summed together need one centre (any constant gives R²).
+    centre: float | None = None
 
 
 @dataclass(frozen=True)
@@ -192,12 +195,23 @@ class Pairs:
         # False when resampled as blocks of rows: its pairs can then only be projected.
         self.countable = True
 
+    @classmethod
+    def counted(cls, total: float, n_pos: int, n_neg: int) -> Pairs:
+        """Pairs known by their counts alone (counted on a cluster, partition by
+        partition: ci_ml.stats.ranks): projected on a resample, never counted."""
+        import numpy as np
+
+        pairs = cls(np.zeros(0), np.zeros(0, dtype=bool), total)
+        pairs.n_pos, pairs.n_neg, pairs.countable = n_pos, n_neg, False
+        return pairs
+
     def same_as(self, other: Pairs) -> bool:
         """Counted from the same scores and labels: every pair count is the same."""
         import numpy as np
 
         return (
             self.countable == other.countable
+            and (self.total, self.n_pos, self.n_neg) == (other.total, other.n_pos, other.n_neg)
             and np.array_equal(self.score, other.score)
             and np.array_equal(self.positive, other.positive)
         )
@@ -359,7 +373,9 @@ class Parts:
     pairs: dict[int, Pairs]
 
 
-def _auc_columns(s: Scored) -> list[int]:
+def auc_columns(s: Scored) -> list[int]:
+    """The probability columns ROC AUC ranks by: the positive class's (binary),
+    else every class's (one-vs-rest)."""
     assert s.proba is not None
     return [1] if s.proba.shape[1] == 2 else list(range(s.proba.shape[1]))
 
@@ -369,7 +385,7 @@ def _auc_fill(s: Scored, out: np.ndarray) -> dict[int, Pairs]:
     [pairs, pos, neg, neg_pairs] (see Pairs.ranked)."""
     assert s.proba is not None
     pairs = {}
-    for i, c in enumerate(_auc_columns(s)):
+    for i, c in enumerate(auc_columns(s)):
         pairs[4 * i], _ = Pairs.ranked(s.proba[:, c], s.y == c, out[:, 4 * i : 4 * i + 4])
     return pairs
 
@@ -397,7 +413,9 @@ def _reg_fill(s: Scored, out: np.ndarray) -> dict[int, Pairs]:
 
     y = s.y.astype(np.float64)
     e = s.pred.astype(np.float64) - y
-    yc = y - y.mean()  # centred once on the full sample: stable sums of squares
+    # centred once on the full sample (or at the centre the partitions share):
+    # stable sums of squares
+    yc = y - (y.mean() if s.centre is None else s.centre)
     out[:, 0] = e * e
     out[:, 1] = np.abs(e)
     out[:, 2] = yc
@@ -406,10 +424,20 @@ def _reg_fill(s: Scored, out: np.ndarray) -> dict[int, Pairs]:
     return {}
 
 
+def class_parts(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    """(n, 3k) per-row columns: in class c, right about class c, predicted as c."""
+    import numpy as np
+
+    cls = np.arange(k)
+    in_class = y[:, None] == cls
+    predicted = pred[:, None] == cls
+    return np.hstack([in_class, in_class & (pred == y)[:, None], predicted]).astype(np.float64)
+
+
 ACCURACY = Block(lambda s: 2, _accuracy_fill)
 CONFUSION = Block(lambda s: 3 * len(s.classes or []), _confusion_fill)
 LOG_LOSS = Block(lambda s: 2, _log_loss_fill)
-AUC = Block(lambda s: 4 * len(_auc_columns(s)), _auc_fill)
+AUC = Block(lambda s: 4 * len(auc_columns(s)), _auc_fill)
 REGRESSION = Block(lambda s: 5, _reg_fill)
 
 

@@ -154,11 +154,21 @@ def resample_slices(
 
     layout = units([idx.size for idx in slices], seed)
     comps = [slice_components(m, names, slices, layout) for m in models]
-    totals, sums = stratified_sums(
-        [c.matrix for c in comps], layout.starts, resamples, seed, [c.pairs for c in comps]
-    )
-    n_slices = len(slices)
     rows = np.array([idx.size for idx in slices], dtype=np.int64)
+    return resample_components(comps, layout.starts, rows, resamples, seed)
+
+
+def resample_components(
+    comps: list[SliceComponents], starts: np.ndarray, rows: np.ndarray, resamples: int, seed: int
+) -> SliceStats:
+    """`resample_slices` from each model's components already summed into each
+    slice's units (`starts`: where each slice's units begin; `rows`: its rows)."""
+    import numpy as np
+
+    totals, sums = stratified_sums(
+        [c.matrix for c in comps], starts, resamples, seed, [c.pairs for c in comps]
+    )
+    n_slices = rows.shape[0]
     empty = rows == 0
     points: list[dict[str, np.ndarray]] = []
     samples: list[dict[str, np.ndarray]] = []
