@@ -288,13 +288,19 @@ class Dataset:
         return self._features(self.train if which == "train" else self.test, columns)
 
     def _features(self, df: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
-        X = df[self.features if columns is None else list(columns)]
-        text = [c for c in X.columns if is_text(X[c])]
-        if text:
-            X = X.copy()
-            for c in text:
-                X[c] = X[c].astype(object).where(X[c].notna(), "").astype(str)
-        return X
+        return model_input(df, self.features if columns is None else list(columns))
+
+
+def model_input(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """`columns` of `df` as a model reads them: a missing text value as "" (see
+    `Dataset.xy`). Also what a Dask trainer applies to each partition on the workers."""
+    X = df[list(columns)]
+    text = [c for c in X.columns if is_text(X[c])]
+    if text:
+        X = X.copy()
+        for c in text:
+            X[c] = X[c].astype(object).where(X[c].notna(), "").astype(str)
+    return X
 
 
 def is_text(s: pd.Series) -> bool:
