@@ -35,6 +35,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, cast
 
+from ci_ml.data import model_input
 from ci_ml.modeling import libraries
 from ci_ml.modeling.estimator import Trainer, fit_model
 from ci_ml.records import EngineFit
@@ -114,8 +115,6 @@ def partition_classes(df: pd.DataFrame, first_row: int, target: str) -> NDArray[
 def model_rows(part: pd.DataFrame, features: list[str], steps: list[Step]) -> object:
     """A partition as the booster reads it: the features as a model reads them,
     through the fitted steps before it (on a worker)."""
-    from ci_ml.data import model_input
-
     X: object = model_input(part, features)
     for step in steps:
         X = step.transform(X)
