@@ -283,8 +283,9 @@ def _train(
     module, _, name = path.rpartition(".")
     twin = getattr(importlib.import_module(module), name)
     params = cast("libraries.Estimator", final).get_params(deep=False)
-    # LightGBM's and XGBoost's Dask logs (ports, ranks) print to stdout, which
-    # carries the CLI's own output; a LocalCluster's threads print here.
+    # LightGBM's Dask trainer logs the ports it finds with print(), to stdout, which
+    # carries the CLI's own output. (Its workers' network logs come from C++ on
+    # their threads, and reach whatever stdout the workers have.)
     with contextlib.redirect_stdout(sys.stderr):
         if lib.module == "xgboost":
             dask_model = twin(**params)
