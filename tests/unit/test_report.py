@@ -413,6 +413,21 @@ def test_the_model_card_is_a_release_body_to_keep() -> None:
     ctx["manifest"].git = None
     card = report.render_model_card(ctx)
     assert "recorded no commit" in card and "git checkout" not in card
+    # engine: dask: the rows the booster trained on, or the sample a model was fitted on
+    from ci_ml.records import EngineFit
+
+    assert ctx["manifest"].model is not None
+    ctx["manifest"].model.engine = EngineFit(
+        rows=3_000, of=3_000, trainer="lightgbm.DaskLGBMClassifier", preprocess_rows=833
+    )
+    assert (
+        "| trained on | 3,000 rows (every training row), the steps before the booster on "
+        "833 rows; holdout 300 rows |"
+    ) in report.render_model_card(ctx)
+    ctx["manifest"].model.engine = EngineFit(rows=833, of=3_000, sampled_because="no trainer")
+    assert "| trained on | 833 rows of 3,000 rows (a seeded sample); holdout" in (
+        report.render_model_card(ctx)
+    )
 
 
 def test_a_search_and_a_training_command_are_collapsed_escaped_sections() -> None:
