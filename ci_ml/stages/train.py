@@ -110,12 +110,14 @@ def trainer_for(b: Build) -> Trainer | None:
     """engine: dask: XGBoost and LightGBM train on every training row on the
     cluster, other estimators on the client's sample (ci_ml.modeling.dask_boosters);
     None: fitted as on the local engine."""
-    from ci_ml.engine.dask import DaskEngine
-
     scale = b.dataset.scale
-    if scale is None or not isinstance(scale.engine, DaskEngine):
+    if scale is None:  # a local build
         return None
+    from ci_ml.engine.dask import DaskEngine
     from ci_ml.modeling.dask_boosters import trainer
+
+    if not isinstance(scale.engine, DaskEngine):
+        return None
 
     ds = b.dataset
     return trainer(scale.engine, ds.features, ds.target, scale.sampled["train"])
