@@ -292,7 +292,8 @@ class Dataset:
 
 
 def model_input(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """The columns of `df` as a model reads them: missing text as '' (see Dataset.xy)."""
+    """`columns` of `df` as a model reads them: a missing text value as "" (see
+    `Dataset.xy`). Also what a Dask trainer applies to each partition on the workers."""
     X = df[list(columns)]
     text = [c for c in X.columns if is_text(X[c])]
     if text:

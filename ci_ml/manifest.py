@@ -80,6 +80,7 @@ def assemble(b: Build) -> Manifest:
                 "preprocess": train.preprocess,
                 "search": train.search,
                 "command": train.command,
+                "engine": train.engine,
             }
             if train
             else None

@@ -189,6 +189,23 @@ class CommandRun:
     params_file: bool = False  # whether it wrote params.json (recorded as the params)
 
 
+@dataclass(kw_only=True)
+class EngineFit:
+    """engine: dask: which rows the model trained on. With `trainer`, its final
+    estimator (XGBoost, LightGBM) trained on every training row on the cluster,
+    through its library's Dask trainer, behind preprocessing fitted on the client's
+    sample (`preprocess_rows`); else it was fitted on the client's sample, and
+    `sampled_because` says why (ci_ml.modeling.dask_boosters)."""
+
+    rows: int  # the training rows the final estimator trained on
+    of: int  # every training row
+    trainer: str | None = optional()  # e.g. xgboost.dask.DaskXGBClassifier
+    partitions: int | None = optional()  # the training partitions it read
+    workers: int | None = optional()
+    preprocess_rows: int | None = optional()  # the sample the steps before it were fitted on
+    sampled_because: str | None = optional()
+
+
 @dataclass
 class TrainResult:
     """train.json: what was fitted, with which parameters, and how long it took."""
@@ -206,6 +223,7 @@ class TrainResult:
     reused_from: dict[str, Any] | None = optional()
     search: SearchResult | None = optional()  # model.search: the candidates and the choice
     command: CommandRun | None = optional()  # model.command: how the command ran
+    engine: EngineFit | None = optional()  # engine: dask: the rows it trained on, and where
     # Why it trained although a baseline exists (the cache's decision), for the log,
     # and whether that is a warning (the baseline's model failed its checks).
     note: str | None = field(default=None, repr=False, metadata={TRANSIENT: True})
@@ -918,6 +936,7 @@ class ModelInfo:
     preprocess: dict[str, Any] | None = None
     search: SearchResult | None = optional()
     command: CommandRun | None = optional()
+    engine: EngineFit | None = optional()  # engine: dask: the rows it trained on, and where
 
 
 @dataclass

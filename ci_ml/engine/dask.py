@@ -227,6 +227,13 @@ class DaskEngine:
 
         return joblib.parallel_config(backend="dask")
 
+    def parts(self, role: str, columns: list[str]) -> list[tuple[object, int]]:
+        """A source's partitions of `columns`, lazily (dask.delayed, on the workers),
+        each with its row count; empty ones left out. For a library's own Dask
+        trainer, fed every row (ci_ml.modeling.dask_boosters)."""
+        delayed = self.frames[role][columns].to_delayed()
+        return [(p, n) for p, n in zip(delayed, self.lengths(role), strict=True) if n > 0]
+
     def describe(self) -> dict[str, object]:
         # nthreads(): every worker's thread count (scheduler_info lists only the first few)
         workers: object = getattr(self.client, "nthreads", dict)()

@@ -7,13 +7,14 @@ import importlib
 import importlib.util
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.artifact import FITTED_MODEL, plain
 from ci_ml.errors import ConfigError, UsageError
 from ci_ml.modeling import libraries, preprocess, search
-from ci_ml.records import TrainResult
+from ci_ml.records import EngineFit, TrainResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
     from ci_ml.build import Build
     from ci_ml.config import Config
     from ci_ml.modeling.preprocess import Columns
+
+# Fits a model in place of `fit_model` (engine: dask: ci_ml.modeling.dask_boosters):
+# (model, X, y, task) -> the fitted model (the same object, or one whose final
+# estimator was replaced) and which rows it trained on, where.
+Trainer = Callable[[Any, "pd.DataFrame", "pd.Series", str], tuple[Any, EngineFit]]
 
 
 def fitted_model(b: Build, needed_by: str) -> Any:
@@ -206,10 +212,13 @@ def fit(
     task: str,
     columns: Columns | None = None,
     metric: str | None = None,
+    trainer: Trainer | None = None,
 ) -> TrainResult:
     """Build, seed and fit the model; `columns` (from `columns_for`) puts the
     auto preprocessing in front of the estimator; `model.search` first picks its
-    params by cross-validation on these rows, scored by `metric` (the primary)."""
+    params by cross-validation on these rows, scored by `metric` (the primary).
+    `trainer` fits it instead of `fit_model` (engine: dask, which may train on
+    every row of the cluster: ci_ml.modeling.dask_boosters)."""
 
     est = build_estimator(cfg)
     check_task(est, task)
@@ -226,8 +235,12 @@ def fit(
             model, X, codes, cfg.model.search, task, metric, cfg.model.seed, prefix
         )
     t0 = time.perf_counter()
+    on_engine = None
     try:
-        fit_model(model, X, y, task)
+        if trainer is None:
+            fit_model(model, X, y, task)
+        else:
+            model, on_engine = trainer(model, X, y, task)
     except ValueError as e:
         # sklearn's ValueErrors at fit time are data problems: strings in a numeric
         # model, NaNs an estimator cannot take, and so on.
@@ -253,6 +266,7 @@ def fit(
         preprocess=preprocess.describe(columns, X) if applied else None,
         model=model,
         search=searched,
+        engine=on_engine,
     )
 
 

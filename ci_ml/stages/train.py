@@ -13,6 +13,7 @@ from ci_ml.stage import Section, Stage
 
 if TYPE_CHECKING:
     from ci_ml.build import Build
+    from ci_ml.modeling.estimator import Trainer
     from ci_ml.modeling.preprocess import Columns
     from ci_ml.records import Profile, TrainResult
     from ci_ml.stage import Console, StageRun
@@ -51,7 +52,9 @@ def run(r: StageRun) -> TrainResult:
         )
     else:
         with scale.engine.fitting() if scale is not None else contextlib.nullcontext():
-            result = fit(b.cfg, X, y, b.task, columns_for(b, list(X.columns)), plan.primary)
+            result = fit(
+                b.cfg, X, y, b.task, columns_for(b, list(X.columns)), plan.primary, trainer_for(b)
+            )
     result.profile = profile
     del X, y
     if r.baseline is not None:
@@ -103,6 +106,23 @@ def data_profile(b: Build) -> Profile:
     )
 
 
+def trainer_for(b: Build) -> Trainer | None:
+    """engine: dask: XGBoost and LightGBM train on every training row on the
+    cluster, other estimators on the client's sample (ci_ml.modeling.dask_boosters);
+    None: fitted as on the local engine."""
+    scale = b.dataset.scale
+    if scale is None:  # a local build
+        return None
+    from ci_ml.engine.dask import DaskEngine
+    from ci_ml.modeling.dask_boosters import trainer
+
+    if not isinstance(scale.engine, DaskEngine):
+        return None
+
+    ds = b.dataset
+    return trainer(scale.engine, ds.features, ds.target, scale.sampled["train"])
+
+
 def columns_for(b: Build, features: list[str]) -> Columns | None:
     """The column roles `model.preprocess: auto` works from, when it applies."""
     if not b.cfg.model.estimator or b.cfg.model.preprocess != "auto":
@@ -135,6 +155,7 @@ def reused(r: StageRun, reason: str) -> TrainResult:
         task=r.build.task,
         search=model.search if model else None,
         command=model.command if model else None,
+        engine=model.engine if model else None,
         reused_from={
             **{k: base.identity.get(k) for k in ("label", "source", "url", "commit")},
             "fingerprint": base.manifest.fingerprint.sha256 if base.manifest.fingerprint else None,

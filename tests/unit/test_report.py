@@ -413,6 +413,21 @@ def test_the_model_card_is_a_release_body_to_keep() -> None:
     ctx["manifest"].git = None
     card = report.render_model_card(ctx)
     assert "recorded no commit" in card and "git checkout" not in card
+    # engine: dask: the rows the booster trained on, or the sample a model was fitted on
+    from ci_ml.records import EngineFit
+
+    assert ctx["manifest"].model is not None
+    ctx["manifest"].model.engine = EngineFit(
+        rows=3_000, of=3_000, trainer="lightgbm.DaskLGBMClassifier", preprocess_rows=833
+    )
+    assert (
+        "| trained on | 3,000 rows (every training row), the steps before the booster on "
+        "833 rows; holdout 300 rows |"
+    ) in report.render_model_card(ctx)
+    ctx["manifest"].model.engine = EngineFit(rows=833, of=3_000, sampled_because="no trainer")
+    assert "| trained on | 833 rows of 3,000 rows (a seeded sample); holdout" in (
+        report.render_model_card(ctx)
+    )
 
 
 def test_a_search_and_a_training_command_are_collapsed_escaped_sections() -> None:
@@ -439,9 +454,15 @@ def test_a_search_and_a_training_command_are_collapsed_escaped_sections() -> Non
     assert "<details><summary>Trained by command: exit 0 in 1.5 s; ONNX parity not checked" in text
     assert "parity not checked (trained by command), model.onnx 4.8 KiB" in text
     assert _tables(text) == 7 + 3  # the search's, the command's and the build's
+    assert "the model was refitted on every training row with rank 1's params" in text
+    from ci_ml.records import EngineFit
+
+    train.engine = EngineFit(rows=1_000, of=5_000, sampled_because="no Dask trainer")
+    text = report.render_report(ctx)
+    assert "refitted on the client's sample of 1,000 training rows with rank 1's params" in text
 
 
-def _build_section(engine: dict | None) -> str:
+def _build_section(engine: dict | None, fitted: object = None) -> str:
     from types import SimpleNamespace as NS
 
     from ci_ml.report.render import render
@@ -451,7 +472,8 @@ def _build_section(engine: dict | None) -> str:
     export = NS(bytes=1000, parity=parity, precision="double", opset={"": 17},
                 latency_ms_per_1k_rows=1.0)  # fmt: skip
     manifest = NS(data=NS(engine=engine))
-    ctx = {"export": export, "train": NS(fit_seconds=1.0), "timings": {}, "manifest": manifest}
+    train = NS(fit_seconds=1.0, engine=fitted)
+    ctx = {"export": export, "train": train, "timings": {}, "manifest": manifest}
     return render("build.md.j2", ctx)
 
 
@@ -471,3 +493,43 @@ def test_the_build_details_say_what_a_sampled_dask_build_held_of_the_rows() -> N
         "9,998,456 rows (seeded samples, seed 7; engine.sample_rows) |"
     ) in text
     assert "| engine |" not in _build_section(None)  # a local build: no such row
+
+
+def test_the_build_details_say_a_booster_trained_on_every_row_and_why_others_did_not() -> None:
+    from ci_ml.records import EngineFit
+
+    engine = {
+        "kind": "dask",
+        "workers": 2,
+        "sample": {
+            "train": {"rows": 833, "of": 3_000, "seed": 0},
+            "test": {"rows": 400, "of": 400, "seed": 0},
+        },
+    }
+    on_cluster = EngineFit(
+        rows=3_000, of=3_000, trainer="xgboost.dask.DaskXGBClassifier", partitions=3,
+        workers=2, preprocess_rows=833,
+    )  # fmt: skip
+    text = _build_section(engine, on_cluster)
+    assert (
+        "validation on every row; the booster trained on all 3,000 training rows on the "
+        "cluster (xgboost.dask.DaskXGBClassifier), the steps before it fitted on 833 of them, "
+        "the holdout's per-row stages on 400 of 400 rows (seeded samples, seed 0; "
+        "engine.sample_rows) |"
+    ) in text
+    on_cluster.preprocess_rows = None  # nothing in front of the booster
+    assert "DaskXGBClassifier), the holdout's" in _build_section(engine, on_cluster)
+    sampled = EngineFit(
+        rows=833, of=3_000, sampled_because="CatBoostClassifier: CatBoost has no Dask trainer"
+    )
+    assert (
+        "the model trained on 833 of 3,000 training rows (CatBoostClassifier: CatBoost has no "
+        "Dask trainer), the holdout's"
+    ) in _build_section(engine, sampled)
+    whole = EngineFit(
+        rows=3_000, of=3_000, sampled_because="the client's sample holds every training row"
+    )
+    engine["sample"]["train"] = {"rows": 3_000, "of": 3_000, "seed": 0}
+    assert "the model trained on 3,000 of 3,000 training rows, the holdout's" in _build_section(
+        engine, whole
+    )
