@@ -102,6 +102,17 @@ class _Watchdog:
                 self.thread = threading.Thread(target=self._run, name="ci-ml-watchdog", daemon=True)
                 self.thread.start()
 
+    def restart(self) -> None:
+        """A new thread in place of the running one, which ends at once: for a tracer
+        that was stopped and started again (coverage follows a thread only from its
+        start, so a thread older than its restart goes unseen)."""
+        with self.cond:
+            if self.thread is None:
+                return
+            self.thread = None
+            self.cond.notify_all()
+        self.start()
+
     def unwatch(self, attempt: Attempt) -> None:
         with self.cond:
             self.attempts.discard(attempt)
@@ -133,6 +144,8 @@ class _Watchdog:
         while True:
             due: list[tuple[Callable[[Wait], None], Wait]] = []
             with self.cond:
+                if self.thread is not threading.current_thread():
+                    return  # replaced (restart)
                 now = time.monotonic()
                 wake = math.inf
                 for a in self.attempts:

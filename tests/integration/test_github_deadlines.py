@@ -296,3 +296,27 @@ def test_cli_announces_a_rate_limit_wait_then_carries_on(fake_github, config, tm
         r.stderr,
     )
     assert fake_github.state.latest_release(REPO).tag_name == "model-v1"
+
+
+def test_a_restarted_watchdog_ends_the_old_thread_and_still_cuts_a_deadline() -> None:
+    """`restart` (for a tracer started again: tests/conftest.py) puts a new thread in
+    place of the old one, which ends, and the new one keeps every deadline."""
+    from ci_ml.github.waits import Timekeeper
+    from ci_ml.github.watchdog import WATCHDOG, Attempt
+
+    class Connecting:  # a connection still connecting: no socket yet
+        sock = None
+        owner = None
+
+    with Attempt(Timekeeper(), "GET", "http://127.0.0.1:9/repos/o/r", 5.0) as a:
+        old = WATCHDOG.thread
+        WATCHDOG.restart()
+        assert WATCHDOG.thread is not None and WATCHDOG.thread is not old
+        if old is not None:
+            old.join(timeout=5)
+            assert not old.is_alive()
+        WATCHDOG.arm(a, Connecting(), 0.01, "try")  # type: ignore[arg-type]
+        deadline = time.monotonic() + 5
+        while a.cut is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert a.cut == "try"

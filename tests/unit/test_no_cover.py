@@ -44,24 +44,42 @@ def test_a_no_cover_test_starts_its_children_untraced(tmp_path: Path) -> None:
 
 
 WATCHDOG_PROBE = """
+import time
+
 import pytest
 
 from ci_ml.github.waits import Timekeeper
-from ci_ml.github.watchdog import Attempt
+from ci_ml.github.watchdog import WATCHDOG, Attempt
 
 
 @pytest.mark.no_cover
-def test_a_request_starts_the_watchdog_untraced():
+def test_1_a_request_starts_the_watchdog_untraced():
     with Attempt(Timekeeper(), "GET", "http://127.0.0.1:9/repos/o/r", 1.0):
         pass
+
+
+class Connecting:  # a connection still connecting: no socket yet
+    sock = None
+    owner = None
+
+
+def test_2_a_later_deadline_is_cut_by_a_traced_watchdog():
+    with Attempt(Timekeeper(), "GET", "http://127.0.0.1:9/repos/o/r", 1.0) as a:
+        WATCHDOG.arm(a, Connecting(), 0.01, "try")
+        for _ in range(100):
+            if a.cut:
+                break
+            time.sleep(0.02)
+    assert a.cut == "try"
 """
 
 
 @pytest.mark.slow  # a pytest with coverage in a process
 def test_the_watchdog_thread_is_traced_though_a_no_cover_test_starts_it(tmp_path: Path) -> None:
-    """A thread started while the tracer is paused is never traced: the conftest
-    starts the GitHub client's watchdog before it pauses the tracer. (In a worker:
-    with no worker, `--full`'s controller traces nothing in its own process.)"""
+    """Coverage follows a thread only from its start and loses it when paused: the
+    conftest starts the GitHub client's watchdog before a no_cover test pauses the
+    tracer and replaces it after, so what the watchdog does later is measured. (In
+    a worker: with no worker, `--full`'s controller traces nothing in its own process.)"""
     import coverage
 
     probe = tmp_path / "test_probe.py"
@@ -73,9 +91,10 @@ def test_the_watchdog_thread_is_traced_though_a_no_cover_test_starts_it(tmp_path
          "-p", "no:cacheprovider", "--cov-report=", str(probe)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert "1 passed" in r.stdout, r.stdout + r.stderr
+    assert "2 passed" in r.stdout, r.stdout + r.stderr
     data = coverage.CoverageData(str(tmp_path / ".coverage"))
     data.read()
     source = ROOT / "ci_ml" / "github" / "watchdog.py"
-    run_loop = source.read_text().splitlines().index("    def _run(self) -> None:") + 3
-    assert run_loop in (data.lines(str(source)) or []), "the watchdog's loop ran untraced"
+    lines = source.read_text().splitlines()
+    cut = lines.index("    def _cut(a: Attempt, now: float) -> None:") + 2  # its first line
+    assert cut in (data.lines(str(source)) or []), "the watchdog's cut ran untraced"
