@@ -149,10 +149,27 @@ def pytest_runtestloop(session: pytest.Session):
 _CHILD_COVERAGE = "COVERAGE_PROCESS_CONFIG"
 
 
-def _coverage(item: pytest.Item):
+def _coverage(item: pytest.Item | pytest.Session):
     """pytest-cov's controller in a run that measures coverage, else None."""
     plugin = item.config.pluginmanager.getplugin("_cov")
     return getattr(plugin, "cov_controller", None)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-cov started the worker's coverage
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A full run's worker imports every module of ci_ml while traced: their top
+    lines (imports, definitions) run once per process, in whichever test imports
+    the module first, and untraced when that test is a no_cover one."""
+    if not hasattr(session.config, "workerinput") or _coverage(session) is None:
+        return
+    import importlib
+    import pkgutil
+
+    import ci_ml
+
+    for module in pkgutil.walk_packages(ci_ml.__path__, "ci_ml."):
+        if module.name != "ci_ml.__main__":  # that one runs the CLI
+            importlib.import_module(module.name)
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ SAVED = "compare/max-depth-2"  # the comparison saved as PNGs
 
 
 # Full run only; one worker renders every case (its builds are session fixtures).
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.no_cover, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture(scope="session")

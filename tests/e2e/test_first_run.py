@@ -20,7 +20,11 @@ from scenarios import MARKER, Repo, Scenario
 from tests.conftest import run_cli
 from tests.fresh_data import write_churn
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("act-first-run")]  # its runs on one worker
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.no_cover,
+    pytest.mark.xdist_group("act-first-run"),
+]  # its runs on one worker
 
 PR = 21
 

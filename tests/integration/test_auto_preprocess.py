@@ -7,9 +7,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import EXAMPLES, run_cli
+
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
 
 HOSTILE = Path(__file__).resolve().parents[1] / "hostile" / "cases"
 

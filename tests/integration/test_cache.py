@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli
 from tests.integration.conftest import HEAD_SHA
 from tests.integration.test_registry_flow import env_for, ok, pr_event
+
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
 
 
 def run(project: Path, out: Path, *extra: str, env=None):

@@ -18,6 +18,8 @@ import yaml
 
 from tests.integration.test_stage_protocol import run_here
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 DROPPED = "mean_fractal_dimension"
 
 

@@ -35,6 +35,8 @@ from ci_ml.github.replies import Comment
 from ci_ml.github.waits import Wait, backoff_delay, rate_limit_wait
 from tests.fake_github import DEFAULT_TOKEN
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 REPO, PR = "octo/ml", 7  # seeded by the fake_github fixture
 COMMENTS = f"/repos/{REPO}/issues/{PR}/comments"
 

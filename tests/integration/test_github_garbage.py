@@ -29,6 +29,8 @@ from tests.conftest import EXAMPLES, run_cli
 from tests.fake_github import DEFAULT_TOKEN
 from tests.integration.conftest import HEAD_SHA, PR, REPO
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 MARKER = "<!-- ci-ml:report -->"
 BOT = "github-actions[bot]"
 # Garbage that arrives at once (cut_off: the body breaks off, so a GET is tried again).

@@ -15,6 +15,8 @@ from tests.conftest import run_cli
 from tests.integration.conftest import HEAD_SHA, PR, REPO
 from tests.integration.test_registry_flow import env_for, ok, pr_event
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 
 def _n_estimators(project: Path, n: int) -> None:
     cfg = yaml.safe_load((project / "ci-ml.yaml").read_text())

@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import EXAMPLES, run_cli
 from tests.fresh_data import write_churn
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 WRITTEN = [
     "ci-ml.yaml",
     "schema.yaml",

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from tests.integration.test_stage_protocol import run_here
+
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
 
 # Valid IBANs and e-mail addresses (the scan validates, so they must be real-looking).
 IBANS = ["DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606"]

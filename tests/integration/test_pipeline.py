@@ -10,6 +10,8 @@ import yaml
 
 from tests.conftest import EXAMPLES, run_cli
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 
 def build(project: Path, out: Path, *args: str):
     """`ci-ml run` on a project copy into `out`."""

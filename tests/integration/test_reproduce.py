@@ -14,6 +14,8 @@ from ci_ml.errors import EXIT_NOT_REPRODUCED, EXIT_USAGE
 from tests.conftest import run_cli
 from tests.integration.test_registry_flow import env_for, ok
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 
 def git(repo: Path, *args: str) -> str:
     r = subprocess.run(

@@ -17,7 +17,7 @@ from tests.integration.conftest import HEAD_SHA, REPO
 from tests.integration.test_drift_issue import write_drift
 from tests.integration.test_registry_flow import env_for, ok, pr_event, release_assets
 
-pytestmark = pytest.mark.slow  # two trainings of the regression example
+pytestmark = [pytest.mark.slow, pytest.mark.no_cover]  # two trainings of the regression example
 
 
 def fresh_data(project: Path) -> None:

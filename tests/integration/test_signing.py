@@ -18,6 +18,8 @@ from tests.conftest import run_cli
 from tests.integration.conftest import HEAD_SHA, REPO
 from tests.integration.test_registry_flow import env_for, ok, pr_event
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 
 def key_pair(directory: Path) -> tuple[str, Path]:
     key = ec.generate_private_key(ec.SECP256R1())

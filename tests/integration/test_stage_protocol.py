@@ -26,6 +26,8 @@ from ci_ml import stages
 from ci_ml.cli import build_parser, main
 from ci_ml.stage import Section, Stage, StageRun
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 

@@ -13,6 +13,8 @@ import yaml
 from ci_ml.artifact import loads_strict
 from tests.conftest import EXAMPLES, run_cli
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 EXAMPLE_NAMES = ["binary-classification", "regression", "mixed-tabular"]
 
 

@@ -41,6 +41,8 @@ from threadpoolctl import threadpool_limits
 from ci_ml.stats.bootstrap import intervals, resample
 from ci_ml.stats.metrics import DEFAULTS, METRICS, Scored, component_blocks
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 POP = 4_000
 N_SMALL, B_SMALL = 200, 400
 R_SMALL = {"binary": 1_000, "3-class": 1_000, "regression": 3_000}  # regression is cheap

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import gen_docs  # noqa: E402
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 
 def test_the_generated_files_are_up_to_date() -> None:
     """Fails after a change to the config models, action.yml or the exit codes until

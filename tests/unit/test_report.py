@@ -12,6 +12,8 @@ from ci_ml.marker import comment_id, marker
 from ci_ml.records import Comparison, Evaluation, Manifest, ValidationResult, load
 from tests.report_context import BASE
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 EVIL = "a|b <!-- x --> <script>alert(1)</script> **bold** [link](http://e.vil) `tick`\nnewline"
 
 

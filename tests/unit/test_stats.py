@@ -10,6 +10,8 @@ from statsmodels.stats.contingency_tables import mcnemar
 from ci_ml.stats import bootstrap as stats
 from ci_ml.stats.metrics import METRICS, Scored, component_blocks
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 
 @pytest.mark.parametrize(("b", "c"), [(0, 0), (3, 9), (10, 10), (25, 7), (1, 40), (130, 95)])
 def test_mcnemar_matches_statsmodels(b: int, c: int) -> None:

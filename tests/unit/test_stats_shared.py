@@ -8,6 +8,8 @@ import pytest
 from ci_ml.stats import bootstrap as stats
 from ci_ml.stats.metrics import DEFAULTS, Pairs, Scored, component_blocks
 
+pytestmark = pytest.mark.no_cover  # every line it runs, other tests trace too
+
 
 def _pair_columns_by_brute_force(score: np.ndarray, positive: np.ndarray) -> np.ndarray:
     """[negatives below each positive, positive, negative, positives above each
