@@ -24,21 +24,26 @@ def test_traced():
 """
 
 
-@pytest.mark.slow  # a pytest with coverage in a process
-def test_a_no_cover_test_starts_its_children_untraced(tmp_path: Path) -> None:
+def full_run(tmp_path: Path, tests: str, workers: int) -> subprocess.CompletedProcess[str]:
+    """`tests` (a module's text) under `--full` with this suite's conftest."""
     probe = tmp_path / "test_probe.py"
-    probe.write_text(PROBE)
+    probe.write_text(tests)
     # The probe's coverage keeps to its own data file. Left to the project's
     # (ROOT/.coverage), its start erased the parallel files the full run's
     # children had written so far and its end combined the rest away: the
     # modules only children reach (the pytest plugin) fell under the floor.
     env = {k: v for k, v in os.environ.items() if k != "COVERAGE_PROCESS_CONFIG"}
     env["COVERAGE_FILE"] = str(tmp_path / ".coverage")
-    r = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "--full", "-n", "0", "-q",
-         "-p", "no:cacheprovider", "--cov-report=", str(probe)],
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "--full", "-n", str(workers),
+         "-q", "-p", "no:cacheprovider", "--cov-report=", str(probe)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+
+
+@pytest.mark.slow  # a pytest with coverage in a process
+def test_a_no_cover_test_starts_its_children_untraced(tmp_path: Path) -> None:
+    r = full_run(tmp_path, PROBE, workers=0)
     assert "2 passed" in r.stdout, r.stdout + r.stderr
     assert (tmp_path / ".coverage").is_file(), "the probe's coverage data left its own folder"
 
@@ -82,15 +87,7 @@ def test_the_watchdog_thread_is_traced_though_a_no_cover_test_starts_it(tmp_path
     a worker: with no worker, `--full`'s controller traces nothing in its own process.)"""
     import coverage
 
-    probe = tmp_path / "test_probe.py"
-    probe.write_text(WATCHDOG_PROBE)
-    env = {k: v for k, v in os.environ.items() if k != "COVERAGE_PROCESS_CONFIG"}
-    env["COVERAGE_FILE"] = str(tmp_path / ".coverage")
-    r = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "--full", "-n", "1", "-q",
-         "-p", "no:cacheprovider", "--cov-report=", str(probe)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    r = full_run(tmp_path, WATCHDOG_PROBE, workers=1)
     assert "2 passed" in r.stdout, r.stdout + r.stderr
     data = coverage.CoverageData(str(tmp_path / ".coverage"))
     data.read()
