@@ -175,6 +175,7 @@ class SearchResult:
     top: list[SearchTrial] = field(default_factory=list)  # best first
     n_jobs: int = 1
     stopped: str | None = optional()  # why fewer than planned were tried (max_minutes)
+    last_round_rows: int | None = optional()  # halving: rows each candidate's last round used
 
 
 @dataclass

@@ -6,7 +6,9 @@ candidates (from `ParameterGrid` / `ParameterSampler`): scikit-learn has no time
 limit, so `max_minutes` is checked between batches and no batch starts once it
 is spent (a batch is as many candidates as there are joblib workers, so the
 bound is overrun by at most one batch). Successive halving is scikit-learn's
-`HalvingRandomSearchCV` in one call, bounded by `max_trials` only. Every fit
+`HalvingRandomSearchCV` in one call, bounded by `max_trials` only, its rounds
+sized so the last one scores its candidates on the training rows a fold
+holds (`min_resources="exhaust"`). Every fit
 runs through joblib (`n_jobs`), so `joblib.parallel_backend("dask")` around a
 build hands the fits to a cluster.
 """
@@ -175,8 +177,10 @@ def search(
     t0 = clock()
     rows: list[tuple[Params, float, float]] = []
     stopped: str | None = None
+    last_rows: int | None = None  # halving: the rows its last round gave each candidate
     if cfg.method == "halving":
-        planned, rows = cfg.max_trials, _halving(model, X, y, cfg, scoring, folds, seed, prefix)
+        planned = cfg.max_trials
+        rows, last_rows = _halving(model, X, y, cfg, scoring, folds, seed, prefix)
     else:
         todo = candidates(cfg, seed, prefix)
         planned = len(todo)
@@ -220,6 +224,7 @@ def search(
         top=top,
         n_jobs=cfg.n_jobs,
         stopped=stopped,
+        last_round_rows=last_rows,
     )
 
 
@@ -236,9 +241,15 @@ def _halving(
     folds: object,
     seed: int,
     prefix: str,
-) -> list[tuple[Params, float, float]]:
+) -> tuple[list[tuple[Params, float, float]], int]:
     """scikit-learn's successive halving; the table is its last round's (the
-    candidates scored on the most rows)."""
+    candidates scored on the most rows), with the rows that round used.
+
+    scikit-learn's default schedule starts from the fewest rows a fold can
+    hold and grows by `factor` only as many times as the candidates allow, so a
+    few candidates end on a few dozen rows: too few for a booster to split
+    once (every candidate scored 0.5 ROC AUC). "exhaust" sizes the first round
+    so the last uses the training rows."""
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.model_selection import HalvingRandomSearchCV
 
@@ -246,6 +257,7 @@ def _halving(
         model,
         space(cfg, prefix),
         n_candidates=cfg.max_trials,
+        min_resources="exhaust",
         scoring=scoring,
         cv=folds,
         random_state=seed,
@@ -265,7 +277,7 @@ def _halving(
     params, means, stds = (
         [res[k][i] for i in keep] for k in ("params", "mean_test_score", "std_test_score")
     )
-    return _rows(params, means, stds, scoring.startswith("neg_"))
+    return _rows(params, means, stds, scoring.startswith("neg_")), int(hs.n_resources_[-1])
 
 
 def tune(

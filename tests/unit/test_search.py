@@ -217,6 +217,21 @@ def test_halving_searches_and_keeps_its_last_round(small) -> None:
     assert result.best["max_depth"] in range(1, 7)
 
 
+def test_halvings_last_round_scores_on_the_training_rows_not_a_few_dozen() -> None:
+    # scikit-learn's default schedule ended 8 candidates on 36 rows: a model that
+    # needs 20 rows a leaf could not split, and every candidate scored 0.5.
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=2400), "b": rng.normal(size=2400)})
+    y = pd.Series(np.where(X["a"] + rng.normal(scale=0.5, size=2400) > 0, "yes", "no"))
+    c = cfg(method="halving", space={"max_depth": [2, 3, 4, 5]}, max_trials=8, cv=3)
+    model = DecisionTreeClassifier(min_samples_leaf=20, random_state=0)
+    result = search.search(model, X, y, c, "classification", "roc_auc", 0)
+    assert all(t.mean > 0.8 for t in result.top), result.top
+    assert result.last_round_rows is not None and result.last_round_rows >= 1000
+
+
 def test_a_candidate_that_cannot_fit_names_the_space(small) -> None:
     from sklearn.tree import DecisionTreeClassifier
 
