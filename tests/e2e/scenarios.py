@@ -5,6 +5,7 @@ runs offline, and conftest.py for the fake GitHub fixture."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from act_harness import (
     REPO_SLUG,
     ActRun,
@@ -255,3 +257,16 @@ class Repo:
             payload=payload,
             artifacts=artifacts or source.artifacts,
         )
+
+
+def train_by_command(root: Path) -> None:
+    """examples/command-nn's network instead of the example's random forest."""
+    shutil.copy(ROOT / "examples" / "command-nn" / "train.py", root / "train.py")
+    config_path = root / "ci-ml.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["model"] = {
+        "command": "{python} train.py --out {model_dir}",
+        "params": {"hidden": 16, "epochs": 400},
+        "seed": 42,
+    }
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from act_harness import REPO_SLUG, make_repo, run_act
 from e2e_support import ROOT, TEMPLATES
-from scenarios import MARKER, READ_ONLY_TOKEN, Fake, Repo, Scenario
+from scenarios import MARKER, READ_ONLY_TOKEN, Fake, Repo, Scenario, train_by_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("act")]  # its runs on one worker
 
@@ -179,22 +179,9 @@ def _broken_row(root: Path) -> None:
     train.write_text("\n".join(lines) + "\n")
 
 
-def _train_by_command(root: Path) -> None:
-    """examples/command-nn's network instead of the release's random forest."""
-    shutil.copy(ROOT / "examples" / "command-nn" / "train.py", root / "train.py")
-    config_path = root / "ci-ml.yaml"
-    config = yaml.safe_load(config_path.read_text())
-    config["model"] = {
-        "command": "{python} train.py --out {model_dir}",
-        "params": {"hidden": 16, "epochs": 400},
-        "seed": 42,
-    }
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-
-
 @pytest.fixture(scope="module")
 def command_run(repo, released) -> Scenario:
-    return repo.pr(COMMAND_PR, "a PR that trains a network by command", _train_by_command)
+    return repo.pr(COMMAND_PR, "a PR that trains a network by command", train_by_command)
 
 
 @pytest.fixture(scope="module")
