@@ -185,7 +185,8 @@ def holdout_identity(manifest: Manifest) -> str | None:
         return files["test"].sha256
     if "data" in files:
         split = (manifest.data.split if manifest.data else None) or {}
-        return f"{files['data'].sha256}:{split.get('test_size')}:{split.get('seed')}:{split.get('stratify')}"
+        by = f":{split['by']}" if split.get("by") else ""  # absent: a random split
+        return f"{files['data'].sha256}:{split.get('test_size')}:{split.get('seed')}:{split.get('stratify')}{by}"
     return None
 
 

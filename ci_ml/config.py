@@ -37,6 +37,7 @@ EXAMPLES: dict[str, str] = {
     "data.target": "target: label",
     "data.drop": "drop: [id, timestamp]",
     "data.split": "split: {test_size: 0.2, seed: 0, stratify: true}",
+    "data.split.by": "by: row_key  (the same holdout rows on the local and the Dask engine)",
     "data.split.test_size": "test_size: 0.2",
     "schema": "schema: schema.yaml  (or schema: my_pkg.schemas:train_schema)",
     "model": "model: {estimator: sklearn.linear_model.LogisticRegression, params: {C: 1.0}}",
@@ -96,6 +97,18 @@ class Split(_Strict):
     test_size: float = Field(0.2, gt=0, lt=1)
     seed: int = 0
     stratify: bool | None = None  # None: stratify for classification
+    # random: scikit-learn's train_test_split; row_key: a seeded hash of each row's
+    # values, the same rows on every engine. None: the engine's (ci_ml.data.split_by).
+    by: Literal["random", "row_key"] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_by(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """`by` left out while unset: the config digest of a build from before it
+        existed stays the same."""
+        out: dict[str, object] = handler(self)
+        if self.by is None:
+            out.pop("by", None)
+        return out
 
 
 class DataConfig(_Strict):
@@ -748,6 +761,25 @@ class Config(_Strict):
     @property
     def display_name(self) -> str:
         return self.name or self.base_dir.resolve().name
+
+    @model_validator(mode="after")
+    def _split_the_engine_can_do(self) -> Config:
+        s = self.data.split
+        if s is None or self.data.path is None:
+            return self
+        by = s.by or ("random" if self.engine.kind == "local" else "row_key")
+        if by == "random" and self.engine.kind != "local":
+            raise ValueError(
+                "data.split.by: random needs the whole table in one process; the Dask "
+                "engine splits by row key (remove `by`, or set by: row_key)"
+            )
+        if by == "row_key" and s.stratify:
+            raise ValueError(
+                "data.split: a row-key split is not stratified (each class keeps test_size "
+                "of its rows in expectation); remove stratify: true, or use by: random "
+                "on the local engine"
+            )
+        return self
 
     @model_serializer(mode="wrap")
     def _without_default_engine(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:

@@ -8,13 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml import suggest
 from ci_ml.artifact import sha256_file
-from ci_ml.engine import Sampled, dataset_digest
+from ci_ml.engine import (
+    Sampled,
+    check_dataset,
+    dataset_digest,
+    dataset_files,
+    in_holdout,
+    is_dataset,
+)
 from ci_ml.errors import ConfigError, DataValidationError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import numpy as np
     import pandas as pd
+    from numpy.typing import NDArray
 
     from ci_ml.config import Config
     from ci_ml.engine import Engine
@@ -43,10 +52,13 @@ def file_kind(
 
 
 def read_frame(path: Path, named_by: str = CONFIG_PATHS) -> pd.DataFrame:
-    """Read a CSV/TSV/Parquet file, with an error that says how to fix a bad path
+    """Read a CSV/TSV/Parquet file, or a partitioned Parquet dataset (a directory or
+    a glob, read_dataset), with an error that says how to fix a bad path
     (`named_by`: where the path came from, and how to correct it there)."""
     import pandas as pd
 
+    if is_dataset(path):
+        return read_dataset(path, named_by)
     kind = file_kind(path, named_by)
     check_memory(path, kind)
     try:
@@ -72,6 +84,29 @@ def read_frame(path: Path, named_by: str = CONFIG_PATHS) -> pd.DataFrame:
         ) from None
     check_table(df, header, path)
     return df
+
+
+def read_dataset(path: Path, named_by: str = CONFIG_PATHS) -> pd.DataFrame:
+    """A partitioned Parquet dataset read whole, its files in the order the Dask
+    engine reads them (ci_ml.engine.dataset_files), so a row's position is the same
+    on both engines. Every file must have the same columns; their order is the
+    first file's, and each of one kind (check_dataset)."""
+    import pandas as pd
+
+    files = dataset_files(path)
+    check_dataset(files)
+    need, free = sum(memory_needed(f, "parquet") for f in files), available_memory()
+    if free is not None and need > free:
+        raise DataValidationError(
+            f"{path}: reading its {len(files)} files takes at least {_size(need)} of memory, "
+            f"and {_size(free)} is free",
+            file=str(path),
+            hint="run the build on a cluster (engine: {kind: dask}, docs/guide/scale.md), "
+            "or use a runner with more memory",
+        )
+    frames = [read_frame(f, named_by) for f in files]
+    first = list(frames[0].columns)  # check_dataset: every file has these
+    return pd.concat([df[first] for df in frames], ignore_index=True)
 
 
 def available_memory() -> int | None:
@@ -191,8 +226,10 @@ class Dataset:
         files: dict[str, DataFile],
         dropped: dict[str, pd.DataFrame] | None = None,
         scale: Scale | None = None,
+        held: NDArray[np.bool_] | None = None,
     ):
         self.cfg = cfg
+        self._held = held  # a row-key split's holdout rows of sources["data"]
         # engine: {kind: dask}: the engine (its passes over every row) and what the
         # client's frames are of the whole (None: a local build, the frames are all).
         self.scale = scale
@@ -208,7 +245,7 @@ class Dataset:
     def _ensure_split(self) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None]:
         if self._split is None:
             if "data" in self.sources:
-                self._split = _split(self.sources["data"], self.cfg)
+                self._split = _split(self.sources["data"], self.cfg, self._held)
             else:
                 self._split = (self.sources["train"], self.sources["test"], None)
         return self._split
@@ -318,7 +355,9 @@ def _describe(path: Path, df: pd.DataFrame, base: Path, sha: str | None) -> Data
         shown = str(path.resolve().relative_to(base.resolve()))
     except ValueError:
         shown = str(path)
-    return DataFile(shown, sha or sha256_file(path), rows=len(df), columns=df.shape[1])
+    if sha is None:
+        sha = dataset_digest(path, sha256_file) if is_dataset(path) else sha256_file(path)
+    return DataFile(shown, sha, rows=len(df), columns=df.shape[1])
 
 
 def infer_task(y: pd.Series) -> str:
@@ -353,12 +392,12 @@ def data_paths(cfg: Config) -> dict[str, Path]:
 
 def data_digests(cfg: Config) -> dict[str, str]:
     """The sha256 of each configured source: of the file, or for a partitioned
-    dataset (engine: dask), of its files' own digests (ci_ml.engine.dataset_digest)."""
+    dataset, of its files' own digests (ci_ml.engine.dataset_digest)."""
     out = {}
     for role, p in data_paths(cfg).items():
         if p.is_file():
             out[role] = sha256_file(p)
-        elif cfg.engine.kind != "local":
+        elif is_dataset(p) or cfg.engine.kind != "local":
             out[role] = dataset_digest(p, sha256_file)
     return out
 
@@ -378,10 +417,14 @@ def load_dataset(
         path = cfg.resolve(d.path)
         df = read_frame(path)
         files["data"] = _describe(path, df, cfg.base_dir, shas.get("data"))
+        # A row-key split hashes each row as the file holds it, dropped columns
+        # included, as the Dask engine does: dropping a column moves no row across.
+        s = d.split
+        held = in_holdout(df, s.test_size, s.seed) if s is not None and row_keyed(cfg) else None
         dropped = {"data": df[list(d.drop)]} if d.drop and set(d.drop) <= set(df.columns) else {}
         df = _drop(df, d.drop, path)
         _require_target(df, d.target, path)
-        return Dataset(cfg, {"data": df}, files, dropped)
+        return Dataset(cfg, {"data": df}, files, dropped, held=held)
     train_path, test_path = cfg.resolve(d.train), cfg.resolve(d.test)
     train, test = read_frame(train_path), read_frame(test_path)
     files["train"] = _describe(train_path, train, cfg.base_dir, shas.get("train"))
@@ -467,11 +510,19 @@ def _require_target(df: pd.DataFrame, target: str, path: Path) -> None:
         )
 
 
-def _split(df: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def _split(
+    df: pd.DataFrame, cfg: Config, held: NDArray[np.bool_] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The training and holdout rows of `data.path`; `held`: a row-key split's
+    holdout rows (ci_ml.engine.in_holdout, the Dask engine's split, so one config
+    gives the same holdout rows on either engine)."""
     from sklearn.model_selection import train_test_split
 
     s = cfg.data.split
     assert s is not None
+    if held is not None:
+        info = {"test_size": s.test_size, "seed": s.seed, "stratify": False, "by": "row key"}
+        return df[~held], df[held], info
     y = df[cfg.data.target]
     task = cfg.task if cfg.task != "auto" else infer_task(y)
     stratify = s.stratify if s.stratify is not None else task == "classification"
@@ -490,6 +541,22 @@ def _split(df: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame, d
         test.sort_index(),
         {"test_size": s.test_size, "seed": s.seed, "stratify": stratify},
     )
+
+
+def row_keyed(cfg: Config) -> bool:
+    """Whether `data.path` is split by row key (split_by)."""
+    return cfg.data.path is not None and split_by(cfg) == "row_key"
+
+
+def split_by(cfg: Config) -> str:
+    """How `data.split` chooses the holdout rows: `random` (scikit-learn's
+    train_test_split, stratified for classification) or `row_key` (a seeded hash
+    of each row's values); unset, the engine's own: random locally, row key on
+    Dask, which cannot shuffle the whole table."""
+    s = cfg.data.split
+    if s is not None and s.by is not None:
+        return s.by
+    return "random" if cfg.engine.kind == "local" else "row_key"
 
 
 # Below these a model learns nothing a comparison could tell from noise, and a

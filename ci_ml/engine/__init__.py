@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from ci_ml.errors import UsageError
+from ci_ml.errors import DataValidationError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,6 +38,9 @@ C = TypeVar("C")  # what the second pass reads of the first's sum
 S = TypeVar("S", covariant=True)  # what the client receives of the first's sum
 
 PARQUET = (".parquet", ".pq")
+# Data files of other types that a dataset's directory must not hold: their rows
+# would be left out without a word. (Spark's _SUCCESS, .crc and the like are no data.)
+OTHER_DATA = (".csv", ".tsv", ".json", ".jsonl", ".txt", ".orc", ".avro", ".feather")
 
 
 class Passes(Protocol[P, A, C, S]):
@@ -118,12 +121,26 @@ class Engine(Protocol):
 # --- the files ----------------------------------------------------------------------
 
 
+def is_dataset(path: Path) -> bool:
+    """A partitioned Parquet dataset (a directory, or a glob) rather than one file."""
+    return path.is_dir() or any(ch in path.name for ch in "*?[")
+
+
 def dataset_files(path: Path) -> list[Path]:
     """The Parquet files of a dataset given as a directory (every .parquet below it,
     hive partitions included) or a glob, in a stable order; a clear error when
     there are none."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in PARQUET and p.is_file())
+        every = sorted(p for p in path.rglob("*") if p.is_file())
+        other = [p for p in every if p.suffix.lower() in OTHER_DATA]
+        if other:
+            raise UsageError(
+                f"{other[0]}: a {other[0].suffix} file in the dataset {path}, whose Parquet "
+                "files alone would be read (its rows would be left out)",
+                hint="convert it to Parquet (pandas: df.to_parquet) or move it out of the "
+                "dataset's directory",
+            )
+        files = [p for p in every if p.suffix.lower() in PARQUET]
     elif any(ch in str(path) for ch in "*?["):
         files = sorted(p for p in path.parent.glob(path.name) if p.is_file())
     else:
@@ -131,16 +148,92 @@ def dataset_files(path: Path) -> list[Path]:
     if not files:
         raise UsageError(
             f"{path}: no Parquet files found",
-            hint="with engine: {kind: dask}, data.path / data.train / data.test name a Parquet "
-            "file, a directory of them, or a glob such as data/train/*.parquet",
+            hint="data.path / data.train / data.test name a data file, a directory of "
+            "Parquet files, or a glob such as data/train/*.parquet",
         )
     bad = [p for p in files if p.suffix.lower() not in PARQUET]
     if bad:
         raise UsageError(
-            f"{bad[0]}: the Dask engine reads Parquet datasets, not {bad[0].suffix or 'this'} files",
-            hint="convert the data to Parquet (pandas: df.to_parquet), or use engine: {kind: local}",
+            f"{bad[0]}: a dataset (a directory or a glob) is read as Parquet, not "
+            f"{bad[0].suffix or 'this'} files",
+            hint="convert the data to Parquet (pandas: df.to_parquet); the local engine also "
+            "reads one CSV or TSV file",
         )
     return files
+
+
+def _kind_of(arrow_type: object) -> str:
+    """A column's Arrow type as the kind two files may differ in without harm:
+    any integer or float is a number (a file whose column has missing values
+    stores floats), a null column (all missing) fits any kind."""
+    import pyarrow as pa
+
+    t = arrow_type
+    if pa.types.is_dictionary(t):
+        t = t.value_type  # type: ignore[attr-defined]
+    checks = (
+        ("null", pa.types.is_null),
+        ("number", lambda x: pa.types.is_integer(x) or pa.types.is_floating(x)),
+        ("decimal", pa.types.is_decimal),
+        ("text", lambda x: pa.types.is_string(x) or pa.types.is_large_string(x)),
+        ("boolean", pa.types.is_boolean),
+        ("date or time", pa.types.is_temporal),
+    )
+    for kind, test in checks:
+        if test(t):
+            return kind
+    return str(t)
+
+
+def check_dataset(files: list[Path]) -> None:
+    """Every file of a dataset has the first file's columns, each of the same kind
+    (read from the files' own metadata, no row read): what one engine would upcast
+    to text without a word and another would fail on mid-build."""
+    import pyarrow.parquet as pq
+
+    kinds: dict[str, str] | None = None
+    for f in files:
+        try:
+            schema = pq.read_schema(f)
+        except Exception as e:  # pyarrow raises many kinds; all mean "unreadable"
+            raise DataValidationError(
+                f"{f}: could not be read as Parquet: {str(e)[:300]}",
+                file=str(f),
+                hint="every file of a dataset must be a Parquet file",
+            ) from None
+        mine = {
+            name: _kind_of(schema.field(name).type)
+            for name in schema.names
+            if name != "__index_level_0__"  # pandas' index, when written
+        }
+        if kinds is None:
+            kinds, first = mine, f
+            continue
+        missing = [c for c in kinds if c not in mine]
+        extra = [c for c in mine if c not in kinds]
+        if missing or extra:
+            said = "; ".join(
+                part
+                for part in (
+                    f"it lacks {', '.join(missing)}" if missing else "",
+                    f"it has {', '.join(extra)} as well" if extra else "",
+                )
+                if part
+            )
+            raise DataValidationError(
+                f"{f}: its columns are not those of {first.name}: {said}",
+                file=str(f),
+                hint="every file of a dataset must have the same columns",
+            )
+        for c, kind in mine.items():
+            if "null" not in (kind, kinds[c]) and kind != kinds[c]:
+                raise DataValidationError(
+                    f"{f}: column {c} holds {kind} values where {first.name} holds {kinds[c]}",
+                    file=str(f),
+                    hint=f"write {c} with one type in every file of the dataset",
+                )
+            if kinds[c] == "null":
+                kinds[c] = kind
 
 
 def dataset_digest(path: Path, digest: Callable[[Path], str]) -> str:
@@ -160,14 +253,37 @@ def dataset_digest(path: Path, digest: Callable[[Path], str]) -> str:
 _GOLDEN = 0x9E3779B97F4A7C15
 
 
-def row_keys(df: pd.DataFrame, salt: int) -> NDArray[np.uint64]:
-    """A 64-bit key per row from its values alone (pandas' hash of each column,
-    combined) mixed with `salt`: the same row gets the same key whatever partition
-    it is in and wherever it stands there."""
+def hashable(df: pd.DataFrame) -> pd.DataFrame:
+    """A frame's values as row hashes should see them: every integer or float
+    column as float64 (3 and 3.0 are one value: a file whose column has a missing
+    value stores floats where another file of the dataset stores integers), and
+    -0.0 as 0.0. Other columns as they are."""
+    import pandas as pd
+
+    out = {}
+    for c in df.columns:
+        col = df[c]
+        if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_float_dtype(col.dtype):
+            col = col.astype("float64") + 0.0
+        out[c] = col
+    return pd.DataFrame(out, index=df.index)
+
+
+def hash_rows(df: pd.DataFrame) -> NDArray[np.uint64]:
+    """pandas' hash of each row's values (hashable), whatever its dtypes."""
     import numpy as np
     import pandas as pd
 
-    h = pd.util.hash_pandas_object(df, index=False).to_numpy(dtype=np.uint64)
+    return pd.util.hash_pandas_object(hashable(df), index=False).to_numpy(dtype=np.uint64)
+
+
+def row_keys(df: pd.DataFrame, salt: int) -> NDArray[np.uint64]:
+    """A 64-bit key per row from its values alone (hash_rows) mixed with `salt`:
+    the same row gets the same key whatever partition it is in, wherever it
+    stands there and whichever numeric type its file gave a column."""
+    import numpy as np
+
+    h = hash_rows(df)
     with np.errstate(over="ignore"):
         h = h ^ np.uint64((salt * _GOLDEN) & 0xFFFFFFFFFFFFFFFF)
         h ^= h >> np.uint64(33)
@@ -223,20 +339,16 @@ def key_columns(
     df: pd.DataFrame, features: list[str], target: str, start: int, side: int = 0
 ) -> pd.DataFrame:
     """A partition's rows as keys: their position, a hash of their features and
-    one of their target (equal values, equal hashes, in any partition; -0.0 is 0.0),
+    one of their target (equal values, equal hashes, in any partition: hash_rows),
     and their side (0 training, 1 holdout)."""
     import numpy as np
     import pandas as pd
 
-    X = df[features].copy()
-    for c in X.columns:
-        if pd.api.types.is_float_dtype(X[c]):
-            X[c] = X[c] + 0.0
     return pd.DataFrame(
         {
             "pos": np.arange(start, start + len(df), dtype=np.int64),
-            "fh": pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64),
-            "yh": pd.util.hash_pandas_object(df[target], index=False).to_numpy(dtype=np.uint64),
+            "fh": hash_rows(df[features]),
+            "yh": hash_rows(df[[target]]),
             "side": np.full(len(df), side, dtype=np.int8),
         }
     )

@@ -25,6 +25,7 @@ from ci_ml.engine import (
     Passes,
     RowChecks,
     S,
+    check_dataset,
     combine_row_checks,
     dataset_files,
     in_holdout,
@@ -96,9 +97,13 @@ class DaskEngine:
         )
         read: dict[str, dd.DataFrame] = {}
         for role, path in self.paths.items():
-            files = [str(f) for f in dataset_files(path)]
+            found = dataset_files(path)
+            check_dataset(found)
+            files = [str(f) for f in found]
             try:
-                read[role] = dd.read_parquet(files)
+                # The files' own columns only: a hive key in the path (year=2024/) is
+                # no column on the local engine either (ci_ml.data.read_dataset).
+                read[role] = dd.read_parquet(files, dataset={"partitioning": None})
             except Exception as e:  # pyarrow raises many kinds; all mean "unreadable"
                 raise UsageError(
                     f"{path}: could not be read as a Parquet dataset: {str(e)[:300]}",

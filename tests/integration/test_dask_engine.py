@@ -139,6 +139,69 @@ def test_a_dask_build_is_released_and_a_local_build_compares_with_it(
     assert primary["delta"] == 0 and primary["verdict"] == "within noise", primary
 
 
+def test_one_config_builds_alike_on_either_engine_from_a_partitioned_dataset(
+    tmp_path, example_copy
+) -> None:
+    """The config differs in engine.kind alone: one Parquet dataset (data.path, three
+    files) split by row key gives the same holdout rows, model and metrics locally
+    and on the cluster. A dropped id column is stored as integers in two files and
+    as floats (with a missing value) in the third, as pandas writes a column with
+    a gap: the split hashes each row as its file holds it, and 3 is 3.0. The files
+    sit in hive-style folders (chunk=0/), whose key neither engine reads as a column."""
+    import onnx
+
+    project = example_copy("binary-classification")
+    cfg = yaml.safe_load((project / "ci-ml.yaml").read_text())
+    whole = pd.concat(
+        [pd.read_csv(project / cfg["data"][role]) for role in ("train", "test")],
+        ignore_index=True,
+    )
+    whole.insert(0, "row_id", np.arange(len(whole), dtype=np.int64))
+    folder = project / "data" / "all"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(whole)), 3)):
+        part = whole.iloc[rows]
+        if i == 2:
+            part = part.astype({"row_id": "float64"})
+            part.loc[part.index[0], "row_id"] = np.nan
+        (folder / f"chunk={i}").mkdir()  # hive-style folders: the key is no column on either
+        part.to_parquet(folder / f"chunk={i}" / "part.parquet", index=False)
+    del cfg["data"]["train"], cfg["data"]["test"]
+    cfg["data"].update(path="data/all", split={"test_size": 0.25, "seed": 7, "by": "row_key"})
+    cfg["data"]["drop"] = ["row_id"]
+    outs = {}
+    for kind, engine in (("local", {"kind": "local"}), ("dask", ENGINE)):
+        cfg["engine"] = engine
+        (project / "ci-ml.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        outs[kind] = tmp_path / kind
+        ok(run_cli("run", "--config", str(project / "ci-ml.yaml"), "--out", str(outs[kind])))
+    local, dask = (json.loads((outs[k] / "manifest.json").read_text()) for k in ("local", "dask"))
+    assert (
+        local["data"]["split"]
+        == dask["data"]["split"]
+        == {
+            "test_size": 0.25,
+            "seed": 7,
+            "stratify": False,
+            "by": "row key",
+        }
+    )
+    assert (local["data"]["train_rows"], local["data"]["test_rows"]) == (
+        dask["data"]["train_rows"],
+        dask["data"]["test_rows"],
+    )
+    assert local["data"]["files"]["data"]["sha256"] == dask["data"]["files"]["data"]["sha256"]
+    theirs, mine = (json.loads((outs[k] / "metrics.json").read_text())["metrics"] for k in outs)
+    assert set(mine) == set(theirs)
+    for name, m in mine.items():
+        for key in ("value", "ci_low", "ci_high"):
+            assert m[key] == pytest.approx(theirs[name][key], abs=TOLERANCE), (name, key)
+    for out in outs.values():
+        onnx.checker.check_model(str(out / "model.onnx"))
+    assert local["export"]["parity"]["passed"] and dask["export"]["parity"]["passed"]
+    assert local["data"]["files"]["data"]["columns"] == dask["data"]["files"]["data"]["columns"]
+
+
 def test_broken_rows_of_any_partition_are_reported_with_their_place_in_the_data(
     tmp_path,
 ) -> None:

@@ -117,3 +117,65 @@ def test_too_few_training_rows_are_named_with_their_numbers() -> None:
     y = pd.Series(["a"] * 20 + ["b"])
     assert "1 of 'b'" in too_few_rows(y, "classification", "the training rows")
     assert too_few_rows(pd.Series(range(20)), "regression", "the training rows") is None
+
+
+def _dataset_config(tmp_path: Path, data: str, extra: str = "") -> Path:
+    p = tmp_path / "ci-ml.yaml"
+    p.write_text(f"data: {{{data}}}\n{MODEL}{extra}")
+    return p
+
+
+def test_a_partitioned_dataset_is_read_locally_in_the_dask_engines_file_order(
+    tmp_path: Path,
+) -> None:
+    df = _frame(300, 1).astype({"k": "int64"})
+    (tmp_path / "all").mkdir()
+    for i in range(12):  # part-10 sorts before part-2: the order is the engines' own
+        df.iloc[i * 25 : (i + 1) * 25].to_parquet(tmp_path / "all" / f"part-{i}.parquet")
+    from ci_ml.engine import dataset_files
+
+    cfg = load_config(_dataset_config(tmp_path, "path: all, target: y, split: {by: row_key}"))
+    ds = load_dataset(cfg)
+    order = [int(f.stem.split("-")[1]) for f in dataset_files(tmp_path / "all")]
+    expected = pd.concat([df.iloc[i * 25 : (i + 1) * 25] for i in order], ignore_index=True)
+    pd.testing.assert_frame_equal(ds.sources["data"], expected)
+    assert len(ds.files["data"].sha256) == 64 and ds.files["data"].rows == 300
+
+
+def test_a_row_key_split_moves_no_row_when_a_column_is_dropped(tmp_path: Path) -> None:
+    from ci_ml.engine import in_holdout
+
+    df = _frame(400, 2).astype({"k": "int64"})
+    df.to_parquet(tmp_path / "d.parquet")
+    keep = "path: d.parquet, target: y, split: {by: row_key, seed: 5}"
+    kept = load_dataset(load_config(_dataset_config(tmp_path, keep)))
+    dropped = load_dataset(load_config(_dataset_config(tmp_path, keep + ", drop: [s]")))
+    assert list(kept.test.index) == list(dropped.test.index)
+    assert list(kept.test.index) == list(np.flatnonzero(in_holdout(df, 0.2, 5)))
+    assert dropped.split == {"test_size": 0.2, "seed": 5, "stratify": False, "by": "row key"}
+
+
+@pytest.mark.parametrize(
+    ("data", "engine", "words"),
+    [
+        ("split: {by: random}", "engine: {kind: dask}\n", "the Dask engine splits by row key"),
+        ("split: {by: row_key, stratify: true}", "", "a row-key split is not stratified"),
+        ("split: {stratify: true}", "engine: {kind: dask}\n", "a row-key split is not stratified"),
+    ],
+)
+def test_a_split_the_engine_cannot_make_is_a_config_error(
+    tmp_path: Path, data: str, engine: str, words: str
+) -> None:
+    from ci_ml.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=words):
+        load_config(_dataset_config(tmp_path, f"path: d.parquet, target: y, {data}", engine))
+
+
+def test_an_unset_split_method_leaves_the_config_dump_as_it_was(tmp_path: Path) -> None:
+    cfg = load_config(_dataset_config(tmp_path, "path: d.csv, target: y, split: {seed: 1}"))
+    assert cfg.model_dump(mode="json", by_alias=True)["data"]["split"] == {
+        "test_size": 0.2,
+        "seed": 1,
+        "stratify": None,
+    }

@@ -17,9 +17,18 @@ import pytest
 
 from ci_ml.checks.schema import validate, validate_partitioned
 from ci_ml.config import Config, load_config
-from ci_ml.engine import dataset_digest, dataset_files, in_holdout, in_sample, merge_failures
+from ci_ml.engine import (
+    check_dataset,
+    dataset_digest,
+    dataset_files,
+    in_holdout,
+    in_sample,
+    key_columns,
+    merge_failures,
+    row_keys,
+)
 from ci_ml.engine.local import LocalEngine
-from ci_ml.errors import ConfigError, UsageError
+from ci_ml.errors import ConfigError, DataValidationError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,8 +156,59 @@ def test_a_dataset_without_parquet_files_is_a_clear_error(tmp_path: Path) -> Non
     with pytest.raises(UsageError, match="no Parquet files found"):
         dataset_files(tmp_path / "empty")
     (tmp_path / "t.csv").write_text("a\n1\n")
-    with pytest.raises(UsageError, match="reads Parquet datasets"):
+    with pytest.raises(UsageError, match="is read as Parquet, not .csv files"):
         dataset_files(tmp_path / "*.csv")
+    # A directory: another data file in it would be left out without a word.
+    d = tmp_path / "mixed"
+    d.mkdir()
+    table(10).to_parquet(d / "a.parquet")
+    (d / "_SUCCESS").write_text("")  # Spark's marker: no data
+    assert dataset_files(d) == [d / "a.parquet"]
+    table(10).to_csv(d / "b.csv", index=False)
+    with pytest.raises(UsageError, match=r"b.csv: a .csv file in the dataset .*left out"):
+        dataset_files(d)
+
+
+def test_a_row_hashes_alike_whichever_numeric_type_its_file_gave_it() -> None:
+    # One file of a dataset stores a column as integers, another (with a missing
+    # value) as floats: the same row must get the same key, side and row-check hash.
+    ints = table(500)
+    floats = ints.astype({"y": "float64"})
+    assert (row_keys(ints, 3) == row_keys(floats, 3)).all()
+    assert (in_holdout(ints, 0.3, 3) == in_holdout(floats, 0.3, 3)).all()
+    a, b = key_columns(ints, ["x", "y"], "y", 0), key_columns(floats, ["x", "y"], "y", 0)
+    assert a.equals(b)
+    negative_zero = pd.DataFrame({"x": [-0.0, 1.0]})
+    assert (row_keys(negative_zero, 0) == row_keys(negative_zero.abs(), 0)).all()
+    texts = ints.astype({"y": str})  # text is another value: "1" is not 1
+    assert not (row_keys(ints, 3) == row_keys(texts, 3)).any()
+
+
+def test_the_files_of_a_dataset_must_agree_on_columns_and_their_kinds(tmp_path: Path) -> None:
+    def dataset(name: str, *frames: pd.DataFrame) -> list[Path]:
+        d = tmp_path / name
+        d.mkdir()
+        for i, df in enumerate(frames):
+            df.to_parquet(d / f"part-{i}.parquet", index=False)
+        return dataset_files(d)
+
+    df = table(20)
+    with_missing = df.astype({"y": "float64"})
+    with_missing.loc[0, "y"] = np.nan
+    nothing = df.assign(k=None)  # a file whose column is all missing: Arrow's null type
+    check_dataset(dataset("numbers", df, with_missing, nothing))  # int, float and null agree
+    with pytest.raises(DataValidationError, match=r"part-1.parquet: .* lacks k") as e:
+        check_dataset(dataset("fewer", df, df.drop(columns="k")))
+    assert e.value.hint == "every file of a dataset must have the same columns"
+    with pytest.raises(DataValidationError, match=r"has extra as well"):
+        check_dataset(dataset("more", df, df.assign(extra=1)))
+    with pytest.raises(DataValidationError, match=r"column x holds text values where .* number"):
+        check_dataset(dataset("kinds", df, df.astype({"x": str})))
+    (tmp_path / "broken").mkdir()
+    df.to_parquet(tmp_path / "broken" / "a.parquet")
+    (tmp_path / "broken" / "b.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(DataValidationError, match="b.parquet: could not be read as Parquet"):
+        check_dataset(dataset_files(tmp_path / "broken"))
 
 
 def write_config(tmp_path: Path, engine: str) -> Path:
