@@ -16,7 +16,7 @@ from ci_ml.artifact import read_json
 from ci_ml.baseline import Baseline
 from ci_ml.checks.personal_data import holds_personal_data, mask
 from ci_ml.checks.skew import _decimals, p_text
-from ci_ml.errors import ModelFileError, UsageError
+from ci_ml.errors import DataValidationError, ModelFileError, UsageError
 from ci_ml.monitoring import reading
 from ci_ml.monitoring.counting import Counter, Sample
 from ci_ml.monitoring.profiles import numbers
@@ -561,6 +561,16 @@ def check(
     """The whole drift check of `files` against the reference `base`."""
     profile = read_profile(base)
     s = stream(base, profile, files, cfg)
+    if s.rows == 0:
+        # "No drift" on no data would close the drift issue of a data step that
+        # wrote nothing: no rows is no answer.
+        shown = ", ".join(str(f) for f in files)
+        raise DataValidationError(
+            f"the current data hold no rows ({shown}): there is nothing to compare with "
+            "the reference",
+            file=str(files[0]),
+            hint="check the step that prepares the fresh data; a drift check needs their rows",
+        )
     compared = compare(profile, s, cfg, personal)
     perf = performance(base, s, cfg)
     found = findings(compared.tested, perf, compared.absent, s.notes)

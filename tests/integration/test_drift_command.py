@@ -139,14 +139,21 @@ def test_a_release_made_before_profiles_says_how_to_get_one(example_build, tmp_p
         ("missing.csv", EXIT_USAGE, "not found"),
         ("data.xlsx", EXIT_USAGE, "unsupported data file type"),
         ("broken.parquet", EXIT_DATA, "could not be read as parquet"),
+        # No rows is no answer: "no drift" would close the issue of a data step that
+        # wrote nothing.
+        ("header.csv", EXIT_DATA, "the current data hold no rows"),
+        ("empty.parquet", EXIT_DATA, "the current data hold no rows"),
     ],
 )
 def test_bad_current_data_is_a_clear_error(example_build, tmp_path, current, code, says) -> None:
     (tmp_path / "data.xlsx").write_text("x")
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
-    r, _ = drift(example_build("mixed-tabular"), tmp_path / current, out=tmp_path / "d")
+    header = CHURN.read_text().splitlines()[0]
+    (tmp_path / "header.csv").write_text(header + "\n")
+    pd.read_csv(CHURN).iloc[:0].to_parquet(tmp_path / "empty.parquet")
+    r, report = drift(example_build("mixed-tabular"), tmp_path / current, out=tmp_path / "d")
     assert r.returncode == code and says in r.stderr, r.stderr
-    assert "Traceback" not in r.stderr
+    assert "Traceback" not in r.stderr and report is None
 
 
 def test_the_latest_release_is_fetched_with_its_profile(example_build, example_copy, tmp_path):
