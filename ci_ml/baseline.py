@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 from ci_ml.artifact import ORIGIN, read_json, verify_sums
 from ci_ml.errors import BaselineError
 from ci_ml.records import Evaluation, Manifest, RecordError, SafeguardsResult, load
+from ci_ml.scoring import every_row
 from ci_ml.scoring.onnx import model_file_problem, model_metadata, session_for
 from ci_ml.scoring.pairing import BaselineScores, score
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ci_ml.build import Build
     from ci_ml.records import Evaluation, History, Manifest, SafeguardsResult
 
 
@@ -112,6 +114,26 @@ class Baseline:
         found = score(self.model_path, self.manifest, X, task)
         self._scores.append((X, found))
         return found
+
+
+def every_row_scorer(
+    b: Build, base: Baseline | None, needed_by: str
+) -> tuple[str, every_row.Scorer] | None:
+    """The baseline as the passes over every holdout row score it beside the
+    candidate (ci_ml.scoring.every_row), with its folder: None without a baseline,
+    or when it cannot score the holdout's sample or does not predict the
+    candidate's classes (a class only one model knows widens the component
+    columns wherever it is predicted), so the comparison stays on the sample."""
+    if base is None:
+        return None
+    scores = base.scores(b.dataset.holdout_rows, b.task)
+    if scores.problem is not None:
+        return None
+    if b.task == "classification":
+        mine = b.require("train", needed_by).classes
+        if not every_row.same_keys(list(mine or []), list(scores.classes or [])):
+            return None
+    return str(base.directory), every_row.Scorer.of_build(base.model_path, base.manifest)
 
 
 def load_baseline(

@@ -57,7 +57,6 @@ if TYPE_CHECKING:
     from ci_ml.build import Build
     from ci_ml.engine import Engine
     from ci_ml.records import Manifest
-    from ci_ml.scoring.pairing import BaselineScores
 
 BLOCK_SALT = 0xB10C  # apart from the split's and the sample's salts
 
@@ -344,6 +343,14 @@ class Summed:
         found = [c[3] for model in self.told.auc for c in model]
         return max(found) if found else None
 
+    def first(self) -> Summed:
+        """The first model's part alone (the candidate's): what passes over it alone
+        give, since each row's block, the classes' columns and the AUC grid do not
+        depend on the other models."""
+        t = self.told
+        told = Told(t.rows, t.class_rows, t.confusion[:1], t.auc[:1], t.unseen)
+        return Summed(self.units[:1], told, self.blocks)
+
 
 def holdout_sums(engine: Engine, passes: HoldoutSums) -> Summed:
     """Both passes over every holdout partition: the models' units (blocks, k),
@@ -399,16 +406,6 @@ def candidate_scorer(b: Build, needed_by: str) -> Scorer:
     )
 
 
-def same_classes(b: Build, scores: BaselineScores) -> bool:
-    """Whether the baseline's classes are the candidate's (in any order), so both
-    fill the same component columns in every partition; otherwise (a class only
-    one model knows widens the columns wherever it is predicted) the comparison
-    stays on the sample."""
-    if b.task != "classification":
-        return True
-    return same_keys(b.require("train", "compare").classes, scores.classes)
-
-
 def same_keys(mine: list[object] | None, theirs: list[object] | None) -> bool:
     """The same classes, compared as labels are (ci_ml.scoring.labels), in any order."""
     keys = [sorted(str(k) for k in label_keys(list(c or []))) for c in (mine, theirs)]
@@ -443,6 +440,30 @@ def build_sums(b: Build, scorers: list[Scorer]) -> Summed:
     scale = b.dataset.scale
     assert scale is not None
     return holdout_sums(scale.engine, build_passes(b, scorers))
+
+
+MEMO = "evaluate:every-row-sums"  # Build.results: kept for compare, cleared with evaluate
+
+
+def with_baseline(
+    b: Build, baseline: tuple[str, Scorer] | None, needed_by: str
+) -> tuple[Summed, bool]:
+    """The candidate's sums over every holdout row, with the baseline's beside them
+    when there is one that can be summed (`baseline`: its folder and its scorer,
+    ci_ml.baseline.every_row_scorer): one fold over the holdout partitions for
+    evaluate and compare, kept on the build, so the second stage asks nothing of
+    the cluster. True when the baseline is in the sums (the candidate first)."""
+    key = baseline[0] if baseline is not None else ""
+    memo = b.results.get(MEMO)
+    if isinstance(memo, dict) and key in memo:
+        found: tuple[Summed, bool] = memo[key]
+        return found
+    scorers = [candidate_scorer(b, needed_by)]
+    if baseline is not None:
+        scorers.append(baseline[1])
+    result = (build_sums(b, scorers), baseline is not None)
+    b.results[MEMO] = {key: result}
+    return result
 
 
 def scope(summed: Summed, sample_rows: int, every_row: list[str], on_sample: list[str]) -> RowScope:

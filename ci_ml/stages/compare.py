@@ -22,6 +22,7 @@ def run(r: StageRun) -> Comparison:
     model's release history, if the CLI fetched it with the baseline, is kept for
     the report."""
     from ci_ml import manifest
+    from ci_ml.baseline import every_row_scorer
     from ci_ml.comparison import compare
     from ci_ml.scoring import every_row
     from ci_ml.scoring.holdout import candidate
@@ -38,12 +39,10 @@ def run(r: StageRun) -> Comparison:
         scores = base.scores(b.dataset.holdout_rows, b.task)
         # engine: dask, a holdout larger than the sample: both models over every row,
         # when the baseline scores the sample and predicts the candidate's classes
-        if scores.problem is None and every_row.wanted(b) and every_row.same_classes(b, scores):
-            scorers = [
-                every_row.candidate_scorer(b, "compare"),
-                every_row.Scorer.of_build(base.model_path, base.manifest),
-            ]
-            summed = every_row.build_sums(b, scorers)
+        # (summed with the candidate's in evaluate, when this process ran it)
+        beside = every_row_scorer(b, base, "compare") if every_row.wanted(b) else None
+        if beside is not None:
+            summed = every_row.with_baseline(b, beside, "compare")[0]
     return compare(
         b.cfg.gates,
         b.cfg.statistics,

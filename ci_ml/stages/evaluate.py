@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 def run(r: StageRun) -> Evaluation:
+    from ci_ml.baseline import every_row_scorer
     from ci_ml.scoring import every_row
     from ci_ml.scoring.holdout import candidate
 
@@ -31,7 +32,10 @@ def run(r: StageRun) -> Evaluation:
     st = b.cfg.statistics
     summed = None
     if every_row.wanted(b):  # engine: dask, a holdout larger than the client's sample
-        summed = every_row.build_sums(b, [every_row.candidate_scorer(b, "evaluate")])
+        # In one pass with the baseline's, when `ci-ml run` has one: compare reads
+        # both from the build instead of scoring the candidate on the cluster again.
+        beside = every_row_scorer(b, r.baseline, "evaluate")
+        summed = every_row.with_baseline(b, beside, "evaluate")[0].first()
     result = evaluation(
         s, plan.names, plan.primary, st.resamples, st.confidence, st.seed, b.shared, summed
     )

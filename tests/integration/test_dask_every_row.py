@@ -112,6 +112,34 @@ def builds(cluster, tmp_path_factory) -> dict[str, Path]:
     return out
 
 
+def test_evaluate_and_compare_score_the_holdout_on_the_cluster_once(
+    builds, cluster, tmp_path, monkeypatch
+) -> None:
+    """With a baseline, evaluate sums the candidate's and the baseline's components
+    in one fold over the holdout partitions; compare reads them from the build
+    (it scored the candidate on the cluster a second time before)."""
+    from ci_ml.scoring import every_row
+
+    calls: list[int] = []
+    real = every_row.holdout_sums
+
+    def counted(engine, passes):
+        calls.append(len(passes.scorers))
+        return real(engine, passes)
+
+    monkeypatch.setattr(every_row, "holdout_sums", counted)
+    cfg = _dask_project(tmp_path / "p", {"C": 0.01})
+    out = tmp_path / "out"
+    args = ("run", "--config", str(cfg), "--out", str(out), "--baseline", str(builds["dask"]))
+    ok(run_cli(*args, "--no-fail-on-regression", env={VAR: cluster.scheduler_address}))
+    assert calls == [2], calls  # one fold, both models
+    again = json.loads((out / "comparison.json").read_text())
+    before = json.loads((builds["dask-2"] / "comparison.json").read_text())
+    assert again["primary"]["delta"] == pytest.approx(before["primary"]["delta"], abs=TOLERANCE)
+    assert _metrics(out)["metrics"] == _metrics(builds["dask-2"])["metrics"]
+    assert _metrics(out)["scope"] == _metrics(builds["dask-2"])["scope"]
+
+
 def _metrics(out: Path) -> dict:
     return json.loads((out / "metrics.json").read_text())
 
