@@ -277,6 +277,20 @@ def test_templates_cache_the_install_under_the_actions_key(action, name):
     assert action["inputs"]["python"]["default"] == f"python{python['with']['python-version']}"
 
 
+@pytest.mark.parametrize("name", ["ml-pull-request.yml", "ml-release.yml"])
+def test_templates_can_run_on_a_larger_runner_and_a_dask_cluster(name):
+    """Data beyond a hosted runner (docs/guide/scale.md): the runner's label from a
+    repository variable, the hosted runner when it is unset; the scheduler's address
+    from a secret, handed to the action's step alone (no run step sees it)."""
+    wf = _load(ROOT / "workflows" / name)
+    (job,) = wf["jobs"].values()
+    assert job["runs-on"] == "${{ vars.CI_ML_RUNS_ON || 'ubuntu-latest' }}"
+    steps = list(_workflow_steps(wf))
+    holding = [s for s in steps if "DASK_SCHEDULER_ADDRESS" in (s.get("env") or {})]
+    assert [OWN_ACTION.match(s.get("uses", "")) is not None for s in holding] == [True]
+    assert holding[0]["env"]["DASK_SCHEDULER_ADDRESS"] == "${{ secrets.DASK_SCHEDULER_ADDRESS }}"
+
+
 def test_token_is_masked_first(action):
     first = _steps(action)[0]
     assert "::add-mask::" in first["run"]
