@@ -197,6 +197,15 @@ class Repo:
         print(f"act {name} ({event} {workflow}): exit {run.returncode}, {run.seconds:.1f}s")
         return Scenario(run, artifacts, head)
 
+    def push_to_main(self) -> Scenario:
+        """The release workflow on a push of the current commit to main."""
+        payload = {
+            "ref": "refs/heads/main",
+            "after": self.head(),
+            "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
+        }
+        return self.act("release", "push", "ml-release.yml", payload=payload)
+
     def pr_payload(self, number: int, *, fork: bool = False) -> dict:
         head_repo = "fork-owner/ml" if fork else REPO_SLUG
         sha = self.head()

@@ -130,12 +130,7 @@ def _comment_bodies(fake: Fake, issue: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def released(repo) -> Scenario:
-    payload = {
-        "ref": "refs/heads/main",
-        "after": repo.head(),
-        "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
-    }
-    return repo.act("release", "push", "ml-release.yml", payload=payload)
+    return repo.push_to_main()
 
 
 @pytest.fixture(scope="module")

@@ -38,12 +38,7 @@ def repo(tmp_path_factory, fake) -> Repo:
 
 @pytest.fixture(scope="module")
 def released(repo) -> Scenario:
-    payload = {
-        "ref": "refs/heads/main",
-        "after": repo.head(),
-        "repository": {"full_name": REPO_SLUG, "default_branch": "main"},
-    }
-    return repo.act("release", "push", "ml-release.yml", payload=payload)
+    return repo.push_to_main()
 
 
 def _wider(root: Path) -> None:
