@@ -106,6 +106,13 @@ def read_dataset(path: Path, named_by: str = CONFIG_PATHS) -> pd.DataFrame:
         )
     frames = [read_frame(f, named_by) for f in files]
     first = list(frames[0].columns)  # check_dataset: every file has these
+    for c in first:
+        # A categorical column stays one, with every file's categories in the order
+        # they appear (as the Dask engine reads it); pandas would make it text.
+        if all(isinstance(df[c].dtype, pd.CategoricalDtype) for df in frames):
+            cats = pd.unique(pd.concat([df[c].cat.categories.to_series() for df in frames]))
+            for df in frames:
+                df[c] = df[c].cat.set_categories(cats)
     return pd.concat([df[first] for df in frames], ignore_index=True)
 
 

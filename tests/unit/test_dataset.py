@@ -179,3 +179,20 @@ def test_an_unset_split_method_leaves_the_config_dump_as_it_was(tmp_path: Path) 
         "seed": 1,
         "stratify": None,
     }
+
+
+def test_a_categorical_column_of_a_dataset_stays_categorical_with_every_files_categories(
+    tmp_path: Path,
+) -> None:
+    from ci_ml.data import read_dataset
+
+    (tmp_path / "d").mkdir()
+    pd.DataFrame({"k": pd.Categorical(["b", "a"]), "x": [1.0, 2.0]}).to_parquet(
+        tmp_path / "d/a.parquet"
+    )
+    pd.DataFrame({"k": pd.Categorical(["c", "c"]), "x": [3.0, 4.0]}).to_parquet(
+        tmp_path / "d/b.parquet"
+    )
+    df = read_dataset(tmp_path / "d")
+    assert isinstance(df["k"].dtype, pd.CategoricalDtype)
+    assert list(df["k"].cat.categories) == ["a", "b", "c"] and list(df["k"]) == ["b", "a", "c", "c"]
