@@ -464,8 +464,9 @@ def _drift_command(c: _Commands) -> None:
         nargs="+",
         required=True,
         metavar="FILE",
-        help="the new data: CSV, TSV or Parquet files, read in chunks (the label column, "
-        "if present, adds the model's metrics on them)",
+        help="the new data: CSV, TSV or Parquet files, or Parquet datasets (a directory "
+        "or a glob), read in chunks (the label column, if present, adds the model's "
+        "metrics on them)",
     )
     p.add_argument(
         "--out",

@@ -72,9 +72,8 @@ def cmd_drift(args: Namespace, rt: Runtime) -> int:
     cfg = _config(args.config)
     settings = cfg.drift if cfg is not None else DriftConfig()
     personal = cfg.safeguards.personal_data if cfg is not None else PersonalDataCheck()
-    files = [Path(f) for f in args.current]
-    for f in files:  # before any download: a typo fails now
-        detect.reading.kind_of(f)
+    # before any download: a typo fails now
+    files = detect.reading.current_files([Path(f) for f in args.current])
     out = Path(args.out)
     outdir.claim(out, "drift")
     with outdir.locked(out):

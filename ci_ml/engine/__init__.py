@@ -15,6 +15,7 @@ per-partition results is a pure function below, the same for every engine.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
@@ -121,9 +122,25 @@ class Engine(Protocol):
 # --- the files ----------------------------------------------------------------------
 
 
+GLOB = "*?["
+
+
 def is_dataset(path: Path) -> bool:
     """A partitioned Parquet dataset (a directory, or a glob) rather than one file."""
-    return path.is_dir() or any(ch in path.name for ch in "*?[")
+    return path.is_dir() or any(ch in str(path) for ch in GLOB)
+
+
+def dataset_base(path: Path) -> Path:
+    """The folder a dataset's files are named from: the directory, or a glob's
+    parts before its first wildcard (data/*/part-*.parquet: data)."""
+    if path.is_dir():
+        return path
+    fixed = []
+    for part in path.parts:
+        if any(ch in part for ch in GLOB):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
 
 
 def dataset_files(path: Path) -> list[Path]:
@@ -141,8 +158,9 @@ def dataset_files(path: Path) -> list[Path]:
                 "dataset's directory",
             )
         files = [p for p in every if p.suffix.lower() in PARQUET]
-    elif any(ch in str(path) for ch in "*?["):
-        files = sorted(p for p in path.parent.glob(path.name) if p.is_file())
+    elif any(ch in str(path) for ch in GLOB):
+        # Wildcards in any part (data/*/part-*.parquet); ** for any depth.
+        files = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
     else:
         files = [path] if path.is_file() else []
     if not files:
@@ -241,7 +259,7 @@ def dataset_digest(path: Path, digest: Callable[[Path], str]) -> str:
     its own sha256, so renaming, adding or changing any file changes it, and no
     file is ever read whole into memory. `digest(file)` hashes one file."""
     files = dataset_files(path)
-    base = path if path.is_dir() else path.parent
+    base = dataset_base(path)
     h = hashlib.sha256()
     for f in files:
         h.update(f"{f.relative_to(base).as_posix()}\0{digest(f)}\n".encode())

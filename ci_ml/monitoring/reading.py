@@ -9,15 +9,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci_ml.data import file_kind
+from ci_ml.engine import check_dataset, dataset_files, is_dataset
 from ci_ml.errors import DataValidationError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
+def current_files(paths: list[Path]) -> list[Path]:
+    """The files --current names: each file as given, a Parquet dataset (a
+    directory or a glob, as a build reads one: ci_ml.engine.dataset_files) as its
+    files, checked against each other from their metadata; every kind checked
+    before anything is downloaded or read."""
+    files: list[Path] = []
+    for p in paths:
+        if is_dataset(p):
+            found = dataset_files(p)
+            check_dataset(found)
+            files += found
+        else:
+            kind_of(p)
+            files.append(p)
+    return files
+
+
 def kind_of(path: Path) -> str:
     return file_kind(
-        path, "check the paths given to --current", "pass .csv, .tsv or .parquet files to --current"
+        path,
+        "check the paths given to --current",
+        "pass .csv, .tsv or .parquet files, or a directory of Parquet files, to --current",
     )
 
 

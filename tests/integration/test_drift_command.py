@@ -51,6 +51,32 @@ def test_the_data_a_model_was_built_from_does_not_drift(example_build, tmp_path)
     assert md.startswith("<!-- ci-ml:drift -->\n## ✅ No drift") and "xychart-beta" in md
 
 
+def test_a_parquet_dataset_is_read_as_its_files_together(example_build, tmp_path) -> None:
+    # Fresh data often arrive partitioned: a directory (hive-style folders too) or
+    # a glob is what one CSV of the same rows is.
+    built = example_build("mixed-tabular")
+    df = pd.read_csv(CHURN)
+    for i, rows in enumerate(np.array_split(np.arange(len(df)), 3)):
+        (tmp_path / "fresh" / f"day={i}").mkdir(parents=True)
+        df.iloc[rows].to_parquet(tmp_path / "fresh" / f"day={i}" / "part.parquet", index=False)
+    whole = tmp_path / "whole.parquet"
+    df.to_parquet(whole, index=False)
+    _, one = drift(built, whole, out=tmp_path / "one")
+    r, parts = drift(built, tmp_path / "fresh", out=tmp_path / "parts")
+    assert r.returncode == 0, r.stderr
+    assert one is not None and parts is not None and parts.current.rows == 3000
+    assert len(parts.current.files) == 3
+    assert [(d.column, d.statistic, d.p) for d in parts.columns] == [
+        (d.column, d.statistic, d.p) for d in one.columns
+    ]
+    r, globbed = drift(built, tmp_path / "fresh" / "day=*" / "*.parquet", out=tmp_path / "glob")
+    assert r.returncode == 0 and globbed is not None and globbed.current.rows == 3000
+    df.drop(columns="plan").to_parquet(tmp_path / "fresh" / "day=0" / "part.parquet")
+    r, report = drift(built, tmp_path / "fresh", out=tmp_path / "bad")
+    assert r.returncode == EXIT_DATA and report is None
+    assert "its columns are not those of" in r.stderr and "plan" in r.stderr
+
+
 def test_shifted_data_drifts_column_by_column_and_exits_10(example_build, tmp_path) -> None:
     built = example_build("mixed-tabular")
     df = pd.read_csv(CHURN)

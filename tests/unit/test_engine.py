@@ -149,6 +149,11 @@ def test_a_dataset_digest_changes_with_any_file_and_reads_none_whole(tmp_path: P
     (d / "b.parquet").rename(d / "c.parquet")
     assert dataset_digest(d, digest) != changed
     assert dataset_digest(d / "*.parquet", digest) != dataset_digest(d, digest)  # a glob: one file
+    # Wildcards in a folder's part too, named from the folder before the first one:
+    # the same files as the directory give the same digest.
+    assert dataset_files(d / "*" / "*.parquet") == [d / "year=2024" / "a.parquet"]
+    assert dataset_files(d / "**" / "*.parquet") == dataset_files(d)
+    assert dataset_digest(d / "**" / "*.parquet", digest) == dataset_digest(d, digest)
 
 
 def test_a_dataset_without_parquet_files_is_a_clear_error(tmp_path: Path) -> None:
