@@ -126,8 +126,9 @@ GLOB = "*?["
 
 
 def is_dataset(path: Path) -> bool:
-    """A partitioned Parquet dataset (a directory, or a glob) rather than one file."""
-    return path.is_dir() or any(ch in str(path) for ch in GLOB)
+    """A partitioned Parquet dataset (a directory, or a glob) rather than one file
+    (a file that is there is one, even with a [ or * in its path)."""
+    return path.is_dir() or (not path.is_file() and any(ch in str(path) for ch in GLOB))
 
 
 def dataset_base(path: Path) -> Path:

@@ -23,6 +23,7 @@ from ci_ml.engine import (
     dataset_files,
     in_holdout,
     in_sample,
+    is_dataset,
     key_columns,
     merge_failures,
     row_keys,
@@ -154,6 +155,11 @@ def test_a_dataset_digest_changes_with_any_file_and_reads_none_whole(tmp_path: P
     assert dataset_files(d / "*" / "*.parquet") == [d / "year=2024" / "a.parquet"]
     assert dataset_files(d / "**" / "*.parquet") == dataset_files(d)
     assert dataset_digest(d / "**" / "*.parquet", digest) == dataset_digest(d, digest)
+    # A file that is there is a file, whatever its path holds.
+    odd = tmp_path / "runs[2024]" / "train*.parquet"
+    odd.parent.mkdir()
+    table(10).to_parquet(odd)
+    assert not is_dataset(odd) and is_dataset(odd.parent / "*.parquet")
 
 
 def test_a_dataset_without_parquet_files_is_a_clear_error(tmp_path: Path) -> None:
