@@ -40,8 +40,11 @@ S = TypeVar("S", covariant=True)  # what the client receives of the first's sum
 
 PARQUET = (".parquet", ".pq")
 # Data files of other types that a dataset's directory must not hold: their rows
-# would be left out without a word. (Spark's _SUCCESS, .crc and the like are no data.)
-OTHER_DATA = (".csv", ".tsv", ".json", ".jsonl", ".txt", ".orc", ".avro", ".feather")
+# would be left out without a word.
+OTHER_DATA = (".csv", ".tsv", ".json", ".jsonl", ".orc", ".avro", ".feather")
+# Below a dataset's directory, names starting with these are metadata, not rows
+# (Spark's _SUCCESS, .crc files, _delta_log/): skipped, as pyarrow's discovery does.
+HIDDEN = ("_", ".")
 
 
 class Passes(Protocol[P, A, C, S]):
@@ -149,7 +152,11 @@ def dataset_files(path: Path) -> list[Path]:
     hive partitions included) or a glob, in a stable order; a clear error when
     there are none."""
     if path.is_dir():
-        every = sorted(p for p in path.rglob("*") if p.is_file())
+        every = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not any(x.startswith(HIDDEN) for x in p.relative_to(path).parts)
+        )
         other = [p for p in every if p.suffix.lower() in OTHER_DATA]
         if other:
             raise UsageError(

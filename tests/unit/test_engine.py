@@ -174,6 +174,10 @@ def test_a_dataset_without_parquet_files_is_a_clear_error(tmp_path: Path) -> Non
     d.mkdir()
     table(10).to_parquet(d / "a.parquet")
     (d / "_SUCCESS").write_text("")  # Spark's marker: no data
+    (d / "_delta_log").mkdir()  # metadata folders and hidden files: skipped
+    (d / "_delta_log" / "00000.json").write_text("{}")
+    table(10).to_parquet(d / ".a.parquet.tmp.parquet")
+    (d / "notes.txt").write_text("where these came from")
     assert dataset_files(d) == [d / "a.parquet"]
     table(10).to_csv(d / "b.csv", index=False)
     with pytest.raises(UsageError, match=r"b.csv: a .csv file in the dataset .*left out"):
