@@ -98,7 +98,7 @@ class Split(_Strict):
     seed: int = 0
     stratify: bool | None = None  # None: stratify for classification
     # random: scikit-learn's train_test_split; row_key: a seeded hash of each row's
-    # values, the same rows on every engine. None: the engine's (ci_ml.data.split_by).
+    # values, the same rows on every engine. None: the engine's (Config.split_by).
     by: Literal["random", "row_key"] | None = None
 
     @model_serializer(mode="wrap")
@@ -762,12 +762,24 @@ class Config(_Strict):
     def display_name(self) -> str:
         return self.name or self.base_dir.resolve().name
 
-    @model_validator(mode="after")
-    def _split_the_engine_can_do(self) -> Config:
+    @property
+    def split_by(self) -> str | None:
+        """How `data.path` is split into training and holdout rows: `random`
+        (scikit-learn's train_test_split, stratified for classification) or
+        `row_key` (a seeded hash of each row's values); unset, the engine's own:
+        random locally, row key on Dask, which cannot shuffle the whole table.
+        None: no `data.path` (the holdout is its own file)."""
         s = self.data.split
         if s is None or self.data.path is None:
+            return None
+        return s.by or ("random" if self.engine.kind == "local" else "row_key")
+
+    @model_validator(mode="after")
+    def _split_the_engine_can_do(self) -> Config:
+        by = self.split_by
+        s = self.data.split
+        if by is None or s is None:
             return self
-        by = s.by or ("random" if self.engine.kind == "local" else "row_key")
         if by == "random" and self.engine.kind != "local":
             raise ValueError(
                 "data.split.by: random needs the whole table in one process; the Dask "

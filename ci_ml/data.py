@@ -427,7 +427,11 @@ def load_dataset(
         # A row-key split hashes each row as the file holds it, dropped columns
         # included, as the Dask engine does: dropping a column moves no row across.
         s = d.split
-        held = in_holdout(df, s.test_size, s.seed) if s is not None and row_keyed(cfg) else None
+        held = (
+            in_holdout(df, s.test_size, s.seed)
+            if s is not None and cfg.split_by == "row_key"
+            else None
+        )
         dropped = {"data": df[list(d.drop)]} if d.drop and set(d.drop) <= set(df.columns) else {}
         df = _drop(df, d.drop, path)
         _require_target(df, d.target, path)
@@ -548,22 +552,6 @@ def _split(
         test.sort_index(),
         {"test_size": s.test_size, "seed": s.seed, "stratify": stratify},
     )
-
-
-def row_keyed(cfg: Config) -> bool:
-    """Whether `data.path` is split by row key (split_by)."""
-    return cfg.data.path is not None and split_by(cfg) == "row_key"
-
-
-def split_by(cfg: Config) -> str:
-    """How `data.split` chooses the holdout rows: `random` (scikit-learn's
-    train_test_split, stratified for classification) or `row_key` (a seeded hash
-    of each row's values); unset, the engine's own: random locally, row key on
-    Dask, which cannot shuffle the whole table."""
-    s = cfg.data.split
-    if s is not None and s.by is not None:
-        return s.by
-    return "random" if cfg.engine.kind == "local" else "row_key"
 
 
 # Below these a model learns nothing a comparison could tell from noise, and a

@@ -445,25 +445,23 @@ def build_sums(b: Build, scorers: list[Scorer]) -> Summed:
 MEMO = "evaluate:every-row-sums"  # Build.results: kept for compare, cleared with evaluate
 
 
-def with_baseline(
-    b: Build, baseline: tuple[str, Scorer] | None, needed_by: str
-) -> tuple[Summed, bool]:
+def with_baseline(b: Build, baseline: tuple[str, Scorer] | None, needed_by: str) -> Summed:
     """The candidate's sums over every holdout row, with the baseline's beside them
-    when there is one that can be summed (`baseline`: its folder and its scorer,
-    ci_ml.baseline.every_row_scorer): one fold over the holdout partitions for
-    evaluate and compare, kept on the build, so the second stage asks nothing of
-    the cluster. True when the baseline is in the sums (the candidate first)."""
+    (the candidate first) when there is one that can be summed (`baseline`: its
+    folder and its scorer, ci_ml.baseline.every_row_scorer): one fold over the
+    holdout partitions for evaluate and compare, kept on the build, so the second
+    stage asks nothing of the cluster."""
     key = baseline[0] if baseline is not None else ""
     memo = b.results.get(MEMO)
-    if isinstance(memo, dict) and key in memo:
-        found: tuple[Summed, bool] = memo[key]
+    if isinstance(memo, tuple) and memo[0] == key:
+        found: Summed = memo[1]
         return found
     scorers = [candidate_scorer(b, needed_by)]
     if baseline is not None:
         scorers.append(baseline[1])
-    result = (build_sums(b, scorers), baseline is not None)
-    b.results[MEMO] = {key: result}
-    return result
+    summed = build_sums(b, scorers)
+    b.results[MEMO] = (key, summed)
+    return summed
 
 
 def scope(summed: Summed, sample_rows: int, every_row: list[str], on_sample: list[str]) -> RowScope:

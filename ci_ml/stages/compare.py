@@ -42,7 +42,7 @@ def run(r: StageRun) -> Comparison:
         # (summed with the candidate's in evaluate, when this process ran it)
         beside = every_row_scorer(b, base, "compare") if every_row.wanted(b) else None
         if beside is not None:
-            summed = every_row.with_baseline(b, beside, "compare")[0]
+            summed = every_row.with_baseline(b, beside, "compare")
     return compare(
         b.cfg.gates,
         b.cfg.statistics,

@@ -35,7 +35,7 @@ def run(r: StageRun) -> Evaluation:
         # In one pass with the baseline's, when `ci-ml run` has one: compare reads
         # both from the build instead of scoring the candidate on the cluster again.
         beside = every_row_scorer(b, r.baseline, "evaluate")
-        summed = every_row.with_baseline(b, beside, "evaluate")[0].first()
+        summed = every_row.with_baseline(b, beside, "evaluate").first()
     result = evaluation(
         s, plan.names, plan.primary, st.resamples, st.confidence, st.seed, b.shared, summed
     )
